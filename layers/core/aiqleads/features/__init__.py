@@ -1,0 +1,1 @@
+"""Features: the declarative spec and its two builders (one record, columnar batches)."""

@@ -1,0 +1,115 @@
+"""The declarative feature spec: the one description of every model input.
+
+A spec lists input columns with their types and the features built from them. Training, real-time scoring and
+bulk scoring all read it (`aiqleads.features.record` for one lead, `aiqleads.features.columnar` for Arrow
+batches). It is stored in each model's manifest, with the parameters learnt at training time (category lists,
+historical conversion rates) already filled in, so a model always travels with the exact features it expects.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+InputType = Literal["number", "text", "datetime"]
+Kind = Literal["numeric", "categorical", "boolean", "derived"]
+Group = Literal["lead_quality", "behaviour", "market", "conversion", "property", "custom"]
+Source = Literal["lead", "behaviour", "market", "derived", "table"]
+Transform = Literal[
+    "number",  # the input as a float; missing -> `fill`
+    "category",  # index of the value in `categories`; missing or unseen -> NaN
+    "lookup",  # `table[value]`; missing or unseen -> `default`
+    "present",  # 1 when the input has a value, else 0
+    "ratio",  # inputs[0] / inputs[1]; NaN when either is missing or the divisor is 0
+    "sum",  # sum of inputs, missing counted as 0
+    "completeness",  # share of inputs that have a value
+    "keyword_count",  # how many of `keywords` occur in the (lower-cased) text
+    "email_domain_in",  # 1 when the email's domain is one of `domains`; 0 otherwise
+    "datetime_part",  # `part` (hour, weekday, month) of a UTC date-time; missing -> NaN
+]
+ValueFormat = Literal["number", "integer", "money", "ratio", "percent", "minutes", "hours", "yes_no", "category"]
+Schema = Literal["lead", "table"]
+
+
+class Feature(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    label: str = Field(description="what a buyer reads in a reason, e.g. 'Lead source'")
+    kind: Kind
+    group: Group
+    source: Source
+    transform: Transform
+    inputs: list[str] = Field(min_length=1)
+    format: ValueFormat = "number"
+    fill: float | None = None
+    categories: list[str] | None = None
+    table: dict[str, float] | None = None
+    default: float | None = None
+    fit: Literal["categories", "target_rate"] | None = Field(
+        default=None, description="parameters learnt from the training data"
+    )
+    keywords: list[str] | None = None
+    domains: list[str] | None = None
+    part: Literal["hour", "weekday", "month"] | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Feature:
+        needs = {
+            "ratio": len(self.inputs) == 2,
+            "keyword_count": bool(self.keywords),
+            "email_domain_in": bool(self.domains),
+            "datetime_part": self.part is not None,
+            "category": self.categories is not None or self.fit == "categories",
+            "lookup": self.table is not None or self.fit == "target_rate",
+        }
+        if not needs.get(self.transform, True):
+            raise ValueError(f"feature {self.name!r}: transform {self.transform!r} is missing its parameters")
+        return self
+
+
+class FeatureSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    schema_: Schema = Field(default="lead", alias="schema", description="'lead': rows validated as leads")
+    inputs: dict[str, InputType]
+    features: list[Feature]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureSpec:
+        names = [f.name for f in self.features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate feature names: {duplicates}")
+        for feature in self.features:
+            unknown = [c for c in feature.inputs if c not in self.inputs]
+            if unknown:
+                raise ValueError(f"feature {feature.name!r} reads undeclared inputs {unknown}")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def fitted(self) -> bool:
+        return all(f.fit is None for f in self.features)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def load(cls, path: Path) -> FeatureSpec:
+        return cls.model_validate(json.loads(path.read_text()))
+
+
+DEFAULT_SPEC_PATH = Path(__file__).with_name("lead_spec.json")
+
+
+def default_spec() -> FeatureSpec:
+    """The spec of the shipped lead model (unfitted: category lists and conversion rates come from training)."""
+    return FeatureSpec.load(DEFAULT_SPEC_PATH)

@@ -1,0 +1,147 @@
+"""The flat form of a lead (bulk files, training tables) and its per-record parser.
+
+Flat files carry text; `lead_from_flat` turns one row into a validated `Lead` using the grammar in
+`aiqleads.normalize`, and reports every problem by its flat column name. The columnar validator
+(`aiqleads.batch_validation`) applies the same rules to whole Arrow batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from aiqleads import normalize
+from aiqleads.models import Lead
+
+LEAD_COLUMNS: tuple[str, ...] = (
+    "id",
+    "source",
+    "created_at",
+    "name",
+    "email",
+    "phone",
+    "property_type",
+    "price",
+    "beds",
+    "baths",
+    "sqft",
+    "lat",
+    "lon",
+    "market",
+    "intent",
+    "timeline",
+    "description",
+)
+NUMERIC_LEAD_COLUMNS: tuple[str, ...] = ("price", "beds", "baths", "sqft", "lat", "lon")
+
+# Behaviour aggregates per lead (DynamoDB in the service; optional columns in files).
+BEHAVIOUR_COLUMNS: tuple[str, ...] = (
+    "views",
+    "clicks",
+    "inquiries",
+    "messages",
+    "schedules",
+    "sessions",
+    "minutes_to_first_contact",
+    "hours_since_last_activity",
+)
+# Market signals joined by the lead's market (DynamoDB in the service; optional columns in files).
+MARKET_COLUMNS: tuple[str, ...] = (
+    "market_median_price",
+    "market_inventory",
+    "market_days_on_market",
+    "market_price_trend",
+    "market_inquiries_per_listing",
+)
+SIGNAL_COLUMNS: tuple[str, ...] = BEHAVIOUR_COLUMNS + MARKET_COLUMNS
+LABEL_COLUMN = "converted"
+
+# Where each flat column sits in the nested wire format.
+_NESTED_PATH: dict[str, tuple[str, ...]] = {
+    "name": ("contact", "name"),
+    "email": ("contact", "email"),
+    "phone": ("contact", "phone"),
+    "property_type": ("property", "type"),
+    "price": ("property", "price"),
+    "beds": ("property", "beds"),
+    "baths": ("property", "baths"),
+    "sqft": ("property", "sqft"),
+    "lat": ("property", "lat"),
+    "lon": ("property", "lon"),
+    "market": ("property", "market"),
+}
+_FLAT_NAME = {path: flat for flat, path in _NESTED_PATH.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class InvalidRow(ValueError):
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+def flat_field_name(loc: tuple[int | str, ...]) -> str:
+    """Map a pydantic error location in the nested model to the flat column it came from."""
+    parts = tuple(str(p) for p in loc)
+    if parts[:2] in _FLAT_NAME:
+        return _FLAT_NAME[parts[:2]]
+    if not parts:
+        return "contact"
+    return parts[0]
+
+
+def pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"].removeprefix("Value error, ")
+        field = flat_field_name(err["loc"])
+        if field == "contact" and "reachable" in message:
+            field = "email"
+        errors.append(FieldError(field, message))
+    return errors
+
+
+def lead_from_flat(row: Mapping[str, Any]) -> Lead:
+    """Validate one flat row of text cells; raise InvalidRow listing every bad field."""
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {}
+    for column in LEAD_COLUMNS:
+        raw = row.get(column)
+        text = normalize.blank_to_none(raw if raw is None or isinstance(raw, str) else str(raw))
+        if text is None:
+            continue
+        try:
+            if column in NUMERIC_LEAD_COLUMNS:
+                values[column] = normalize.parse_number(text)
+            elif column == "created_at":
+                values[column] = normalize.parse_datetime(text)
+            else:
+                values[column] = text
+        except ValueError as exc:
+            errors.append(FieldError(column, str(exc)))
+    if errors:
+        raise InvalidRow(errors)
+    if "beds" in values and values["beds"] == int(values["beds"]):
+        values["beds"] = int(values["beds"])
+    nested: dict[str, Any] = {"contact": {}, "property": {}}
+    for column, value in values.items():
+        path = _NESTED_PATH.get(column)
+        if path is None:
+            nested[column] = value
+        else:
+            nested[path[0]][path[1]] = value
+    try:
+        return Lead.model_validate(nested)
+    except ValidationError as exc:
+        raise InvalidRow(pydantic_errors(exc)) from None

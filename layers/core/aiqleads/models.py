@@ -1,0 +1,249 @@
+"""The domain's data: one pydantic model per concept; JSON Schema, OpenAPI and GraphQL types derive from these.
+
+Cleaning is part of validation: strings are trimmed, emails lower-cased, phones normalised to E.164, slugs
+lower-cased, numbers range-checked. Every error names its field. The numeric limits live in `LIMITS` so the
+columnar validator (bulk files) enforces exactly the same rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from aiqleads import normalize
+
+
+class PropertyType(StrEnum):
+    SINGLE_FAMILY = "single_family"
+    CONDO = "condo"
+    TOWNHOUSE = "townhouse"
+    MULTI_FAMILY = "multi_family"
+    LAND = "land"
+    OTHER = "other"
+
+
+class Intent(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Timeline(StrEnum):
+    ASAP = "asap"
+    WITHIN_3_MONTHS = "0-3 months"
+    WITHIN_6_MONTHS = "3-6 months"
+    WITHIN_12_MONTHS = "6-12 months"
+    LATER = "12+ months"
+    UNKNOWN = "unknown"
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    CLICK = "click"
+    INQUIRY = "inquiry"
+    MESSAGE = "message"
+    SCHEDULE = "schedule"
+    PURCHASE = "purchase"
+    CONTACT = "contact"
+
+
+class Outcome(StrEnum):
+    CONVERTED = "converted"
+    LOST = "lost"
+
+
+class Tier(StrEnum):
+    BASIC = "basic"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
+
+
+class Grade(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+# (minimum, maximum) inclusive, shared with the columnar validator.
+LIMITS: dict[str, tuple[float, float]] = {
+    "price": (1_000, 100_000_000),
+    "beds": (0, 50),
+    "baths": (0, 50),
+    "sqft": (100, 200_000),
+    "lat": (-90, 90),
+    "lon": (-180, 180),
+}
+TEXT_MAX = {"id": 128, "name": 200, "description": 5000, "source": 64, "market": 64}
+CREATED_AT_YEARS = (2000, 2100)
+
+
+def _email(value: str) -> str:
+    return normalize.normalize_email(value)
+
+
+def _phone(value: str) -> str:
+    return normalize.normalize_phone(value)
+
+
+def _slug(value: str) -> str:
+    return normalize.normalize_slug(value)
+
+
+def _created_at(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=normalize.UTC)
+    value = value.astimezone(normalize.UTC)
+    low, high = CREATED_AT_YEARS
+    if not low <= value.year <= high:
+        raise ValueError(f"year must be between {low} and {high}")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Phone = Annotated[str, AfterValidator(_phone)]
+Slug = Annotated[str, Field(min_length=1, max_length=TEXT_MAX["market"]), AfterValidator(_slug)]
+UtcDatetime = Annotated[datetime, AfterValidator(_created_at)]
+
+
+def _bounded(name: str) -> Any:
+    low, high = LIMITS[name]
+    return Field(default=None, ge=low, le=high)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", use_enum_values=False)
+
+
+class Contact(Model):
+    name: str | None = Field(default=None, max_length=TEXT_MAX["name"])
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class Property(Model):
+    type: PropertyType | None = None
+    price: float | None = _bounded("price")
+    beds: int | None = _bounded("beds")
+    baths: float | None = _bounded("baths")
+    sqft: float | None = _bounded("sqft")
+    lat: float | None = _bounded("lat")
+    lon: float | None = _bounded("lon")
+    market: Slug
+
+
+class Lead(Model):
+    """A lead as it arrives; the tenant comes from the caller's API key, never from the body."""
+
+    id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    source: Slug
+    created_at: UtcDatetime | None = None
+    contact: Contact = Field(default_factory=Contact)
+    property: Property
+    intent: Intent
+    timeline: Timeline = Timeline.UNKNOWN
+    description: str | None = Field(default=None, max_length=TEXT_MAX["description"])
+    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Lead:
+        if self.contact.email is None and self.contact.phone is None:
+            raise ValueError("a lead needs an email or a phone to be reachable")
+        return self
+
+    def flat(self) -> dict[str, Any]:
+        """The flat form used by bulk files and the feature builders (enums as their values)."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "created_at": self.created_at,
+            "name": self.contact.name,
+            "email": self.contact.email,
+            "phone": self.contact.phone,
+            "property_type": self.property.type.value if self.property.type else None,
+            "price": self.property.price,
+            "beds": None if self.property.beds is None else float(self.property.beds),
+            "baths": self.property.baths,
+            "sqft": self.property.sqft,
+            "lat": self.property.lat,
+            "lon": self.property.lon,
+            "market": self.property.market,
+            "intent": self.intent.value,
+            "timeline": self.timeline.value,
+            "description": self.description,
+        }
+
+
+class Interaction(Model):
+    lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    actor: str = Field(min_length=1, max_length=128, description="'lead' or the id of a buyer")
+    action: Action
+    timestamp: UtcDatetime
+
+
+class Conversion(Model):
+    lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    outcome: Outcome
+    at: UtcDatetime
+
+
+class MarketSnapshot(Model):
+    market: Slug
+    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="calendar month, YYYY-MM")
+    median_price: float = Field(gt=0)
+    inventory: int = Field(ge=0)
+    days_on_market: float = Field(ge=0)
+    views: int = Field(default=0, ge=0)
+    inquiries: int = Field(default=0, ge=0)
+    offers: int = Field(default=0, ge=0)
+    price_trend: float = Field(default=0.0, ge=-1, le=10, description="fractional change over 3 months")
+
+
+class BuyerPreferences(Model):
+    property_types: list[PropertyType] = Field(default_factory=list)
+    price_min: float | None = Field(default=None, ge=0)
+    price_max: float | None = Field(default=None, ge=0)
+    markets: list[Slug] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _price_range(self) -> BuyerPreferences:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ValueError("price_min must not exceed price_max")
+        return self
+
+
+class Buyer(Model):
+    id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    name: str | None = Field(default=None, max_length=TEXT_MAX["name"])
+    tier: Tier = Tier.BASIC
+    authorised_markets: list[Slug] = Field(default_factory=list)
+    preferences: BuyerPreferences = Field(default_factory=BuyerPreferences)
+    purchased_lead_ids: list[str] = Field(default_factory=list)
+
+
+class Reason(Model):
+    feature: str
+    direction: str = Field(pattern="^(up|down)$")
+    text: str
+    impact: float = Field(description="log-odds contribution, positive raises the score")
+
+
+class Score(Model):
+    lead_id: str
+    probability: float = Field(ge=0, le=1)
+    score: int = Field(ge=0, le=100)
+    grade: Grade
+    reasons: list[Reason]
+    model_version: str
+
+
+class Recommendation(Model):
+    buyer_id: str
+    lead_id: str
+    rank: int = Field(ge=1)
+    score: Score
+    insights: list[str] = Field(default_factory=list)
+    next_best_actions: list[str] = Field(default_factory=list)
+    model_version: str

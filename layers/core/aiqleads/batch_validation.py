@@ -263,8 +263,11 @@ def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> Va
         else:
             typed[name] = raw
     valid = ~checks.any_failure()
-    keep = pa.array(valid)
-    columns = {name: pc.filter(typed[name], keep) for name in spec.inputs}
+    if valid.all():
+        columns = {name: typed[name] for name in spec.inputs}
+    else:
+        keep = pa.array(valid)
+        columns = {name: pc.filter(typed[name], keep) for name in spec.inputs}
     return ValidatedBatch(columns=columns, valid=valid, errors=checks.errors(first_row))
 
 

@@ -20,9 +20,10 @@ Builder = Callable[[Feature, Columns], np.ndarray]
 
 
 def _floats(array: pa.Array, fill: float | None = None) -> np.ndarray:
+    values = pc.cast(array, pa.float64())
     if fill is not None:
-        array = pc.fill_null(array, fill)
-    return np.asarray(pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        values = pc.fill_null(values, fill)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _number(f: Feature, columns: Columns) -> np.ndarray:

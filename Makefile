@@ -1,0 +1,56 @@
+# The few commands a person types. Everything installs into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL_VERSION := 1.0.0
+MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
+DEMO_DIR := .aiqleads/demo
+
+.PHONY: setup run test lint typecheck unit bench model format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.13)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	touch $(STAMP)
+
+# The main job: generate a demo file of leads, score it with the shipped model, show the best ones.
+run: $(STAMP)
+	@mkdir -p $(DEMO_DIR)
+	$(BIN)/aiqleads generate --rows 5000 --seed 42 --leads-only -o $(DEMO_DIR)/leads.csv
+	$(BIN)/aiqleads score $(DEMO_DIR)/leads.csv -o $(DEMO_DIR)/leads.scored.csv
+	@$(BIN)/aiqleads summarize $(DEMO_DIR)/leads.scored.csv
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+# Rebuild the shipped model from generated data (same data, same seed: same metrics).
+model: $(STAMP)
+	@mkdir -p .aiqleads
+	$(BIN)/aiqleads generate --rows 200000 --seed 2026 -o .aiqleads/training.parquet
+	$(BIN)/aiqleads train --data .aiqleads/training.parquet --label converted --id id --spec lead \
+		--version $(MODEL_VERSION) --out $(MODEL_DIR)
+	echo $(MODEL_VERSION) > model_artifacts/lead_scorer/PRODUCTION
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .aiqleads .pytest_cache .mypy_cache .ruff_cache .hypothesis

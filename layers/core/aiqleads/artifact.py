@@ -1,0 +1,151 @@
+"""A versioned model artifact: `model.onnx` plus `manifest.json`, checked when loaded.
+
+One ONNX session per process: `load_artifact` caches by path, so every caller (CLI, handlers, benchmarks) shares
+the session created on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aiqleads.explain import Explanations
+from aiqleads.features.spec import FeatureSpec
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+MODEL_NAME = "lead_scorer"
+MODEL_DIR_ENV = "AIQLEADS_MODEL_DIR"
+PRODUCTION_ALIAS_FILE = "PRODUCTION"
+
+
+class ModelMismatchError(ValueError):
+    """The manifest and the ONNX file do not describe the same model."""
+
+
+class Calibration(BaseModel):
+    slope: float
+    intercept: float
+
+
+class OnnxInfo(BaseModel):
+    file: str = MODEL_FILE
+    sha256: str
+    input_name: str
+    output_name: str
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    version: str
+    created_at: datetime
+    feature_spec: FeatureSpec
+    feature_names: list[str]
+    onnx: OnnxInfo
+    calibration: Calibration
+    grades: dict[str, float] = Field(description="lowest probability of grades A, B and C; the rest is D")
+    metrics: dict[str, float]
+    training: dict[str, Any]
+    explanations: Explanations
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ModelArtifact:
+    def __init__(self, directory: Path, manifest: Manifest, session: ort.InferenceSession):
+        self.directory = directory
+        self.manifest = manifest
+        self.session = session
+        self.input_name = manifest.onnx.input_name
+        self.output_name = manifest.onnx.output_name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @classmethod
+    def open(cls, directory: Path, threads: int | None = None) -> ModelArtifact:
+        manifest_path = directory / MANIFEST_FILE
+        model_path = directory / MODEL_FILE
+        if not manifest_path.is_file() or not model_path.is_file():
+            raise FileNotFoundError(f"{directory} is not a model artifact: it needs {MODEL_FILE} and {MANIFEST_FILE}")
+        try:
+            manifest = Manifest.model_validate(json.loads(manifest_path.read_text()))
+        except (ValidationError, json.JSONDecodeError) as exc:
+            raise ModelMismatchError(f"{manifest_path}: not a valid manifest: {exc}") from exc
+        if manifest.feature_spec.names != manifest.feature_names:
+            raise ModelMismatchError(
+                f"{manifest_path}: the feature spec lists {manifest.feature_spec.names} "
+                f"but the model was trained on {manifest.feature_names}"
+            )
+        if sha256_file(model_path) != manifest.onnx.sha256:
+            raise ModelMismatchError(
+                f"{model_path}: sha256 differs from the manifest's; the files do not belong together"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        inputs = {i.name: i for i in session.get_inputs()}
+        declared = inputs.get(manifest.onnx.input_name)
+        if declared is None or declared.shape[-1] != len(manifest.feature_names):
+            raise ModelMismatchError(
+                f"{model_path}: expects input {list(inputs)} of shape "
+                f"{[i.shape for i in inputs.values()]}, manifest says {manifest.onnx.input_name!r} "
+                f"with {len(manifest.feature_names)} features"
+            )
+        if manifest.onnx.output_name not in {o.name for o in session.get_outputs()}:
+            raise ModelMismatchError(f"{model_path}: has no output {manifest.onnx.output_name!r}")
+        return cls(directory, manifest, session)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(directory: str, threads: int | None) -> ModelArtifact:
+    return ModelArtifact.open(Path(directory), threads)
+
+
+def load_artifact(directory: Path | str | None = None, threads: int | None = None) -> ModelArtifact:
+    """The artifact at `directory` (default: the production model), loaded once per process."""
+    resolved = Path(directory) if directory is not None else default_model_dir()
+    return _cached(str(resolved.resolve()), threads)
+
+
+def _artifact_roots() -> list[Path]:
+    here = Path(__file__).resolve()
+    candidates = [Path.cwd(), *Path.cwd().parents, *here.parents, Path("/opt")]
+    return [c / "model_artifacts" / MODEL_NAME for c in candidates]
+
+
+def default_model_dir() -> Path:
+    """$AIQLEADS_MODEL_DIR, else the production alias (or newest version) of the shipped lead scorer."""
+    configured = os.environ.get(MODEL_DIR_ENV)
+    if configured:
+        return Path(configured)
+    for root in _artifact_roots():
+        if not root.is_dir():
+            continue
+        alias = root / PRODUCTION_ALIAS_FILE
+        if alias.is_file():
+            return root / alias.read_text().strip()
+        versions = sorted((p for p in root.iterdir() if (p / MANIFEST_FILE).is_file()), key=lambda p: p.name)
+        if versions:
+            return versions[-1]
+    raise FileNotFoundError(
+        f"no model found: set {MODEL_DIR_ENV} or run `make model` to build model_artifacts/{MODEL_NAME}/"
+    )

@@ -1,0 +1,145 @@
+"""`aiqleads`: generate synthetic leads, train a model, score lead files — no AWS needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiqleads.flat import LABEL_COLUMN
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from aiqleads.generate import generate_file
+
+    generate_file(args.rows, args.seed, args.output, leads_only=args.leads_only, invalid_rate=args.invalid_rate)
+    print(f"wrote {args.rows:,} leads to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    try:
+        from aiqleads.training.pipeline import TrainingError, TrainingOptions, train
+    except ImportError as exc:
+        print(f"training needs the train extra (pip install 'aiqleads[train]'): {exc}", file=sys.stderr)
+        return 2
+    from aiqleads.features.spec import FeatureSpec, default_spec
+
+    spec = None
+    if args.spec == "lead":
+        spec = default_spec()
+    elif args.spec:
+        spec = FeatureSpec.load(Path(args.spec))
+    options = TrainingOptions(
+        label=args.label,
+        id_column=args.id_column,
+        spec=spec,
+        exclude=tuple(args.exclude),
+        version=args.version,
+        seed=args.seed,
+        trees=args.trees,
+        leaves=args.leaves,
+    )
+    try:
+        report = train(args.data, args.out, options)
+    except (TrainingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for dropped in report.dropped_columns:
+        print(f"dropped column {dropped.column!r}: {dropped.reason}", file=sys.stderr)
+    if report.rows["invalid"]:
+        print(f"skipped {report.rows['invalid']:,} invalid rows, e.g. {report.invalid_examples[:3]}", file=sys.stderr)
+    print(
+        json.dumps(
+            {"model": str(report.out_dir), "version": report.version, "metrics": report.metrics, "rows": report.rows},
+            indent=1,
+        )
+    )
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from aiqleads.artifact import ModelMismatchError, load_artifact
+    from aiqleads.file_scoring import score_file
+    from aiqleads.scoring import Scorer, parse_grades
+
+    try:
+        grades = parse_grades(args.grades) if args.grades else None
+        scorer = Scorer(load_artifact(args.model, threads=args.threads), grades)
+        report = score_file(args.input, args.output, scorer, progress=None if not args.quiet else False)
+    except (FileNotFoundError, ModelMismatchError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from aiqleads.summary import summarize_scored_file
+
+    try:
+        print(summarize_scored_file(args.scored, top=args.top))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aiqleads", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write synthetic real-estate leads (csv, jsonl or parquet)")
+    generate.add_argument("--rows", type=int, default=10_000)
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("-o", "--output", type=Path, required=True)
+    generate.add_argument(
+        "--leads-only", action="store_true", help="only the lead columns: no behaviour, market or label"
+    )
+    generate.add_argument("--invalid-rate", type=float, default=0.01, help="share of rows with one invalid value")
+    generate.set_defaults(run=_generate)
+
+    train = commands.add_parser("train", help="train, calibrate, evaluate and export a model")
+    train.add_argument("--data", type=Path, required=True, help="historical leads with an outcome column")
+    train.add_argument(
+        "--label", default=LABEL_COLUMN, help="the outcome column: 1/0, yes/no, true/false, converted/lost"
+    )
+    train.add_argument("--id", dest="id_column", help="the id column (never used as a feature)")
+    train.add_argument(
+        "--spec", help="'lead' for the built-in lead spec, or a spec JSON file; default: infer from the columns"
+    )
+    train.add_argument(
+        "--exclude", action="append", default=[], metavar="COLUMN", help="keep a column out of the model"
+    )
+    train.add_argument("--out", type=Path, required=True, help="directory for model.onnx and manifest.json")
+    train.add_argument("--version", help="model version (default: date and data hash)")
+    train.add_argument("--seed", type=int, default=7)
+    train.add_argument("--trees", type=int, default=80)
+    train.add_argument("--leaves", type=int, default=15)
+    train.set_defaults(run=_train)
+
+    score = commands.add_parser("score", help="score a lead file (csv, jsonl or parquet)")
+    score.add_argument("input", type=Path)
+    score.add_argument("-o", "--output", type=Path, required=True)
+    score.add_argument("--model", type=Path, help="model directory (default: the shipped production model)")
+    score.add_argument("--grades", help="probability thresholds, e.g. A=0.4,B=0.2,C=0.1 (default: the model's)")
+    score.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(run=_score)
+
+    summarize = commands.add_parser("summarize", help="grade counts and the best leads of a scored file")
+    summarize.add_argument("scored", type=Path)
+    summarize.add_argument("--top", type=int, default=5)
+    summarize.set_defaults(run=_summarize)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Reason codes: the factors that raised and lowered a lead's score, in words a buyer understands.
+
+At training time each feature's range is cut into bins and every bin gets the mean SHAP contribution (in the
+calibrated log-odds) that the trained model gave leads in it, plus a phrase ("Timeline: 0-3 months"). At run time
+a lead's reasons are its bins with the largest positive and negative contributions: a table look-up, cheap enough
+for a million leads a second, shared by the record and the columnar paths.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+UP, DOWN = "+", "−"
+
+
+class FeatureBins(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str
+    edges: list[float] = Field(description="bin k holds values in [edges[k-1], edges[k])")
+    impacts: list[float] = Field(description="mean log-odds contribution per bin, len(edges)+1")
+    phrases: list[str]
+    missing_impact: float = 0.0
+    missing_phrase: str
+
+
+class Explanations(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    features: list[FeatureBins]
+    min_impact: float = Field(default=0.05, description="smaller contributions are not worth a reason")
+    per_direction: int = Field(default=2, ge=1, le=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    feature: str
+    direction: str  # "up" or "down"
+    text: str
+    impact: float
+
+    def __str__(self) -> str:
+        return f"{UP if self.direction == 'up' else DOWN} {self.text}"
+
+
+class Explainer:
+    def __init__(self, explanations: Explanations, feature_names: list[str]):
+        names = [bins.feature for bins in explanations.features]
+        if names != feature_names:
+            raise ValueError("explanations do not match the model's features")
+        self.explanations = explanations
+        self._features = explanations.features
+        self._limit = explanations.min_impact
+        self._per_direction = explanations.per_direction
+        # One phrase table for all bins: row j's bins start at offset[j]; the last slot of each is "missing".
+        offsets, phrases, impacts = [], [], []
+        for bins in self._features:
+            offsets.append(len(phrases))
+            phrases.extend([*bins.phrases, bins.missing_phrase])
+            impacts.extend([*bins.impacts, bins.missing_impact])
+        self._offsets = np.array(offsets, dtype=np.int64)
+        self._missing_slot = np.array([len(b.edges) + 1 for b in self._features], dtype=np.int64)
+        self._impacts = np.array(impacts, dtype=np.float64)
+        self._edges = [np.array(b.edges, dtype=np.float64) for b in self._features]
+        self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
+        self._down = pa.array([f"{DOWN} {p}" for p in phrases], type=pa.string())
+
+    def factors(self, vector: list[float] | np.ndarray) -> list[Factor]:
+        """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs."""
+        contributions = []
+        for value, bins in zip(vector, self._features, strict=True):
+            x = float(value)
+            if math.isnan(x):
+                contributions.append((bins.missing_impact, bins.feature, bins.missing_phrase))
+            else:
+                k = bisect_right(bins.edges, x)
+                contributions.append((bins.impacts[k], bins.feature, bins.phrases[k]))
+        ups = sorted((c for c in contributions if c[0] >= self._limit), key=lambda c: -c[0])
+        downs = sorted((c for c in contributions if c[0] <= -self._limit), key=lambda c: c[0])
+        return [Factor(f, "up", t, i) for i, f, t in ups[: self._per_direction]] + [
+            Factor(f, "down", t, i) for i, f, t in downs[: self._per_direction]
+        ]
+
+    def slots(self, matrix: np.ndarray) -> np.ndarray:
+        """Global bin slot of every cell of a [rows, features] matrix."""
+        slots = np.empty(matrix.shape, dtype=np.int64)
+        for j, edges in enumerate(self._edges):
+            column = matrix[:, j].astype(np.float64)
+            k = np.searchsorted(edges, column, side="right")
+            k[np.isnan(column)] = self._missing_slot[j] - 1
+            slots[:, j] = self._offsets[j] + k
+        return slots
+
+    def reason_strings(self, matrix: np.ndarray, separator: str = "; ") -> pa.Array:
+        """The reasons of each row as one string ("+ A; + B; − C"), same order as `factors`."""
+        slots = self.slots(matrix)
+        impacts = self._impacts[slots]
+        rows = np.arange(len(matrix))
+        parts: list[pa.Array] = []
+        for sign, phrases in ((1.0, self._up), (-1.0, self._down)):
+            signed = impacts * sign
+            for _ in range(self._per_direction):
+                best = np.argmax(signed, axis=1)
+                strength = signed[rows, best]
+                chosen = pa.array(slots[rows, best], mask=strength < self._limit)
+                parts.append(pc.take(phrases, chosen))
+                # Ties break by feature order in both paths: argmax takes the first maximum, sorted() is stable.
+                signed[rows, best] = -np.inf
+        return pc.binary_join_element_wise(*parts, separator, null_handling="skip")

@@ -1,0 +1,126 @@
+"""Scoring: features -> ONNX probability -> 0-100 score, grade and reasons, for one lead or a whole batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from aiqleads.artifact import ModelArtifact
+from aiqleads.explain import Explainer, Factor
+from aiqleads.features.columnar import ColumnarFeatures
+from aiqleads.features.record import RecordFeatures
+from aiqleads.models import Grade, Lead, Reason, Score
+
+GRADE_LETTERS = ("A", "B", "C")
+
+
+def parse_grades(text: str) -> dict[str, float]:
+    """`A=0.4,B=0.2,C=0.1` -> thresholds; they must fall from A to C."""
+    thresholds: dict[str, float] = {}
+    for part in text.split(","):
+        letter, _, value = part.partition("=")
+        letter = letter.strip().upper()
+        if letter not in GRADE_LETTERS:
+            raise ValueError(f"grade thresholds: unknown grade {letter!r}; use A, B and C (D is the rest)")
+        try:
+            thresholds[letter] = float(value)
+        except ValueError:
+            raise ValueError(f"grade thresholds: {value!r} is not a number") from None
+    missing = [g for g in GRADE_LETTERS if g not in thresholds]
+    if missing:
+        raise ValueError(f"grade thresholds: missing {', '.join(missing)}")
+    values = [thresholds[g] for g in GRADE_LETTERS]
+    if not all(0 <= v <= 1 for v in values) or values != sorted(values, reverse=True):
+        raise ValueError("grade thresholds must be probabilities with A >= B >= C")
+    return thresholds
+
+
+def to_scores(probabilities: np.ndarray) -> np.ndarray:
+    return np.floor(probabilities * 100.0 + 0.5).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadScore:
+    probability: float
+    score: int
+    grade: str
+    factors: list[Factor]
+
+    def to_model(self, lead_id: str, model_version: str) -> Score:
+        return Score(
+            lead_id=lead_id,
+            probability=self.probability,
+            score=self.score,
+            grade=Grade(self.grade),
+            reasons=[
+                Reason(feature=f.feature, direction=f.direction, text=f.text, impact=f.impact) for f in self.factors
+            ],
+            model_version=model_version,
+        )
+
+
+class Scorer:
+    """Everything needed to score with one model; build once, reuse for every lead."""
+
+    def __init__(self, artifact: ModelArtifact, grades: Mapping[str, float] | None = None):
+        self.artifact = artifact
+        spec = artifact.manifest.feature_spec
+        self.spec = spec
+        self.record_features = RecordFeatures(spec)
+        self.columnar_features = ColumnarFeatures(spec)
+        self.explainer = Explainer(artifact.manifest.explanations, artifact.manifest.feature_names)
+        chosen = dict(grades or artifact.manifest.grades)
+        self.thresholds = np.array([chosen[g] for g in GRADE_LETTERS], dtype=np.float64)
+        self._run = artifact.session.run
+        self._output = [artifact.output_name]
+        self._input = artifact.input_name
+
+    @property
+    def model_version(self) -> str:
+        return self.artifact.version
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        (output,) = self._run(self._output, {self._input: matrix})
+        return np.asarray(output, dtype=np.float64).reshape(-1)
+
+    def grade_letters(self, probabilities: np.ndarray) -> np.ndarray:
+        a, b, c = self.thresholds
+        return np.select(
+            [probabilities >= a, probabilities >= b, probabilities >= c],
+            ["A", "B", "C"],
+            default="D",
+        )
+
+    def score_values(self, values: Mapping[str, Any]) -> LeadScore:
+        vector = self.record_features.vector(values)
+        probability = float(self.probabilities(vector)[0])
+        a, b, c = self.thresholds
+        grade = "A" if probability >= a else "B" if probability >= b else "C" if probability >= c else "D"
+        return LeadScore(
+            probability=probability,
+            score=int(np.floor(probability * 100.0 + 0.5)),
+            grade=grade,
+            factors=self.explainer.factors(vector[0]),
+        )
+
+    def score_lead(self, lead: Lead, signals: Mapping[str, Any] | None = None) -> Score:
+        """Score a validated lead with its behaviour aggregates and market signals (absent ones are missing)."""
+        values = lead.flat()
+        if signals:
+            values.update(signals)
+        return self.score_values(values).to_model(lead.id, self.model_version)
+
+    def score_columns(self, columns: Mapping[str, pa.Array], rows: int) -> dict[str, pa.Array]:
+        """Score a batch of typed columns: probability, score, grade and reasons per row."""
+        matrix = self.columnar_features.matrix(columns, rows)
+        probabilities = self.probabilities(matrix)
+        return {
+            "probability": pa.array(probabilities),
+            "score": pa.array(to_scores(probabilities)),
+            "grade": pa.array(self.grade_letters(probabilities)),
+            "reasons": self.explainer.reason_strings(matrix),
+        }

@@ -1,0 +1,222 @@
+"""Streaming readers and writers for lead tables: CSV, JSON Lines and Parquet, chosen by file extension.
+
+Readers yield batches whose cells are all text (nulls for absent values) so that validation, not the parser,
+decides what a bad value is; rows the parser cannot read at all (a malformed CSV line, a JSON line that is
+not an object) are reported, never fatal. Memory stays bounded by the batch size, whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+DEFAULT_BATCH_ROWS = 65_536
+CSV_BLOCK_BYTES = 8 << 20
+
+
+def file_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv, .jsonl or .parquet")
+    return fmt
+
+
+@dataclass(slots=True)
+class UnreadableRow:
+    """A row the parser could not turn into cells; `line` is the 1-based line of the file when known."""
+
+    line: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": None, "message": self.message}
+
+
+@dataclass(slots=True)
+class TableReader:
+    path: Path
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    unreadable: list[UnreadableRow] = field(default_factory=list)
+    bytes_read: int = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return self.path.stat().st_size
+
+    def batches(self) -> Iterator[pa.Table]:
+        fmt = file_format(self.path)
+        if fmt == "csv":
+            yield from self._csv()
+        elif fmt == "jsonl":
+            yield from self._jsonl()
+        else:
+            yield from self._parquet()
+
+    def read_all(self) -> pa.Table:
+        batches = list(self.batches())
+        if not batches:
+            return pa.table({})
+        return pa.concat_tables(batches, promote_options="permissive")
+
+    def _csv(self) -> Iterator[pa.Table]:
+        with self.path.open(newline="", encoding="utf-8-sig") as stream:
+            header = next(csv.reader(stream), None)
+        if not header:
+            return
+        names = [name.strip() for name in header]
+
+        def skip(row: Any) -> str:
+            self.unreadable.append(
+                UnreadableRow(row.number, f"expected {row.expected_columns} columns, found {row.actual_columns}")
+            )
+            return "skip"
+
+        source = pa.OSFile(str(self.path))
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        try:
+            for batch in reader:
+                self.bytes_read = source.tell()
+                yield pa.Table.from_batches([batch])
+        finally:
+            source.close()
+
+    def _jsonl(self) -> Iterator[pa.Table]:
+        rows: list[dict[str, str | None]] = []
+        with self.path.open("rb") as stream:
+            for line_number, line in enumerate(stream, start=1):
+                self.bytes_read += len(line)
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    self.unreadable.append(UnreadableRow(line_number, f"not valid JSON: {exc.msg}"))
+                    continue
+                if not isinstance(record, dict):
+                    self.unreadable.append(UnreadableRow(line_number, "a line must hold one JSON object"))
+                    continue
+                rows.append({str(k): _cell_text(v) for k, v in record.items()})
+                if len(rows) >= self.batch_rows:
+                    yield _text_table(rows)
+                    rows = []
+        if rows:
+            yield _text_table(rows)
+
+    def _parquet(self) -> Iterator[pa.Table]:
+        parquet = pq.ParquetFile(self.path)
+        size, total_rows, done = self.total_bytes, max(parquet.metadata.num_rows, 1), 0
+        for batch in parquet.iter_batches(batch_size=self.batch_rows):
+            done += batch.num_rows
+            self.bytes_read = size * done // total_rows
+            yield as_text_table(pa.Table.from_batches([batch]))
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _text_table(rows: list[dict[str, str | None]]) -> pa.Table:
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return pa.table({name: pa.array([row.get(name) for row in rows], type=pa.string()) for name in names})
+
+
+def as_text_table(table: pa.Table) -> pa.Table:
+    """Every column as text, so one validator serves all formats."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            columns.append(column)
+        elif pa.types.is_large_string(column.type) or pa.types.is_boolean(column.type):
+            columns.append(pc.cast(column, pa.string()))
+        elif pa.types.is_timestamp(column.type):
+            columns.append(pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ"))
+        else:
+            columns.append(pc.cast(column, pa.string()))
+    return pa.table(columns, names=table.column_names)
+
+
+class TableWriter(Protocol):
+    def write(self, table: pa.Table) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CsvTableWriter:
+    def __init__(self, path: Path):
+        self.path = path
+        self._writer: pa_csv.CSVWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pa_csv.CSVWriter(self.path, table.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        elif not self.path.exists():
+            self.path.write_text("")
+
+
+class JsonlTableWriter:
+    def __init__(self, path: Path):
+        self._stream = path.open("w", encoding="utf-8")
+
+    def write(self, table: pa.Table) -> None:
+        lines = [json.dumps({k: v for k, v in row.items() if v is not None}) for row in table.to_pylist()]
+        if lines:
+            self._stream.write("\n".join(lines) + "\n")
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class ParquetTableWriter:
+    def __init__(self, path: Path):
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def open_writer(path: Path) -> TableWriter:
+    fmt = file_format(path)
+    if fmt == "csv":
+        return CsvTableWriter(path)
+    if fmt == "jsonl":
+        return JsonlTableWriter(path)
+    return ParquetTableWriter(path)

@@ -101,6 +101,8 @@ class ModelArtifact:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0
         options.inter_op_num_threads = 1
+        # The arena keeps the peak of every batch size it saw; bulk scoring wants memory to stay flat.
+        options.enable_cpu_mem_arena = False
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         inputs = {i.name: i for i in session.get_inputs()}
         declared = inputs.get(manifest.onnx.input_name)

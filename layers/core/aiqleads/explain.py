@@ -66,7 +66,6 @@ class Explainer:
             phrases.extend([*bins.phrases, bins.missing_phrase])
             impacts.extend([*bins.impacts, bins.missing_impact])
         self._offsets = np.array(offsets, dtype=np.int64)
-        self._missing_slot = np.array([len(b.edges) + 1 for b in self._features], dtype=np.int64)
         self._impacts = np.array(impacts, dtype=np.float64)
         self._edges = [np.array(b.edges, dtype=np.float64) for b in self._features]
         self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
@@ -94,7 +93,7 @@ class Explainer:
         for j, edges in enumerate(self._edges):
             column = matrix[:, j].astype(np.float64)
             k = np.searchsorted(edges, column, side="right")
-            k[np.isnan(column)] = self._missing_slot[j] - 1
+            k[np.isnan(column)] = len(edges) + 1  # the slot after the last bin
             slots[:, j] = self._offsets[j] + k
         return slots
 

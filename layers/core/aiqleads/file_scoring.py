@@ -8,17 +8,20 @@ message) and never stop the run.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pyarrow as pa
 
 from aiqleads.batch_validation import validate_batch
 from aiqleads.scoring import Scorer
-from aiqleads.tabular_io import DEFAULT_BATCH_ROWS, TableReader, file_format, open_writer
+from aiqleads.tabular_io import DEFAULT_BATCH_ROWS, TableReader, TableWriter, file_format, open_writer
 
 SCORE_COLUMNS = ("probability", "score", "grade", "reasons")
 
@@ -69,6 +72,28 @@ class _Progress:
         self.stream.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class _ScoredBatch:
+    encoded: Any
+    errors: list[dict[str, Any]]
+    rows: int
+    scored: int
+
+
+def _score_batch(batch: pa.Table, first_row: int, scorer: Scorer, writer: TableWriter) -> _ScoredBatch:
+    validated = validate_batch(batch, scorer.spec, first_row=first_row)
+    kept = batch.filter(pa.array(validated.valid)) if validated.errors else batch
+    kept = kept.drop_columns([c for c in SCORE_COLUMNS if c in kept.column_names])
+    for name, column in scorer.score_columns(validated.columns, validated.rows).items():
+        kept = kept.append_column(name, column)
+    return _ScoredBatch(
+        encoded=writer.encode(kept, first=first_row == 1),
+        errors=[error.as_dict() for error in validated.errors],
+        rows=batch.num_rows,
+        scored=validated.rows,
+    )
+
+
 def score_file(
     source: Path,
     output: Path,
@@ -76,38 +101,45 @@ def score_file(
     *,
     progress: bool | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    workers: int | None = None,
 ) -> FileScoringReport:
+    """Score `source` into `output`. Batches are scored by `workers` threads (Arrow, numpy and onnxruntime
+    release the GIL) and written strictly in input order; at most `workers + 1` batches are in flight."""
     file_format(source)
     file_format(output)
-    if source.resolve() == output.resolve():
+    if source.exists() and output.exists() and source.resolve() == output.resolve():
         raise ValueError("the output file must differ from the input file")
     started = time.perf_counter()
+    workers = workers or min(4, os.cpu_count() or 1)
     reader = TableReader(source, batch_rows=batch_rows)
     writer = open_writer(output)
     errors_path = errors_path_for(output)
     bar = _Progress(sys.stderr, reader.total_bytes, sys.stderr.isatty() if progress is None else progress)
-    rows = scored = invalid = 0
+    rows = scored = 0
     unreadable_written = 0
-    with errors_path.open("w", encoding="utf-8") as errors:
+
+    with errors_path.open("w", encoding="utf-8") as errors, ThreadPoolExecutor(workers) as pool:
+
+        def finish(job: Future[_ScoredBatch]) -> None:
+            nonlocal rows, scored, unreadable_written
+            done = job.result()
+            writer.write_encoded(done.encoded)
+            errors.writelines(json.dumps(error) + "\n" for error in done.errors)
+            rows += done.rows
+            scored += done.scored
+            bar.update(reader.bytes_read, rows)
+
         try:
+            in_flight: deque[Future[_ScoredBatch]] = deque()
+            next_row = 1
             for batch in reader.batches():
-                validated = validate_batch(batch, scorer.spec, first_row=rows + 1)
-                kept = batch.filter(pa.array(validated.valid)) if validated.errors else batch
-                kept = kept.drop_columns([c for c in SCORE_COLUMNS if c in kept.column_names])
-                for name, column in scorer.score_columns(validated.columns, validated.rows).items():
-                    kept = kept.append_column(name, column)
-                writer.write(kept)
-                for error in validated.errors:
-                    errors.write(json.dumps(error.as_dict()) + "\n")
-                for unreadable in reader.unreadable[unreadable_written:]:
-                    errors.write(json.dumps(unreadable.as_dict()) + "\n")
-                unreadable_written = len(reader.unreadable)
-                rows += batch.num_rows
-                scored += validated.rows
-                invalid += batch.num_rows - validated.rows
-                bar.update(reader.bytes_read, rows)
-            for unreadable in reader.unreadable[unreadable_written:]:
-                errors.write(json.dumps(unreadable.as_dict()) + "\n")
+                in_flight.append(pool.submit(_score_batch, batch, next_row, scorer, writer))
+                next_row += batch.num_rows
+                while len(in_flight) > workers:
+                    finish(in_flight.popleft())
+            while in_flight:
+                finish(in_flight.popleft())
+            errors.writelines(json.dumps(u.as_dict()) + "\n" for u in reader.unreadable)
         finally:
             writer.close()
     bar.update(reader.total_bytes, rows, final=True)
@@ -117,7 +149,7 @@ def score_file(
         errors=errors_path,
         rows=rows,
         scored=scored,
-        invalid=invalid,
+        invalid=rows - scored,
         unreadable=len(reader.unreadable),
         seconds=time.perf_counter() - started,
     )

@@ -20,8 +20,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-DEFAULT_BATCH_ROWS = 65_536
-CSV_BLOCK_BYTES = 8 << 20
+DEFAULT_BATCH_ROWS = 32_768
+# Arrow reads about 36 blocks ahead whatever the consumer does: small blocks keep that read-ahead small.
+CSV_BLOCK_BYTES = 1 << 20
 
 
 def file_format(path: Path) -> str:
@@ -88,14 +89,21 @@ class TableReader:
             parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
+                strings_can_be_null=False,
             ),
         )
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
         try:
             for batch in reader:
-                self.bytes_read = source.tell()
-                yield pa.Table.from_batches([batch])
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= self.batch_rows:
+                    self.bytes_read = source.tell()
+                    yield pa.Table.from_batches(pending)
+                    pending, pending_rows = [], 0
+            if pending:
+                yield pa.Table.from_batches(pending)
         finally:
             source.close()
 
@@ -163,36 +171,41 @@ def as_text_table(table: pa.Table) -> pa.Table:
 
 
 class TableWriter(Protocol):
-    def write(self, table: pa.Table) -> None: ...
+    """Writes batches in order. `encode` may run in worker threads; `write_encoded` runs in the writing thread."""
+
+    def encode(self, table: pa.Table, first: bool) -> Any: ...
+
+    def write_encoded(self, encoded: Any) -> None: ...
 
     def close(self) -> None: ...
 
 
 class CsvTableWriter:
     def __init__(self, path: Path):
-        self.path = path
-        self._writer: pa_csv.CSVWriter | None = None
+        self._stream = path.open("wb")
 
-    def write(self, table: pa.Table) -> None:
-        if self._writer is None:
-            self._writer = pa_csv.CSVWriter(self.path, table.schema)
-        self._writer.write_table(table)
+    def encode(self, table: pa.Table, first: bool) -> bytes:
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=first, batch_size=8192))
+        return bytes(sink.getvalue())
+
+    def write_encoded(self, encoded: bytes) -> None:
+        self._stream.write(encoded)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        elif not self.path.exists():
-            self.path.write_text("")
+        self._stream.close()
 
 
 class JsonlTableWriter:
     def __init__(self, path: Path):
-        self._stream = path.open("w", encoding="utf-8")
+        self._stream = path.open("wb")
 
-    def write(self, table: pa.Table) -> None:
-        lines = [json.dumps({k: v for k, v in row.items() if v is not None}) for row in table.to_pylist()]
-        if lines:
-            self._stream.write("\n".join(lines) + "\n")
+    def encode(self, table: pa.Table, first: bool) -> bytes:
+        rows = table.to_pylist()
+        return "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows).encode()
+
+    def write_encoded(self, encoded: bytes) -> None:
+        self._stream.write(encoded)
 
     def close(self) -> None:
         self._stream.close()
@@ -203,10 +216,13 @@ class ParquetTableWriter:
         self.path = path
         self._writer: pq.ParquetWriter | None = None
 
-    def write(self, table: pa.Table) -> None:
+    def encode(self, table: pa.Table, first: bool) -> pa.Table:
+        return table
+
+    def write_encoded(self, encoded: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table.cast(self._writer.schema))
+            self._writer = pq.ParquetWriter(self.path, encoded.schema)
+        self._writer.write_table(encoded.cast(self._writer.schema))
 
     def close(self) -> None:
         if self._writer is not None:
@@ -220,3 +236,11 @@ def open_writer(path: Path) -> TableWriter:
     if fmt == "jsonl":
         return JsonlTableWriter(path)
     return ParquetTableWriter(path)
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    writer = open_writer(path)
+    try:
+        writer.write_encoded(writer.encode(table, first=True))
+    finally:
+        writer.close()

@@ -1,0 +1,156 @@
+"""Scoring one lead and scoring files give the same answers, keep the input, and report bad rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from aiqleads.artifact import ModelArtifact, ModelMismatchError
+from aiqleads.batch_validation import record_values
+from aiqleads.cli import main
+from aiqleads.file_scoring import score_file
+from aiqleads.flat import InvalidRow
+from aiqleads.generate import generate_file
+from aiqleads.models import Lead
+from aiqleads.scoring import Scorer, parse_grades
+from aiqleads.tabular_io import TableReader
+
+
+@pytest.fixture(scope="module")
+def scorer(small_model: ModelArtifact) -> Scorer:
+    return Scorer(small_model)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_file_scoring_keeps_order_and_columns_and_reports_bad_rows(tmp_path: Path, scorer: Scorer, suffix: str):
+    source = tmp_path / f"leads{suffix}"
+    generate_file(3000, 5, source, invalid_rate=0.05)
+    output = tmp_path / f"scored{suffix}"
+    report = score_file(source, output, scorer, progress=False, batch_rows=700, workers=2)
+
+    original = TableReader(source).read_all().to_pylist()
+    scored = TableReader(output).read_all().to_pylist()
+    errors = [json.loads(line) for line in (tmp_path / f"scored{suffix}.errors.jsonl").read_text().splitlines()]
+    bad_rows = {e["row"] for e in errors}
+
+    assert report.rows == 3000 and report.scored == len(scored) == 3000 - len(bad_rows)
+    assert 100 < len(bad_rows) < 250
+    assert all(e["field"] and e["message"] for e in errors)
+    kept = [row for number, row in enumerate(original, start=1) if number not in bad_rows]
+    assert [r["id"] for r in scored] == [r["id"] for r in kept], "input order and ids are kept"
+    assert scored[0]["description"] == kept[0]["description"], "input cells are kept as they were"
+    for row in scored:
+        probability = float(row["probability"])
+        assert 0 <= probability <= 1
+        assert int(row["score"]) == int(np.floor(probability * 100 + 0.5))
+        assert row["grade"] in "ABCD"
+    assert sum(1 for row in scored if row["reasons"]) > 0.9 * len(scored)
+    # Each reported row really is invalid, for the reason given.
+    for error in errors[:20]:
+        with pytest.raises(InvalidRow):
+            record_values(original[error["row"] - 1], scorer.spec)
+
+
+def test_file_scores_equal_single_lead_scores(tmp_path: Path, scorer: Scorer):
+    source = tmp_path / "leads.csv"
+    generate_file(400, 8, source, invalid_rate=0)
+    output = tmp_path / "scored.csv"
+    score_file(source, output, scorer, progress=False)
+    for original, scored in zip(
+        TableReader(source).read_all().to_pylist(), TableReader(output).read_all().to_pylist(), strict=True
+    ):
+        single = scorer.score_values(record_values(original, scorer.spec))
+        assert abs(single.probability - float(scored["probability"])) < 1e-6
+        assert single.grade == scored["grade"] or abs(single.probability - float(scored["probability"])) > 0
+        assert "; ".join(str(f) for f in single.factors) == (scored["reasons"] or "")
+
+
+def test_reasons_are_in_words_and_point_both_ways(scorer: Scorer):
+    lead = Lead.model_validate(
+        {
+            "id": "zl-1",
+            "source": "referral",
+            "contact": {"email": "ana@mailinator.com"},
+            "property": {"type": "condo", "price": 425000, "market": "las-vegas"},
+            "intent": "sell",
+            "timeline": "asap",
+            "description": "Motivated seller, relocating, cash offers welcome",
+        }
+    )
+    score = scorer.score_lead(lead, {"inquiries": 4, "messages": 3, "schedules": 1, "minutes_to_first_contact": 2})
+    assert score.model_version == "test"
+    assert 0 <= score.score <= 100 and score.grade in {"A", "B", "C", "D"}
+    directions = {r.direction for r in score.reasons}
+    assert directions == {"up", "down"}
+    assert all(":" in r.text and not r.text.startswith(r.feature) for r in score.reasons)
+
+
+def test_grade_thresholds_are_configurable(small_model: ModelArtifact):
+    everything_a = Scorer(small_model, parse_grades("A=0,B=0,C=0"))
+    assert set(everything_a.grade_letters(np.array([0.0, 0.3, 0.9]))) == {"A"}
+    with pytest.raises(ValueError, match="A >= B >= C"):
+        parse_grades("A=0.1,B=0.2,C=0.05")
+    with pytest.raises(ValueError, match="missing C"):
+        parse_grades("A=0.5,B=0.2")
+
+
+def test_model_whose_files_do_not_match_is_refused(tmp_path: Path, small_model: ModelArtifact):
+    broken = tmp_path / "broken"
+    shutil.copytree(small_model.directory, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["feature_names"] = manifest["feature_names"][:-1]
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelMismatchError, match="trained on"):
+        ModelArtifact.open(broken)
+
+    shutil.copy(small_model.directory / "manifest.json", broken / "manifest.json")
+    (broken / "model.onnx").write_bytes((broken / "model.onnx").read_bytes() + b"\0")
+    with pytest.raises(ModelMismatchError, match="sha256"):
+        ModelArtifact.open(broken)
+
+
+def test_cli_score_reports_a_missing_model_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    source = tmp_path / "leads.csv"
+    generate_file(10, 1, source)
+    assert main(["score", str(source), "-o", str(tmp_path / "out.csv"), "--model", str(tmp_path / "nowhere")]) == 1
+    assert "not a model artifact" in capsys.readouterr().err
+
+
+def test_unsupported_file_type_is_a_clear_error(tmp_path: Path, scorer: Scorer):
+    (tmp_path / "leads.xlsx").write_text("x")
+    with pytest.raises(ValueError, match="unsupported file type"):
+        score_file(tmp_path / "leads.xlsx", tmp_path / "out.csv", scorer)
+
+
+def test_malformed_csv_lines_are_reported_not_fatal(tmp_path: Path, scorer: Scorer):
+    source = tmp_path / "leads.csv"
+    generate_file(50, 2, source, invalid_rate=0)
+    lines = source.read_text().splitlines()
+    lines.insert(10, "only,three,cells")
+    source.write_text("\n".join(lines) + "\n")
+    report = score_file(source, tmp_path / "out.csv", scorer, progress=False)
+    assert report.scored == 50 and report.unreadable == 1
+    errors = (tmp_path / "out.csv.errors.jsonl").read_text()
+    assert "found 3" in errors
+
+
+def test_empty_string_cells_are_missing_not_invalid(scorer: Scorer):
+    table = pa.table(
+        {
+            "id": ["a"],
+            "source": ["zillow"],
+            "market": ["las-vegas"],
+            "intent": ["buy"],
+            "email": ["a@b.co"],
+            "price": [""],
+            "views": ["  "],
+        }
+    )
+    from aiqleads.batch_validation import validate_batch
+
+    batch = validate_batch(table, scorer.spec)
+    assert batch.valid.tolist() == [True] and batch.errors == []

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from aiqleads.flat import InvalidRow, lead_from_flat
 from aiqleads.models import Buyer, Lead, MarketSnapshot, Timeline
 from aiqleads.normalize import normalize_phone
+from pydantic import ValidationError
 
 WIRE_LEAD = {
     "id": "zl-88213",
@@ -43,7 +42,8 @@ def test_wire_format_lead_is_cleaned():
     assert lead.contact.email == "ana@example.com"
     assert lead.contact.phone == "+17025550100"
     assert lead.timeline is Timeline.WITHIN_3_MONTHS
-    assert lead.created_at is not None and lead.created_at.utcoffset().total_seconds() == 0
+    assert lead.created_at is not None
+    assert lead.created_at.utcoffset().total_seconds() == 0
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_phone_formats_normalise_to_e164(text, e164):
 
 @pytest.mark.parametrize("text", ["12345", "555-0100", "+1 102 555 0100", "call me", "+0 123 456 789"])
 def test_unusable_phones_are_rejected(text):
-    with pytest.raises(ValueError, match="E.164"):
+    with pytest.raises(ValueError, match=r"E\.164"):
         normalize_phone(text)
 
 
@@ -74,7 +74,8 @@ def test_every_error_names_its_field_and_enums_list_allowed_values():
     }
     errors = _errors(payload)
     assert "'buy' or 'sell'" in errors[("intent",)]
-    assert "single_family" in errors[("property", "type")] and "other" in errors[("property", "type")]
+    assert "single_family" in errors[("property", "type")]
+    assert "other" in errors[("property", "type")]
     assert "greater than or equal to 1000" in errors[("property", "price")]
     assert "less than or equal to 90" in errors[("property", "lat")]
     assert "email" in errors[("contact", "email")]
@@ -93,19 +94,32 @@ def test_tenant_cannot_come_from_the_body():
 
 def test_flat_row_errors_use_flat_column_names():
     with pytest.raises(InvalidRow) as caught:
-        lead_from_flat({"id": "1", "source": "zillow", "market": "las-vegas", "intent": "sell", "phone": "1", "property_type": "castle"})
+        lead_from_flat(
+            {
+                "id": "1",
+                "source": "zillow",
+                "market": "las-vegas",
+                "intent": "sell",
+                "phone": "1",
+                "property_type": "castle",
+            }
+        )
     fields = {e.field for e in caught.value.errors}
     assert fields == {"phone", "property_type"}
 
 
 def test_flat_numbers_must_be_numbers():
     with pytest.raises(InvalidRow) as caught:
-        lead_from_flat({"id": "1", "source": "zillow", "market": "x", "intent": "sell", "email": "a@b.co", "price": "abc"})
+        lead_from_flat(
+            {"id": "1", "source": "zillow", "market": "x", "intent": "sell", "email": "a@b.co", "price": "abc"}
+        )
     assert [(e.field, e.message) for e in caught.value.errors] == [("price", "not a number")]
 
 
 def test_other_models_validate():
-    snapshot = MarketSnapshot(market="Austin", period="2026-10", median_price=550_000, inventory=4200, days_on_market=38)
+    snapshot = MarketSnapshot(
+        market="Austin", period="2026-10", median_price=550_000, inventory=4200, days_on_market=38
+    )
     assert snapshot.market == "austin"
     with pytest.raises(ValidationError, match="price_min must not exceed price_max"):
         Buyer.model_validate({"id": "b1", "preferences": {"price_min": 500_000, "price_max": 100_000}})

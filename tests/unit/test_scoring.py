@@ -37,7 +37,8 @@ def test_file_scoring_keeps_order_and_columns_and_reports_bad_rows(tmp_path: Pat
     errors = [json.loads(line) for line in (tmp_path / f"scored{suffix}.errors.jsonl").read_text().splitlines()]
     bad_rows = {e["row"] for e in errors}
 
-    assert report.rows == 3000 and report.scored == len(scored) == 3000 - len(bad_rows)
+    assert report.rows == 3000
+    assert report.scored == len(scored) == 3000 - len(bad_rows)
     assert 100 < len(bad_rows) < 250
     assert all(e["field"] and e["message"] for e in errors)
     kept = [row for number, row in enumerate(original, start=1) if number not in bad_rows]
@@ -83,7 +84,8 @@ def test_reasons_are_in_words_and_point_both_ways(scorer: Scorer):
     )
     score = scorer.score_lead(lead, {"inquiries": 4, "messages": 3, "schedules": 1, "minutes_to_first_contact": 2})
     assert score.model_version == "test"
-    assert 0 <= score.score <= 100 and score.grade in {"A", "B", "C", "D"}
+    assert 0 <= score.score <= 100
+    assert score.grade in {"A", "B", "C", "D"}
     directions = {r.direction for r in score.reasons}
     assert directions == {"up", "down"}
     assert all(":" in r.text and not r.text.startswith(r.feature) for r in score.reasons)
@@ -133,7 +135,8 @@ def test_malformed_csv_lines_are_reported_not_fatal(tmp_path: Path, scorer: Scor
     lines.insert(10, "only,three,cells")
     source.write_text("\n".join(lines) + "\n")
     report = score_file(source, tmp_path / "out.csv", scorer, progress=False)
-    assert report.scored == 50 and report.unreadable == 1
+    assert report.scored == 50
+    assert report.unreadable == 1
     errors = (tmp_path / "out.csv.errors.jsonl").read_text()
     assert "found 3" in errors
 
@@ -153,4 +156,5 @@ def test_empty_string_cells_are_missing_not_invalid(scorer: Scorer):
     from aiqleads.batch_validation import validate_batch
 
     batch = validate_batch(table, scorer.spec)
-    assert batch.valid.tolist() == [True] and batch.errors == []
+    assert batch.valid.tolist() == [True]
+    assert batch.errors == []

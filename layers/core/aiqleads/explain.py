@@ -103,13 +103,16 @@ class Explainer:
         impacts = self._impacts[slots]
         rows = np.arange(len(matrix))
         parts: list[pa.Array] = []
+        no_reason = np.ones(len(matrix), dtype=bool)
         for sign, phrases in ((1.0, self._up), (-1.0, self._down)):
             signed = impacts * sign
             for _ in range(self._per_direction):
                 best = np.argmax(signed, axis=1)
-                strength = signed[rows, best]
-                chosen = pa.array(slots[rows, best], mask=strength < self._limit)
-                parts.append(pc.take(phrases, chosen))
+                weak = signed[rows, best] < self._limit
+                no_reason &= weak
+                parts.append(pc.take(phrases, pa.array(slots[rows, best], mask=weak)))
                 # Ties break by feature order in both paths: argmax takes the first maximum, sorted() is stable.
                 signed[rows, best] = -np.inf
+        # Arrow 26 drops (!) rows whose parts are all null when skipping nulls; an empty first part keeps them.
+        parts[0] = pc.if_else(pa.array(no_reason), "", parts[0])
         return pc.binary_join_element_wise(*parts, separator, null_handling="skip")

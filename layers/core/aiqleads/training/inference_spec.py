@@ -36,10 +36,9 @@ def _share(matches: pa.Array, present: int) -> float:
     return pc.sum(pc.cast(matches, pa.int64())).as_py() / present if present else 0.0
 
 
-def _looks_like_id(column: str, text: pa.Array, distinct: int, present: int) -> bool:
+def _named_like_id(column: str) -> bool:
     name = column.strip().lower()
-    named_id = name in ID_NAMES or (name.endswith(("_id", " id", "id")) and len(name) <= 24)
-    return distinct == present and (named_id or distinct > 50)
+    return name in ID_NAMES or name.endswith(tuple(f"{sep}{n}" for n in ID_NAMES for sep in ("_", " ", "-")))
 
 
 def infer_spec(
@@ -74,8 +73,8 @@ def infer_spec(
             dropped.append(DroppedColumn(column, "constant"))
             continue
         if _share(pc.match_substring_regex(pc.drop_null(text), normalize.NUMBER_PATTERN), present) >= TYPE_SHARE:
-            if _looks_like_id(column, text, distinct, present) and column.strip().lower().endswith(ID_NAMES):
-                dropped.append(DroppedColumn(column, "id-like (a different value on every row)"))
+            if distinct == present and _named_like_id(column):
+                dropped.append(DroppedColumn(column, "id-like (a different number on every row)"))
                 continue
             inputs[column] = "number"
             add(column, "", kind="numeric", group="custom", source="table", transform="number", inputs=[column])
@@ -95,11 +94,11 @@ def infer_spec(
                     format="integer",
                 )
             continue
-        if _looks_like_id(column, text, distinct, present):
-            dropped.append(DroppedColumn(column, "id-like (a different value on every row)"))
+        if distinct == present:
+            dropped.append(DroppedColumn(column, "id-like or free text (a different value on every row)"))
             continue
         if distinct > MAX_CATEGORIES and distinct > 0.2 * present:
-            dropped.append(DroppedColumn(column, f"free text ({distinct} different values)"))
+            dropped.append(DroppedColumn(column, f"free text or too many categories ({distinct} different values)"))
             continue
         inputs[column] = "text"
         add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from aiqleads.artifact import ModelArtifact
 from aiqleads.features.spec import default_spec
 from aiqleads.generate import generate_file

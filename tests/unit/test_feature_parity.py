@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+
 from aiqleads.artifact import ModelArtifact
 from aiqleads.batch_validation import record_values, validate_batch
 from aiqleads.features.columnar import ColumnarFeatures

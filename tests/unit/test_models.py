@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from aiqleads.flat import InvalidRow, lead_from_flat
 from aiqleads.models import Buyer, Lead, MarketSnapshot, Timeline
 from aiqleads.normalize import normalize_phone
-from pydantic import ValidationError
 
 WIRE_LEAD = {
     "id": "zl-88213",

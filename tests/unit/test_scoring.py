@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+
 from aiqleads.artifact import ModelArtifact, ModelMismatchError
 from aiqleads.batch_validation import record_values
 from aiqleads.cli import main

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -148,7 +149,8 @@ def _created_at(array: pa.Array, checks: _Checks) -> pa.Array:
         moments = pc.cast(text, UTC_MICROS)
     except pa.ArrowInvalid:
         # A calendar-impossible date (2026-02-30) fails the whole cast: parse this batch value by value.
-        parsed, bad = [], np.zeros(len(text), dtype=bool)
+        parsed: list[datetime | None] = []
+        bad = np.zeros(len(text), dtype=bool)
         for index, value in enumerate(array.to_pylist()):
             if value is None or not grammar_ok[index].as_py():
                 parsed.append(None)

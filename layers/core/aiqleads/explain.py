@@ -60,7 +60,9 @@ class Explainer:
         self._limit = explanations.min_impact
         self._per_direction = explanations.per_direction
         # One phrase table for all bins: row j's bins start at offset[j]; the last slot of each is "missing".
-        offsets, phrases, impacts = [], [], []
+        offsets: list[int] = []
+        phrases: list[str] = []
+        impacts: list[float] = []
         for bins in self._features:
             offsets.append(len(phrases))
             phrases.extend([*bins.phrases, bins.missing_phrase])

@@ -29,7 +29,7 @@ def export_onnx(booster: lgb.Booster, n_features: int, slope: float, intercept: 
     graph = model.graph
     probabilities = next(o.name for o in graph.output if o.name != "label")
     # Calibrate in log-odds: p' = sigmoid(slope * logit(p) + intercept), the same map as training used.
-    constants = {
+    constants: dict[str, np.ndarray] = {
         "cal_index": np.array([1], dtype=np.int64),
         "cal_low": np.array(EPSILON, dtype=np.float32),
         "cal_high": np.array(1 - EPSILON, dtype=np.float32),

@@ -182,14 +182,14 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
     )
     booster = lgb.train(params, dataset, num_boost_round=options.trees)
 
-    raw_calibration = booster.predict(design[calibration_rows], raw_score=True)
+    raw_calibration = np.asarray(booster.predict(design[calibration_rows], raw_score=True))
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(raw_calibration.reshape(-1, 1), labels[calibration_rows])
     calibration = Calibration(slope=float(platt.coef_[0][0]), intercept=float(platt.intercept_[0]))
 
     onnx_model = export_onnx(booster, len(fitted.names), calibration.slope, calibration.intercept)
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     p_onnx = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: matrix[test_rows]})[0], dtype=np.float64)
-    raw_test = booster.predict(design[test_rows], raw_score=True)
+    raw_test = np.asarray(booster.predict(design[test_rows], raw_score=True))
     p_trained = _sigmoid(calibration.slope * raw_test + calibration.intercept)
     parity = float(np.max(np.abs(p_onnx - p_trained))) if len(test_rows) else 0.0
     if not parity <= PARITY_TOLERANCE:
@@ -208,7 +208,7 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
         grades[letter] = round(float(np.quantile(p_onnx, 1 - cumulative)), 6)
 
     sample = train_rows[:20_000]
-    contributions = booster.predict(design[sample], pred_contrib=True)[:, :-1] * calibration.slope
+    contributions = np.asarray(booster.predict(design[sample], pred_contrib=True))[:, :-1] * calibration.slope
     explanations = fit_explanations(fitted, matrix[sample], contributions)
 
     data_sha = sha256_file(data)

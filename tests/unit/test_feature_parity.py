@@ -32,7 +32,7 @@ def rows_table() -> pa.Table:
 def test_record_and_columnar_paths_agree(rows_table: pa.Table, small_model: ModelArtifact):
     spec = small_model.manifest.feature_spec
     batch = validate_batch(rows_table, spec)
-    columnar = ColumnarFeatures(spec).matrix(batch.columns, batch.rows)
+    columnar = ColumnarFeatures(spec).matrix(batch.columns(), batch.rows)
     record = RecordFeatures(spec)
 
     record_vectors, record_valid = [], []

@@ -59,15 +59,33 @@ class RowError:
 
 @dataclass(slots=True)
 class ValidatedBatch:
-    """Typed columns of the valid rows, the validity mask over the input rows, and every error found."""
+    """Typed columns of every input row, which rows are valid, and every error found.
 
-    columns: dict[str, pa.Array]
+    Invalid rows keep placeholder values in `typed` so that batch-wide work (features) runs without first
+    copying the columns; `columns()` gives the valid rows only."""
+
+    typed: dict[str, pa.Array]
     valid: np.ndarray
     errors: list[RowError] = field(default_factory=list)
 
     @property
+    def size(self) -> int:
+        return len(self.valid)
+
+    @property
     def rows(self) -> int:
+        """How many rows are valid."""
         return int(self.valid.sum())
+
+    @property
+    def all_valid(self) -> bool:
+        return not self.errors and bool(self.valid.all())
+
+    def columns(self) -> dict[str, pa.Array]:
+        if self.all_valid:
+            return dict(self.typed)
+        keep = pa.array(self.valid)
+        return {name: pc.filter(column, keep) for name, column in self.typed.items()}
 
 
 class _Checks:
@@ -116,10 +134,16 @@ def _text(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
     column = table.column(name).combine_chunks()
-    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+    if not pa.types.is_string(column.type):
         column = pc.cast(column, pa.string())
     trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    present = pc.not_equal(pc.binary_length(trimmed), 0)
+    if trimmed.null_count:
+        present = pc.fill_null(present, False)
+    if trimmed.offset or present.offset:
+        return pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+    # Same strings, new validity bitmap: far cheaper than copying them through if_else.
+    return pa.Array.from_buffers(pa.string(), len(trimmed), [present.buffers()[1], *trimmed.buffers()[1:]])
 
 
 def _matches(array: pa.Array, pattern: str) -> pa.Array:
@@ -141,10 +165,12 @@ def _created_at(array: pa.Array, checks: _Checks) -> pa.Array:
     grammar_ok = _matches(array, normalize.DATETIME_PATTERN)
     checks.fail("created_at", normalize.DATETIME_ERROR, pc.and_(pc.is_valid(array), pc.invert(grammar_ok)), array)
     text = pc.if_else(grammar_ok, array, pa.scalar(None, pa.string()))
-    date_only = pc.fill_null(_matches(text, normalize.DATE_ONLY_PATTERN), False)
-    text = pc.if_else(date_only, pc.binary_join_element_wise(text, "T00:00:00", ""), text)
     has_offset = pc.fill_null(_matches(text, normalize.HAS_OFFSET_PATTERN), True)
-    text = pc.if_else(has_offset, text, pc.binary_join_element_wise(text, "Z", ""))
+    if not pc.all(has_offset).as_py():
+        date_only = pc.fill_null(_matches(text, normalize.DATE_ONLY_PATTERN), False)
+        text = pc.if_else(date_only, pc.binary_join_element_wise(text, "T00:00:00", ""), text)
+        has_offset = pc.fill_null(_matches(text, normalize.HAS_OFFSET_PATTERN), True)
+        text = pc.if_else(has_offset, text, pc.binary_join_element_wise(text, "Z", ""))
     try:
         moments = pc.cast(text, UTC_MICROS)
     except pa.ArrowInvalid:
@@ -222,27 +248,14 @@ def _lead_columns(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
 
 
 def _phone(raw: pa.Array, checks: _Checks) -> pa.Array:
-    chars_ok = _matches(raw, normalize.PHONE_CHARS_PATTERN)
-    compact = pc.replace_substring_regex(raw, normalize.PHONE_STRIP_PATTERN, "")
-    plus = pc.starts_with(compact, "+")
-    digits = pc.utf8_ltrim(compact, "+")
-    international = pc.and_(
-        _matches(compact, normalize.INTERNATIONAL_PATTERN),
-        pc.or_(pc.invert(pc.starts_with(compact, "+1")), _matches(digits, normalize.NANP_WITH_COUNTRY_PATTERN)),
-    )
-    national = _matches(compact, normalize.NANP_NATIONAL_PATTERN)
-    with_country = _matches(compact, normalize.NANP_WITH_COUNTRY_PATTERN)
-    ok = pc.and_(chars_ok, pc.if_else(plus, international, pc.or_(national, with_country)))
+    compact = raw
+    for separator in normalize.PHONE_SEPARATORS:
+        compact = pc.replace_substring(compact, separator, "")
+    nanp = _matches(compact, normalize.NANP_PATTERN)
+    ok = pc.or_(nanp, _matches(compact, normalize.INTERNATIONAL_PATTERN))
     checks.fail("phone", normalize.PHONE_ERROR, pc.invert(ok), raw)
-    return pc.if_else(
-        plus,
-        compact,
-        pc.if_else(
-            national,
-            pc.binary_join_element_wise("+1", compact, ""),
-            pc.binary_join_element_wise("+", compact, ""),
-        ),
-    )
+    national = pc.binary_join_element_wise("+1", pc.utf8_slice_codeunits(compact, -10), "")
+    return pc.if_else(nanp, national, compact)
 
 
 def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> ValidatedBatch:
@@ -264,13 +277,11 @@ def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> Va
             typed[name] = _created_at(raw, checks) if name == "created_at" else _generic_datetime(raw, name, checks)
         else:
             typed[name] = raw
-    valid = ~checks.any_failure()
-    if valid.all():
-        columns = {name: typed[name] for name in spec.inputs}
-    else:
-        keep = pa.array(valid)
-        columns = {name: pc.filter(typed[name], keep) for name in spec.inputs}
-    return ValidatedBatch(columns=columns, valid=valid, errors=checks.errors(first_row))
+    return ValidatedBatch(
+        typed={name: typed[name] for name in spec.inputs},
+        valid=~checks.any_failure(),
+        errors=checks.errors(first_row),
+    )
 
 
 def _generic_datetime(raw: pa.Array, name: str, checks: _Checks) -> pa.Array:

@@ -84,7 +84,7 @@ def _score_batch(batch: pa.Table, first_row: int, scorer: Scorer, writer: TableW
     validated = validate_batch(batch, scorer.spec, first_row=first_row)
     kept = batch.filter(pa.array(validated.valid)) if validated.errors else batch
     kept = kept.drop_columns([c for c in SCORE_COLUMNS if c in kept.column_names])
-    for name, column in scorer.score_columns(validated.columns, validated.rows).items():
+    for name, column in scorer.score_batch(validated).items():
         kept = kept.append_column(name, column)
     return _ScoredBatch(
         encoded=writer.encode(kept, first=first_row == 1),

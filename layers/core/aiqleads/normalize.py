@@ -10,24 +10,20 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$"
-PHONE_CHARS_PATTERN = r"^\+?[0-9 ().\-]+$"
-PHONE_STRIP_PATTERN = r"[ ().\-]"
-NANP_NATIONAL_PATTERN = r"^[2-9]\d{2}[2-9]\d{6}$"
-NANP_WITH_COUNTRY_PATTERN = r"^1[2-9]\d{2}[2-9]\d{6}$"
-INTERNATIONAL_PATTERN = r"^\+[1-9]\d{7,14}$"
+PHONE_SEPARATORS = (" ", "(", ")", ".", "-")
+# US/Canada: optional +1 or 1, area code and exchange starting 2-9. Elsewhere: + and 8 to 15 digits.
+NANP_PATTERN = r"^(\+?1)?[2-9][0-9]{2}[2-9][0-9]{6}$"
+INTERNATIONAL_PATTERN = r"^\+[2-9][0-9]{7,14}$"
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
-HAS_OFFSET_PATTERN = r"(Z|[+-]\d{2}:\d{2})$"
-DATE_ONLY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+HAS_OFFSET_PATTERN = r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+DATE_ONLY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 _number = re.compile(NUMBER_PATTERN)
 _email = re.compile(EMAIL_PATTERN)
-_phone_chars = re.compile(PHONE_CHARS_PATTERN)
-_phone_strip = re.compile(PHONE_STRIP_PATTERN)
-_nanp_national = re.compile(NANP_NATIONAL_PATTERN)
-_nanp_with_country = re.compile(NANP_WITH_COUNTRY_PATTERN)
+_nanp = re.compile(NANP_PATTERN)
 _international = re.compile(INTERNATIONAL_PATTERN)
 _slug = re.compile(SLUG_PATTERN)
 _datetime = re.compile(DATETIME_PATTERN)
@@ -61,21 +57,19 @@ def normalize_email(text: str) -> str:
     return text.lower()
 
 
+def compact_phone(text: str) -> str:
+    for separator in PHONE_SEPARATORS:
+        text = text.replace(separator, "")
+    return text
+
+
 def normalize_phone(text: str) -> str:
     """Return the E.164 form of a phone number, or raise ValueError."""
-    if not _phone_chars.match(text):
-        raise ValueError(PHONE_ERROR)
-    compact = _phone_strip.sub("", text)
-    if compact.startswith("+"):
-        if not _international.match(compact):
-            raise ValueError(PHONE_ERROR)
-        if compact.startswith("+1") and not _nanp_with_country.match(compact[1:]):
-            raise ValueError(PHONE_ERROR)
+    compact = compact_phone(text)
+    if _nanp.match(compact):
+        return "+1" + compact[-10:]
+    if _international.match(compact):
         return compact
-    if _nanp_national.match(compact):
-        return "+1" + compact
-    if _nanp_with_country.match(compact):
-        return "+" + compact
     raise ValueError(PHONE_ERROR)
 
 

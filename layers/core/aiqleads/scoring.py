@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from aiqleads.artifact import ModelArtifact
+from aiqleads.batch_validation import ValidatedBatch
 from aiqleads.explain import Explainer, Factor
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
@@ -114,9 +115,11 @@ class Scorer:
             values.update(signals)
         return self.score_values(values).to_model(lead.id, self.model_version)
 
-    def score_columns(self, columns: Mapping[str, pa.Array], rows: int) -> dict[str, pa.Array]:
-        """Score a batch of typed columns: probability, score, grade and reasons per row."""
-        matrix = self.columnar_features.matrix(columns, rows)
+    def score_batch(self, batch: ValidatedBatch) -> dict[str, pa.Array]:
+        """Score the valid rows of a batch: probability, score, grade and reasons per row."""
+        matrix = self.columnar_features.matrix(batch.typed, batch.size)
+        if not batch.all_valid:
+            matrix = matrix[batch.valid]
         probabilities = self.probabilities(matrix)
         return {
             "probability": pa.array(probabilities),

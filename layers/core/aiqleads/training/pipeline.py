@@ -149,7 +149,7 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
     batch = validate_batch(table, spec)
     labels = labels_all[batch.valid]
     _check_history(labels)
-    columns = batch.columns
+    columns = batch.columns()
     train_rows, calibration_rows, test_rows = _split(labels, options)
 
     fitted = fit_spec(spec, _take(columns, train_rows), labels[train_rows])

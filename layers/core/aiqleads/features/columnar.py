@@ -71,10 +71,7 @@ def _completeness(f: Feature, columns: Columns) -> np.ndarray:
 
 def _keyword_count(f: Feature, columns: Columns) -> np.ndarray:
     lowered = pc.utf8_lower(columns[f.inputs[0]])
-    count = np.zeros(len(lowered))
-    for keyword in f.keywords or []:
-        count += _floats(pc.match_substring(lowered, keyword), 0.0)
-    return count
+    return _floats(pc.count_substring_regex(lowered, FeatureSpec.keyword_pattern(f.keywords or [])), 0.0)
 
 
 def _email_domain_in(f: Feature, columns: Columns) -> np.ndarray:

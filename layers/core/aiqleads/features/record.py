@@ -7,6 +7,7 @@ same float32 vector as `aiqleads.features.columnar` does for that row (a test pr
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -81,14 +82,14 @@ def _completeness(f: Feature) -> Step:
 
 
 def _keyword_count(f: Feature) -> Step:
-    column, keywords = f.inputs[0], list(f.keywords or [])
+    column = f.inputs[0]
+    pattern = re.compile(FeatureSpec.keyword_pattern(f.keywords or []))
 
     def step(values: RecordValues) -> float:
         text = values.get(column)
         if text is None:
             return 0.0
-        lowered = text.lower()
-        return float(sum(1 for keyword in keywords if keyword in lowered))
+        return float(sum(1 for _ in pattern.finditer(text.lower())))
 
     return step
 

@@ -9,6 +9,7 @@ historical conversion rates) already filled in, so a model always travels with t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ Transform = Literal[
     "ratio",  # inputs[0] / inputs[1]; NaN when either is missing or the divisor is 0
     "sum",  # sum of inputs, missing counted as 0
     "completeness",  # share of inputs that have a value
-    "keyword_count",  # how many of `keywords` occur in the (lower-cased) text
+    "keyword_count",  # how many times any of `keywords` occurs in the (lower-cased) text
     "email_domain_in",  # 1 when the email's domain is one of `domains`; 0 otherwise
     "datetime_part",  # `part` (hour, weekday, month) of a UTC date-time; missing -> NaN
 ]
@@ -94,6 +95,11 @@ class FeatureSpec(BaseModel):
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @staticmethod
+    def keyword_pattern(keywords: list[str]) -> str:
+        """One regex for a keyword list; both feature paths count its non-overlapping matches."""
+        return "|".join(re.escape(keyword) for keyword in keywords)
 
     @property
     def fitted(self) -> bool:

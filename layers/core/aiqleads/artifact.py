@@ -99,7 +99,9 @@ class ModelArtifact:
                 f"{model_path}: sha256 differs from the manifest's; the files do not belong together"
             )
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0
+        # One thread per run: tree ensembles this size gain nothing from intra-op threads (they lose to the
+        # hand-off); bulk scoring gets its parallelism from running batches on several threads instead.
+        options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
         # The arena keeps the peak of every batch size it saw; bulk scoring wants memory to stay flat.
         options.enable_cpu_mem_arena = False

@@ -8,7 +8,6 @@ for a million leads a second, shared by the record and the columnar paths.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -71,24 +70,36 @@ class Explainer:
         self._impacts = np.array(impacts, dtype=np.float64)
         # Edges are float32 values (fitted on float32 features), so comparing in float32 is exact.
         self._edges = [np.array(b.edges, dtype=np.float32) for b in self._features]
+        # The same tables flattened for one lead at a time: every edge with the feature it belongs to.
+        self._phrases = phrases
+        self._names = [bins.feature for bins in self._features for _ in range(len(bins.edges) + 2)]
+        self._tables = [
+            ([float(e) for e in b.edges], [*b.impacts, b.missing_impact], len(b.edges) + 1, offset)
+            for b, offset in zip(self._features, offsets, strict=True)
+        ]
         self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
         self._down = pa.array([f"{DOWN} {p}" for p in phrases], type=pa.string())
 
-    def factors(self, vector: list[float] | np.ndarray) -> list[Factor]:
+    def factors(self, vector: np.ndarray) -> list[Factor]:
         """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs."""
-        contributions = []
-        for value, bins in zip(vector, self._features, strict=True):
-            x = float(value)
-            if math.isnan(x):
-                contributions.append((bins.missing_impact, bins.feature, bins.missing_phrase))
-            else:
-                k = bisect_right(bins.edges, x)
-                contributions.append((bins.impacts[k], bins.feature, bins.phrases[k]))
-        ups = sorted((c for c in contributions if c[0] >= self._limit), key=lambda c: -c[0])
-        downs = sorted((c for c in contributions if c[0] <= -self._limit), key=lambda c: c[0])
-        return [Factor(f, "up", t, i) for i, f, t in ups[: self._per_direction]] + [
-            Factor(f, "down", t, i) for i, f, t in downs[: self._per_direction]
-        ]
+        limit = self._limit
+        ups: list[tuple[float, int, int]] = []
+        downs: list[tuple[float, int, int]] = []
+        for j, (x, (edges, impacts, missing_slot, offset)) in enumerate(
+            zip(vector.tolist(), self._tables, strict=True)
+        ):
+            # Edges hold float32 values and x is a float32 widened exactly, so this is the columnar comparison.
+            k = missing_slot if x != x else bisect_right(edges, x)
+            impact = impacts[k]
+            if impact >= limit:
+                ups.append((-impact, j, offset + k))
+            elif impact <= -limit:
+                downs.append((impact, j, offset + k))
+        ups.sort()
+        downs.sort()
+        chosen = [("up", -i, slot) for i, _, slot in ups[: self._per_direction]]
+        chosen += [("down", i, slot) for i, _, slot in downs[: self._per_direction]]
+        return [Factor(self._names[slot], direction, self._phrases[slot], impact) for direction, impact, slot in chosen]
 
     def slots(self, matrix: np.ndarray) -> np.ndarray:
         """Global bin slot of every cell of a [rows, features] matrix."""

@@ -52,13 +52,15 @@ class LeadScore:
     factors: list[Factor]
 
     def to_model(self, lead_id: str, model_version: str) -> Score:
-        return Score(
+        # Built from values this module computed and checked: construct without re-validating (hot path).
+        return Score.model_construct(
             lead_id=lead_id,
             probability=self.probability,
             score=self.score,
             grade=Grade(self.grade),
             reasons=[
-                Reason(feature=f.feature, direction=f.direction, text=f.text, impact=f.impact) for f in self.factors
+                Reason.model_construct(feature=f.feature, direction=f.direction, text=f.text, impact=f.impact)
+                for f in self.factors
             ],
             model_version=model_version,
         )

@@ -184,13 +184,13 @@ class CsvTableWriter:
     def __init__(self, path: Path):
         self._stream = path.open("wb")
 
-    def encode(self, table: pa.Table, first: bool) -> bytes:
+    def encode(self, table: pa.Table, first: bool) -> pa.Buffer:
         sink = pa.BufferOutputStream()
         pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=first, batch_size=8192))
-        return bytes(sink.getvalue())
+        return sink.getvalue()
 
-    def write_encoded(self, encoded: bytes) -> None:
-        self._stream.write(encoded)
+    def write_encoded(self, encoded: pa.Buffer) -> None:
+        self._stream.write(memoryview(encoded))
 
     def close(self) -> None:
         self._stream.close()

@@ -64,7 +64,9 @@ def _score(args: argparse.Namespace) -> int:
     from aiqleads.artifact import ModelMismatchError, load_artifact
     from aiqleads.file_scoring import score_file
     from aiqleads.scoring import Scorer, parse_grades
+    from aiqleads.tabular_io import use_bulk_memory_pool
 
+    use_bulk_memory_pool()
     try:
         grades = parse_grades(args.grades) if args.grades else None
         scorer = Scorer(load_artifact(args.model, threads=args.threads), grades)

@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
 	touch $(STAMP)
 
-# The main job: generate a demo file of leads, score it with the shipped model, show the best ones.
+# The main job: generate demo leads (with their real outcomes), score them with the shipped model, show
+# the grades against what actually happened and the best leads with their reasons.
 run: $(STAMP)
 	@mkdir -p $(DEMO_DIR)
-	$(BIN)/aiqleads generate --rows 5000 --seed 42 --leads-only -o $(DEMO_DIR)/leads.csv
+	$(BIN)/aiqleads generate --rows 20000 --seed 42 -o $(DEMO_DIR)/leads.csv
 	$(BIN)/aiqleads score $(DEMO_DIR)/leads.csv -o $(DEMO_DIR)/leads.scored.csv
 	@$(BIN)/aiqleads summarize $(DEMO_DIR)/leads.scored.csv
 

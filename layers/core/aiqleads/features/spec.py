@@ -31,7 +31,9 @@ Transform = Literal[
     "email_domain_in",  # 1 when the email's domain is one of `domains`; 0 otherwise
     "datetime_part",  # `part` (hour, weekday, month) of a UTC date-time; missing -> NaN
 ]
-ValueFormat = Literal["number", "integer", "money", "ratio", "percent", "minutes", "hours", "yes_no", "category"]
+ValueFormat = Literal[
+    "number", "integer", "money", "ratio", "percent", "minutes", "hours", "yes_no", "category", "month", "weekday"
+]
 Schema = Literal["lead", "table"]
 
 

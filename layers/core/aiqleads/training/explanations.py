@@ -33,23 +33,48 @@ def _fmt(value: float, fmt: str) -> str:
     return f"{value:.3g}"
 
 
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _whole(value: int, fmt: str) -> str:
+    if fmt == "month" and 1 <= value <= 12:
+        return MONTHS[value - 1]
+    if fmt == "weekday" and 0 <= value <= 6:
+        return WEEKDAYS[value]
+    return str(value)
+
+
+def _whole_number_phrases(label: str, edges: list[float], fmt: str, lowest: int, highest: int) -> list[str]:
+    """Bins of whole numbers: bin [lo, hi) holds ceil(lo) .. ceil(hi) - 1, clipped to the values seen."""
+    phrases = []
+    bounds = [-math.inf, *edges, math.inf]
+    for lo, hi in itertools.pairwise(bounds):
+        first = math.ceil(lo) if math.isfinite(lo) else lowest
+        last = math.ceil(hi) - 1 if math.isfinite(hi) else highest
+        if first >= last:
+            phrases.append(f"{label}: {_whole(first, fmt)}")
+        elif not math.isfinite(hi) and fmt == "integer":
+            phrases.append(f"{label}: {first} or more")
+        else:
+            phrases.append(f"{label}: {_whole(first, fmt)} to {_whole(last, fmt)}")
+    return phrases
+
+
 def _numeric_phrases(label: str, edges: list[float], fmt: str) -> list[str]:
-    if fmt == "integer":
-        # Integer data: bin [lo, hi) holds lo .. ceil(hi) - 1.
-        phrases = []
-        bounds = [-math.inf, *edges, math.inf]
-        for lo, hi in itertools.pairwise(bounds):
-            first = math.ceil(lo) if math.isfinite(lo) else None
-            last = math.ceil(hi) - 1 if math.isfinite(hi) else None
-            if first is None:
-                phrases.append(f"{label}: {last:.0f} or fewer" if last is not None else label)
-            elif last is None:
-                phrases.append(f"{label}: {first:.0f} or more")
-            elif first >= last:
-                phrases.append(f"{label}: {first:.0f}")
-            else:
-                phrases.append(f"{label}: {first:.0f} to {last:.0f}")
-        return phrases
     phrases = [f"{label}: under {_fmt(edges[0], fmt)}"]
     phrases += [f"{label}: {_fmt(lo, fmt)} to {_fmt(hi, fmt)}" for lo, hi in itertools.pairwise(edges)]
     phrases.append(f"{label}: {_fmt(edges[-1], fmt)} or more")
@@ -68,6 +93,12 @@ def _bins(feature: Feature, values: np.ndarray) -> tuple[list[float], list[str]]
         return [], [feature.label]
     edges = sorted({float(np.float32(q)) for q in np.quantile(present, QUANTILES)})
     edges = [e for e in edges if e > present.min()]
+    whole = feature.format in ("integer", "month", "weekday") and bool(np.all(present == np.round(present)))
+    if whole:
+        lowest, highest = int(present.min()), int(present.max())
+        if not edges:
+            return [], [f"{feature.label}: {_whole(lowest, feature.format)}"]
+        return edges, _whole_number_phrases(feature.label, edges, feature.format, lowest, highest)
     if not edges:
         return [], [f"{feature.label}: {_fmt(float(present.min()), feature.format)}"]
     return edges, _numeric_phrases(feature.label, edges, feature.format)

@@ -91,7 +91,7 @@ def infer_spec(
                     transform="datetime_part",
                     inputs=[column],
                     part=part,
-                    format="integer",
+                    format={"month": "month", "weekday": "weekday"}.get(part, "integer"),
                 )
             continue
         if distinct == present:

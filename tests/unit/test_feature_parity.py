@@ -26,6 +26,15 @@ def rows_table() -> pa.Table:
     for index in range(5, len(rows), 41):
         for column in ("price", "sqft", "views", "created_at", "description", "market_median_price", "timeline"):
             rows[index][column] = None if index % 2 else "   "
+    # Padding, exotic spellings and non-finite numbers take the validators' slow paths.
+    for index in range(3, len(rows), 53):
+        for column in ("price", "views", "market_median_price"):
+            if rows[index][column] is not None:
+                rows[index][column] = f"  {rows[index][column]} "
+    for index, text in zip(
+        range(11, len(rows), 97), ["inf", "nan", "1e5", "+7", ".5", "1_000", "0x10", "5."], strict=False
+    ):
+        rows[index]["sqft"] = text
     return pa.Table.from_pylist(rows, schema=table.schema)
 
 

@@ -97,6 +97,8 @@ class _Checks:
         self._failed_fields: dict[str, np.ndarray] = {}
 
     def fail(self, name: str, message: str, mask: pa.Array | np.ndarray, raw: pa.Array | None) -> None:
+        if isinstance(mask, pa.Array) and not pc.any(mask).as_py():
+            return  # the usual case, decided without leaving Arrow
         bad = _mask(mask)
         already = self._failed_fields.get(name)
         if already is not None:
@@ -129,36 +131,54 @@ def _mask(values: pa.Array | np.ndarray) -> np.ndarray:
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _text(table: pa.Table, name: str) -> pa.Array:
-    """The column trimmed, with blank cells as nulls (an absent column is all nulls)."""
+def _raw(table: pa.Table, name: str) -> pa.Array:
+    """The column as text, untouched (an absent column is all nulls)."""
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
     column = table.column(name).combine_chunks()
-    if not pa.types.is_string(column.type):
-        column = pc.cast(column, pa.string())
-    trimmed = pc.utf8_trim_whitespace(column)
-    present = pc.not_equal(pc.binary_length(trimmed), 0)
-    if trimmed.null_count:
+    return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+
+
+def _blank_as_null(column: pa.Array) -> pa.Array:
+    present = pc.not_equal(pc.binary_length(column), 0)
+    if column.null_count:
         present = pc.fill_null(present, False)
-    if trimmed.offset or present.offset:
-        return pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+    if column.offset or present.offset:
+        return pc.if_else(present, column, pa.scalar(None, pa.string()))
     # Same strings, new validity bitmap: far cheaper than copying them through if_else.
-    return pa.Array.from_buffers(pa.string(), len(trimmed), [present.buffers()[1], *trimmed.buffers()[1:]])
+    return pa.Array.from_buffers(pa.string(), len(column), [present.buffers()[1], *column.buffers()[1:]])
+
+
+def _text(table: pa.Table, name: str) -> pa.Array:
+    """The column trimmed, with blank cells as nulls."""
+    return _blank_as_null(pc.utf8_trim_whitespace(_raw(table, name)))
 
 
 def _matches(array: pa.Array, pattern: str) -> pa.Array:
     return pc.match_substring_regex(array, pattern)
 
 
-def _number(array: pa.Array, name: str, checks: _Checks) -> pa.Array:
+def _number_column(table: pa.Table, name: str, checks: _Checks) -> tuple[pa.Array, pa.Array]:
+    """(raw text for messages, float64 values) of a numeric column."""
+    untrimmed = _blank_as_null(_raw(table, name))
     try:
-        values = pc.cast(array, pa.float64())
-        grammar_ok = pc.is_finite(values)
+        # Clean columns (no padding, no junk) convert in one step; anything else takes the careful path.
+        values = pc.cast(untrimmed, pa.float64())
     except pa.ArrowInvalid:
-        grammar_ok = _matches(array, normalize.NUMBER_PATTERN)
-        values = pc.cast(pc.if_else(grammar_ok, array, pa.scalar(None, pa.string())), pa.float64())
+        trimmed = _text(table, name)
+        return trimmed, _number(trimmed, name, checks)
+    finite = pc.is_finite(values)
+    if pc.all(finite).as_py() is not False:
+        return untrimmed, values
+    checks.fail(name, normalize.NUMBER_ERROR, pc.invert(finite), untrimmed)
+    return untrimmed, pc.if_else(finite, values, pa.scalar(None, pa.float64()))
+
+
+def _number(array: pa.Array, name: str, checks: _Checks) -> pa.Array:
+    grammar_ok = _matches(array, normalize.NUMBER_PATTERN)
+    values = pc.cast(pc.if_else(grammar_ok, array, pa.scalar(None, pa.string())), pa.float64())
     checks.fail(name, normalize.NUMBER_ERROR, pc.and_(pc.is_valid(array), pc.invert(grammar_ok)), array)
-    return pc.if_else(grammar_ok, values, pa.scalar(None, pa.float64()))
+    return values
 
 
 def _created_at(array: pa.Array, checks: _Checks) -> pa.Array:
@@ -199,11 +219,8 @@ def _lead_columns(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
     typed: dict[str, pa.Array] = {}
     null_text = pa.scalar(None, pa.string())
     for name in LEAD_COLUMNS:
-        raw = _text(table, name)
-        if name in _REQUIRED:
-            checks.fail(name, "Field required", pc.is_null(raw), None)
         if name in NUMERIC_LEAD_COLUMNS:
-            values = _number(raw, name, checks)
+            raw, values = _number_column(table, name, checks)
             if name == "beds":
                 fractional = pc.not_equal(values, pc.floor(values))
                 checks.fail(
@@ -216,7 +233,11 @@ def _lead_columns(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
             checks.fail(name, f"Input should be greater than or equal to {low}", pc.less(values, low), raw)
             checks.fail(name, f"Input should be less than or equal to {high}", pc.greater(values, high), raw)
             typed[name] = values
-        elif name == "created_at":
+            continue
+        raw = _text(table, name)
+        if name in _REQUIRED:
+            checks.fail(name, "Field required", pc.is_null(raw), None)
+        if name == "created_at":
             typed[name] = _created_at(raw, checks)
         else:
             if name in TEXT_MAX:
@@ -264,16 +285,17 @@ def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> Va
     if spec.schema_ == "lead":
         typed = _lead_columns(table, checks)
         for name in SIGNAL_COLUMNS:
-            typed[name] = _number(_text(table, name), name, checks)
+            typed[name] = _number_column(table, name, checks)[1]
     else:
         typed = {}
     for name, kind in spec.inputs.items():
         if name in typed:
             continue
-        raw = _text(table, name)
         if kind == "number":
-            typed[name] = _number(raw, name, checks)
-        elif kind == "datetime":
+            typed[name] = _number_column(table, name, checks)[1]
+            continue
+        raw = _text(table, name)
+        if kind == "datetime":
             typed[name] = _created_at(raw, checks) if name == "created_at" else _generic_datetime(raw, name, checks)
         else:
             typed[name] = raw

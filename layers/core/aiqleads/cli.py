@@ -41,6 +41,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         trees=args.trees,
         leaves=args.leaves,
+        learning_rate=args.learning_rate,
     )
     try:
         report = train(args.data, args.out, options)
@@ -118,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="directory for model.onnx and manifest.json")
     train.add_argument("--version", help="model version (default: date and data hash)")
     train.add_argument("--seed", type=int, default=7)
-    train.add_argument("--trees", type=int, default=80)
+    train.add_argument("--trees", type=int, default=60)
     train.add_argument("--leaves", type=int, default=15)
+    train.add_argument("--learning-rate", type=float, default=0.1)
     train.set_defaults(run=_train)
 
     score = commands.add_parser("score", help="score a lead file (csv, jsonl or parquet)")

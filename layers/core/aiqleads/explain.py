@@ -73,33 +73,33 @@ class Explainer:
         # The same tables flattened for one lead at a time: every edge with the feature it belongs to.
         self._phrases = phrases
         self._names = [bins.feature for bins in self._features for _ in range(len(bins.edges) + 2)]
-        self._tables = [
-            ([float(e) for e in b.edges], [*b.impacts, b.missing_impact], len(b.edges) + 1, offset)
-            for b, offset in zip(self._features, offsets, strict=True)
-        ]
+        # Per feature: its edges, the bin index of "missing", and where its slots start.
+        self._tables = (
+            [[float(e) for e in b.edges] for b in self._features],
+            [len(b.edges) + 1 for b in self._features],
+            offsets,
+        )
+        self._slot_impacts = impacts
         self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
         self._down = pa.array([f"{DOWN} {p}" for p in phrases], type=pa.string())
 
     def factors(self, vector: np.ndarray) -> list[Factor]:
         """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs."""
-        limit = self._limit
-        ups: list[tuple[float, int, int]] = []
-        downs: list[tuple[float, int, int]] = []
-        for j, (x, (edges, impacts, missing_slot, offset)) in enumerate(
-            zip(vector.tolist(), self._tables, strict=True)
-        ):
-            # Edges hold float32 values and x is a float32 widened exactly, so this is the columnar comparison.
-            k = missing_slot if x != x else bisect_right(edges, x)
-            impact = impacts[k]
-            if impact >= limit:
-                ups.append((-impact, j, offset + k))
-            elif impact <= -limit:
-                downs.append((impact, j, offset + k))
-        ups.sort()
-        downs.sort()
-        chosen = [("up", -i, slot) for i, _, slot in ups[: self._per_direction]]
-        chosen += [("down", i, slot) for i, _, slot in downs[: self._per_direction]]
-        return [Factor(self._names[slot], direction, self._phrases[slot], impact) for direction, impact, slot in chosen]
+        # Edges hold float32 values and x is a float32 widened exactly, so these are the columnar comparisons.
+        slots = [
+            offset + (missing if x != x else bisect_right(edges, x))
+            for x, edges, missing, offset in zip(vector.tolist(), *self._tables, strict=True)
+        ]
+        impacts = list(map(self._slot_impacts.__getitem__, slots))
+        per, limit = self._per_direction, self._limit
+        # (strength, feature index) tuples: ties go to the earlier feature, as argmax does in the columnar path.
+        ups = sorted((-impact, j) for j, impact in enumerate(impacts) if impact >= limit)[:per]
+        downs = sorted((impact, j) for j, impact in enumerate(impacts) if impact <= -limit)[:per]
+        return [
+            Factor(self._names[slots[j]], direction, self._phrases[slots[j]], impacts[j])
+            for direction, chosen in (("up", ups), ("down", downs))
+            for _, j in chosen
+        ]
 
     def slots(self, matrix: np.ndarray) -> np.ndarray:
         """Global bin slot of every cell of a [rows, features] matrix."""

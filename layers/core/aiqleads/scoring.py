@@ -14,7 +14,7 @@ from aiqleads.batch_validation import ValidatedBatch
 from aiqleads.explain import Explainer, Factor
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
-from aiqleads.models import Grade, Lead, Reason, Score
+from aiqleads.models import Lead, Score
 
 GRADE_LETTERS = ("A", "B", "C")
 
@@ -52,17 +52,19 @@ class LeadScore:
     factors: list[Factor]
 
     def to_model(self, lead_id: str, model_version: str) -> Score:
-        # Built from values this module computed and checked: construct without re-validating (hot path).
-        return Score.model_construct(
-            lead_id=lead_id,
-            probability=self.probability,
-            score=self.score,
-            grade=Grade(self.grade),
-            reasons=[
-                Reason.model_construct(feature=f.feature, direction=f.direction, text=f.text, impact=f.impact)
-                for f in self.factors
-            ],
-            model_version=model_version,
+        # pydantic's Rust validator builds this faster than model_construct would.
+        return Score.model_validate(
+            {
+                "lead_id": lead_id,
+                "probability": self.probability,
+                "score": self.score,
+                "grade": self.grade,
+                "reasons": [
+                    {"feature": f.feature, "direction": f.direction, "text": f.text, "impact": f.impact}
+                    for f in self.factors
+                ],
+                "model_version": model_version,
+            }
         )
 
 

@@ -89,12 +89,14 @@ def by_hand(source: Path, rows: int = 20_000) -> dict[str, float]:
 
 
 def peak_memory_mb(source: Path) -> float:
-    """Peak RSS of a fresh process scoring `source` (so imports and the model count, as for a user)."""
+    """Peak RSS of a fresh process scoring `source` (so imports and the model count, as for a user).
+
+    Read from VmHWM: ru_maxrss survives exec on Linux and would charge the child with this (large) parent."""
     with tempfile.TemporaryDirectory() as scratch:
         code = (
-            "import resource, sys; from pathlib import Path; from aiqleads.cli import main; "
+            "import re, sys; from aiqleads.cli import main; "
             "code = main(['score', sys.argv[1], '-o', sys.argv[2], '-q']); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); sys.exit(code)"
         )
         done = subprocess.run(
             [sys.executable, "-c", code, str(source), str(Path(scratch) / "out.csv")],

@@ -159,3 +159,12 @@ def test_empty_string_cells_are_missing_not_invalid(scorer: Scorer):
     batch = validate_batch(table, scorer.spec)
     assert batch.valid.tolist() == [True]
     assert batch.errors == []
+
+
+def test_progress_bar_on_request(tmp_path: Path, scorer: Scorer, capsys: pytest.CaptureFixture[str]):
+    source = tmp_path / "leads.csv"
+    generate_file(2000, 3, source)
+    score_file(source, tmp_path / "out.csv", scorer, progress=True, batch_rows=500)
+    err = capsys.readouterr().err
+    assert "rows/s" in err
+    assert "100.0%" in err

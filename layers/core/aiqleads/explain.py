@@ -50,87 +50,94 @@ class Factor:
 
 
 class Explainer:
+    """Both reason paths over the same tables. Only features that can ever reach `min_impact` take part: the
+    others would never be named, so skipping them changes no answer and halves the work."""
+
     def __init__(self, explanations: Explanations, feature_names: list[str]):
-        names = [bins.feature for bins in explanations.features]
-        if names != feature_names:
+        if [bins.feature for bins in explanations.features] != feature_names:
             raise ValueError("explanations do not match the model's features")
         self.explanations = explanations
-        self._features = explanations.features
         self._limit = explanations.min_impact
         self._per_direction = explanations.per_direction
-        # One phrase table for all bins: row j's bins start at offset[j]; the last slot of each is "missing".
+        self._active = [
+            j
+            for j, bins in enumerate(explanations.features)
+            if max(abs(i) for i in [*bins.impacts, bins.missing_impact]) >= self._limit
+        ]
+        active = [explanations.features[j] for j in self._active]
+        # One phrase table for the active features: feature i's bins start at offsets[i]; its last is "missing".
         offsets: list[int] = []
         phrases: list[str] = []
         impacts: list[float] = []
-        for bins in self._features:
+        names: list[str] = []
+        for bins in active:
             offsets.append(len(phrases))
             phrases.extend([*bins.phrases, bins.missing_phrase])
             impacts.extend([*bins.impacts, bins.missing_impact])
+            names.extend([bins.feature] * (len(bins.edges) + 2))
+        self._phrases, self._slot_impacts, self._names = phrases, impacts, names
         self._offsets = np.array(offsets, dtype=np.int64)
-        self._impacts = np.array(impacts, dtype=np.float64)
-        # Edges are float32 values (fitted on float32 features), so comparing in float32 is exact.
-        self._edges = [np.array(b.edges, dtype=np.float32) for b in self._features]
-        # The same tables flattened for one lead at a time: every edge with the feature it belongs to.
-        self._phrases = phrases
-        self._names = [bins.feature for bins in self._features for _ in range(len(bins.edges) + 2)]
-        # Per feature: its edges, the bin index of "missing", and where its slots start.
-        self._tables = (
-            [[float(e) for e in b.edges] for b in self._features],
-            [len(b.edges) + 1 for b in self._features],
-            offsets,
-        )
-        self._slot_impacts = impacts
+        # Edges are float32 values (fitted on float32 features), so comparing in float32 is exact in both paths.
+        self._edges = [np.array(b.edges, dtype=np.float32) for b in active]
+        self._feature_impacts = [np.array([*b.impacts, b.missing_impact], dtype=np.float64) for b in active]
+        self._tables = ([[float(e) for e in b.edges] for b in active], [len(b.edges) + 1 for b in active], offsets)
         self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
         self._down = pa.array([f"{DOWN} {p}" for p in phrases], type=pa.string())
 
     def factors(self, vector: np.ndarray) -> list[Factor]:
         """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs."""
-        # Edges hold float32 values and x is a float32 widened exactly, so these are the columnar comparisons.
+        values = vector[self._active].tolist()
         slots = [
             offset + (missing if x != x else bisect_right(edges, x))
-            for x, edges, missing, offset in zip(vector.tolist(), *self._tables, strict=True)
+            for x, edges, missing, offset in zip(values, *self._tables, strict=True)
         ]
         impacts = list(map(self._slot_impacts.__getitem__, slots))
         per, limit = self._per_direction, self._limit
-        # (strength, feature index) tuples: ties go to the earlier feature, as argmax does in the columnar path.
-        ups = sorted((-impact, j) for j, impact in enumerate(impacts) if impact >= limit)[:per]
-        downs = sorted((impact, j) for j, impact in enumerate(impacts) if impact <= -limit)[:per]
+        # (strength, feature position) tuples: ties go to the earlier feature, as argmax does in the columnar path.
+        ups = sorted((-impact, i) for i, impact in enumerate(impacts) if impact >= limit)[:per]
+        downs = sorted((impact, i) for i, impact in enumerate(impacts) if impact <= -limit)[:per]
         return [
-            Factor(self._names[slots[j]], direction, self._phrases[slots[j]], impacts[j])
+            Factor(self._names[slots[i]], direction, self._phrases[slots[i]], impacts[i])
             for direction, chosen in (("up", ups), ("down", downs))
-            for _, j in chosen
+            for _, i in chosen
         ]
 
-    def slots(self, matrix: np.ndarray) -> np.ndarray:
-        """Global bin slot of every cell of a [rows, features] matrix."""
-        slots = np.empty(matrix.shape, dtype=np.int64)
-        by_feature = np.ascontiguousarray(matrix.T)
-        for j, edges in enumerate(self._edges):
-            column = by_feature[j]
+    def bins(self, matrix: np.ndarray) -> np.ndarray:
+        """Bin index of every active feature of every row, as a [active features, rows] array."""
+        by_feature = np.ascontiguousarray(matrix[:, self._active].T)
+        bins = np.zeros(by_feature.shape, dtype=np.int16)
+        for i, edges in enumerate(self._edges):
+            column, k = by_feature[i], bins[i]
             # k = how many edges are <= x, i.e. bisect_right; a few vector compares beat a binary search here.
-            k = np.zeros(len(column), dtype=np.int64)
             for edge in edges:
                 k += column >= edge
             k[np.isnan(column)] = len(edges) + 1  # the slot after the last bin
-            slots[:, j] = self._offsets[j] + k
-        return slots
+        return bins
 
     def reason_strings(self, matrix: np.ndarray, separator: str = "; ") -> pa.Array:
         """The reasons of each row as one string ("+ A; + B; − C"), same order as `factors`."""
-        slots = self.slots(matrix)
-        impacts = self._impacts[slots]
-        rows = np.arange(len(matrix))
+        if not self._active:
+            return pa.array([""] * len(matrix), type=pa.string())
+        bins = self.bins(matrix)
+        rows = bins.shape[1]
+        impacts = np.empty(bins.shape, dtype=np.float64)
+        for i, table in enumerate(self._feature_impacts):
+            np.take(table, bins[i], out=impacts[i])
+        columns = np.arange(rows)
+        flat_bins = bins.ravel()
         parts: list[pa.Array] = []
-        no_reason = np.ones(len(matrix), dtype=bool)
+        no_reason = np.ones(rows, dtype=bool)
         for sign, phrases in ((1.0, self._up), (-1.0, self._down)):
             signed = impacts * sign
+            flat = signed.ravel()
             for _ in range(self._per_direction):
-                best = np.argmax(signed, axis=1)
-                weak = signed[rows, best] < self._limit
-                no_reason &= weak
-                parts.append(pc.take(phrases, pa.array(slots[rows, best], mask=weak)))
                 # Ties break by feature order in both paths: argmax takes the first maximum, sorted() is stable.
-                signed[rows, best] = -np.inf
+                best = np.argmax(signed, axis=0)
+                cells = best * rows + columns  # flat positions: far cheaper than 2-D fancy indexing
+                weak = flat[cells] < self._limit
+                no_reason &= weak
+                parts.append(pc.take(phrases, pa.array(self._offsets[best] + flat_bins[cells], mask=weak)))
+                flat[cells] = -np.inf
         # Arrow 26 drops (!) rows whose parts are all null when skipping nulls; an empty first part keeps them.
         parts[0] = pc.if_else(pa.array(no_reason), "", parts[0])
         return pc.binary_join_element_wise(*parts, separator, null_handling="skip")

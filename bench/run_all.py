@@ -12,6 +12,7 @@ import time
 
 from bench import file_scoring, per_lead
 from bench.data import DATA_DIR, leads_file
+from bench.reference_model import reference_model_dir, session_figures
 
 
 def _line(name: str, value: str, target: str, ok: bool | None) -> str:
@@ -35,6 +36,12 @@ def main() -> None:
     ours = file_scoring.ours(source, workers)
     model = file_scoring.model_only(source, workers)
     by_hand = file_scoring.by_hand(source)
+    reference_dir = reference_model_dir()
+    matrix = file_scoring.feature_matrix(source, 262_144)
+    shipped_session = session_figures(file_scoring.shipped_model_dir(), matrix, workers)
+    reference_session = session_figures(reference_dir, matrix, workers)
+    reference_ours = file_scoring.ours(source, workers, model_dir=reference_dir)
+    reference_model_only = file_scoring.model_only(source, workers, model_dir=reference_dir)
     memory_small = file_scoring.peak_memory_mb(source)
     memory_big = file_scoring.peak_memory_mb(big)
 
@@ -58,6 +65,25 @@ def main() -> None:
         )
     )
     print(_line("ours / by hand", f"{ratio_hand:.0f}x", ">= 5x", ratio_hand >= 5))
+    print("\nHost calibration: the issue's yardstick model (200 trees x 31 leaves, trained by our pipeline):")
+    print(
+        _line(
+            "yardstick one-row run p50", f"{reference_session['single_row_p50_us']:.0f} µs", "quoted: about 20 µs", None
+        )
+    )
+    print(
+        _line(
+            "yardstick rows/s, 2 intra-op threads",
+            f"{reference_session['batch_rows_per_s']:,.0f}",
+            "quoted: about 180,000",
+            None,
+        )
+    )
+    print(_line("shipped model one-row run p50", f"{shipped_session['single_row_p50_us']:.0f} µs", "", None))
+    print(_line("shipped model rows/s, 2 intra-op threads", f"{shipped_session['batch_rows_per_s']:,.0f}", "", None))
+    ratio_reference = reference_ours["rows_per_s"] / reference_model_only["rows_per_s"]
+    print(_line("file scoring with the yardstick model", f"{reference_ours['rows_per_s']:,.0f} leads/s", "", None))
+    print(_line("  / its model-only throughput", f"{ratio_reference:.0%}", ">= 70%", ratio_reference >= 0.7))
     print("\nPeak memory of `aiqleads score` (fresh process, imports and model included):")
     print(_line(f"{rows:,} rows", f"{memory_small:.0f} MB", "<= 400 MB", memory_small <= 400))
     print(_line(f"{big_rows:,} rows", f"{memory_big:.0f} MB", "<= 400 MB", memory_big <= 400))
@@ -74,6 +100,12 @@ def main() -> None:
             "ratio_hand": ratio_hand,
         },
         "memory_mb": {str(rows): memory_small, str(big_rows): memory_big},
+        "calibration": {
+            "reference": reference_session,
+            "shipped": shipped_session,
+            "reference_file": reference_ours,
+            "reference_model_only": reference_model_only,
+        },
     }
     (DATA_DIR / "last_run.json").write_text(json.dumps(summary, indent=1))
 

@@ -135,7 +135,7 @@ def score_file(
             for batch in reader.batches():
                 in_flight.append(pool.submit(_score_batch, batch, next_row, scorer, writer))
                 next_row += batch.num_rows
-                while len(in_flight) >= workers:
+                while len(in_flight) > workers:
                     finish(in_flight.popleft())
             while in_flight:
                 finish(in_flight.popleft())

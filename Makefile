@@ -31,6 +31,7 @@ test: lint typecheck unit
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m infra.template check template.yaml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

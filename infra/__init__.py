@@ -1,0 +1,1 @@
+"""Infrastructure helpers: reading and checking template.yaml (and, later, the local cloud built from it)."""

@@ -1,0 +1,303 @@
+"""template.yaml: it loads as plain data, passes the check, and declares what the system needs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.template import dangling_references, load_template, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TEMPLATE = ROOT / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in template["Resources"].items() if resource["Type"] == kind}
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# ------------------------------------------------------------------------------------------ loading and checking
+
+
+def test_short_form_tags_load_as_plain_data(template: dict[str, Any]) -> None:
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["STAGE"] == {"Ref": "Stage"}
+    assert environment["AIQLEADS_MODEL_DIR"] == {"Fn::Sub": "/opt/model_artifacts/lead_scorer/${ModelVersion}"}
+    events = template["Resources"]["BulkScoreFunction"]["Properties"]["Events"]
+    assert events["Upload"]["Properties"]["Queue"] == {"Fn::GetAtt": ["BulkQueue", "Arn"]}
+
+    def types(value: Any) -> set[type]:
+        if isinstance(value, dict):
+            return {type(value)} | {type(key) for key in value} | set().union(*map(types, value.values()))
+        if isinstance(value, list):
+            return {list} | set().union(*map(types, value))
+        return {type(value)}
+
+    assert types(template) <= {dict, list, str, int, float, bool, type(None)}
+
+
+def test_real_template_has_no_dangling_references(template: dict[str, Any]) -> None:
+    assert dangling_references(template) == []
+
+
+def test_check_passes_on_the_real_template(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(TEMPLATE)]) == 0, capsys.readouterr().out
+
+
+BREAKAGES = {
+    # cfn-lint 1.58 reports the first three (plain function properties) ...
+    "        JOBS_QUEUE_URL: !Ref JobsQueue\n": "        JOBS_QUEUE_URL: !Ref JobsQueue\n        BROKEN_GLOBAL: !Ref NoSuchGlobal\n",
+    "      LoggingConfig:\n        LogGroup: !Ref ApiFunctionLogGroup\n": (
+        "      LoggingConfig:\n        LogGroup: !Ref ApiFunctionLogGroup\n"
+        "      Environment:\n        Variables:\n"
+        "          BROKEN_REF: !Ref NoSuchTable\n"
+        "          BROKEN_GETATT: !GetAtt Missing.Arn\n"
+        '          BROKEN_SUB: !Sub "${AlsoMissing}"\n'
+    ),
+    # ... but not these, inside SAM policy templates and event sources (nor the Globals one above).
+    "- DynamoDBReadPolicy: {TableName: !Ref ApiKeysTable}": "- DynamoDBReadPolicy: {TableName: !Ref NoSuchPolicyTable}",
+    "Queue: !GetAtt EventsQueue.Arn": "Queue: !GetAtt NoSuchQueue.Arn",
+}
+MISSING = ["NoSuchGlobal", "NoSuchTable", "Missing", "AlsoMissing", "NoSuchPolicyTable", "NoSuchQueue"]
+
+
+@pytest.fixture(scope="module")
+def broken_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    text = TEMPLATE.read_text()
+    for good, bad in BREAKAGES.items():
+        assert text.count(good) == 1, f"template.yaml changed: update BREAKAGES for {good!r}"
+        text = text.replace(good, bad)
+    path = tmp_path_factory.mktemp("broken") / "template.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_dangling_references_are_found_in_a_broken_copy(broken_template: Path) -> None:
+    problems = dangling_references(load_template(broken_template))
+    assert len(problems) == len(MISSING), problems
+    for name, problem in zip(MISSING, problems, strict=True):
+        assert f"named {name!r}" in problem
+    assert "Globals.Function.Environment.Variables.BROKEN_GLOBAL" in problems[0]
+    assert "Resources.AuthorizerFunction.Properties.Policies[0].DynamoDBReadPolicy.TableName" in problems[4]
+    assert "Resources.EventsFunction.Properties.Events.Interactions.Properties.Queue" in problems[5]
+
+
+def test_check_cli_fails_on_a_broken_copy(broken_template: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.template", "check", str(broken_template)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    dangling = [line for line in result.stdout.splitlines() if "dangling reference" in line]
+    assert len(dangling) == len(MISSING), result.stdout
+    assert "(line " in dangling[0]  # the CLI points at the line
+
+
+def sub_template(value: Any, **resources: Any) -> dict[str, Any]:
+    return {
+        "Parameters": {"Stage": {"Type": "String"}},
+        "Resources": {"Thing": {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": value}}, **resources},
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"Fn::Sub": "${AWS::Region}-${Stage}-${Thing}-${Thing.TopicName}-${!Literal}"},
+        {"Fn::Sub": ["${Local}-${Stage}", {"Local": {"Ref": "Thing"}}]},
+        {"Fn::GetAtt": "Thing.TopicName"},
+        {"Fn::GetAtt": ["Thing", "TopicName"]},
+        {"Ref": "AWS::StackName"},
+    ],
+)
+def test_valid_references_pass(value: Any) -> None:
+    assert dangling_references(sub_template(value)) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ({"Fn::Sub": "${Nope}"}, "Nope"),
+        ({"Fn::Sub": "${Nope.Arn}"}, "Nope"),
+        ({"Fn::Sub": ["${Local}-${Nope}", {"Local": "x"}]}, "Nope"),
+        ({"Fn::Sub": ["${Local}", {"Local": {"Ref": "Nope"}}]}, "Nope"),
+        ({"Fn::GetAtt": "Nope.Arn"}, "Nope"),
+        ({"Fn::GetAtt": ["Stage", "Arn"]}, "Stage"),  # a parameter has no attributes
+        ({"Fn::Join": ["", [{"Ref": "Nope"}]]}, "Nope"),
+    ],
+)
+def test_dangling_references_are_reported(value: Any, name: str) -> None:
+    problems = dangling_references(sub_template(value))
+    assert len(problems) == 1
+    assert f"named {name!r}" in problems[0]
+    assert problems[0].startswith("Resources.Thing.Properties.DisplayName")
+
+
+def test_sam_implicit_names_are_accepted_only_when_sam_creates_them() -> None:
+    function = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {"Events": {"Get": {"Type": "Api", "Properties": {"Path": "/", "Method": "get"}}}},
+    }
+    uses = {"Ref": "ServerlessRestApi"}, {"Fn::GetAtt": ["FnRole", "Arn"]}, {"Ref": "MyApi.Stage"}
+    api = {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "dev"}}
+    assert dangling_references(sub_template(list(uses), Fn=function, MyApi=api)) == []
+
+    own_api = {**function, "Properties": {"Role": "arn:aws:iam::1:role/x", "Events": {}}}
+    problems = dangling_references(sub_template(list(uses), Fn=own_api))
+    assert [problem.split(": ")[1] for problem in problems] == [
+        "!Ref ServerlessRestApi",
+        "!GetAtt FnRole.Arn",
+        "!Ref MyApi.Stage",
+    ]
+
+
+# ------------------------------------------------------------------------------------------ what it declares
+
+
+def test_functions_follow_the_layout(template: dict[str, Any]) -> None:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert set(functions) == {
+        "ApiFunction",
+        "AuthorizerFunction",
+        "BulkScoreFunction",
+        "EventsFunction",
+        "NotifyFunction",
+    }
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["CodeUri"] == f"functions/{snake(name.removesuffix('Function'))}/"
+        assert properties["Handler"] == "handler.handler"
+        assert "Layers" not in properties  # both layers come from Globals
+        assert "LogGroup" in properties["LoggingConfig"]
+        log_group = template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert log_group["Properties"]["RetentionInDays"] == 30
+        assert properties["Policies"], f"{name} has no least-privilege policies"
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Layers"] == [{"Ref": "CoreLayer"}, {"Ref": "DepsLayer"}]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+
+
+def test_every_route_is_an_api_event(template: dict[str, Any]) -> None:
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    routes = {(event["Properties"]["Method"].upper(), event["Properties"]["Path"]) for event in events}
+    assert routes >= {
+        ("POST", "/v1/leads"),
+        ("POST", "/v1/leads/batch"),
+        ("GET", "/v1/leads/{id}"),
+        ("POST", "/v1/leads/score"),
+        ("GET", "/v1/leads/{id}/score"),
+        ("POST", "/v1/events"),
+        ("POST", "/v1/conversions"),
+        ("GET", "/v1/health"),
+        ("GET", "/v1/openapi.json"),
+        ("GET", "/v1/recommendations"),
+        ("GET", "/v1/recommendations/{id}"),
+        ("POST", "/v1/recommendations/generate"),
+        ("GET", "/v1/jobs/{id}"),
+        ("PATCH", "/v1/recommendations/{id}"),
+        ("GET", "/v1/models"),
+    }
+    assert all(event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "Api"} for event in events)
+    public = {event["Properties"]["Path"] for event in events if event["Properties"].get("Auth")}
+    assert public == {"/v1/health", "/v1/openapi.json"}
+    auth = template["Resources"]["Api"]["Properties"]["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert authorizer["Identity"]["Header"] == "x-api-key"
+
+
+def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, Any]) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+    dead_letter = {
+        queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for queue in queues.values()
+        if "RedrivePolicy" in queue["Properties"]
+    }
+    sources = set(queues) - dead_letter
+    assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue"}
+    for name in sources:
+        redrive = queues[name]["Properties"]["RedrivePolicy"]
+        target = redrive["deadLetterTargetArn"]["Fn::GetAtt"]
+        assert target[1] == "Arn"
+        assert "RedrivePolicy" not in queues[target[0]]["Properties"]
+        assert redrive["maxReceiveCount"] == 5
+    alarmed = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+        and alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert alarmed == dead_letter
+
+
+def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, Any]) -> None:
+    default_timeout = template["Globals"]["Function"]["Timeout"]
+    consumers = 0
+    for function in resources_of(template, "AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                queue = template["Resources"][event["Properties"]["Queue"]["Fn::GetAtt"][0]]
+                timeout = function["Properties"].get("Timeout", default_timeout)
+                assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+                assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+                consumers += 1
+    assert consumers == 3
+
+
+def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    assert len(tables) == 7
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert tables["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+    assert tables["LeadsTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+    assert tables["ApiKeysTable"]["Properties"]["KeySchema"] == [{"AttributeName": "key_hash", "KeyType": "HASH"}]
+
+
+def test_usage_plans_carry_requests_per_minute(template: dict[str, Any]) -> None:
+    plans = resources_of(template, "AWS::ApiGateway::UsagePlan").values()
+    per_minute = {plan["Metadata"]["AIQLeads"]["tier"]: plan["Metadata"]["AIQLeads"] for plan in plans}
+    assert {tier: limits["requests_per_minute"] for tier, limits in per_minute.items()} == {
+        "basic": 60,
+        "pro": 300,
+        "enterprise": 1000,
+    }
+    for plan in plans:
+        limits, throttle = plan["Metadata"]["AIQLeads"], plan["Properties"]["Throttle"]
+        assert throttle["RateLimit"] * 60 == pytest.approx(limits["requests_per_minute"], rel=0.01)
+        assert throttle["BurstLimit"] == limits["burst"]
+        assert f"{limits['requests_per_minute']} requests/min" in plan["Properties"]["Description"]
+
+
+def test_uploads_notify_the_bulk_queue(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["UploadsBucket"]
+    (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["BulkQueue", "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    (statement,) = template["Resources"]["BulkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert bucket["DependsOn"] == "BulkQueuePolicy"

@@ -168,3 +168,24 @@ def test_progress_bar_on_request(tmp_path: Path, scorer: Scorer, capsys: pytest.
     err = capsys.readouterr().err
     assert "rows/s" in err
     assert "100.0%" in err
+
+
+def test_jsonl_lines_with_different_keys_keep_their_columns(tmp_path: Path, scorer: Scorer):
+    rows = generate_rows(6)
+    rows[0].pop("description")
+    rows[5]["crm_owner"] = "dana"
+    source = tmp_path / "leads.jsonl"
+    source.write_text("".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows))
+    output = tmp_path / "scored.csv"
+    report = score_file(source, output, scorer, progress=False, batch_rows=2)
+    scored = TableReader(output).read_all()
+    assert report.scored == 6
+    assert "crm_owner" in scored.column_names
+    assert "description" in scored.column_names
+    assert [v or None for v in scored["crm_owner"].to_pylist()] == [None] * 5 + ["dana"]
+
+
+def generate_rows(count: int) -> list[dict]:
+    from aiqleads.generate import generate_table
+
+    return generate_table(count, 4, invalid_rate=0).to_pylist()

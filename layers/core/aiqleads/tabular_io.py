@@ -108,8 +108,8 @@ class TableReader:
         finally:
             source.close()
 
-    def _jsonl(self) -> Iterator[pa.Table]:
-        rows: list[dict[str, str | None]] = []
+    def _json_objects(self) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+        """(line number, object or None, problem or None) for every non-blank line."""
         with self.path.open("rb") as stream:
             for line_number, line in enumerate(stream, start=1):
                 self.bytes_read += len(line)
@@ -118,17 +118,32 @@ class TableReader:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    self.unreadable.append(UnreadableRow(line_number, f"not valid JSON: {exc.msg}"))
+                    yield line_number, None, f"not valid JSON: {exc.msg}"
                     continue
                 if not isinstance(record, dict):
-                    self.unreadable.append(UnreadableRow(line_number, "a line must hold one JSON object"))
+                    yield line_number, None, "a line must hold one JSON object"
                     continue
-                rows.append({str(k): _cell_text(v) for k, v in record.items()})
-                if len(rows) >= self.batch_rows:
-                    yield _text_table(rows)
-                    rows = []
+                yield line_number, record, None
+
+    def _jsonl(self) -> Iterator[pa.Table]:
+        # Lines may name different keys; every batch must carry the same columns (a CSV or Parquet output has
+        # one header), so a first pass collects them all, in order of first appearance.
+        names: dict[str, None] = {}
+        for _, record, _ in self._json_objects():
+            if record is not None:
+                names.update(dict.fromkeys(str(k) for k in record))
+        self.bytes_read = 0
+        rows: list[dict[str, str | None]] = []
+        for line_number, record, problem in self._json_objects():
+            if record is None:
+                self.unreadable.append(UnreadableRow(line_number, problem or "unreadable"))
+                continue
+            rows.append({str(k): _cell_text(v) for k, v in record.items()})
+            if len(rows) >= self.batch_rows:
+                yield _text_table(rows, list(names))
+                rows = []
         if rows:
-            yield _text_table(rows)
+            yield _text_table(rows, list(names))
 
     def _parquet(self) -> Iterator[pa.Table]:
         parquet = pq.ParquetFile(self.path)
@@ -149,10 +164,7 @@ def _cell_text(value: Any) -> str | None:
     return json.dumps(value)
 
 
-def _text_table(rows: list[dict[str, str | None]]) -> pa.Table:
-    names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row))
+def _text_table(rows: list[dict[str, str | None]], names: list[str]) -> pa.Table:
     return pa.table({name: pa.array([row.get(name) for row in rows], type=pa.string()) for name in names})
 
 

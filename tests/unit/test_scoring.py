@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pytest
 
 from aiqleads.artifact import ModelArtifact, ModelMismatchError
@@ -189,3 +190,15 @@ def generate_rows(count: int) -> list[dict]:
     from aiqleads.generate import generate_table
 
     return generate_table(count, 4, invalid_rate=0).to_pylist()
+
+
+def test_quoted_newlines_and_commas_survive_the_round_trip(tmp_path: Path, scorer: Scorer):
+    rows = generate_rows(3)
+    rows[1]["description"] = 'Motivated seller.\nTwo lines, a comma and "quotes".'
+    source = tmp_path / "leads.csv"
+    pa_csv.write_csv(pa.Table.from_pylist(rows), source)
+    output = tmp_path / "scored.csv"
+    report = score_file(source, output, scorer, progress=False)
+    scored = TableReader(output).read_all().to_pylist()
+    assert report.scored == 3
+    assert scored[1]["description"] == rows[1]["description"]

@@ -87,7 +87,7 @@ class TableReader:
         reader = pa_csv.open_csv(
             source,
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES),
-            parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=skip, newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
                 strings_can_be_null=False,

@@ -1,7 +1,9 @@
 """The per-record feature path: one lead, lowest latency, plain Python over the spec.
 
-`values` maps each input column of the spec to its typed value (float, str, datetime or None). Produces the
-same float32 vector as `aiqleads.features.columnar` does for that row (a test proves it).
+`values` maps each input column of the spec to its typed value (float, str, datetime or None). The spec is
+compiled once into a single Python function (one expression per feature, no call per feature), because one lead
+is scored in microseconds and per-feature function calls were a third of that. It produces the same float32
+vector as `aiqleads.features.columnar` does for that row (a test proves it on thousands of leads).
 """
 
 from __future__ import annotations
@@ -15,139 +17,75 @@ import numpy as np
 
 from aiqleads.features.spec import Feature, FeatureSpec
 
-NAN = math.nan
 RecordValues = Mapping[str, Any]
-Step = Callable[[RecordValues], float]
 
 
-def _or_nan(value: float | None) -> float:
-    return NAN if value is None else value
+def _literal(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "NAN"
+    return repr(float(value))
 
 
-def _number(f: Feature) -> Step:
-    column, fill = f.inputs[0], _or_nan(f.fill)
-
-    def step(values: RecordValues) -> float:
-        value = values.get(column)
-        return fill if value is None else float(value)
-
-    return step
-
-
-def _category(f: Feature) -> Step:
-    column = f.inputs[0]
-    index = {c: float(i) for i, c in enumerate(f.categories or [])}
-    return lambda values: index.get(values.get(column), NAN)  # type: ignore[arg-type]
-
-
-def _lookup(f: Feature) -> Step:
-    column, table, default = f.inputs[0], dict(f.table or {}), _or_nan(f.default)
-    return lambda values: table.get(values.get(column), default)  # type: ignore[arg-type]
-
-
-def _present(f: Feature) -> Step:
-    column = f.inputs[0]
-    return lambda values: 0.0 if values.get(column) is None else 1.0
-
-
-def _ratio(f: Feature) -> Step:
-    top_column, bottom_column = f.inputs
-
-    def step(values: RecordValues) -> float:
-        top, bottom = values.get(top_column), values.get(bottom_column)
-        if top is None or bottom is None or bottom == 0:
-            return NAN
-        return float(top) / float(bottom)
-
-    return step
-
-
-def _sum(f: Feature) -> Step:
-    columns = f.inputs
-
-    def step(values: RecordValues) -> float:
-        total = 0.0
-        for column in columns:
-            value = values.get(column)
-            if value is not None:
-                total += float(value)
-        return total
-
-    return step
+def _expression(index: int, f: Feature, namespace: dict[str, Any]) -> str:
+    """Python source for feature `f`, reading inputs through `get` (values.get)."""
+    column = repr(f.inputs[0])
+    if f.transform == "number":
+        return f"({_literal(f.fill)} if (_v := get({column})) is None else float(_v))"
+    if f.transform == "category":
+        namespace[f"categories_{index}"] = {c: float(i) for i, c in enumerate(f.categories or [])}
+        return f"categories_{index}.get(get({column}), NAN)"
+    if f.transform == "lookup":
+        namespace[f"table_{index}"] = dict(f.table or {})
+        return f"table_{index}.get(get({column}), {_literal(f.default)})"
+    if f.transform == "present":
+        return f"(0.0 if get({column}) is None else 1.0)"
+    if f.transform == "ratio":
+        bottom = repr(f.inputs[1])
+        return (
+            f"(NAN if (_a := get({column})) is None or (_b := get({bottom})) is None or _b == 0 "
+            f"else float(_a) / float(_b))"
+        )
+    if f.transform == "sum":
+        terms = " + ".join(f"(0.0 if (_v := get({c!r})) is None else float(_v))" for c in f.inputs)
+        return f"(0.0 + {terms})"
+    if f.transform == "completeness":
+        present = " + ".join(f"(get({c!r}) is not None)" for c in f.inputs)
+        return f"(({present}) / {len(f.inputs)})"
+    if f.transform == "keyword_count":
+        namespace[f"keywords_{index}"] = re.compile(FeatureSpec.keyword_pattern(f.keywords or []))
+        return (
+            f"(0.0 if (_t := get({column})) is None else float(sum(1 for _ in keywords_{index}.finditer(_t.lower()))))"
+        )
+    if f.transform == "email_domain_in":
+        namespace[f"domains_{index}"] = frozenset(f.domains or [])
+        return f"(0.0 if (_e := get({column})) is None else float(_e.rpartition('@')[2].lower() in domains_{index}))"
+    if f.transform == "datetime_part":
+        part = {"hour": "_d.hour", "weekday": "_d.weekday()", "month": "_d.month"}[f.part or "month"]
+        return f"(NAN if (_d := get({column})) is None else float({part}))"
+    raise ValueError(f"feature {f.name!r}: unknown transform {f.transform!r}")
 
 
-def _completeness(f: Feature) -> Step:
-    columns, count = f.inputs, len(f.inputs)
-    return lambda values: sum(1 for c in columns if values.get(c) is not None) / count
-
-
-def _keyword_count(f: Feature) -> Step:
-    column = f.inputs[0]
-    pattern = re.compile(FeatureSpec.keyword_pattern(f.keywords or []))
-
-    def step(values: RecordValues) -> float:
-        text = values.get(column)
-        if text is None:
-            return 0.0
-        return float(sum(1 for _ in pattern.finditer(text.lower())))
-
-    return step
-
-
-def _email_domain_in(f: Feature) -> Step:
-    column, domains = f.inputs[0], frozenset(f.domains or [])
-
-    def step(values: RecordValues) -> float:
-        email = values.get(column)
-        if email is None:
-            return 0.0
-        return 1.0 if email.rpartition("@")[2].lower() in domains else 0.0
-
-    return step
-
-
-def _datetime_part(f: Feature) -> Step:
-    column, part = f.inputs[0], f.part
-
-    def step(values: RecordValues) -> float:
-        moment = values.get(column)
-        if moment is None:
-            return NAN
-        if part == "hour":
-            return float(moment.hour)
-        if part == "weekday":
-            return float(moment.weekday())
-        return float(moment.month)
-
-    return step
-
-
-COMPILERS: dict[str, Callable[[Feature], Step]] = {
-    "number": _number,
-    "category": _category,
-    "lookup": _lookup,
-    "present": _present,
-    "ratio": _ratio,
-    "sum": _sum,
-    "completeness": _completeness,
-    "keyword_count": _keyword_count,
-    "email_domain_in": _email_domain_in,
-    "datetime_part": _datetime_part,
-}
+def compile_spec(spec: FeatureSpec) -> Callable[[RecordValues], list[float]]:
+    namespace: dict[str, Any] = {"NAN": math.nan}
+    items = ",\n        ".join(_expression(i, f, namespace) for i, f in enumerate(spec.features))
+    source = f"def build(values):\n    get = values.get\n    return [\n        {items},\n    ]\n"
+    exec(compile(source, "<aiqleads feature spec>", "exec"), namespace)
+    build: Callable[[RecordValues], list[float]] = namespace["build"]
+    return build
 
 
 class RecordFeatures:
-    """Builds one feature vector per call; the spec's transforms are compiled once."""
+    """Builds one feature vector per call; the spec is compiled once."""
 
     def __init__(self, spec: FeatureSpec):
         if not spec.fitted:
             raise ValueError("the feature spec has unfitted parameters; train a model to fit them")
         self.spec = spec
-        self._steps = [COMPILERS[f.transform](f) for f in spec.features]
+        self._build = compile_spec(spec)
 
     def values(self, values: RecordValues) -> list[float]:
-        return [step(values) for step in self._steps]
+        return self._build(values)
 
     def vector(self, values: RecordValues) -> np.ndarray:
         """A [1, n_features] float32 matrix, ready for the model."""
-        return np.array([self.values(values)], dtype=np.float32)
+        return np.array([self._build(values)], dtype=np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,7 @@ class Scorer:
         self.explainer = Explainer(artifact.manifest.explanations, artifact.manifest.feature_names)
         chosen = dict(grades or artifact.manifest.grades)
         self.thresholds = np.array([chosen[g] for g in GRADE_LETTERS], dtype=np.float64)
+        self._cuts = tuple(float(t) for t in self.thresholds)
         self._run = artifact.session.run
         self._output = [artifact.output_name]
         self._input = artifact.input_name
@@ -102,12 +104,13 @@ class Scorer:
 
     def score_values(self, values: Mapping[str, Any]) -> LeadScore:
         vector = self.record_features.vector(values)
-        probability = float(self.probabilities(vector)[0])
-        a, b, c = self.thresholds
+        (output,) = self._run(self._output, {self._input: vector})
+        probability = float(output[0])
+        a, b, c = self._cuts
         grade = "A" if probability >= a else "B" if probability >= b else "C" if probability >= c else "D"
         return LeadScore(
             probability=probability,
-            score=int(np.floor(probability * 100.0 + 0.5)),
+            score=math.floor(probability * 100.0 + 0.5),  # the same rounding as to_scores
             grade=grade,
             factors=self.explainer.factors(vector[0]),
         )

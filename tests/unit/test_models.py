@@ -124,3 +124,11 @@ def test_other_models_validate():
     assert snapshot.market == "austin"
     with pytest.raises(ValidationError, match="price_min must not exceed price_max"):
         Buyer.model_validate({"id": "b1", "preferences": {"price_min": 500_000, "price_max": 100_000}})
+
+
+@pytest.mark.parametrize("column", ["beds", "price", "lat"])
+def test_numbers_too_large_for_a_float_are_not_numbers(column):
+    row = {"id": "1", "source": "zillow", "market": "x", "intent": "sell", "email": "a@b.co", column: "1e400"}
+    with pytest.raises(InvalidRow) as caught:
+        lead_from_flat(row)
+    assert [(e.field, e.message) for e in caught.value.errors] == [(column, "not a number")]

@@ -7,6 +7,7 @@ North American Numbering Plan as the home region: the marketplace's launch marke
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -50,7 +51,10 @@ def blank_to_none(value: str | None) -> str | None:
 def parse_number(text: str) -> float:
     if not _number.match(text):
         raise ValueError(NUMBER_ERROR)
-    return float(text)
+    value = float(text)
+    if not math.isfinite(value):  # "1e400" overflows to infinity: as unusable as "abc"
+        raise ValueError(NUMBER_ERROR)
+    return value
 
 
 def normalize_email(text: str) -> str:

@@ -7,7 +7,8 @@ MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup run test lint typecheck unit bench model format clean
+.PHONY: setup run local-cloud test lint typecheck unit bench model format clean
+AWS_PORT ?= 4566
 
 setup: $(STAMP)
 
@@ -25,6 +26,11 @@ run: $(STAMP)
 	$(BIN)/aiqleads generate --rows 20000 --seed 42 -o $(DEMO_DIR)/leads.csv
 	$(BIN)/aiqleads score $(DEMO_DIR)/leads.csv -o $(DEMO_DIR)/leads.scored.csv
 	@$(BIN)/aiqleads summarize $(DEMO_DIR)/leads.scored.csv
+
+# The embedded local cloud so far: moto on 127.0.0.1:$(AWS_PORT) with every resource template.yaml declares,
+# until Ctrl-C (the API server, handlers and demo data arrive with issue 3).
+local-cloud: $(STAMP)
+	$(BIN)/python -m infra.local_cloud up --port $(AWS_PORT)
 
 test: lint typecheck unit
 

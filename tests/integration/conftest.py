@@ -1,0 +1,87 @@
+"""The local cloud, started once per session on a free loopback port from the real template.yaml.
+
+Tests drive it only from outside, as a user would: boto3 clients on its endpoint, the names it publishes in
+`info()` (what `.aiqleads/local.json` holds). Every wait is bounded (`receive_until`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local_cloud import LocalCloud
+from infra.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: drives the local cloud (moto on 127.0.0.1) from outside")
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(TEMPLATE, port=0) as cloud:  # port 0: the OS picks a free port on 127.0.0.1
+        yield cloud
+
+
+@pytest.fixture(scope="session")
+def local_info(local_cloud: LocalCloud) -> dict[str, Any]:
+    """What a user reads from .aiqleads/local.json (round-tripped through JSON, as they would)."""
+    info: dict[str, Any] = json.loads(json.dumps(local_cloud.info()))
+    return info
+
+
+@pytest.fixture(scope="session")
+def aws(local_info: dict[str, Any]) -> Callable[[str], Any]:
+    """boto3 clients as a user would make them: the endpoint from local.json and dummy credentials."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=local_info["region"]
+    )
+    clients: dict[str, Any] = {}
+
+    def make(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(service, endpoint_url=local_info["aws_endpoint_url"])
+        return clients[service]
+
+    return make
+
+
+def receive_until(
+    sqs: Any,
+    queue_url: str,
+    matches: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float = 10.0,
+    delete: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Receive from `queue_url` until a message `matches` (returned with everything seen before it), at most
+    `timeout` seconds. Received messages are deleted unless `delete` is false."""
+    deadline = time.monotonic() + timeout
+    seen: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        response = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        )
+        for message in response.get("Messages", []):
+            seen.append(message)
+            if delete:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if matches(message):
+                return message, seen
+    bodies = [message["Body"][:200] for message in seen]
+    raise AssertionError(f"no matching message on {queue_url} within {timeout}s; received {bodies}")

@@ -202,3 +202,22 @@ def test_quoted_newlines_and_commas_survive_the_round_trip(tmp_path: Path, score
     scored = TableReader(output).read_all().to_pylist()
     assert report.scored == 3
     assert scored[1]["description"] == rows[1]["description"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--rows", "10", "-o", "leads.xlsx"], "unsupported file extension"),
+        (["generate", "--rows", "-5", "-o", "leads.csv"], "rows must not be negative"),
+        (["score", "missing.csv", "-o", "out.csv"], "No such file"),
+        (["score", "missing.csv", "-o", "out.csv", "--grades", "A=2"], "grade thresholds"),
+    ],
+)
+def test_cli_mistakes_get_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv, message
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

@@ -14,7 +14,11 @@ from aiqleads.flat import LABEL_COLUMN
 def _generate(args: argparse.Namespace) -> int:
     from aiqleads.generate import generate_file
 
-    generate_file(args.rows, args.seed, args.output, leads_only=args.leads_only, invalid_rate=args.invalid_rate)
+    try:
+        generate_file(args.rows, args.seed, args.output, leads_only=args.leads_only, invalid_rate=args.invalid_rate)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {args.rows:,} leads to {args.output}", file=sys.stderr)
     return 0
 

@@ -1,0 +1,20 @@
+"""API Gateway TOKEN authorizer: the x-api-key header (stored hashed) -> tenant, tier and usage plan key."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aiqleads.auth import authorize
+from aiqleads.composition import api_key_repository
+
+logger = Logger(service="aiqleads")
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return authorize(api_key_repository(), event.get("authorizationToken"), event["methodArn"])
+    except PermissionError:
+        logger.info("rejected an API key")  # the key itself is never logged
+        # API Gateway answers 401 exactly when the authorizer fails with the message "Unauthorized".
+        raise Exception("Unauthorized") from None

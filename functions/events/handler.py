@@ -1,0 +1,18 @@
+"""EventsQueue -> behaviour aggregates (atomic), re-score, lead.score_changed; partial batch failures."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aiqleads.events_consumer import process_interaction, processor
+
+logger = Logger(service="aiqleads")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
+        event=event, record_handler=process_interaction, processor=processor, context=context
+    )

@@ -1,0 +1,60 @@
+"""The API function's resolver: routers, error mapping, request ids, OpenAPI."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from . import errors
+from .routes import activity, leads, system
+
+API_TITLE = "AIQLeads Recommendations API"
+API_VERSION = "1.0.0"
+
+logger = Logger(service="aiqleads")
+
+
+def create_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    for area in (leads, activity, system):
+        app.include_router(area.router)
+    errors.register(app)
+    return app
+
+
+app = create_app()
+
+
+@functools.cache
+def openapi_document() -> str:
+    return app.get_openapi_json_schema(
+        title=API_TITLE,
+        version=API_VERSION,
+        description="AI lead scoring and recommendations for a real-estate lead marketplace. "
+        "Authenticate with your API key in the x-api-key header.",
+    )
+
+
+def request_id(event: dict[str, Any]) -> str:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    given = headers.get("x-request-id")
+    if given and len(given) <= 128:
+        return str(given)
+    return str((event.get("requestContext") or {}).get("requestId") or "local")
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Resolve one API Gateway proxy event; every response carries X-Request-ID (errors too)."""
+    rid = request_id(event)
+    logger.append_keys(request_id=rid)
+    response = app.resolve(event, context)
+    headers = response.setdefault("headers", {}) or {}
+    headers["X-Request-ID"] = rid
+    response["headers"] = headers
+    multi = response.get("multiValueHeaders")
+    if isinstance(multi, dict):
+        multi["X-Request-ID"] = [rid]
+    return response

@@ -1,0 +1,32 @@
+"""Per-request collaborators: the caller's tenant (from the authorizer) and the services (one per process)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from aws_lambda_powertools.event_handler import Request
+
+from ..composition import lead_service
+from ..errors import Unauthorized
+from ..leads_service import LeadService
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    tenant_id: str
+    tier: str
+
+
+def caller(request: Request) -> Caller:
+    """Who is calling, as the authorizer established it; the request body never names the tenant."""
+    context = request.resolved_event.request_context.authorizer.get_context()  # type: ignore[attr-defined]
+    tenant_id = context.get("tenant_id") if context else None
+    if not tenant_id:
+        raise Unauthorized("no tenant in the request context (is the authorizer configured for this route?)")
+    return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")))
+
+
+@functools.cache
+def leads() -> LeadService:
+    return lead_service()

@@ -1,0 +1,58 @@
+"""One mapping from exceptions to the error envelope {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from ..errors import DomainError
+
+logger = Logger(child=True)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response[Any]:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        kind, parts = parts[0], parts[1:]
+        return ".".join(parts) if parts else kind
+    return ".".join(parts) or "body"
+
+
+def validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": _field(tuple(item.get("loc", ()))), "message": str(item.get("msg", "")).removeprefix("Value error, ")}
+        for item in error.errors()
+    ]
+
+
+def register(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(DomainError)
+    def domain_error(error: DomainError) -> Response[Any]:
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[Any]:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            return error_response(400, "invalid_json", "the request body is not valid JSON")
+        details = validation_details(error)
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]) or "invalid request"
+        return error_response(422, "validation_error", message, details)
+
+    @app.not_found
+    def not_found(error: NotFoundError) -> Response[Any]:
+        return error_response(404, "not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "something went wrong on our side; it has been logged")

@@ -1,0 +1,64 @@
+"""The events function's record handler: one interaction message -> aggregates, re-score, maybe an event.
+
+SQS delivers at least once, so each message is applied once per event id (Powertools idempotency on the
+idempotency table): a redelivered message neither counts the interaction twice nor publishes twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from .composition import lead_service
+from .leads_service import LeadService
+from .models import Interaction
+from .settings import Settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than the queue keeps a message (plus its retries)
+
+
+@functools.cache
+def _service() -> LeadService:
+    return lead_service()
+
+
+@functools.cache
+def _apply_once() -> Callable[..., Any]:
+    settings = Settings.from_env().require("idempotency_table")
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
+
+    @idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=config)
+    def apply(message: dict[str, Any]) -> dict[str, Any]:
+        interaction = Interaction.model_validate(message["interaction"])
+        change = _service().apply_interaction(message["tenant_id"], interaction)
+        if change is None:
+            return {"event_id": message["event_id"], "applied": False, "reason": "lead not found"}
+        return {
+            "event_id": message["event_id"],
+            "applied": True,
+            "score": change.current.score,
+            "changed": change.changed,
+        }
+
+    return apply
+
+
+def process_interaction(record: SQSRecord) -> dict[str, Any]:
+    """A malformed message raises: it is retried and then dead-lettered, never silently dropped."""
+    message = json.loads(record.body)
+    for key in ("event_id", "tenant_id", "interaction"):
+        if key not in message:
+            raise ValueError(f"interaction message without {key!r}")
+    return _apply_once()(message=message)

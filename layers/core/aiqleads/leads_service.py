@@ -1,0 +1,244 @@
+"""The lead use cases: ingest and score, read, record interactions and outcomes, re-score on behaviour.
+
+Pure domain logic over small store interfaces (the repositories in `aiqleads.storage` implement them; tests may
+pass fakes). Features for real-time scoring come from the stored lead, its behaviour aggregates and the latest
+market signals, exactly the inputs the feature spec names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from .behaviour import BehaviourTotals
+from .domain_events import DomainEvent, new_event_id
+from .errors import Conflict, InvalidInput, NotFound
+from .models import Conversion, Interaction, Lead, MarketSnapshot, Score
+from .scoring import Scorer
+
+MAX_BATCH = 500
+
+
+class LeadStore(Protocol):
+    def create(self, tenant_id: str, lead: Lead, score: Score) -> None: ...
+    def get(self, tenant_id: str, lead_id: str) -> Any: ...
+    def put_score(self, tenant_id: str, market: str, score: Score) -> None: ...
+    def put_conversion(self, tenant_id: str, conversion: Conversion) -> None: ...
+    def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]: ...
+
+
+class AggregateStore(Protocol):
+    def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None: ...
+    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals: ...
+
+
+class MarketStore(Protocol):
+    def latest(self, market: str) -> MarketSnapshot | None: ...
+
+
+class EventSink(Protocol):
+    def publish(self, event: DomainEvent) -> None: ...
+
+
+class WorkQueue(Protocol):
+    def send_many(self, bodies: Sequence[dict[str, Any]]) -> None: ...
+
+
+def market_signals(snapshot: MarketSnapshot | None) -> dict[str, float]:
+    """The spec's market inputs from a snapshot (a market without signals leaves them missing)."""
+    if snapshot is None:
+        return {}
+    return {
+        "market_median_price": snapshot.median_price,
+        "market_inventory": float(snapshot.inventory),
+        "market_days_on_market": snapshot.days_on_market,
+        "market_price_trend": snapshot.price_trend,
+        "market_inquiries_per_listing": snapshot.inquiries / snapshot.inventory if snapshot.inventory else 0.0,
+    }
+
+
+def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+    """pydantic's errors as [{field, message}] with dotted field paths (e.g. property.price)."""
+    return [
+        {
+            "field": ".".join(str(part) for part in (*prefix, *item["loc"])) or "body",
+            "message": item["msg"].removeprefix("Value error, "),
+        }
+        for item in error.errors(include_url=False)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    index: int
+    status: int
+    id: str | None = None
+    score: Score | None = None
+    error: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"index": self.index, "status": self.status, "id": self.id}
+        if self.score is not None:
+            result["score"] = self.score.model_dump(mode="json")
+        if self.error is not None:
+            result["error"] = self.error
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreChange:
+    lead_id: str
+    previous: Score | None
+    current: Score
+
+    @property
+    def changed(self) -> bool:
+        before = self.previous
+        return before is None or (before.score, before.grade) != (self.current.score, self.current.grade)
+
+
+@dataclass
+class LeadService:
+    leads: LeadStore
+    aggregates: AggregateStore
+    markets: MarketStore
+    events: EventSink
+    scorer: Callable[[], Scorer]
+    interactions_queue: WorkQueue | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    # ---------------------------------------------------------------- scoring
+    def signals(
+        self, tenant_id: str, lead: Lead, totals: BehaviourTotals | None = None, *, tracked: bool = True
+    ) -> dict[str, float]:
+        """Market inputs plus behaviour inputs; an untracked lead (new, no interactions) leaves them missing,
+        as never-tracked leads were in training (zero counts would be a state the model never saw)."""
+        if totals is None and tracked:
+            totals = self.aggregates.get(tenant_id, lead.id)
+        values = market_signals(self.markets.latest(lead.property.market))
+        if totals is not None:
+            values.update(totals.signals(lead.created_at, self.clock()))
+        return values
+
+    def score(self, tenant_id: str, lead: Lead) -> Score:
+        """Score without storing (aggregates of a stored lead with the same id count)."""
+        return self.scorer().score_lead(lead, self.signals(tenant_id, lead))
+
+    def ingest(self, tenant_id: str, lead: Lead) -> Score:
+        """Store a new lead with its score and announce it; an existing id is a 409 and nothing changes."""
+        if lead.created_at is None:
+            lead = lead.model_copy(update={"created_at": self.clock().replace(microsecond=0)})
+        score = self.scorer().score_lead(lead, self.signals(tenant_id, lead, tracked=False))
+        self.leads.create(tenant_id, lead, score)
+        self.events.publish(self._scored_event("lead.scored", tenant_id, lead, score))
+        return score
+
+    def ingest_many(self, tenant_id: str, items: Sequence[Any]) -> list[ItemResult]:
+        """Each item validated, stored and scored on its own: one bad item never fails the others."""
+        if len(items) > MAX_BATCH:
+            raise InvalidInput(f"a batch holds at most {MAX_BATCH} leads, got {len(items)}", {"max": MAX_BATCH})
+        results: list[ItemResult] = []
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            try:
+                lead = Lead.model_validate(item)
+            except ValidationError as error:
+                given = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+                details = field_errors(error)
+                message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+                error_body = {"code": "validation_error", "message": message, "details": details}
+                results.append(ItemResult(index, 422, given, error=error_body))
+                continue
+            if lead.id in seen:
+                error_body = {"code": "conflict", "message": f"lead {lead.id!r} appears twice in this batch"}
+                results.append(ItemResult(index, 409, lead.id, error=error_body))
+                continue
+            seen.add(lead.id)
+            try:
+                results.append(ItemResult(index, 201, lead.id, score=self.ingest(tenant_id, lead)))
+            except Conflict as conflict:
+                results.append(ItemResult(index, 409, lead.id, error=conflict.envelope()["error"]))
+        return results
+
+    # ---------------------------------------------------------------- reads
+    def get(self, tenant_id: str, lead_id: str) -> Any:
+        record = self.leads.get(tenant_id, lead_id)
+        if record is None:
+            raise NotFound(f"no lead {lead_id!r}", {"id": lead_id})
+        return record
+
+    def current_score(self, tenant_id: str, lead_id: str) -> Score:
+        record = self.get(tenant_id, lead_id)
+        if record.score is not None:
+            return record.score
+        score = self.score(tenant_id, record.lead)
+        self.leads.put_score(tenant_id, record.lead.property.market, score)
+        return score
+
+    # ---------------------------------------------------------------- behaviour and outcomes
+    def _require_known(self, tenant_id: str, lead_ids: Sequence[str]) -> None:
+        unknown = sorted(set(lead_ids) - self.leads.exists(tenant_id, lead_ids))
+        if unknown:
+            shown = ", ".join(repr(i) for i in unknown[:10])
+            raise NotFound(f"unknown lead ids: {shown}", {"unknown_lead_ids": unknown})
+
+    def accept_interactions(self, tenant_id: str, interactions: Sequence[Interaction]) -> list[str]:
+        """Queue interactions for the events function; returns one event id per interaction (for tracing)."""
+        if self.interactions_queue is None:
+            raise RuntimeError("no interactions queue configured")
+        self._require_known(tenant_id, [i.lead_id for i in interactions])
+        event_ids = [new_event_id() for _ in interactions]
+        self.interactions_queue.send_many(
+            [
+                {"event_id": event_id, "tenant_id": tenant_id, "interaction": i.model_dump(mode="json")}
+                for event_id, i in zip(event_ids, interactions, strict=True)
+            ]
+        )
+        return event_ids
+
+    def record_conversions(self, tenant_id: str, conversions: Sequence[Conversion]) -> int:
+        self._require_known(tenant_id, [c.lead_id for c in conversions])
+        for conversion in conversions:
+            self.leads.put_conversion(tenant_id, conversion)
+        return len(conversions)
+
+    def apply_interaction(self, tenant_id: str, interaction: Interaction) -> ScoreChange | None:
+        """Update the aggregates atomically, re-score, and announce a change of score or grade."""
+        record = self.leads.get(tenant_id, interaction.lead_id)
+        if record is None:
+            return None  # the lead was deleted (or expired) after the event was accepted
+        totals = self.aggregates.record(tenant_id, interaction)
+        lead: Lead = record.lead
+        current = self.scorer().score_lead(lead, self.signals(tenant_id, lead, totals))
+        change = ScoreChange(lead.id, record.score, current)
+        if change.changed:
+            self.leads.put_score(tenant_id, lead.property.market, current)
+            event = self._scored_event("lead.score_changed", tenant_id, lead, current)
+            previous = change.previous
+            event.data["previous"] = (
+                None if previous is None else {"score": previous.score, "grade": previous.grade.value}
+            )
+            event.data["trigger"] = {"action": interaction.action.value, "at": interaction.timestamp.isoformat()}
+            self.events.publish(event)
+        return change
+
+    @staticmethod
+    def _scored_event(kind: Any, tenant_id: str, lead: Lead, score: Score) -> DomainEvent:
+        return DomainEvent(
+            type=kind,
+            tenant_id=tenant_id,
+            data={
+                "lead_id": lead.id,
+                "market": lead.property.market,
+                "source": lead.source,
+                "score": score.score,
+                "grade": score.grade.value,
+                "probability": score.probability,
+                "model_version": score.model_version,
+                "reasons": [reason.text for reason in score.reasons],
+            },
+        )

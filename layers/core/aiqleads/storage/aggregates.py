@@ -1,0 +1,100 @@
+"""AggregatesTable: behaviour counters per lead, updated atomically (ADD) as interactions arrive.
+
+    pk = <tenant>#<lead id>, sk = total
+
+A session is a run of activity with gaps under 30 minutes: the first interaction after such a gap counts a new
+session. The condition expression decides that inside DynamoDB, so concurrent events cannot both start one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..behaviour import ACTION_COUNTERS, BehaviourTotals
+from ..models import Action, Interaction
+from .aws import client
+from .codec import decode_item, encode_item
+from .leads import lead_key
+
+TOTAL_SK = "total"
+SESSION_GAP = timedelta(minutes=30)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class AggregateRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None):
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
+        """Apply one interaction; returns the totals after it."""
+        counter = ACTION_COUNTERS.get(interaction.action)
+        at = _iso(interaction.timestamp)
+        cutoff = _iso(interaction.timestamp - SESSION_GAP)
+        adds = ["interactions :one"] + ([f"{counter} :one"] if counter else [])
+        sets = ["tenant_id = :tenant", "lead_id = :lead"]
+        if interaction.action is Action.CONTACT:
+            sets.append("first_contact_at = if_not_exists(first_contact_at, :at)")
+        values = {
+            ":one": {"N": "1"},
+            ":tenant": {"S": tenant_id},
+            ":lead": {"S": interaction.lead_id},
+            ":at": {"S": at},
+        }
+        key = {"pk": {"S": lead_key(tenant_id, interaction.lead_id)}, "sk": {"S": TOTAL_SK}}
+        attempts = [
+            # a new session: nothing yet, or the last activity is more than SESSION_GAP before this one
+            (
+                ["sessions :one", *adds],
+                [*sets, "last_activity_at = :at"],
+                "attribute_not_exists(last_activity_at) OR last_activity_at < :cutoff",
+                {":cutoff": {"S": cutoff}},
+            ),
+            # same session, newer than the last activity
+            (adds, [*sets, "last_activity_at = :at"], "last_activity_at < :at", {}),
+            # an older event arriving late: count it, keep the latest activity time
+            (adds, sets, None, {}),
+        ]
+        for add, assign, condition, extra in attempts:
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "Key": key,
+                "UpdateExpression": f"ADD {', '.join(add)} SET {', '.join(assign)}",
+                "ExpressionAttributeValues": {**values, **extra},
+                "ReturnValues": "ALL_NEW",
+            }
+            if condition:
+                request["ConditionExpression"] = condition
+            try:
+                response = self.dynamodb.update_item(**request)
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    continue
+                raise
+            return BehaviourTotals.from_item(decode_item(response["Attributes"]))
+        raise AssertionError("the last attempt has no condition")  # pragma: no cover
+
+    def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": lead_key(tenant_id, lead_id)}, "sk": {"S": TOTAL_SK}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return BehaviourTotals.from_item(decode_item(item)) if item else None
+
+    def put(self, tenant_id: str, lead_id: str, totals: BehaviourTotals) -> None:
+        """Seed totals directly (demo data, imports)."""
+        item = {"pk": lead_key(tenant_id, lead_id), "sk": TOTAL_SK, "tenant_id": tenant_id, "lead_id": lead_id}
+        item.update(totals.as_item())
+        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))

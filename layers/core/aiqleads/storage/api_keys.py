@@ -1,0 +1,27 @@
+"""ApiKeysTable: API keys by their SHA-256 (the key itself is never stored)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..auth import ApiKeyRecord
+from .aws import client
+from .codec import decode_item, encode_item
+
+
+class ApiKeyRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None):
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def get(self, key_hash: str) -> ApiKeyRecord | None:
+        response = self.dynamodb.get_item(TableName=self.table_name, Key={"key_hash": {"S": key_hash}})
+        item = response.get("Item")
+        return ApiKeyRecord.model_validate(decode_item(item)) if item else None
+
+    def put(self, record: ApiKeyRecord) -> None:
+        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(record.model_dump(mode="json")))

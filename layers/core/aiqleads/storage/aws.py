@@ -1,0 +1,28 @@
+"""boto3 clients, one per service per process (client creation costs milliseconds; Lambda reuses the process)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode backs off on throttling and 5xx; short timeouts keep a stuck call from eating an invocation.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=3,
+    read_timeout=10,
+    tcp_keepalive=True,
+    max_pool_connections=32,
+)
+
+
+@functools.cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=CLIENT_CONFIG)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (after the environment's endpoint or credentials change, e.g. in tests)."""
+    client.cache_clear()

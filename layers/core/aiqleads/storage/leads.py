@@ -1,0 +1,216 @@
+"""LeadsTable: a tenant's leads, their current scores and their conversions.
+
+    pk = <tenant>#<lead id>
+    sk = lead | score | conversion#<at>
+    ScoreIndex   (score items)  gsi1pk = <tenant>#<market>, gsi1sk = <score 000-100>#<lead id>
+    TenantIndex  (lead items)   gsi2pk = <tenant>,          gsi2sk = <created_at>#<lead id>
+
+The lead is stored as its JSON wire form (exact round trip, no Decimal conversions); the score's number fields
+are attributes so the index and filters can use them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..errors import Conflict
+from ..models import Conversion, Lead, Score
+from .aws import client
+from .codec import decode_item, encode_item
+
+LEAD_SK = "lead"
+SCORE_SK = "score"
+CONVERSION_PREFIX = "conversion#"
+BATCH_WRITE_LIMIT = 25
+
+
+def lead_key(tenant_id: str, lead_id: str) -> str:
+    return f"{tenant_id}#{lead_id}"
+
+
+def _iso(value: datetime | None) -> str:
+    return (value or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _condition_failed(error: ClientError) -> bool:
+    """A transaction cancelled by a failed condition (its reasons are in the message on some endpoints)."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons", [])
+    return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or "ConditionalCheckFailed" in str(error)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord:
+    """A stored lead with its current score and recorded outcomes."""
+
+    lead: Lead
+    score: Score | None
+    conversions: list[Conversion]
+    stored_at: str | None = None
+    scored_at: str | None = None
+
+
+class LeadRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None):
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    # ---------------------------------------------------------------- items
+    def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]:
+        created = _iso(lead.created_at)
+        return {
+            "pk": lead_key(tenant_id, lead.id),
+            "sk": LEAD_SK,
+            "tenant_id": tenant_id,
+            "lead_id": lead.id,
+            "market": lead.property.market,
+            "source": lead.source,
+            "created_at": created,
+            "stored_at": _iso(None),
+            "lead": lead.model_dump_json(exclude_none=True),
+            "gsi2pk": tenant_id,
+            "gsi2sk": f"{created}#{lead.id}",
+        }
+
+    def score_item(self, tenant_id: str, market: str, score: Score) -> dict[str, Any]:
+        return {
+            "pk": lead_key(tenant_id, score.lead_id),
+            "sk": SCORE_SK,
+            "tenant_id": tenant_id,
+            "lead_id": score.lead_id,
+            "market": market,
+            "probability": score.probability,
+            "score": score.score,
+            "grade": score.grade.value,
+            "reasons": json.dumps([reason.model_dump() for reason in score.reasons]),
+            "model_version": score.model_version,
+            "scored_at": _iso(None),
+            "gsi1pk": f"{tenant_id}#{market}",
+            "gsi1sk": f"{score.score:03d}#{score.lead_id}",
+        }
+
+    # ---------------------------------------------------------------- writes
+    def create(self, tenant_id: str, lead: Lead, score: Score) -> None:
+        """Store a new lead and its score atomically; an existing id is a conflict (never overwritten)."""
+        try:
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": encode_item(self.lead_item(tenant_id, lead)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": encode_item(self.score_item(tenant_id, lead.property.market, score)),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise Conflict(f"lead {lead.id!r} already exists", {"id": lead.id}) from None
+            raise
+
+    def put_score(self, tenant_id: str, market: str, score: Score) -> None:
+        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(self.score_item(tenant_id, market, score)))
+
+    def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:
+        item = {
+            "pk": lead_key(tenant_id, conversion.lead_id),
+            "sk": f"{CONVERSION_PREFIX}{_iso(conversion.at)}",
+            "tenant_id": tenant_id,
+            "lead_id": conversion.lead_id,
+            "outcome": conversion.outcome.value,
+            "at": _iso(conversion.at),
+        }
+        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))
+
+    def write_items(self, items: Iterable[dict[str, Any]]) -> int:
+        """Upsert plain items with BatchWriteItem (25 per call), retrying what DynamoDB leaves unprocessed."""
+        written = 0
+        chunk: list[dict[str, Any]] = []
+        for item in items:
+            chunk.append({"PutRequest": {"Item": encode_item(item)}})
+            if len(chunk) == BATCH_WRITE_LIMIT:
+                written += self._batch_write(chunk)
+                chunk = []
+        if chunk:
+            written += self._batch_write(chunk)
+        return written
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> int:
+        pending = {self.table_name: requests}
+        for attempt in range(8):
+            response = self.dynamodb.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return len(requests)
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        left = len(pending.get(self.table_name, []))
+        raise RuntimeError(f"DynamoDB left {left} of {len(requests)} writes unprocessed after retries")
+
+    # ---------------------------------------------------------------- reads
+    def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:
+        """The lead, its score and its conversions in one query (they share a partition)."""
+        response = self.dynamodb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": lead_key(tenant_id, lead_id)}},
+        )
+        items = [decode_item(item) for item in response.get("Items", [])]
+        lead_items = [item for item in items if item["sk"] == LEAD_SK]
+        if not lead_items:
+            return None
+        lead_item = lead_items[0]
+        score_items = [item for item in items if item["sk"] == SCORE_SK]
+        return LeadRecord(
+            lead=Lead.model_validate_json(lead_item["lead"]),
+            score=self.score_from_item(score_items[0]) if score_items else None,
+            conversions=[
+                Conversion(lead_id=lead_id, outcome=item["outcome"], at=item["at"])
+                for item in items
+                if item["sk"].startswith(CONVERSION_PREFIX)
+            ],
+            stored_at=lead_item.get("stored_at"),
+            scored_at=score_items[0].get("scored_at") if score_items else None,
+        )
+
+    def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]:
+        """Which of `lead_ids` the tenant has (BatchGetItem, 100 keys per call)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(lead_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": LEAD_SK}} for i in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ProjectionExpression": "lead_id"}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                found.update(item["lead_id"]["S"] for item in response["Responses"].get(self.table_name, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    @staticmethod
+    def score_from_item(item: dict[str, Any]) -> Score:
+        return Score(
+            lead_id=item["lead_id"],
+            probability=float(item["probability"]),
+            score=int(item["score"]),
+            grade=item["grade"],
+            reasons=json.loads(item.get("reasons") or "[]"),
+            model_version=item["model_version"],
+        )

@@ -1,0 +1,72 @@
+"""SNS and SQS senders: domain events to the topic, work items to queues."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..domain_events import DomainEvent
+from .aws import client
+
+
+def _attribute(value: str | int | float) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"DataType": "String", "StringValue": value}
+    return {"DataType": "Number", "StringValue": repr(value)}
+
+
+class EventPublisher:
+    """Publishes domain events to the domain-events topic, with filterable message attributes."""
+
+    def __init__(self, topic_arn: str, sns: Any | None = None):
+        self.topic_arn = topic_arn
+        self._sns = sns
+
+    @property
+    def sns(self) -> Any:
+        return self._sns or client("sns")
+
+    def publish(self, event: DomainEvent) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: Sequence[DomainEvent]) -> None:
+        for start in range(0, len(events), 10):
+            entries = [
+                {
+                    "Id": str(index),
+                    "Message": event.model_dump_json(),
+                    "MessageAttributes": {k: _attribute(v) for k, v in event.attributes().items()},
+                }
+                for index, event in enumerate(events[start : start + 10])
+            ]
+            response = self.sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
+            failed = response.get("Failed") or []
+            if failed:
+                raise RuntimeError(f"SNS refused {len(failed)} events: {failed[0].get('Message', failed[0])}")
+
+
+class QueueSender:
+    def __init__(self, queue_url: str, sqs: Any | None = None):
+        self.queue_url = queue_url
+        self._sqs = sqs
+
+    @property
+    def sqs(self) -> Any:
+        return self._sqs or client("sqs")
+
+    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str:
+        request: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": json.dumps(body)}
+        if delay_seconds:
+            request["DelaySeconds"] = max(0, min(900, delay_seconds))
+        if attributes:
+            request["MessageAttributes"] = {k: _attribute(v) for k, v in attributes.items()}
+        return str(self.sqs.send_message(**request)["MessageId"])
+
+    def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(bodies[start : start + 10])]
+            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            failed = response.get("Failed") or []
+            if failed:
+                raise RuntimeError(f"SQS refused {len(failed)} messages: {failed[0].get('Message', failed[0])}")

@@ -1,0 +1,384 @@
+"""The local API server behaves as API Gateway does for a template: routes, authorizer, usage plans, proxy events.
+
+A tiny template and tiny handlers are written to a temporary directory, loaded as the local cloud loads the real
+ones, and driven with real HTTP on 127.0.0.1 (no AWS endpoint is needed: the handlers make no AWS calls).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local_cloud.functions import FunctionRuntime, discover_functions, local_environment
+from infra.local_cloud.gateway import MAX_BODY_BYTES, GatewayConfig, LocalGateway
+from infra.local_cloud.intrinsics import Resolver
+from infra.template import load_template
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: test}
+Globals:
+  Function:
+    Timeout: 7
+    Environment:
+      Variables:
+        STAGE: !Ref Stage
+        CALLS_FILE: __CALLS__
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: !Ref Stage
+      Auth:
+        DefaultAuthorizer: KeyAuth
+        ApiKeyRequired: true
+        Authorizers:
+          KeyAuth:
+            FunctionArn: !GetAtt AuthFunction.Arn
+            FunctionPayloadType: TOKEN
+            Identity: {Header: x-api-key, ReauthorizeEvery: 300}
+      GatewayResponses:
+        UNAUTHORIZED:
+          StatusCode: "401"
+          ResponseTemplates:
+            application/json: '{"error": {"code": "unauthorized", "request_id": "$context.requestId"}}'
+        ACCESS_DENIED:
+          StatusCode: "403"
+          ResponseTemplates:
+            application/json: '{"error": {"code": "forbidden", "request_id": "$context.requestId"}}'
+        MISSING_AUTHENTICATION_TOKEN:
+          StatusCode: "404"
+          ResponseTemplates:
+            application/json: '{"error": {"code": "not_found", "request_id": "$context.requestId"}}'
+        THROTTLED:
+          StatusCode: "429"
+          ResponseParameters:
+            Headers:
+              Retry-After: "'1'"
+          ResponseTemplates:
+            application/json: '{"error": {"code": "rate_limited", "request_id": "$context.requestId"}}'
+  SlowPlan:
+    Type: AWS::ApiGateway::UsagePlan
+    Metadata:
+      AIQLeads: {tier: slow, requests_per_minute: 6, burst: 2}
+    Properties:
+      Throttle: {RateLimit: 0.1, BurstLimit: 2}
+  FastPlan:
+    Type: AWS::ApiGateway::UsagePlan
+    Metadata:
+      AIQLeads: {tier: fast, requests_per_minute: 6000, burst: 100}
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Handler: handler.handler
+      MemorySize: 256
+      Events:
+        Score:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /v1/leads/score, Method: post}
+        GetLead:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: "/v1/leads/{id}", Method: get}
+        GetLeadScore:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: "/v1/leads/{id}/score", Method: get}
+        Health:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /v1/health
+            Method: get
+            Auth: {Authorizer: NONE, ApiKeyRequired: false}
+        Upload:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /v1/upload, Method: post}
+        Crash:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /v1/crash, Method: get}
+        Binary:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /v1/binary, Method: get}
+  AuthFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: auth/
+      Handler: handler.handler
+"""
+
+ECHO = """
+import base64, json, os
+
+def handler(event, context):
+    if event["path"] == "/v1/crash":
+        raise RuntimeError("boom")
+    if event["path"] == "/v1/binary":
+        return {"statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
+                "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
+    seen = {
+        "event": event,
+        "stage_env": os.environ.get("STAGE"),
+        "function_name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "request_id": context.aws_request_id,
+    }
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"X-Multi": ["a", "b"]}, "body": json.dumps(seen)}
+"""
+
+# Tokens: "<tier>-<anything>" is allowed with that tier; "deny" is denied; "nope" is Unauthorized;
+# "...leads-only" is allowed on /v1/leads/* only (a wildcard resource).
+AUTH = """
+import os
+
+def handler(event, context):
+    with open(os.environ["CALLS_FILE"], "a") as calls:
+        calls.write(event["authorizationToken"] + " " + event["methodArn"] + "\\n")
+    token = event["authorizationToken"]
+    if token == "nope":
+        raise Exception("Unauthorized")
+    prefix = event["methodArn"].split("/", 1)[0]
+    if token.endswith("leads-only"):
+        effect, resource = "Allow", prefix + "/*/GET/v1/leads/*"
+    else:
+        effect, resource = ("Deny" if token == "deny" else "Allow"), prefix + "/*"
+    return {
+        "principalId": "tenant-" + token,
+        "policyDocument": {"Version": "2012-10-17",
+                           "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]},
+        "context": {"tenant_id": "t-" + token, "tier": token.split("-")[0], "admin": False, "quota": 5},
+        "usageIdentifierKey": token,
+    }
+"""
+
+
+class Api:
+    def __init__(self, gateway: LocalGateway, calls_file: Path) -> None:
+        self.gateway = gateway
+        self.calls_file = calls_file
+
+    def request(
+        self, method: str, path: str, *, key: str | None = None, body: bytes | None = None, headers: Any = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.gateway.port, timeout=10)
+        try:
+            all_headers = dict(headers or {})
+            if key is not None:
+                all_headers["x-api-key"] = key
+            target = path if path.startswith("/") and path.split("/")[1] != "v1" else f"/test{path}"
+            connection.request(method, target, body=body, headers=all_headers)
+            response = connection.getresponse()
+            merged: dict[str, str] = {}
+            for name, value in response.getheaders():  # repeated headers joined, as HTTP allows
+                merged[name.lower()] = f"{merged[name.lower()]}, {value}" if name.lower() in merged else value
+            return response.status, merged, response.read()
+        finally:
+            connection.close()
+
+    def json(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+        status, headers, body = self.request(method, path, **kwargs)
+        return status, headers, json.loads(body)
+
+    def authorizer_calls(self) -> list[str]:
+        return self.calls_file.read_text().splitlines() if self.calls_file.exists() else []
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    root = tmp_path_factory.mktemp("gateway")
+    calls = root / "calls.txt"
+    (root / "template.yaml").write_text(TEMPLATE.replace("__CALLS__", str(calls)))
+    for name, code in (("echo", ECHO), ("auth", AUTH)):
+        (root / name).mkdir()
+        (root / name / "handler.py").write_text(textwrap.dedent(code))
+    template = load_template(root / "template.yaml")
+    specs = discover_functions(template, root)
+    resolver = Resolver(template)
+    environment, _ = local_environment(specs, resolver.resolve, aws={})
+    runtime = FunctionRuntime(specs, environment).start()
+    config = GatewayConfig.from_template(template, specs, resolver.resolve)
+    gateway = LocalGateway(config, runtime.invoke, port=0).start()
+    try:
+        yield Api(gateway, calls)
+    finally:
+        gateway.stop()
+        runtime.stop()
+    assert "CALLS_FILE" not in os.environ  # the process environment is restored
+
+
+# ------------------------------------------------------------------------------------------------ routes
+
+
+def test_url_carries_the_stage_and_binds_loopback(api: Api) -> None:
+    assert api.gateway.url == f"http://127.0.0.1:{api.gateway.port}/test"
+
+
+def test_literal_segment_wins_over_a_path_parameter(api: Api) -> None:
+    status, _, seen = api.json("POST", "/v1/leads/score", key="fast-1", body=b"{}")
+    assert status == 200
+    assert seen["event"]["resource"] == "/v1/leads/score"
+    assert seen["event"]["pathParameters"] is None
+
+
+def test_path_parameters_are_extracted(api: Api) -> None:
+    status, _, seen = api.json("GET", "/v1/leads/zl%2D88213/score", key="fast-1")
+    assert status == 200
+    assert seen["event"]["resource"] == "/v1/leads/{id}/score"
+    assert seen["event"]["pathParameters"] == {"id": "zl-88213"}
+    status, _, seen = api.json("GET", "/v1/leads/abc", key="fast-1")
+    assert (status, seen["event"]["pathParameters"]) == (200, {"id": "abc"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/nowhere"),
+        ("GET", "/v1/leads/score"),  # the literal resource exists, only for POST: no fallback to /v1/leads/{id}
+        ("DELETE", "/v1/leads/abc"),
+        ("GET", "/v1/leads/a/b/c"),
+        ("GET", "/prod/v1/health"),  # another stage
+    ],
+)
+def test_unknown_route_or_method_is_the_templates_not_found(api: Api, method: str, path: str) -> None:
+    status, headers, body = api.json(method, path, key="fast-1")
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+    assert body["error"]["request_id"] == headers["x-amzn-requestid"]
+
+
+def test_route_without_authorizer_needs_no_key(api: Api) -> None:
+    calls = len(api.authorizer_calls())
+    status, _, seen = api.json("GET", "/v1/health")
+    assert status == 200
+    assert "authorizer" not in seen["event"]["requestContext"]
+    assert len(api.authorizer_calls()) == calls
+
+
+# ------------------------------------------------------------------------------------------------ authorizer
+
+
+def test_missing_key_is_401_without_calling_the_authorizer(api: Api) -> None:
+    calls = len(api.authorizer_calls())
+    status, _, body = api.json("GET", "/v1/leads/abc")
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
+    assert len(api.authorizer_calls()) == calls
+
+
+def test_authorizer_unauthorized_is_401_and_deny_is_403(api: Api) -> None:
+    status, _, body = api.json("GET", "/v1/leads/abc", key="nope")
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    status, _, body = api.json("GET", "/v1/leads/abc", key="deny")
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+
+
+def test_authorizer_event_and_context(api: Api) -> None:
+    status, _, seen = api.json("GET", "/v1/leads/xyz", key="fast-ctx")
+    assert status == 200
+    token, method_arn = api.authorizer_calls()[-1].split(" ")
+    assert token == "fast-ctx"
+    assert method_arn.startswith("arn:aws:execute-api:us-east-1:")
+    assert method_arn.endswith(f":{api.gateway.config.api_id}/test/GET/v1/leads/xyz")
+    authorizer = seen["event"]["requestContext"]["authorizer"]
+    assert authorizer == {
+        "tenant_id": "t-fast-ctx",
+        "tier": "fast",
+        "admin": "false",
+        "quota": "5",
+        "principalId": "tenant-fast-ctx",
+    }
+
+
+def test_authorizer_result_is_cached_per_token_and_wildcards_apply(api: Api) -> None:
+    before = len(api.authorizer_calls())
+    assert api.request("GET", "/v1/leads/a", key="fast-leads-only")[0] == 200
+    assert api.request("GET", "/v1/leads/b", key="fast-leads-only")[0] == 200  # cached policy, wildcard matches
+    assert api.request("POST", "/v1/leads/score", key="fast-leads-only", body=b"{}")[0] == 403  # cached, not allowed
+    assert len(api.authorizer_calls()) == before + 1
+
+
+# ------------------------------------------------------------------------------------------------ usage plans
+
+
+def test_throttling_after_the_burst_gives_429_with_a_real_retry_after(api: Api) -> None:
+    key = "slow-throttle"  # 6 requests/min (one per 10 s), burst 2
+    assert [api.request("GET", "/v1/leads/a", key=key)[0] for _ in range(2)] == [200, 200]
+    status, headers, body = api.json("GET", "/v1/leads/a", key=key)
+    assert status == 429
+    assert body["error"]["code"] == "rate_limited"
+    assert headers["retry-after"] == "10"  # whole seconds until a token is back, not the template's static '1'
+    assert api.request("GET", "/v1/leads/a", key="slow-other")[0] == 200  # buckets are per API key
+
+
+def test_unknown_tier_is_refused_when_an_api_key_is_required(api: Api) -> None:
+    status, _, _ = api.request("GET", "/v1/leads/a", key="gold-1")
+    assert status == 403
+
+
+# ------------------------------------------------------------------------------------------------ proxy events
+
+
+def test_proxy_event_shape(api: Api) -> None:
+    status, headers, seen = api.json(
+        "POST", "/v1/leads/score?a=1&b=2&b=3", key="fast-shape", body=b'{"x": 1}', headers={"X-Custom": "yes"}
+    )
+    assert status == 200
+    assert headers["x-multi"] == "a, b"  # multiValueHeaders are sent as repeated headers
+    event = seen["event"]
+    assert event["httpMethod"] == "POST"
+    assert event["path"] == "/v1/leads/score"
+    assert event["headers"]["X-Custom"] == "yes"
+    assert event["multiValueHeaders"]["X-Custom"] == ["yes"]
+    assert event["queryStringParameters"] == {"a": "1", "b": "3"}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1"], "b": ["2", "3"]}
+    assert event["stageVariables"] is None
+    assert event["body"] == '{"x": 1}'
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["stage"] == "test"
+    assert context["resourcePath"] == "/v1/leads/score"
+    assert context["path"] == "/test/v1/leads/score"
+    assert context["httpMethod"] == "POST"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["apiKey"] == "fast-shape"
+    assert context["requestId"] == headers["x-amzn-requestid"]
+    assert isinstance(context["requestTimeEpoch"], int)
+    assert context["apiId"] == api.gateway.config.api_id
+    assert context["accountId"]
+    # the function ran with its environment, memory and timeout
+    assert seen["stage_env"] == "test"
+    assert seen["memory"] == 256
+    assert 6000 < seen["remaining_ms"] <= 7000
+    assert seen["function_name"] == "EchoFunction"
+
+
+def test_binary_request_and_response_bodies(api: Api) -> None:
+    status, _, seen = api.json("POST", "/v1/upload", key="fast-bin", body=b"\xff\xfe\x00")
+    assert status == 200
+    assert seen["event"]["isBase64Encoded"] is True
+    assert seen["event"]["body"] == "//4A"
+    status, headers, body = api.request("GET", "/v1/binary", key="fast-bin")
+    assert (status, headers["content-type"], body) == (200, "application/octet-stream", bytes(range(256)))
+
+
+def test_handler_exception_is_502(api: Api, capfd: pytest.CaptureFixture[str]) -> None:
+    status, _, body = api.json("GET", "/v1/crash", key="fast-crash")
+    assert (status, body) == (502, {"message": "Internal server error"})
+    assert "RuntimeError: boom" in capfd.readouterr().err
+
+
+def test_body_over_10_mb_is_413(api: Api) -> None:
+    status, _, body = api.json("POST", "/v1/upload", key="fast-big", body=b"x" * (MAX_BODY_BYTES + 1))
+    assert status == 413
+    assert body == {"message": "Request Too Long"}
+    status, _, _ = api.request("POST", "/v1/upload", key="fast-big", body=b"x" * 1000)
+    assert status == 200

@@ -99,7 +99,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from aiqleads.flat import BEHAVIOUR_COLUMNS, LABEL_COLUMN, LEAD_COLUMNS, MARKET_COLUMNS
-from aiqleads.models import LIMITS, Intent, PropertyType, Timeline
+from aiqleads.models import LIMITS, Intent, MarketSnapshot, PropertyType, Timeline
 
 __all__ = [
     "BLOCK",
@@ -818,6 +818,28 @@ def generate_table(
     job = _Job(seed, leads_only, invalid_rate, _epoch_seconds(start, days), days)
     with ThreadPoolExecutor(_workers()) as pool:
         return job.table(job.submit(pool, 0, rows))
+
+
+def market_snapshots(year: int, month: int) -> list[MarketSnapshot]:
+    """The launch markets' signals for one calendar month, as the generated leads of that month carry them."""
+    launch = np.array([i for i, m in enumerate(_MARKETS) if m.signals])
+    months = np.full(len(launch), (year - 1970) * 12 + month - 1)
+    signals = _market_signals(launch, months)
+    snapshots = []
+    for row, index in enumerate(launch):
+        inventory = int(signals["market_inventory"][row])
+        snapshots.append(
+            MarketSnapshot(
+                market=_MARKETS[index].slug,
+                period=f"{year:04d}-{month:02d}",
+                median_price=float(signals["market_median_price"][row]),
+                inventory=inventory,
+                days_on_market=float(signals["market_days_on_market"][row]),
+                inquiries=round(float(signals["market_inquiries_per_listing"][row]) * inventory),
+                price_trend=float(signals["market_price_trend"][row]),
+            )
+        )
+    return snapshots
 
 
 def _format_of(path: Path) -> str:

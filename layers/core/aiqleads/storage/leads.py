@@ -12,7 +12,6 @@ are attributes so the index and filters can use them.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,12 +22,12 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict
 from ..models import Conversion, Lead, Score
 from .aws import client
+from .batch import batch_put
 from .codec import decode_item, encode_item
 
 LEAD_SK = "lead"
 SCORE_SK = "score"
 CONVERSION_PREFIX = "conversion#"
-BATCH_WRITE_LIMIT = 25
 
 
 def lead_key(tenant_id: str, lead_id: str) -> str:
@@ -142,28 +141,8 @@ class LeadRepository:
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))
 
     def write_items(self, items: Iterable[dict[str, Any]]) -> int:
-        """Upsert plain items with BatchWriteItem (25 per call), retrying what DynamoDB leaves unprocessed."""
-        written = 0
-        chunk: list[dict[str, Any]] = []
-        for item in items:
-            chunk.append({"PutRequest": {"Item": encode_item(item)}})
-            if len(chunk) == BATCH_WRITE_LIMIT:
-                written += self._batch_write(chunk)
-                chunk = []
-        if chunk:
-            written += self._batch_write(chunk)
-        return written
-
-    def _batch_write(self, requests: list[dict[str, Any]]) -> int:
-        pending = {self.table_name: requests}
-        for attempt in range(8):
-            response = self.dynamodb.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return len(requests)
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-        left = len(pending.get(self.table_name, []))
-        raise RuntimeError(f"DynamoDB left {left} of {len(requests)} writes unprocessed after retries")
+        """Upsert plain items (lead_item/score_item dicts) with BatchWriteItem."""
+        return batch_put(self.dynamodb, self.table_name, items)
 
     # ---------------------------------------------------------------- reads
     def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:

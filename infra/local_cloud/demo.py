@@ -1,0 +1,128 @@
+"""Demo data for the local cloud: two tenants with API keys, buyers in every tier, market signals and leads.
+
+The leads are generated (`aiqleads generate`'s story, recent dates, no invalid rows), scored with the shipped
+model and stored with their behaviour aggregates, so every API route has something to show straight away.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiqleads.auth import ApiKeyRecord
+from aiqleads.behaviour import BehaviourTotals
+from aiqleads.composition import default_scorer
+from aiqleads.flat import lead_from_flat
+from aiqleads.generate import generate_table, market_snapshots
+from aiqleads.leads_service import market_signals
+from aiqleads.models import Buyer, BuyerPreferences, PropertyType, Tier
+from aiqleads.storage.api_keys import ApiKeyRepository
+from aiqleads.storage.batch import batch_put
+from aiqleads.storage.buyers import BuyerRepository
+from aiqleads.storage.leads import LeadRepository, lead_key
+from aiqleads.storage.markets import MarketSignalRepository
+
+if TYPE_CHECKING:
+    from .cloud import LocalCloud
+
+DEMO_TENANT = "demo"
+OTHER_TENANT = "acme-realty"
+DEMO_LEADS = 3000
+DEMO_SEED = 7
+BEHAVIOUR = ("views", "clicks", "inquiries", "messages", "schedules", "sessions")
+
+DEMO_BUYERS = (
+    Buyer(id="buyer-basic-vegas", name="Rosa Alvarez (agent)", tier=Tier.BASIC, authorised_markets=["las-vegas"],
+          preferences=BuyerPreferences(property_types=[PropertyType.SINGLE_FAMILY, PropertyType.CONDO],
+                                       price_max=500_000, markets=["las-vegas"])),
+    Buyer(id="buyer-basic-phoenix", name="Dan Okafor (agent)", tier=Tier.BASIC, authorised_markets=["phoenix"],
+          preferences=BuyerPreferences(property_types=[PropertyType.SINGLE_FAMILY], markets=["phoenix"])),
+    Buyer(id="buyer-pro-texas", name="Lone Star Homes (broker)", tier=Tier.PRO,
+          authorised_markets=["dallas-fort-worth", "austin"],
+          preferences=BuyerPreferences(price_min=250_000, price_max=900_000, markets=["austin", "dallas-fort-worth"])),
+    Buyer(id="buyer-pro-southwest", name="Desert Realty (broker)", tier=Tier.PRO,
+          authorised_markets=["las-vegas", "phoenix", "tucson"],
+          preferences=BuyerPreferences(property_types=[PropertyType.TOWNHOUSE, PropertyType.CONDO])),
+    Buyer(id="buyer-enterprise-investor", name="Keystone Capital (investor)", tier=Tier.ENTERPRISE,
+          authorised_markets=["las-vegas", "dallas-fort-worth", "austin", "phoenix", "boise", "tucson", "reno",
+                              "el-paso"],
+          preferences=BuyerPreferences(property_types=[PropertyType.MULTI_FAMILY, PropertyType.LAND])),
+    Buyer(id="buyer-enterprise-brokerage", name="Summit Brokerage", tier=Tier.ENTERPRISE,
+          authorised_markets=["las-vegas", "dallas-fort-worth", "austin", "phoenix"]),
+)  # fmt: skip
+
+
+def _number(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | None = None) -> dict[str, Any]:
+    """Create the demo data; returns what `.aiqleads/local.json` should list about it."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    resources = cloud.resources
+    dynamodb = cloud.client("dynamodb")
+
+    keys = ApiKeyRepository(resources.ref("ApiKeysTable"), dynamodb)
+    api_keys: dict[str, str] = {}
+    for tier in Tier:
+        key, record = ApiKeyRecord.issue(DEMO_TENANT, tier, name=f"demo {tier.value} key")
+        keys.put(record)
+        api_keys[tier.value] = key
+    other_key, other_record = ApiKeyRecord.issue(OTHER_TENANT, Tier.PRO, name="second tenant (isolation demo)")
+    keys.put(other_record)
+
+    BuyerRepository(resources.ref("BuyersTable"), dynamodb).put_many(DEMO_TENANT, DEMO_BUYERS)
+
+    markets = MarketSignalRepository(resources.ref("MarketSignalsTable"), dynamodb)
+    snapshots = {s.market: s for s in market_snapshots(now.year, now.month)}
+    for snapshot in snapshots.values():
+        markets.put(snapshot)
+
+    lead_ids = _seed_leads(cloud, leads, now, snapshots)
+    return {
+        "tenant_id": DEMO_TENANT,
+        "api_key": api_keys[Tier.ENTERPRISE.value],
+        "api_keys": api_keys,
+        "other_tenant_id": OTHER_TENANT,
+        "other_tenant_api_key": other_key,
+        "buyer_ids": [buyer.id for buyer in DEMO_BUYERS],
+        "markets": sorted(snapshots),
+        "demo_lead_ids": lead_ids[:5],
+        "demo_leads": len(lead_ids),
+    }
+
+
+def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[str, Any]) -> list[str]:
+    table = generate_table(count, DEMO_SEED, invalid_rate=0.0, start=now - timedelta(days=45), days=45)
+    scorer = default_scorer()
+    repository = LeadRepository(cloud.resources.ref("LeadsTable"), cloud.client("dynamodb"))
+    lead_items: list[dict[str, Any]] = []
+    aggregate_items: list[dict[str, Any]] = []
+    ids: list[str] = []
+    for row in table.to_pylist():
+        lead = lead_from_flat(row)
+        created = lead.created_at or now
+        totals = None
+        if row["sessions"] not in (None, ""):
+            minutes = _number(row["minutes_to_first_contact"])
+            hours = _number(row["hours_since_last_activity"]) or 0.0
+            totals = BehaviourTotals(
+                **{name: int(float(row[name] or 0)) for name in BEHAVIOUR},
+                interactions=sum(int(float(row[name] or 0)) for name in BEHAVIOUR if name != "sessions"),
+                last_activity_at=max(created, now - timedelta(hours=hours)),
+                first_contact_at=None if minutes is None else created + timedelta(minutes=minutes),
+            )
+            aggregate_items.append(
+                {"pk": lead_key(DEMO_TENANT, lead.id), "sk": "total", "tenant_id": DEMO_TENANT, "lead_id": lead.id}
+                | totals.as_item()
+            )
+        signals = market_signals(snapshots.get(lead.property.market))
+        if totals is not None:
+            signals.update(totals.signals(created, now))
+        score = scorer.score_lead(lead, signals)
+        lead_items.append(repository.lead_item(DEMO_TENANT, lead))
+        lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score))
+        ids.append(lead.id)
+    repository.write_items(lead_items)
+    batch_put(cloud.client("dynamodb"), cloud.resources.ref("AggregatesTable"), aggregate_items)
+    return ids

@@ -1,0 +1,50 @@
+"""BuyersTable: buyer profiles (and, with later features, purchases, feedback and webhooks) per tenant.
+
+pk = <tenant>#<buyer id>, sk = profile | purchase#<lead id> | feedback#<id> | webhook#<id>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..models import Buyer
+from .aws import client
+from .batch import batch_put
+
+PROFILE_SK = "profile"
+
+
+def buyer_key(tenant_id: str, buyer_id: str) -> str:
+    return f"{tenant_id}#{buyer_id}"
+
+
+class BuyerRepository:
+    def __init__(self, table_name: str, dynamodb: Any | None = None):
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def profile_item(self, tenant_id: str, buyer: Buyer) -> dict[str, Any]:
+        return {
+            "pk": buyer_key(tenant_id, buyer.id),
+            "sk": PROFILE_SK,
+            "tenant_id": tenant_id,
+            "buyer_id": buyer.id,
+            "tier": buyer.tier.value,
+            "buyer": buyer.model_dump_json(),
+        }
+
+    def put_many(self, tenant_id: str, buyers: Iterable[Buyer]) -> int:
+        return batch_put(self.dynamodb, self.table_name, (self.profile_item(tenant_id, b) for b in buyers))
+
+    def get(self, tenant_id: str, buyer_id: str) -> Buyer | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": buyer_key(tenant_id, buyer_id)}, "sk": {"S": PROFILE_SK}},
+        )
+        item = response.get("Item")
+        return Buyer.model_validate_json(item["buyer"]["S"]) if item else None

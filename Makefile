@@ -7,7 +7,7 @@ MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup run local-cloud test lint typecheck unit bench model format clean
+.PHONY: setup run local-cloud test lint typecheck unit bench model format clean package deploy
 AWS_PORT ?= 4566
 
 setup: $(STAMP)
@@ -55,6 +55,22 @@ model: $(STAMP)
 	$(BIN)/aiqleads train --data .aiqleads/training.parquet --label converted --id id --spec lead \
 		--version $(MODEL_VERSION) --out $(MODEL_DIR)
 	echo $(MODEL_VERSION) > model_artifacts/lead_scorer/PRODUCTION
+
+# The Lambda artifacts for python3.13 on x86_64 and arm64 (deps and core layers, one zip per functions/<name>/)
+# in build/package/<arch>/, with their sizes; fails above Lambda's 250 MB unzipped limit. See README.
+package: $(STAMP)
+	$(BIN)/python -m infra.packaging build --arch all
+
+# For someone with an AWS account and the SAM CLI; never run in CI. The first run asks for the stack name, region
+# and parameters (sam deploy --guided) and saves them in samconfig.toml for the next runs.
+deploy:
+	@command -v sam >/dev/null 2>&1 || { \
+		echo "make deploy needs the AWS SAM CLI (sam), which is not installed:" >&2; \
+		echo "  https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; \
+		echo "It also needs AWS credentials (aws configure). 'make package' builds and sizes the artifacts without either." >&2; \
+		exit 1; }
+	sam build
+	sam deploy $(if $(wildcard samconfig.toml),,--guided)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,87 @@
+"""In-memory stand-ins for the repositories, for unit tests of the domain services and the API routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiqleads.behaviour import ACTION_COUNTERS, BehaviourTotals
+from aiqleads.domain_events import DomainEvent
+from aiqleads.errors import Conflict
+from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapshot, Score
+from aiqleads.storage.leads import LeadRecord
+
+
+@dataclass
+class MemoryLeads:
+    records: dict[tuple[str, str], LeadRecord] = field(default_factory=dict)
+
+    def create(self, tenant_id: str, lead: Lead, score: Score) -> None:
+        if (tenant_id, lead.id) in self.records:
+            raise Conflict(f"lead {lead.id!r} already exists", {"id": lead.id})
+        self.records[tenant_id, lead.id] = LeadRecord(lead=lead, score=score, conversions=[])
+
+    def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:
+        return self.records.get((tenant_id, lead_id))
+
+    def put_score(self, tenant_id: str, market: str, score: Score) -> None:
+        record = self.records[tenant_id, score.lead_id]
+        self.records[tenant_id, score.lead_id] = LeadRecord(record.lead, score, record.conversions)
+
+    def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:
+        self.records[tenant_id, conversion.lead_id].conversions.append(conversion)
+
+    def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]:
+        return {i for i in lead_ids if (tenant_id, i) in self.records}
+
+
+@dataclass
+class MemoryAggregates:
+    totals: dict[tuple[str, str], BehaviourTotals] = field(default_factory=dict)
+
+    def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None:
+        return self.totals.get((tenant_id, lead_id))
+
+    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
+        current = self.totals.get((tenant_id, interaction.lead_id), BehaviourTotals())
+        counts = {name: getattr(current, name) for name in ("views", "clicks", "inquiries", "messages", "schedules")}
+        counter = ACTION_COUNTERS.get(interaction.action)
+        if counter:
+            counts[counter] += 1
+        first_contact = current.first_contact_at
+        if interaction.action is Action.CONTACT and first_contact is None:
+            first_contact = interaction.timestamp
+        updated = BehaviourTotals(
+            **counts,
+            sessions=max(current.sessions, 1),
+            interactions=current.interactions + 1,
+            last_activity_at=interaction.timestamp,
+            first_contact_at=first_contact,
+        )
+        self.totals[tenant_id, interaction.lead_id] = updated
+        return updated
+
+
+@dataclass
+class MemoryMarkets:
+    snapshots: dict[str, MarketSnapshot] = field(default_factory=dict)
+
+    def latest(self, market: str) -> MarketSnapshot | None:
+        return self.snapshots.get(market)
+
+
+@dataclass
+class MemoryEvents:
+    published: list[DomainEvent] = field(default_factory=list)
+
+    def publish(self, event: DomainEvent) -> None:
+        self.published.append(event)
+
+
+@dataclass
+class MemoryQueue:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:
+        self.sent.extend(bodies)

@@ -13,13 +13,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..behaviour import ACTION_COUNTERS, BehaviourTotals
+from ..behaviour import ACTION_COUNTERS, COUNTERS, BehaviourTotals
 from ..models import Action, Interaction
 from .aws import client
 from .codec import decode_item, encode_item
 from .leads import lead_key
 
 TOTAL_SK = "total"
+ATTRIBUTES = (*COUNTERS, "tenant_id", "lead_id", "first_contact_at", "last_activity_at")
 SESSION_GAP = timedelta(minutes=30)
 
 
@@ -41,10 +42,11 @@ class AggregateRepository:
         counter = ACTION_COUNTERS.get(interaction.action)
         at = _iso(interaction.timestamp)
         cutoff = _iso(interaction.timestamp - SESSION_GAP)
-        adds = ["interactions :one"] + ([f"{counter} :one"] if counter else [])
-        sets = ["tenant_id = :tenant", "lead_id = :lead"]
+        # Attribute names go through placeholders: several (views, sessions, ...) are DynamoDB reserved words.
+        adds = ["#interactions :one"] + ([f"#{counter} :one"] if counter else [])
+        sets = ["#tenant_id = :tenant", "#lead_id = :lead"]
         if interaction.action is Action.CONTACT:
-            sets.append("first_contact_at = if_not_exists(first_contact_at, :at)")
+            sets.append("#first_contact_at = if_not_exists(#first_contact_at, :at)")
         values = {
             ":one": {"N": "1"},
             ":tenant": {"S": tenant_id},
@@ -55,22 +57,31 @@ class AggregateRepository:
         attempts = [
             # a new session: nothing yet, or the last activity is more than SESSION_GAP before this one
             (
-                ["sessions :one", *adds],
-                [*sets, "last_activity_at = :at"],
-                "attribute_not_exists(last_activity_at) OR last_activity_at < :cutoff",
+                ["#sessions :one", *adds],
+                [*sets, "#last_activity_at = :at"],
+                "attribute_not_exists(#last_activity_at) OR #last_activity_at < :cutoff",
                 {":cutoff": {"S": cutoff}},
             ),
             # same session, newer than the last activity
-            (adds, [*sets, "last_activity_at = :at"], "last_activity_at < :at", {}),
+            (adds, [*sets, "#last_activity_at = :at"], "#last_activity_at < :at", {}),
             # an older event arriving late: count it, keep the latest activity time
             (adds, sets, None, {}),
         ]
         for add, assign, condition, extra in attempts:
+            update = f"ADD {', '.join(add)} SET {', '.join(assign)}"
+            condition_text = condition or ""
             request: dict[str, Any] = {
                 "TableName": self.table_name,
                 "Key": key,
-                "UpdateExpression": f"ADD {', '.join(add)} SET {', '.join(assign)}",
-                "ExpressionAttributeValues": {**values, **extra},
+                "UpdateExpression": update,
+                "ExpressionAttributeNames": {
+                    f"#{name}": name for name in ATTRIBUTES if f"#{name}" in update or f"#{name}" in condition_text
+                },
+                "ExpressionAttributeValues": {
+                    placeholder: value
+                    for placeholder, value in {**values, **extra}.items()
+                    if placeholder in update or placeholder in condition_text
+                },
                 "ReturnValues": "ALL_NEW",
             }
             if condition:

@@ -1,0 +1,116 @@
+"""The DynamoDB repositories against the local endpoint: conditions, atomic counters, batch writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from aiqleads.auth import ApiKeyRecord, authorize
+from aiqleads.errors import Conflict
+from aiqleads.generate import market_snapshots
+from aiqleads.models import Action, Intent, Interaction, Lead, Score, Tier
+from aiqleads.storage.aggregates import AggregateRepository
+from aiqleads.storage.api_keys import ApiKeyRepository
+from aiqleads.storage.leads import LeadRepository
+from aiqleads.storage.markets import MarketSignalRepository
+
+pytestmark = pytest.mark.integration
+
+LEAD = Lead.model_validate(
+    {
+        "id": "repo-1",
+        "source": "zillow",
+        "created_at": "2026-11-20T10:00:00Z",
+        "contact": {"email": "a@example.com"},
+        "property": {"type": "condo", "price": 300000, "market": "austin"},
+        "intent": "buy",
+    }
+)
+
+
+def _score(lead_id: str, value: int) -> Score:
+    return Score(lead_id=lead_id, probability=value / 100, score=value, grade="B", reasons=[], model_version="t")
+
+
+def test_lead_create_is_conditional_and_reads_back(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
+    leads = LeadRepository(local_info["tables"]["LeadsTable"], aws("dynamodb"))
+    leads.create("tenant-a", LEAD, _score("repo-1", 42))
+    with pytest.raises(Conflict):
+        leads.create("tenant-a", LEAD.model_copy(update={"intent": Intent.SELL}), _score("repo-1", 1))
+    record = leads.get("tenant-a", "repo-1")
+    assert record is not None
+    assert record.lead == LEAD
+    assert record.score is not None
+    assert record.score.score == 42
+    assert leads.get("tenant-b", "repo-1") is None  # tenant-scoped keys
+    assert leads.exists("tenant-a", ["repo-1", "nope"]) == {"repo-1"}
+
+
+def test_score_index_orders_candidates_by_score(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
+    dynamodb = aws("dynamodb")
+    leads = LeadRepository(local_info["tables"]["LeadsTable"], dynamodb)
+    items = []
+    for index, value in enumerate([5, 97, 40, 100, 0]):
+        lead = LEAD.model_copy(update={"id": f"idx-{index}"})
+        items += [leads.lead_item("tenant-i", lead), leads.score_item("tenant-i", "austin", _score(lead.id, value))]
+    assert leads.write_items(items) == 10
+    response = dynamodb.query(
+        TableName=local_info["tables"]["LeadsTable"],
+        IndexName="ScoreIndex",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "tenant-i#austin"}},
+        ScanIndexForward=False,
+    )
+    assert [int(item["score"]["N"]) for item in response["Items"]] == [100, 97, 40, 5, 0]
+
+
+def test_aggregates_count_atomically_and_split_sessions(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
+    aggregates = AggregateRepository(local_info["tables"]["AggregatesTable"], aws("dynamodb"))
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+    def event(action: Action, minutes: int) -> Interaction:
+        return Interaction(lead_id="agg-1", actor="lead", action=action, timestamp=start + timedelta(minutes=minutes))
+
+    aggregates.record("t", event(Action.VIEW, 0))
+    aggregates.record("t", event(Action.VIEW, 10))  # same session
+    aggregates.record("t", event(Action.CONTACT, 20))
+    aggregates.record("t", event(Action.INQUIRY, 120))  # gap of 100 min: a new session
+    aggregates.record("t", event(Action.VIEW, 5))  # late arrival: counted, last activity unchanged
+    totals = aggregates.record("t", event(Action.CONTACT, 130))  # a later contact keeps the first
+    assert (totals.views, totals.inquiries, totals.sessions, totals.interactions) == (3, 1, 2, 6)
+    assert totals.first_contact_at == start + timedelta(minutes=20)
+    assert totals.last_activity_at == start + timedelta(minutes=130)
+    signals = totals.signals(lead_created_at=start, now=start + timedelta(minutes=190))
+    assert signals["minutes_to_first_contact"] == pytest.approx(20)
+    assert signals["hours_since_last_activity"] == pytest.approx(1)
+
+
+def test_latest_market_snapshot(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
+    markets = MarketSignalRepository(local_info["tables"]["MarketSignalsTable"], aws("dynamodb"), cache_seconds=0)
+    for month in (9, 11, 10):
+        for snapshot in market_snapshots(2026, month):
+            markets.put(snapshot)
+    latest = markets.latest("austin")
+    assert latest is not None
+    assert latest.period == "2026-11"
+    assert markets.latest("atlantis") is None
+
+
+def test_api_keys_are_stored_hashed(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
+    table = local_info["tables"]["ApiKeysTable"]
+    keys = ApiKeyRepository(table, aws("dynamodb"))
+    key, record = ApiKeyRecord.issue("tenant-k", Tier.PRO)
+    keys.put(record)
+    dumped = str(aws("dynamodb").scan(TableName=table)["Items"])
+    assert key not in dumped
+    answer = authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")
+    assert answer["context"] == {"tenant_id": "tenant-k", "tier": "pro", "key_id": record.key_hash[:12]}
+    assert answer["policyDocument"]["Statement"][0]["Resource"].endswith("abc/dev/*")
+    with pytest.raises(PermissionError, match="Unauthorized"):
+        authorize(keys, key + "x", "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")
+    keys.put(record.model_copy(update={"status": "revoked"}))
+    with pytest.raises(PermissionError, match="Unauthorized"):
+        authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")

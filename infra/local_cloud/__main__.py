@@ -1,15 +1,18 @@
 """Run the local cloud until Ctrl-C.
 
-    python -m infra.local_cloud up [--port 4566] [--template template.yaml] [--parameter Stage=dev]
+    python -m infra.local_cloud up [--port 4566] [--api-port 3000] [--template template.yaml] [--parameter Stage=dev]
 
-Starts moto on 127.0.0.1, creates every resource template.yaml declares, writes `.aiqleads/local.json`
-(`aws_endpoint_url`, `region`, `uploads_bucket`, `events_topic_arn`, `alerts_topic_arn`, tables, queues, ...),
-prints the same, and waits. Ctrl-C (or SIGTERM) stops it and removes the state file.
+Starts moto on 127.0.0.1, creates every resource template.yaml declares, loads the functions, seeds the demo
+tenant and data, serves the API as API Gateway would and polls the queues; writes `.aiqleads/local.json`
+(`api_url`, `aws_endpoint_url`, `api_key`, `uploads_bucket`, `events_topic_arn`, tables, queues, ...), prints the
+URLs with three copy-paste examples, and waits. Ctrl-C (or SIGTERM) stops it and removes the state file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import signal
 import sys
 import threading
@@ -22,6 +25,8 @@ from typing import Any
 from infra.template import TemplateError
 
 from .cloud import DEFAULT_STATE_FILE, DEFAULT_TEMPLATE, LocalCloud, remove_state_file, write_state_file
+from .gateway import DEFAULT_API_PORT
+from .pollers import DEFAULT_RETRY_DELAY_SECONDS
 from .resources import DEFAULT_STACK_NAME
 from .server import DEFAULT_HOST, DEFAULT_PORT, LocalCloudError
 
@@ -38,12 +43,67 @@ def _table(rows: dict[str, str], indent: str = "    ") -> list[str]:
     return [f"{indent}{name:<{width}}  {value}" for name, value in rows.items()]
 
 
+# A lead in the wire format (ARCHITECTURE.md); the tenant comes from the API key.
+EXAMPLE_LEAD = {
+    "id": "zl-88213",
+    "source": "zillow",
+    "created_at": "2026-11-20T10:00:00Z",
+    "contact": {"name": "Ana Diaz", "email": "ana@example.com", "phone": "+1 702 555 0100"},
+    "property": {
+        "type": "single_family",
+        "price": 425000,
+        "beds": 3,
+        "baths": 2,
+        "sqft": 1800,
+        "lat": 36.17,
+        "lon": -115.14,
+        "market": "las-vegas",
+    },
+    "intent": "sell",
+    "timeline": "0-3 months",
+    "description": "Motivated seller, relocating",
+    "attributes": {},
+}
+
+
+def examples(info: dict[str, Any]) -> list[str]:
+    """Three copy-paste examples: score a lead, upload a CSV, read its results."""
+    api_url, key = info.get("api_url"), info.get("api_key")
+    bucket, endpoint, region = info["uploads_bucket"], info["aws_endpoint_url"], info["region"]
+    lines = ["Try it:"]
+    if api_url:
+        lead = shlex.quote(json.dumps(EXAMPLE_LEAD))
+        lines += [
+            "  # 1. score a lead",
+            f"  curl -s -X POST {api_url}/v1/leads/score -H 'x-api-key: {key or '<your API key>'}' "
+            f"-H 'content-type: application/json' -d {lead}",
+        ]
+    lines += [
+        "  # 2. upload a CSV of leads (flat form) for bulk scoring",
+        f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        "  aiqleads generate --rows 1000 --leads-only -o leads.csv",
+        f"  aws s3 cp leads.csv s3://{bucket}/uploads/leads.csv",
+        "  # 3. read the results (a few seconds later; bad rows go to an errors file beside it)",
+        f"  aws s3 cp s3://{bucket}/results/leads.scored.csv - | head",
+        "  # (no AWS CLI? python -c \"import boto3; boto3.client('s3').upload_file('leads.csv', "
+        f"'{bucket}', 'uploads/leads.csv')\")",
+    ]
+    return lines
+
+
 def describe(info: dict[str, Any], state_file: Path) -> str:
     """The human-readable summary printed at start-up."""
     endpoint, region = info["aws_endpoint_url"], info["region"]
     lines = [
         f"AIQLeads local cloud: AWS endpoint {endpoint} (moto {version('moto')}), region {region}, "
         f"account {info['account_id']}, stack {info['stack_name']}",
+    ]
+    if info.get("api_url"):
+        lines.append(f"  API               {info['api_url']}  (API Gateway's stage in the path: append /v1/...)")
+    if info.get("api_key"):
+        lines.append(f"  demo API key      {info['api_key']}  (tenant {info.get('tenant_id', '?')})")
+    lines += [
         f"  uploads bucket    {info['uploads_bucket']}",
         f"  events topic      {info['events_topic_arn']}",
         f"  alerts topic      {info['alerts_topic_arn']}",
@@ -52,18 +112,25 @@ def describe(info: dict[str, Any], state_file: Path) -> str:
         "  queues",
         *_table(info["queues"]),
     ]
+    functions = info.get("functions") or {}
+    if functions:
+        lines.append("  functions")
+        lines += _table(
+            {
+                name: (
+                    f"{len(item['routes'])} routes, polling {len(item['queues'])} queue(s)"
+                    if item["running"]
+                    else "NOT RUNNING (see notes)"
+                )
+                for name, item in functions.items()
+            }
+        )
     skipped = info["skipped"]
     if skipped:
         kinds = sorted({item["type"] for item in skipped.values()})
         lines.append(f"  not created locally: {len(skipped)} resources ({', '.join(kinds)}); reasons in {state_file}")
     lines += [f"  note: {note}" for note in info["notes"]]
-    lines += [
-        f"Written to {state_file}. To use it with the AWS CLI or boto3 from a shell:",
-        f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
-        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-        f"  aws s3 cp leads.csv s3://{info['uploads_bucket']}/uploads/leads.csv",
-        "Press Ctrl-C to stop.",
-    ]
+    lines += [f"Written to {state_file}.", *examples(info), "Press Ctrl-C to stop."]
     return "\n".join(lines)
 
 
@@ -81,6 +148,11 @@ def up(arguments: argparse.Namespace) -> int:
             parameters=dict(arguments.parameter),
             stack_name=arguments.stack_name,
             log_requests=arguments.log_requests,
+            api_port=arguments.api_port,
+            run_functions=arguments.functions,
+            demo=arguments.demo,
+            retry_delay=arguments.retry_delay,
+            log_api_requests=arguments.log_requests,
         )
     except LocalCloudError as error:
         print(f"local cloud: {error}", file=sys.stderr)
@@ -92,6 +164,10 @@ def up(arguments: argparse.Namespace) -> int:
         cloud.stop()
         print(f"local cloud: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while starting: start() has already stopped what it had started
+        cloud.stop()
+        print("stopped.")
+        return 130
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         write_state_file(arguments.state_file, info)
@@ -115,6 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_command.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"AWS endpoint port (default {DEFAULT_PORT})"
     )
+    up_command.add_argument(
+        "--api-port", type=int, default=DEFAULT_API_PORT, help=f"API server port (default {DEFAULT_API_PORT})"
+    )
+    up_command.add_argument(
+        "--retry-delay",
+        type=float,
+        default=DEFAULT_RETRY_DELAY_SECONDS,
+        help="seconds before a message a function failed is retried (default %(default)s; AWS waits the queue's "
+        "VisibilityTimeout)",
+    )
+    up_command.add_argument(
+        "--no-functions", dest="functions", action="store_false", help="AWS endpoint and resources only"
+    )
+    up_command.add_argument("--no-demo", dest="demo", action="store_false", help="do not seed the demo tenant/data")
     up_command.add_argument("--host", default=DEFAULT_HOST, help="loopback address to bind (default 127.0.0.1)")
     up_command.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     up_command.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
@@ -122,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_command.add_argument(
         "--parameter", type=_parameter, action="append", default=[], metavar="NAME=VALUE", help="template parameter"
     )
-    up_command.add_argument("--log-requests", action="store_true", help="log every AWS request moto serves")
+    up_command.add_argument("--log-requests", action="store_true", help="log every AWS and API request")
     arguments = parser.parse_args(argv)
     if arguments.command == "up":
         return up(arguments)

@@ -1,12 +1,13 @@
 """The embedded local cloud: one object that starts everything, describes it, and stops it.
 
-    with LocalCloud(port=0) as cloud:          # moto on 127.0.0.1 + every resource template.yaml declares
+    with LocalCloud(port=0) as cloud:          # every port on any free loopback port (tests)
+        cloud.info()["api_url"]                # http://127.0.0.1:<port>/dev  (append /v1/...)
         cloud.client("s3").upload_file("leads.csv", cloud.info()["uploads_bucket"], "uploads/leads.csv")
 
-Today it is the AWS endpoint and the template's resources. The parts that come next plug in here, in `start()`
-after the resources exist and in `stop()` before the endpoint goes away, and add their keys to `info()`:
-the shipped model and demo data (tenant, API key, buyers, market signals, leads), the HTTP server that behaves as
-API Gateway does for the template (`api_url`, `api_key`), and the functions polling their queues.
+`start()` runs, in order: moto on 127.0.0.1 (the AWS endpoint) -> every resource template.yaml declares -> the
+functions loaded in this process with their environment (`functions`) -> demo data (`demo.seed_demo`, when
+`demo=True`) -> the API server that behaves as API Gateway does (`gateway`) and one poller per SQS event source
+(`pollers`). `stop()` undoes it in reverse order and restores the process environment.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from infra.template import load_template
+
+from .functions import FunctionRuntime, FunctionSpec, discover_functions, local_environment
+from .gateway import DEFAULT_API_PORT, GatewayConfig, LocalGateway
+from .pollers import DEFAULT_RETRY_DELAY_SECONDS, QueuePoller, QueuePollers
 from .resources import DEFAULT_STACK_NAME, LocalResources, create_resources
-from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError
+from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError, client
 
 DEFAULT_TEMPLATE = Path("template.yaml")
 DEFAULT_STATE_FILE = Path(".aiqleads/local.json")
@@ -34,7 +40,13 @@ WELL_KNOWN = {
 
 
 class LocalCloud:
-    """moto server + the template's resources (and, later, the API server and function pollers)."""
+    """moto server + the template's resources + its functions behind the API server and the queue pollers.
+
+    `api_port` None means 3000, or any free port when `port` is 0 (so tests never collide). `run_functions=False`
+    gives the AWS endpoint and resources only. `demo=True` seeds the demo tenant, API key and data.
+    `retry_delay` is how soon a message a function failed is retried (see `pollers`). `root` is where CodeUri
+    paths and model_artifacts/ are found (default: the template's directory, else the current directory).
+    """
 
     def __init__(
         self,
@@ -46,29 +58,149 @@ class LocalCloud:
         stack_name: str = DEFAULT_STACK_NAME,
         region: str = REGION,
         log_requests: bool = False,
+        api_port: int | None = None,
+        run_functions: bool = True,
+        demo: bool = True,
+        retry_delay: float = DEFAULT_RETRY_DELAY_SECONDS,
+        log_api_requests: bool = False,
+        root: str | Path | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.template = template
         self.parameters = dict(parameters or {})
         self.stack_name = stack_name
         self.server = LocalAwsServer(port=port, host=host, region=region, log_requests=log_requests)
+        self.api_port = api_port if api_port is not None else (0 if port == 0 else DEFAULT_API_PORT)
+        self.host = host
+        self.run_functions = run_functions
+        self.demo = demo
+        self.retry_delay = retry_delay
+        self.log_api_requests = log_api_requests
+        if root is None:
+            root = Path(template).resolve().parent if isinstance(template, str | Path) else Path.cwd()
+        self.root = Path(root)
+        self.environment_overrides = dict(environment or {})
         self._resources: LocalResources | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.gateway: LocalGateway | None = None
+        self.pollers: QueuePollers | None = None
+        self.demo_info: dict[str, Any] = {}
+        self.notes: list[str] = []
 
     def start(self) -> LocalCloud:
         self.server.start()
         try:
+            data = load_template(self.template) if isinstance(self.template, str | Path) else self.template
             self._resources = create_resources(
                 self.server.endpoint_url,
-                self.template,
+                data,
                 parameters=self.parameters,
                 stack_name=self.stack_name,
                 region=self.server.region,
             )
+            if self.run_functions:
+                self._start_functions(data)
+            if self.demo:
+                self._seed_demo()
+            if self.runtime is not None:
+                self._start_gateway_and_pollers(data)
         except BaseException:
-            self.server.stop()
+            self.stop()
             raise
         return self
 
+    def _start_functions(self, data: Mapping[str, Any]) -> None:
+        resources = self.resources
+        specs = discover_functions(data, self.root)
+        environment, notes = local_environment(
+            specs, resources.resolve, aws=self.server.environment(), overrides=self._local_overrides(specs)
+        )
+        self.notes.extend(notes)
+        names = {
+            logical_id: str(resources.resolve(spec.function_name))
+            if spec.function_name is not None
+            else f"{self.stack_name}-{logical_id}"
+            for logical_id, spec in specs.items()
+        }
+        self.runtime = FunctionRuntime(
+            specs, environment, function_names=names, region=resources.region, account_id=resources.account_id
+        ).start()
+        for logical_id, reason in self.runtime.unavailable.items():
+            self.notes.append(f"{logical_id} is not running: {reason}")
+
+    def _local_overrides(self, specs: Mapping[str, FunctionSpec]) -> dict[str, str]:
+        """The model directory: the repository's model_artifacts/, not the Lambda layer's /opt path."""
+        overrides: dict[str, str] = {}
+        declared = {name for spec in specs.values() for name in spec.environment}
+        version = self.resources.parameters.get("ModelVersion")
+        if "AIQLEADS_MODEL_DIR" in declared and version:
+            overrides["AIQLEADS_MODEL_DIR"] = str(self.root / "model_artifacts" / "lead_scorer" / str(version))
+        overrides.update(self.environment_overrides)
+        return overrides
+
+    def _seed_demo(self) -> None:
+        try:
+            from .demo import seed_demo  # type: ignore[import-not-found,unused-ignore]
+        except ModuleNotFoundError as error:
+            if error.name != f"{__package__}.demo":
+                raise
+            self.notes.append("no demo data: infra/local_cloud/demo.py is missing")
+            return
+        self.demo_info = dict(seed_demo(self))
+
+    def _start_gateway_and_pollers(self, data: Mapping[str, Any]) -> None:
+        runtime, resources = self.runtime, self.resources
+        assert runtime is not None
+        if any(spec.api_events for spec in runtime.specs.values()):
+            config = GatewayConfig.from_template(
+                data,
+                runtime.specs,
+                resources.resolve,
+                region=resources.region,
+                account_id=resources.account_id,
+                stack_name=self.stack_name,
+            )
+            self.gateway = LocalGateway(
+                config, runtime.invoke, port=self.api_port, host=self.host, log_requests=self.log_api_requests
+            ).start()
+        queues_by_arn = {
+            item.attributes.get("Arn"): item.physical_id for item in resources.of_type("AWS::SQS::Queue").values()
+        }
+        pollers: list[QueuePoller] = []
+        for logical_id, function in runtime.functions.items():
+            for event in function.spec.sqs_events:
+                if not event.enabled:
+                    continue
+                arn = str(resources.resolve(event.queue))
+                if arn not in queues_by_arn:
+                    raise LocalCloudError(f"{logical_id} {event.name}: no local queue with ARN {arn}")
+                if function.handler is None:
+                    continue  # unavailable (see notes): its messages stay in the queue
+                pollers.append(
+                    QueuePoller(
+                        logical_id,
+                        queues_by_arn[arn],
+                        arn,
+                        runtime.invoke,
+                        client("sqs", self.server.endpoint_url, resources.region),
+                        batch_size=event.batch_size,
+                        report_batch_item_failures=event.report_batch_item_failures,
+                        retry_delay=self.retry_delay,
+                        region=resources.region,
+                    )
+                )
+        self.pollers = QueuePollers(pollers).start()
+
     def stop(self) -> None:
+        """Stop everything in reverse order of start; safe to call twice or after a failed start."""
+        pollers, gateway, runtime = self.pollers, self.gateway, self.runtime
+        self.pollers = self.gateway = self.runtime = None
+        if pollers is not None:
+            pollers.stop()
+        if gateway is not None:
+            gateway.stop()
+        if runtime is not None:
+            runtime.stop()
         self._resources = None
         self.server.stop()
 
@@ -99,12 +231,31 @@ class LocalCloud:
         resources = self.resources
         summary = resources.as_dict()
         well_known = {key: resources.ref(logical_id) for key, logical_id in WELL_KNOWN.items()}
-        return {
+        api: dict[str, Any] = {}
+        if self.gateway is not None:
+            api = {"api_url": self.gateway.url, "api_port": self.gateway.port, "stage": self.gateway.config.stage}
+        info: dict[str, Any] = {
+            **api,
             "aws_endpoint_url": summary.pop("aws_endpoint_url"),
             "region": summary.pop("region"),
             **well_known,
+            **self.demo_info,
             **summary,
         }
+        if self.runtime is not None:
+            pollers = self.pollers.pollers if self.pollers is not None else []
+            info["functions"] = {
+                logical_id: {
+                    "function_name": function.function_name,
+                    "handler": str(function.spec.module_file),
+                    "routes": [f"{event.method} {event.path}" for event in function.spec.api_events],
+                    "queues": [poller.queue_url for poller in pollers if poller.function_id == logical_id],
+                    "running": function.handler is not None,
+                }
+                for logical_id, function in self.runtime.functions.items()
+            }
+        info["notes"] = [*info.get("notes", []), *self.notes]
+        return info
 
 
 def write_state_file(path: str | Path, info: Mapping[str, Any]) -> Path:

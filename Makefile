@@ -63,7 +63,7 @@ package: $(STAMP)
 
 # For someone with an AWS account and the SAM CLI; never run in CI. The first run asks for the stack name, region
 # and parameters (sam deploy --guided) and saves them in samconfig.toml for the next runs.
-deploy:
+deploy: package
 	@command -v sam >/dev/null 2>&1 || { \
 		echo "make deploy needs the AWS SAM CLI (sam), which is not installed:" >&2; \
 		echo "  https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; \

@@ -230,7 +230,9 @@ class LocalCloud:
         """What `.aiqleads/local.json` holds: the well-known names first, then everything by logical id."""
         resources = self.resources
         summary = resources.as_dict()
-        well_known = {key: resources.ref(logical_id) for key, logical_id in WELL_KNOWN.items()}
+        well_known = {
+            key: resources.ref(logical_id) for key, logical_id in WELL_KNOWN.items() if logical_id in resources.created
+        }
         api: dict[str, Any] = {}
         if self.gateway is not None:
             api = {"api_url": self.gateway.url, "api_port": self.gateway.port, "stage": self.gateway.config.stage}

@@ -193,14 +193,25 @@ class TableWriter(Protocol):
     def close(self) -> None: ...
 
 
+def encode_csv(table: pa.Table, header: bool) -> pa.Buffer:
+    """CSV bytes of `table` (with the header line when `header`); batches encoded apart concatenate exactly."""
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=header, batch_size=8192))
+    return sink.getvalue()
+
+
+def encode_jsonl(table: pa.Table) -> bytes:
+    """JSON Lines bytes of `table`, one object per row, null cells left out."""
+    rows = table.to_pylist()
+    return "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows).encode()
+
+
 class CsvTableWriter:
     def __init__(self, path: Path):
         self._stream = path.open("wb")
 
     def encode(self, table: pa.Table, first: bool) -> pa.Buffer:
-        sink = pa.BufferOutputStream()
-        pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=first, batch_size=8192))
-        return sink.getvalue()
+        return encode_csv(table, first)
 
     def write_encoded(self, encoded: pa.Buffer) -> None:
         self._stream.write(memoryview(encoded))
@@ -214,8 +225,7 @@ class JsonlTableWriter:
         self._stream = path.open("wb")
 
     def encode(self, table: pa.Table, first: bool) -> bytes:
-        rows = table.to_pylist()
-        return "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows).encode()
+        return encode_jsonl(table)
 
     def write_encoded(self, encoded: bytes) -> None:
         self._stream.write(encoded)

@@ -1,0 +1,21 @@
+"""BulkQueue (S3 uploads/ notifications and the function's own continuations) -> bulk scoring jobs.
+
+Batch size 1: one upload per invocation; a failure is reported for that message only (ReportBatchItemFailures).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aiqleads.bulk.consumer import process_bulk_message, processor
+
+logger = Logger(service="aiqleads")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
+        event=event, record_handler=process_bulk_message, processor=processor, context=context
+    )

@@ -1,0 +1,558 @@
+"""The bulk scoring job: an uploaded lead file -> results file, errors file, DynamoDB items, `bulk.completed`.
+
+One job per uploaded object version (the job id hashes bucket, key and version, or the ETag when the bucket is
+not versioned), kept in JobsTable. A job runs in as many invocations as it needs:
+
+1. The object is downloaded to local disk (/tmp) and read in batches of `batch_rows` (bounded memory).
+2. Each batch is validated and scored exactly as `aiqleads score` does (same columns, same errors file lines);
+   its output bytes are appended to an S3 multipart upload (a part whenever `part_bytes` have gathered), its bad
+   rows to a local errors file, and its valid rows are upserted as lead + score items (BatchWriteItem).
+3. When the invocation's remaining time falls under `time_margin_s`, the job saves a checkpoint (rows done, the
+   upload id and part ETags, the output tail and the errors so far as temporary objects under `bulk-work/`),
+   sends itself a continuation message and returns. The next invocation downloads the file again and skips the
+   rows already done without scoring them (re-reading is cheap next to scoring), then continues the same
+   multipart upload.
+4. A checkpoint is also saved at part boundaries every `checkpoint_every_s` seconds. Every checkpoint is written
+   after the parts it names were uploaded and is all-or-nothing (its objects carry a sequence number and the job
+   record names the current ones), so an invocation that crashes is redone from the last checkpoint: rows are
+   neither lost nor duplicated in the results (re-uploaded parts replace the orphans with the same numbers; the
+   DynamoDB writes are idempotent upserts).
+5. When every row is done: the output is completed, the errors file is written beside it, `bulk.completed` is
+   published (its event id derives from the job id, so a retry publishes the same event) and the job is marked
+   completed. A redelivered notification for a finished job does nothing.
+
+Parquet output cannot be appended to across invocations (its footer describes every row group), so a Parquet job
+writes one segment per invocation (temporary objects) and merges their row groups at the end: the same bytes as
+a one-shot run. An unsupported extension or an unreadable file fails the job with the reason in the errors
+file, the job record and a `bulk.completed` event with status "failed".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+import pyarrow as pa
+from aws_lambda_powertools import Logger
+
+from ..batch_validation import validate_batch
+from ..domain_events import DomainEvent
+from ..file_scoring import SCORE_COLUMNS
+from ..flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
+from ..models import Lead, Score
+from ..scoring import Scorer
+from ..tabular_io import FORMATS, TableReader, encode_csv, encode_jsonl
+from .output import DEFAULT_PART_BYTES, MultipartOutput, ParquetSegment, PartStore, UploadGone, merge_segments
+from .requests import (
+    BulkRequest,
+    ContinueRequest,
+    UploadRequest,
+    as_continuation,
+    job_id_for,
+    results_keys,
+    tenant_for,
+    work_prefix,
+)
+from .state import BulkJob, Checkpoint
+
+if TYPE_CHECKING:
+    from ..storage.jobs import StoredJob
+    from ..storage.objects import ObjectInfo
+
+logger = Logger(service="aiqleads", child=True)
+
+CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
+RemainingMillis = Callable[[], int]
+
+
+# ------------------------------------------------------------------------------------------------ collaborators
+class ObjectStorage(PartStore, Protocol):
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo | None: ...
+    def download(self, bucket: str, key: str, path: Path, version_id: str | None = None) -> None: ...
+    def get_bytes(self, bucket: str, key: str) -> bytes: ...
+    def upload_file(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None: ...
+    def delete(self, bucket: str, keys: Sequence[str]) -> None: ...
+
+
+class JobStore(Protocol):
+    def get(self, tenant_id: str, job_id: str) -> StoredJob | None: ...
+    def create(self, tenant_id: str, job_id: str, record: dict[str, Any], expires_at: int) -> bool: ...
+    def acquire(self, tenant_id: str, job_id: str, owner: str, lease_seconds: float) -> StoredJob | None: ...
+    def save(
+        self,
+        tenant_id: str,
+        job_id: str,
+        owner: str,
+        record: dict[str, Any],
+        *,
+        status: str = "running",
+        release: bool = False,
+        expires_at: int | None = None,
+    ) -> None: ...
+
+
+class LeadWriter(Protocol):
+    def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]: ...
+    def score_item(self, tenant_id: str, market: str, score: Score) -> dict[str, Any]: ...
+    def write_items(self, items: Any) -> int: ...
+
+
+class EventSink(Protocol):
+    def publish(self, event: DomainEvent) -> None: ...
+
+
+class ContinuationQueue(Protocol):
+    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BulkSettings:
+    """Tuning, from BULK_* environment variables (defaults suit a 900 s, 2 GB function)."""
+
+    time_margin_s: float = 60.0  # BULK_TIME_MARGIN_SECONDS: checkpoint when less time than this is left
+    batch_rows: int = 5_000  # BULK_BATCH_ROWS
+    part_bytes: int = DEFAULT_PART_BYTES  # BULK_PART_BYTES (S3 needs >= 5 MiB but for the last part)
+    checkpoint_every_s: float = 120.0  # BULK_CHECKPOINT_SECONDS: periodic saves, at part boundaries
+    write_threads: int = 4  # BULK_WRITE_THREADS: concurrent BatchWriteItem callers
+    job_ttl_days: int = 30  # BULK_JOB_TTL_DAYS: JobsTable expires_at
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BulkSettings:
+        env = os.environ if environ is None else environ
+        default = cls()
+        return cls(
+            time_margin_s=float(env.get("BULK_TIME_MARGIN_SECONDS", default.time_margin_s)),
+            batch_rows=max(1, int(env.get("BULK_BATCH_ROWS", default.batch_rows))),
+            part_bytes=max(1, int(env.get("BULK_PART_BYTES", default.part_bytes))),
+            checkpoint_every_s=float(env.get("BULK_CHECKPOINT_SECONDS", default.checkpoint_every_s)),
+            write_threads=max(1, int(env.get("BULK_WRITE_THREADS", default.write_threads))),
+            job_ttl_days=max(1, int(env.get("BULK_JOB_TTL_DAYS", default.job_ttl_days))),
+            work_dir=Path(env.get("BULK_WORK_DIR", str(default.work_dir))),
+        )
+
+
+@dataclass(slots=True)
+class _Scored:
+    table: pa.Table
+    errors: list[dict[str, Any]]
+    scored: int
+    items: list[dict[str, Any]]
+
+
+class _Clock:
+    """Processing seconds, added to the job at each save."""
+
+    def __init__(self) -> None:
+        self.mark = time.monotonic()
+
+    def lap(self) -> float:
+        now = time.monotonic()
+        elapsed, self.mark = now - self.mark, now
+        return elapsed
+
+
+class _Checkpointed(Exception):
+    """Raised inside scoring once the checkpoint is saved and the continuation sent."""
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+class _Output(Protocol):
+    def write(self, table: pa.Table, first: bool) -> bool: ...
+    def save(self, checkpoint: Checkpoint, prefix: str) -> list[str]: ...
+
+
+class _ByteOutput:
+    """CSV / JSON Lines: encoded batches appended to the multipart upload."""
+
+    def __init__(self, runner: BulkScorer, job: BulkJob, tail: bytes):
+        cp = job.checkpoint
+        self.objects, self.job, self.fmt = runner.objects, job, job.format
+        self.upload = MultipartOutput(
+            runner.objects,
+            job.bucket,
+            job.results_key,
+            part_bytes=runner.settings.part_bytes,
+            content_type=CONTENT_TYPES.get(job.format or ""),
+            upload_id=cp.upload_id,
+            parts=cp.parts,
+            tail=tail,
+        )
+
+    def write(self, table: pa.Table, first: bool) -> bool:
+        encoded = encode_csv(table, header=first) if self.fmt == "csv" else encode_jsonl(table)
+        return self.upload.write(memoryview(encoded))
+
+    def save(self, checkpoint: Checkpoint, prefix: str) -> list[str]:
+        stale = [checkpoint.tail_key] if checkpoint.tail_key else []
+        checkpoint.upload_id, checkpoint.parts = self.upload.upload_id, list(self.upload.parts)
+        checkpoint.tail_key = f"{prefix}tail-{checkpoint.seq:06d}"
+        self.objects.put_bytes(self.job.bucket, checkpoint.tail_key, self.upload.tail)
+        return stale
+
+
+class _ParquetOutput:
+    """Parquet: this invocation's rows in a local segment, uploaded as a temporary object at each save."""
+
+    def __init__(self, runner: BulkScorer, job: BulkJob, workdir: Path):
+        self.objects, self.job, self.workdir = runner.objects, job, workdir
+        self.segment = ParquetSegment(workdir / "segment-0.parquet")
+
+    def write(self, table: pa.Table, first: bool) -> bool:
+        self.segment.write(table)
+        return True
+
+    def save(self, checkpoint: Checkpoint, prefix: str) -> list[str]:
+        if self.segment.close():
+            key = f"{prefix}segment-{checkpoint.seq:06d}.parquet"
+            self.objects.upload_file(self.job.bucket, key, self.segment.path)
+            checkpoint.segments.append(key)
+        self.segment = ParquetSegment(self.workdir / f"segment-{checkpoint.seq}.parquet")
+        return []
+
+
+# ------------------------------------------------------------------------------------------------ the job runner
+class BulkScorer:
+    def __init__(
+        self,
+        *,
+        objects: ObjectStorage,
+        jobs: JobStore,
+        leads: LeadWriter,
+        events: EventSink,
+        queue: ContinuationQueue,
+        scorer: Callable[[], Scorer],
+        settings: BulkSettings | None = None,
+    ):
+        self.objects, self.jobs, self.leads, self.events, self.queue = objects, jobs, leads, events, queue
+        self.scorer = scorer
+        self.settings = settings or BulkSettings()
+
+    # ---------------------------------------------------------------- entry point
+    def handle(self, request: BulkRequest, remaining_ms: RemainingMillis) -> str:
+        """Advance the job the request names as far as this invocation's time allows; returns what happened."""
+        stored: StoredJob | None
+        if isinstance(request, ContinueRequest):
+            stored = self.jobs.get(request.tenant_id, request.job_id)
+            if stored is None:
+                logger.warning("continuation for an unknown job", extra={"job_id": request.job_id})
+                return "unknown job"
+        else:
+            stored = self._job_for_upload(request)
+            if stored is None:
+                return "object gone"
+        if stored.status != "running":
+            logger.info("job already finished", extra={"job_id": stored.job_id, "status": stored.status})
+            return f"already {stored.status}"
+        return self._run(stored.tenant_id, stored.job_id, remaining_ms)
+
+    def _job_for_upload(self, request: UploadRequest) -> StoredJob | None:
+        info = self.objects.head(request.bucket, request.key, request.version_id)
+        if info is None:
+            logger.warning("uploaded object is gone", extra={"bucket": request.bucket, "key": request.key})
+            return None
+        tenant = tenant_for(request.key, info.metadata)
+        job_id = job_id_for(request.bucket, request.key, info.version_id or info.etag)
+        existing = self.jobs.get(tenant, job_id)
+        if existing is not None:
+            return existing
+        results_key, errors_key = results_keys(request.key)
+        job = BulkJob(
+            tenant_id=tenant,
+            job_id=job_id,
+            bucket=request.bucket,
+            key=request.key,
+            version_id=info.version_id,
+            etag=info.etag,
+            size=info.size,
+            format=FORMATS.get(PurePosixPath(request.key).suffix.lower()),
+            results_key=results_key,
+            errors_key=errors_key,
+            model_version=self.scorer().model_version,
+            created_at=time.time(),
+        )
+        self.jobs.create(tenant, job_id, job.model_dump(mode="json"), self._expires_at())
+        logger.info("bulk job created", extra={"job_id": job_id, "tenant_id": tenant, "key": request.key})
+        return self.jobs.get(tenant, job_id)
+
+    def _expires_at(self) -> int:
+        return int(time.time()) + self.settings.job_ttl_days * 86_400
+
+    def _run(self, tenant_id: str, job_id: str, remaining_ms: RemainingMillis) -> str:
+        owner = uuid.uuid4().hex
+        lease_seconds = remaining_ms() / 1000.0 + 60.0
+        stored = self.jobs.acquire(tenant_id, job_id, owner, lease_seconds)
+        if stored is None:
+            logger.info("job is finished or held by another invocation", extra={"job_id": job_id})
+            return "busy"
+        job = BulkJob.model_validate(stored.record)
+        job.checkpoint.invocations += 1
+        clock = _Clock()
+        workdir = Path(tempfile.mkdtemp(prefix=f"{job_id}-", dir=self.settings.work_dir))
+        try:
+            if job.format is None:
+                suffix = PurePosixPath(job.key).suffix or "(none)"
+                return self._fail(job, owner, clock, f"unsupported file type {suffix!r}; use .csv, .jsonl or .parquet")
+            errors_path = workdir / "errors.jsonl"
+            if job.checkpoint.stage == "scoring":
+                try:
+                    self._score(job, owner, workdir, errors_path, remaining_ms, clock)
+                except _Checkpointed:
+                    return "checkpointed"
+                except (pa.ArrowException, UnicodeDecodeError) as exc:
+                    return self._fail(job, owner, clock, f"cannot read {PurePosixPath(job.key).name}: {exc}")
+            else:
+                self._restore_errors(job, errors_path)
+            return self._finish(job, owner, workdir, errors_path, clock)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- scoring
+    def _restore_errors(self, job: BulkJob, errors_path: Path) -> None:
+        if job.checkpoint.errors_key:
+            self.objects.download(job.bucket, job.checkpoint.errors_key, errors_path)
+        else:
+            errors_path.write_bytes(b"")
+
+    def _score(
+        self,
+        job: BulkJob,
+        owner: str,
+        workdir: Path,
+        errors_path: Path,
+        remaining_ms: RemainingMillis,
+        clock: _Clock,
+    ) -> None:
+        cp = job.checkpoint
+        local = workdir / f"input{PurePosixPath(job.key).suffix.lower()}"
+        self.objects.download(job.bucket, job.key, local, job.version_id)
+        self._restore_errors(job, errors_path)
+        output: _Output
+        if job.format == "parquet":
+            output = _ParquetOutput(self, job, workdir)
+        else:
+            tail = self.objects.get_bytes(job.bucket, cp.tail_key) if cp.tail_key else b""
+            output = _ByteOutput(self, job, tail)
+        scorer = self.scorer()
+        if scorer.model_version != job.model_version:
+            logger.warning(
+                "the model changed during the job",
+                extra={"job_id": job.job_id, "started_with": job.model_version, "now": scorer.model_version},
+            )
+        reader = TableReader(local, batch_rows=self.settings.batch_rows)
+        margin_ms = self.settings.time_margin_s * 1000.0
+        position = processed = 0
+        last_save = time.monotonic()
+        with errors_path.open("a", encoding="utf-8") as errors, ThreadPoolExecutor(self.settings.write_threads) as pool:
+            for batch in reader.batches():
+                start, position = position, position + batch.num_rows
+                if position <= cp.rows_done:
+                    continue  # done in an earlier invocation: read again, never scored again
+                if start < cp.rows_done:
+                    batch, start = batch.slice(cp.rows_done - start), cp.rows_done
+                if processed and remaining_ms() < margin_ms:
+                    self._save(job, owner, output, errors, clock, release=True)
+                    self.queue.send(as_continuation(job.tenant_id, job.job_id))
+                    logger.info("bulk job checkpointed", extra={"job_id": job.job_id, "rows_done": cp.rows_done})
+                    raise _Checkpointed
+                scored = self._score_batch(scorer, batch, start + 1, job)
+                part_uploaded = output.write(scored.table, first=start == 0)
+                errors.writelines(json.dumps(error) + "\n" for error in scored.errors)
+                self._write_items(pool, scored.items)
+                cp.rows_done = position
+                cp.scored += scored.scored
+                cp.invalid += batch.num_rows - scored.scored
+                cp.error_lines += len(scored.errors)
+                processed += 1
+                if part_uploaded and time.monotonic() - last_save >= self.settings.checkpoint_every_s:
+                    self._save(job, owner, output, errors, clock, release=False)
+                    last_save = time.monotonic()
+            unreadable = [u.as_dict() for u in reader.unreadable]
+            errors.writelines(json.dumps(line) + "\n" for line in unreadable)
+            job.unreadable = len(unreadable)
+            job.rows = cp.rows_done + job.unreadable
+            cp.error_lines += len(unreadable)
+            cp.stage = "finishing"
+            self._save(job, owner, output, errors, clock, release=False)
+
+    def _score_batch(self, scorer: Scorer, batch: pa.Table, first_row: int, job: BulkJob) -> _Scored:
+        """The same output rows and error lines as `aiqleads score`, plus the DynamoDB items of the valid rows."""
+        validated = validate_batch(batch, scorer.spec, first_row=first_row)
+        valid_rows = batch.filter(pa.array(validated.valid)) if validated.errors else batch
+        table = valid_rows.drop_columns([c for c in SCORE_COLUMNS if c in valid_rows.column_names])
+        columns = scorer.score_batch(validated)
+        for name, column in columns.items():
+            table = table.append_column(name, column)
+        # Reason codes with their impacts for the score items (the results file has them as one string).
+        matrix = scorer.columnar_features.matrix(validated.typed, validated.size)
+        if not validated.all_valid:
+            matrix = matrix[validated.valid]
+        items = self._items(scorer, job, valid_rows, columns, matrix)
+        return _Scored(table, [e.as_dict() for e in validated.errors], validated.rows, items)
+
+    def _items(
+        self, scorer: Scorer, job: BulkJob, rows: pa.Table, columns: dict[str, pa.Array], matrix: Any
+    ) -> list[dict[str, Any]]:
+        lead_rows = rows.select([c for c in LEAD_COLUMNS if c in rows.column_names]).to_pylist()
+        probabilities = columns["probability"].to_pylist()
+        scores = columns["score"].to_pylist()
+        grades = columns["grade"].to_pylist()
+        items: dict[tuple[str, str], dict[str, Any]] = {}  # a repeated id: the last row wins, one write per key
+        skipped = 0
+        for index, row in enumerate(lead_rows):
+            try:
+                lead = lead_from_flat(row)
+            except InvalidRow:  # cannot happen (a property test keeps both validators in step): never fatal
+                skipped += 1
+                continue
+            score = Score.model_validate(
+                {
+                    "lead_id": lead.id,
+                    "probability": probabilities[index],
+                    "score": scores[index],
+                    "grade": grades[index],
+                    "reasons": [
+                        {"feature": f.feature, "direction": f.direction, "text": f.text, "impact": f.impact}
+                        for f in scorer.explainer.factors(matrix[index])
+                    ],
+                    "model_version": scorer.model_version,
+                }
+            )
+            for item in (
+                self.leads.lead_item(job.tenant_id, lead),
+                self.leads.score_item(job.tenant_id, lead.property.market, score),
+            ):
+                items[(item["pk"], item["sk"])] = item
+        if skipped:
+            logger.warning("rows the record validator rejected", extra={"job_id": job.job_id, "rows": skipped})
+        return list(items.values())
+
+    def _write_items(self, pool: ThreadPoolExecutor, items: list[dict[str, Any]]) -> None:
+        if not items:
+            return
+        threads = self.settings.write_threads
+        size = max(25, math.ceil(len(items) / threads / 25) * 25)
+        slices = [items[i : i + size] for i in range(0, len(items), size)]
+        list(pool.map(self.leads.write_items, slices))  # re-raises the first failure
+
+    def _save(self, job: BulkJob, owner: str, output: _Output, errors: TextIO, clock: _Clock, *, release: bool) -> None:
+        """Checkpoint: the output tail (or Parquet segment) and errors so far as objects named by a new sequence
+        number, then the job record naming them. Until the record is saved the previous checkpoint stands."""
+        cp = job.checkpoint
+        cp.seq += 1
+        prefix = work_prefix(job.tenant_id, job.job_id)
+        stale = output.save(cp, prefix)
+        errors.flush()
+        if cp.errors_key:
+            stale.append(cp.errors_key)
+        cp.errors_key = f"{prefix}errors-{cp.seq:06d}.jsonl"
+        self.objects.upload_file(job.bucket, cp.errors_key, Path(errors.name))
+        cp.processing_s += clock.lap()
+        self.jobs.save(job.tenant_id, job.job_id, owner, job.model_dump(mode="json"), release=release)
+        self.objects.delete(job.bucket, stale)
+
+    # ---------------------------------------------------------------- the end
+    def _finish(self, job: BulkJob, owner: str, workdir: Path, errors_path: Path, clock: _Clock) -> str:
+        cp = job.checkpoint
+        if job.format == "parquet":
+            paths = []
+            for index, key in enumerate(cp.segments):
+                path = workdir / f"part-{index}.parquet"
+                self.objects.download(job.bucket, key, path)
+                paths.append(path)
+            merged = workdir / "results.parquet"
+            merge_segments(paths, merged)
+            self.objects.upload_file(job.bucket, job.results_key, merged, CONTENT_TYPES["parquet"])
+        else:
+            tail = self.objects.get_bytes(job.bucket, cp.tail_key) if cp.tail_key else b""
+            upload = MultipartOutput(
+                self.objects,
+                job.bucket,
+                job.results_key,
+                part_bytes=self.settings.part_bytes,
+                content_type=CONTENT_TYPES.get(job.format or ""),
+                upload_id=cp.upload_id,
+                parts=cp.parts,
+                tail=tail,
+            )
+            try:
+                upload.finish()
+            except UploadGone:
+                # An earlier attempt completed the upload and stopped before recording it.
+                if self.objects.head(job.bucket, job.results_key) is None:
+                    raise
+        self.objects.upload_file(job.bucket, job.errors_key, errors_path, "application/x-ndjson")
+        job.status = "completed"
+        self._close(job, owner, clock)
+        logger.info(
+            "bulk job completed",
+            extra={"job_id": job.job_id, "rows": job.rows, "scored": cp.scored, "seconds": cp.processing_s},
+        )
+        return "completed"
+
+    def _fail(self, job: BulkJob, owner: str, clock: _Clock, message: str) -> str:
+        line = {"row": None, "field": None, "message": message}
+        self.objects.put_bytes(job.bucket, job.errors_key, (json.dumps(line) + "\n").encode(), "application/x-ndjson")
+        job.status, job.error = "failed", message
+        if job.checkpoint.upload_id:
+            self.objects.abort_multipart(job.bucket, job.results_key, job.checkpoint.upload_id)
+        self._close(job, owner, clock)
+        logger.warning("bulk job failed", extra={"job_id": job.job_id, "key": job.key, "error": message})
+        return "failed"
+
+    def _close(self, job: BulkJob, owner: str, clock: _Clock) -> None:
+        """Publish `bulk.completed` (a stable event id: a retried close publishes the same event), then record the
+        outcome and drop the checkpoint objects."""
+        cp = job.checkpoint
+        cp.processing_s += clock.lap()
+        job.completed_at = time.time()
+        self.events.publish(self.completed_event(job))
+        self.jobs.save(
+            job.tenant_id,
+            job.job_id,
+            owner,
+            job.model_dump(mode="json"),
+            status=job.status,
+            release=True,
+            expires_at=self._expires_at(),
+        )
+        leftovers = [key for key in (cp.tail_key, cp.errors_key, *cp.segments) if key]
+        self.objects.delete(job.bucket, leftovers)
+
+    @staticmethod
+    def completed_event(job: BulkJob) -> DomainEvent:
+        cp = job.checkpoint
+        completed = job.status == "completed"
+        return DomainEvent(
+            id=f"evt_{job.job_id}",
+            type="bulk.completed",
+            tenant_id=job.tenant_id,
+            data={
+                "job_id": job.job_id,
+                "bucket": job.bucket,
+                "key": job.key,
+                "version_id": job.version_id,
+                "results_key": job.results_key if completed else None,
+                "errors_key": job.errors_key,
+                "rows": job.rows,
+                "scored": cp.scored,
+                "invalid": job.rows - cp.scored,
+                "unreadable": job.unreadable,
+                "status": job.status,
+                "error": job.error,
+                "duration_s": round((job.completed_at or time.time()) - job.created_at, 3),
+                "processing_s": round(cp.processing_s, 3),
+                "invocations": cp.invocations,
+                "model_version": job.model_version,
+            },
+        )

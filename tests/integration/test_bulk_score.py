@@ -1,0 +1,296 @@
+"""The bulk_score function against the local cloud's moto server: uploads go to S3 as a user would put them, the
+notifications S3 puts on BulkQueue are received with boto3 and handed to the handler in-process (as Lambda's
+event source mapping would), and `bulk.completed` is observed on an SQS queue subscribed to the events topic."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.csv as pa_csv
+import pytest
+
+from aiqleads.bulk.requests import CONTINUE_TYPE, parse_message
+from aiqleads.composition import default_scorer
+from aiqleads.file_scoring import errors_path_for, score_file
+from aiqleads.generate import generate_file
+from aiqleads.scoring import Scorer
+from aiqleads.storage.aws import reset_clients
+from aiqleads.storage.leads import LeadRepository
+from infra.local_cloud import LocalCloud
+
+from .conftest import ROOT, TEMPLATE
+
+pytestmark = pytest.mark.integration
+
+ROWS = 2_000
+MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "1.0.0"
+HANDLER_FILE = ROOT / "functions" / "bulk_score" / "handler.py"
+
+
+def _load_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    spec = importlib.util.spec_from_file_location("bulk_score_handler", HANDLER_FILE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler  # type: ignore[no-any-return]
+
+
+@dataclass
+class FakeContext:
+    """What Lambda passes: the remaining time is what the tests turn to force a checkpoint."""
+
+    remaining_ms: int = 900_000
+    function_name: str = "aiqleads-dev-bulk-score"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:aiqleads-dev-bulk-score"
+    aws_request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Bulk:
+    cloud: LocalCloud
+    s3: Any
+    sqs: Any
+    dynamodb: Any
+    bucket: str
+    queue_url: str
+    queue_arn: str
+    observer_url: str
+    leads_table: str
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+
+    def upload(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> None:
+        self.s3.upload_file(str(path), self.bucket, key, ExtraArgs={"Metadata": metadata} if metadata else None)
+
+    def receive(self, matches: Callable[[str], bool], timeout: float = 10.0) -> str:
+        """The body of the first bulk-queue message that `matches` (every received message is deleted)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            found = None
+            for message in response.get("Messages", []):
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                if found is None and matches(message["Body"]):
+                    found = message["Body"]
+            if found is not None:
+                return found
+        raise AssertionError("no matching message on the bulk queue")
+
+    def upload_event(self, key: str) -> str:
+        return self.receive(lambda body: any(getattr(r, "key", None) == key for r in parse_message(body)))
+
+    def invoke(self, body: str, context: FakeContext | None = None) -> dict[str, Any]:
+        record = {
+            "messageId": uuid.uuid4().hex,
+            "receiptHandle": uuid.uuid4().hex,
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": "us-east-1",
+        }
+        return self.handler({"Records": [record]}, context or FakeContext())
+
+    def run(self, key: str, context: FakeContext | None = None) -> int:
+        """Deliver the upload's notification, then every continuation, until the job stops asking; returns the
+        number of invocations."""
+        body = self.upload_event(key)
+        invocations = 0
+        while True:
+            result = self.invoke(body, context)
+            invocations += 1
+            assert result == {"batchItemFailures": []}
+            try:
+                body = self.receive(lambda b: json.loads(b).get("type") == CONTINUE_TYPE, timeout=1.5)
+            except AssertionError:
+                return invocations
+
+    def events(self, timeout: float = 5.0, expect: int = 1) -> list[dict[str, Any]]:
+        """bulk.completed events seen on the observer queue within `timeout` (stops early at `expect`)."""
+        import time
+
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(found) < expect:
+            response = self.sqs.receive_message(QueueUrl=self.observer_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in response.get("Messages", []):
+                self.sqs.delete_message(QueueUrl=self.observer_url, ReceiptHandle=message["ReceiptHandle"])
+                event = json.loads(json.loads(message["Body"])["Message"])
+                if event["type"] == "bulk.completed":
+                    found.append(event)
+        return found
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+
+@pytest.fixture(scope="module")
+def bulk() -> Iterator[Bulk]:
+    options = {k: False for k in ("run_functions", "demo") if k in inspect.signature(LocalCloud).parameters}
+    with LocalCloud(TEMPLATE, port=0, **options) as cloud, pytest.MonkeyPatch.context() as patch:
+        refs = cloud.resources.ref
+        environment = {
+            **cloud.server.environment(),
+            "LEADS_TABLE": refs("LeadsTable"),
+            "JOBS_TABLE": refs("JobsTable"),
+            "UPLOADS_BUCKET": refs("UploadsBucket"),
+            "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
+            "BULK_QUEUE_URL": refs("BulkQueue"),
+            "AIQLEADS_MODEL_DIR": str(MODEL_DIR),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "AIQLeads",
+        }
+        for name, value in environment.items():
+            patch.setenv(name, str(value))
+        reset_clients()
+        sqs = cloud.client("sqs")
+        observer_url = sqs.create_queue(QueueName=f"bulk-observer-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        observer_arn = sqs.get_queue_attributes(QueueUrl=observer_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        cloud.client("sns").subscribe(TopicArn=refs("DomainEventsTopic"), Protocol="sqs", Endpoint=observer_arn)
+        queue_url = refs("BulkQueue")
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        yield Bulk(
+            cloud=cloud,
+            s3=cloud.client("s3"),
+            sqs=sqs,
+            dynamodb=cloud.client("dynamodb"),
+            bucket=refs("UploadsBucket"),
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            observer_url=observer_url,
+            leads_table=refs("LeadsTable"),
+            handler=_load_handler(),
+        )
+    reset_clients()
+
+
+@pytest.fixture(scope="module")
+def leads_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bulk") / "leads-nov.csv"
+    generate_file(ROWS, 7, path, invalid_rate=0.01)
+    return path
+
+
+@pytest.fixture(scope="module")
+def expected(leads_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """What `aiqleads score` writes for the same file with the same model: (results, errors)."""
+    out = tmp_path_factory.mktemp("cli") / "leads-nov.scored.csv"
+    score_file(leads_file, out, default_scorer(), progress=False)
+    return out.read_bytes(), errors_path_for(out).read_bytes()
+
+
+def _tenant() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+class _CountingScorer:
+    """Counts the rows each Scorer.score_batch call scores (to prove no row is scored twice)."""
+
+    def __init__(self, patch: pytest.MonkeyPatch):
+        self.rows = 0
+        original = Scorer.score_batch
+
+        def counting(scorer: Scorer, batch: Any) -> Any:
+            self.rows += batch.rows
+            return original(scorer, batch)
+
+        patch.setattr(Scorer, "score_batch", counting)
+
+
+def _tenant_lead_count(bulk: Bulk, tenant: str) -> int:
+    paginator = bulk.dynamodb.get_paginator("query")
+    pages = paginator.paginate(
+        TableName=bulk.leads_table,
+        IndexName="TenantIndex",
+        KeyConditionExpression="gsi2pk = :t",
+        ExpressionAttributeValues={":t": {"S": tenant}},
+        Select="COUNT",
+    )
+    return sum(page["Count"] for page in pages)
+
+
+# ------------------------------------------------------------------------------------------------ the happy path
+
+
+def test_upload_gives_results_errors_items_and_one_event(
+    bulk: Bulk, leads_file: Path, expected: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _tenant()
+    key = f"uploads/{tenant}/leads-nov.csv"
+    bulk.upload(leads_file, key)
+    counter = _CountingScorer(monkeypatch)
+
+    assert bulk.run(key) == 1
+
+    results, errors = expected
+    assert bulk.read(f"results/{tenant}/leads-nov.scored.csv") == results
+    assert bulk.read(f"results/{tenant}/leads-nov.errors.jsonl") == errors
+    table = pa_csv.read_csv(leads_file, convert_options=pa_csv.ConvertOptions(strings_can_be_null=False))
+    error_lines = [json.loads(line) for line in errors.decode().splitlines()]
+    bad_rows = {line["row"] for line in error_lines}
+    assert 0 < len(bad_rows) < ROWS * 0.03
+    assert {"row", "field", "message"} <= set(error_lines[0])
+    input_ids = table.column("id").to_pylist()
+    valid_ids = [lead_id for row, lead_id in enumerate(input_ids, start=1) if row not in bad_rows]
+    scored = pa_csv.read_csv(
+        bulk.s3.get_object(Bucket=bulk.bucket, Key=f"results/{tenant}/leads-nov.scored.csv")["Body"]
+    )
+    assert scored.column("id").to_pylist() == [str(i) for i in valid_ids]  # complete, in input order
+    assert scored.column_names == [*table.column_names, "probability", "score", "grade", "reasons"]
+    assert counter.rows == len(valid_ids)
+
+    # DynamoDB: every valid row is a lead of this tenant, with its score (what GET /v1/leads/{id} reads).
+    assert _tenant_lead_count(bulk, tenant) == len(set(valid_ids))
+    repository = LeadRepository(bulk.leads_table)
+    record = repository.get(tenant, str(valid_ids[-1]))
+    assert record is not None
+    assert record.score is not None
+    assert record.score.score == scored.column("score")[-1].as_py()
+    assert record.score.reasons
+    assert repository.get("someone-else", str(valid_ids[-1])) is None
+
+    (event,) = bulk.events()
+    assert event["tenant_id"] == tenant
+    data = event["data"]
+    assert data["status"] == "completed"
+    assert data["bucket"] == bulk.bucket
+    assert data["key"] == key
+    assert data["results_key"] == f"results/{tenant}/leads-nov.scored.csv"
+    assert data["errors_key"] == f"results/{tenant}/leads-nov.errors.jsonl"
+    assert (data["rows"], data["scored"], data["invalid"]) == (ROWS, len(valid_ids), len(bad_rows))
+    assert data["model_version"] == default_scorer().model_version
+    assert data["duration_s"] >= 0
+
+    # The same notification again (SQS redelivers; S3 may send twice): nothing is redone or republished.
+    before = bulk.s3.head_object(Bucket=bulk.bucket, Key=f"results/{tenant}/leads-nov.scored.csv")
+    redelivered = json.dumps(
+        {
+            "Records": [
+                {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": bulk.bucket}, "object": {"key": key}}}
+            ]
+        }
+    )
+    assert bulk.invoke(redelivered) == {"batchItemFailures": []}
+    assert counter.rows == len(valid_ids)
+    after = bulk.s3.head_object(Bucket=bulk.bucket, Key=f"results/{tenant}/leads-nov.scored.csv")
+    assert after["LastModified"] == before["LastModified"]
+    assert bulk.events(timeout=2.0) == []
+    leftovers = bulk.s3.list_objects_v2(Bucket=bulk.bucket, Prefix=f"bulk-work/{tenant}/").get("KeyCount", 0)
+    assert leftovers == 0

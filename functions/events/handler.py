@@ -6,13 +6,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aiqleads.events_consumer import process_interaction, processor
+from aiqleads.events_consumer import process_interaction, processor, register_context
 
 logger = Logger(service="aiqleads")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    register_context(context)
     return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
         event=event, record_handler=process_interaction, processor=processor, context=context
     )

@@ -32,8 +32,43 @@ def template() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(TEMPLATE, port=0) as cloud:  # port 0: the OS picks a free port on 127.0.0.1
+    """The AWS endpoint and the template's resources only: no function consumes the queues, so tests can."""
+    with LocalCloud(TEMPLATE, port=0, run_functions=False, demo=False) as cloud:  # port 0: a free loopback port
         yield cloud
+
+
+@pytest.fixture(scope="session")
+def running_cloud() -> Iterator[LocalCloud]:
+    """Everything `make run` starts: functions behind the API server and the queue pollers, and the demo data."""
+    with LocalCloud(TEMPLATE, port=0, retry_delay=1) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="session")
+def running_info(running_cloud: LocalCloud) -> dict[str, Any]:
+    info: dict[str, Any] = json.loads(json.dumps(running_cloud.info()))
+    return info
+
+
+def _clients(info: dict[str, Any]) -> Callable[[str], Any]:
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=info["region"]
+    )
+    clients: dict[str, Any] = {}
+
+    def make(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(service, endpoint_url=info["aws_endpoint_url"])
+        return clients[service]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def running_aws(running_info: dict[str, Any]) -> Callable[[str], Any]:
+    return _clients(running_info)
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +81,7 @@ def local_info(local_cloud: LocalCloud) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def aws(local_info: dict[str, Any]) -> Callable[[str], Any]:
     """boto3 clients as a user would make them: the endpoint from local.json and dummy credentials."""
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=local_info["region"]
-    )
-    clients: dict[str, Any] = {}
-
-    def make(service: str) -> Any:
-        if service not in clients:
-            clients[service] = session.client(service, endpoint_url=local_info["aws_endpoint_url"])
-        return clients[service]
-
-    return make
+    return _clients(local_info)
 
 
 def receive_until(

@@ -34,10 +34,20 @@ def _service() -> LeadService:
 
 
 @functools.cache
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
+
+
+def register_context(context: Any) -> None:
+    """Lets idempotency expire an in-progress record when the invocation that held it timed out."""
+    idempotency_config().register_lambda_context(context)
+
+
+@functools.cache
 def _apply_once() -> Callable[..., Any]:
     settings = Settings.from_env().require("idempotency_table")
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
+    config = idempotency_config()
 
     @idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=config)
     def apply(message: dict[str, Any]) -> dict[str, Any]:

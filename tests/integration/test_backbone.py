@@ -1,0 +1,219 @@
+"""The serverless backbone through the local cloud, driven from outside as a user would: HTTP calls to the API,
+boto3 uploads to S3, and an SQS queue subscribed to the domain-events topic to observe what is published."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiqleads.generate import generate_file
+from tests.integration.conftest import receive_until
+
+pytestmark = pytest.mark.integration
+
+LEAD: dict[str, Any] = {
+    "id": "it-lead-1",
+    "source": "zillow",
+    "created_at": "2026-11-20T10:00:00Z",
+    "contact": {"name": "Ana Diaz", "email": "ana@example.com", "phone": "+1 702 555 0100"},
+    "property": {"type": "single_family", "price": 425000, "beds": 3, "baths": 2, "sqft": 1800,
+                 "lat": 36.17, "lon": -115.14, "market": "las-vegas"},
+    "intent": "sell",
+    "timeline": "0-3 months",
+    "description": "Motivated seller, relocating",
+}  # fmt: skip
+
+
+def api(
+    info: dict[str, Any], method: str, path: str, body: Any = None, *, key: str | None = "default"
+) -> tuple[int, dict[str, str], Any]:
+    """One HTTP call to the local API; returns status, headers and the decoded JSON body."""
+    headers = {"content-type": "application/json"}
+    if key is not None:
+        headers["x-api-key"] = info["api_key"] if key == "default" else key
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(info["api_url"] + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def observer(running_aws: Callable[[str], Any], running_info: dict[str, Any]) -> Iterator[str]:
+    """An SQS queue subscribed to the domain-events topic, as an AWS-native subscriber would have."""
+    sqs, sns = running_aws("sqs"), running_aws("sns")
+    url = sqs.create_queue(QueueName="it-domain-events-observer")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=running_info["events_topic_arn"], Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+def event_of(message: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(message["Body"])
+    return body
+
+
+def test_score_a_lead(running_info: dict[str, Any], running_aws: Callable[[str], Any], observer: str) -> None:
+    status, headers, score = api(running_info, "POST", "/v1/leads", LEAD)
+    assert status == 201, score
+    assert headers["X-Request-ID"]
+    assert 0 <= score["probability"] <= 1
+    assert score["grade"] in "ABCD"
+    assert score["model_version"] == "1.0.0"
+    assert any(reason["direction"] == "up" for reason in score["reasons"])
+    status, _, stored = api(running_info, "GET", f"/v1/leads/{LEAD['id']}")
+    assert status == 200
+    assert stored["lead"]["contact"]["phone"] == "+17025550100"
+    assert stored["score"]["score"] == score["score"]
+    published, _ = receive_until(
+        running_aws("sqs"),
+        observer,
+        lambda m: event_of(m)["type"] == "lead.scored" and event_of(m)["data"]["lead_id"] == LEAD["id"],
+    )
+    event = event_of(published)
+    assert event["tenant_id"] == running_info["tenant_id"]
+    assert event["data"]["score"] == score["score"]
+
+
+def test_batch_with_a_bad_item(running_info: dict[str, Any]) -> None:
+    good = {**LEAD, "id": "it-batch-good"}
+    bad = {**LEAD, "id": "it-batch-bad", "property": {**LEAD["property"], "price": "lots"}}
+    status, _, body = api(running_info, "POST", "/v1/leads/batch", {"leads": [good, bad]})
+    assert status == 200
+    assert [item["status"] for item in body["data"]] == [201, 422]
+    assert body["data"][1]["error"]["details"][0]["field"] == "property.price"
+    assert api(running_info, "GET", "/v1/leads/it-batch-good")[0] == 200
+    assert api(running_info, "GET", "/v1/leads/it-batch-bad")[0] == 404
+
+
+def test_missing_or_wrong_api_key(running_info: dict[str, Any]) -> None:
+    status, _, body = api(running_info, "GET", "/v1/leads/x", key=None)
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
+    status, _, body = api(running_info, "GET", "/v1/leads/x", key="aiq_not-a-real-key")
+    assert status in (401, 403)
+    assert body["error"]["code"] in ("unauthorized", "forbidden")
+    assert api(running_info, "GET", "/v1/health", key=None)[0] == 200  # public route
+
+
+def test_another_tenants_lead_is_invisible(running_info: dict[str, Any]) -> None:
+    lead_id = running_info["demo_lead_ids"][0]
+    assert api(running_info, "GET", f"/v1/leads/{lead_id}")[0] == 200
+    status, _, body = api(running_info, "GET", f"/v1/leads/{lead_id}", key=running_info["other_tenant_api_key"])
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
+
+
+def test_events_change_a_score_and_publish_it(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], observer: str
+) -> None:
+    lead = {**LEAD, "id": "it-events-1", "timeline": "unknown", "description": None}
+    status, _, before = api(running_info, "POST", "/v1/leads", lead)
+    assert status == 201
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    actions = ["view", "click", "inquiry", "message", "schedule", "contact"]
+    events = [{"lead_id": lead["id"], "actor": "buyer-pro-texas", "action": a, "timestamp": now} for a in actions]
+    status, _, accepted = api(running_info, "POST", "/v1/events", {"events": events})
+    assert status == 202
+    assert accepted["accepted"] == len(actions)
+
+    def is_change(message: dict[str, Any]) -> bool:
+        event = event_of(message)
+        return event["type"] == "lead.score_changed" and event["data"]["lead_id"] == lead["id"]
+
+    changed, _ = receive_until(running_aws("sqs"), observer, is_change, timeout=30)
+    data = event_of(changed)["data"]
+    assert data["previous"]["score"] == before["score"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the last event's re-score lands after its announcement is published
+        _, _, current = api(running_info, "GET", f"/v1/leads/{lead['id']}/score")
+        if current["score"] != before["score"]:
+            break
+        time.sleep(0.5)
+    assert current["score"] != before["score"]
+
+
+def test_bulk_upload_scores_every_good_row(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], observer: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "leads-it.csv"
+    generate_file(10_000, 99, source, leads_only=True, invalid_rate=0.01)
+    bucket = running_info["uploads_bucket"]
+    running_aws("s3").upload_file(
+        str(source), bucket, "uploads/leads-it.csv", ExtraArgs={"Metadata": {"tenant-id": "demo"}}
+    )
+
+    def completed(message: dict[str, Any]) -> bool:
+        event = event_of(message)
+        return event["type"] == "bulk.completed" and event["data"].get("results_key", "").endswith(
+            "leads-it.scored.csv"
+        )
+
+    done, seen = receive_until(running_aws("sqs"), observer, completed, timeout=300)
+    data = event_of(done)["data"]
+    assert data["rows"] == 10_000
+    assert data["invalid"] > 0
+    assert data["scored"] + data["invalid"] == 10_000
+    results = running_aws("s3").get_object(Bucket=bucket, Key=data["results_key"])["Body"].read().decode()
+    rows = list(csv.DictReader(io.StringIO(results)))
+    assert len(rows) == data["scored"]
+    assert {"probability", "score", "grade", "reasons"} <= set(rows[0])
+    errors = running_aws("s3").get_object(Bucket=bucket, Key=data["errors_key"])["Body"].read().decode().splitlines()
+    bad_rows = {json.loads(line)["row"] for line in errors}
+    assert len(bad_rows) == data["invalid"]
+    source_ids = [row["id"] for row in csv.DictReader(source.open())]
+    assert [row["id"] for row in rows] == [i for n, i in enumerate(source_ids, start=1) if n not in bad_rows]
+    later = [m for m in seen if completed(m)]
+    assert len(later) == 1  # one bulk.completed
+    assert api(running_info, "GET", f"/v1/leads/{rows[0]['id']}")[0] == 200  # stored for the tenant
+
+
+def test_throttling_returns_429_with_retry_after(running_info: dict[str, Any]) -> None:
+    key = running_info["api_keys"]["basic"]
+    statuses = []
+    for _ in range(25):  # basic: 60/min with a burst of 10
+        status, headers, _ = api(running_info, "GET", f"/v1/leads/{running_info['demo_lead_ids'][1]}", key=key)
+        statuses.append(status)
+        if status == 429:
+            break
+    assert statuses[0] == 200
+    assert statuses[-1] == 429, statuses
+    assert int(headers["Retry-After"]) >= 1
+
+
+def test_a_redelivered_interaction_counts_once(running_info: dict[str, Any], running_aws: Callable[[str], Any]) -> None:
+    lead_id = running_info["demo_lead_ids"][2]
+    tables = running_info["tables"]
+    key = {"pk": {"S": f"{running_info['tenant_id']}#{lead_id}"}, "sk": {"S": "total"}}
+
+    def views() -> int:
+        item = running_aws("dynamodb").get_item(TableName=tables["AggregatesTable"], Key=key, ConsistentRead=True)
+        return int(item.get("Item", {}).get("views", {"N": "0"})["N"])
+
+    before = views()
+    message = {
+        "event_id": "evt_redelivered_once",
+        "tenant_id": running_info["tenant_id"],
+        "interaction": {"lead_id": lead_id, "actor": "lead", "action": "view", "timestamp": "2026-11-26T12:00:00Z"},
+    }
+    queue = running_info["queues"]["EventsQueue"]
+    for _ in range(2):  # SQS delivers at least once: the same message twice
+        running_aws("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(message))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and views() == before:
+        time.sleep(0.3)
+    time.sleep(2)  # give the second copy time to be (not) applied
+    assert views() == before + 1

@@ -7,8 +7,9 @@ MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup run local-cloud test lint typecheck unit bench model format clean package deploy
+.PHONY: setup run file-demo local-cloud test lint typecheck unit bench model format clean package deploy
 AWS_PORT ?= 4566
+API_PORT ?= 3000
 
 setup: $(STAMP)
 
@@ -19,18 +20,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
 	touch $(STAMP)
 
-# The main job: generate demo leads (with their real outcomes), score them with the shipped model, show
-# the grades against what actually happened and the best leads with their reasons.
+# The main job: the embedded local cloud on 127.0.0.1 (moto as the AWS endpoint on $(AWS_PORT), every resource
+# template.yaml declares, the demo tenant and data, the API as API Gateway serves it on $(API_PORT), and each
+# queue-triggered function polling its queue) until Ctrl-C. It prints the API key and copy-paste examples.
 run: $(STAMP)
+	$(BIN)/python -m infra.local_cloud up --port $(AWS_PORT) --api-port $(API_PORT)
+
+# No AWS at all: generate demo leads (with their real outcomes), score the file with the shipped model, and show
+# the grades against what actually happened and the best leads with their reasons.
+file-demo: $(STAMP)
 	@mkdir -p $(DEMO_DIR)
 	$(BIN)/aiqleads generate --rows 20000 --seed 42 -o $(DEMO_DIR)/leads.csv
 	$(BIN)/aiqleads score $(DEMO_DIR)/leads.csv -o $(DEMO_DIR)/leads.scored.csv
 	@$(BIN)/aiqleads summarize $(DEMO_DIR)/leads.scored.csv
 
-# The embedded local cloud so far: moto on 127.0.0.1:$(AWS_PORT) with every resource template.yaml declares,
-# until Ctrl-C (the API server, handlers and demo data arrive with issue 3).
+# The AWS endpoint and the template's resources only (no functions, no demo data), until Ctrl-C.
 local-cloud: $(STAMP)
-	$(BIN)/python -m infra.local_cloud up --port $(AWS_PORT)
+	$(BIN)/python -m infra.local_cloud up --port $(AWS_PORT) --no-functions --no-demo
 
 test: lint typecheck unit
 

@@ -78,16 +78,17 @@ def examples(info: dict[str, Any]) -> list[str]:
             f"  curl -s -X POST {api_url}/v1/leads/score -H 'x-api-key: {key or '<your API key>'}' "
             f"-H 'content-type: application/json' -d {lead}",
         ]
+    tenant = info.get("tenant_id", "demo")
     lines += [
-        "  # 2. upload a CSV of leads (flat form) for bulk scoring",
+        f"  # 2. upload a CSV of leads (flat form) for bulk scoring, as tenant {tenant}",
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-        "  aiqleads generate --rows 1000 --leads-only -o leads.csv",
-        f"  aws s3 cp leads.csv s3://{bucket}/uploads/leads.csv",
+        "  .venv/bin/aiqleads generate --rows 1000 --leads-only -o leads.csv",
+        f"  aws s3 cp leads.csv s3://{bucket}/uploads/leads.csv --metadata tenant-id={tenant}",
         "  # 3. read the results (a few seconds later; bad rows go to an errors file beside it)",
         f"  aws s3 cp s3://{bucket}/results/leads.scored.csv - | head",
-        "  # (no AWS CLI? python -c \"import boto3; boto3.client('s3').upload_file('leads.csv', "
-        f"'{bucket}', 'uploads/leads.csv')\")",
+        "  # (no AWS CLI? .venv/bin/python -c \"import boto3; boto3.client('s3').upload_file('leads.csv', "
+        f"'{bucket}', 'uploads/leads.csv', ExtraArgs={{'Metadata': {{'tenant-id': '{tenant}'}}}})\")",
     ]
     return lines
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow.csv as pa_csv
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from aiqleads.bulk.requests import CONTINUE_TYPE, parse_message
 from aiqleads.composition import default_scorer
@@ -294,3 +295,121 @@ def test_upload_gives_results_errors_items_and_one_event(
     assert bulk.events(timeout=2.0) == []
     leftovers = bulk.s3.list_objects_v2(Bucket=bulk.bucket, Prefix=f"bulk-work/{tenant}/").get("KeyCount", 0)
     assert leftovers == 0
+
+
+# ------------------------------------------------------------------------------------------------ continuation
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of 64 KiB (moto's 5 MiB minimum lowered in-process) and batches of 400 rows: a 2,000-row file spans
+    several parts and several invocations."""
+    import moto.s3.models
+
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
+    monkeypatch.setenv("BULK_PART_BYTES", str(64 << 10))
+    monkeypatch.setenv("BULK_BATCH_ROWS", "400")
+
+
+@pytest.fixture(scope="module")
+def formats(leads_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("formats")
+    files = {"csv": leads_file}
+    for fmt in ("jsonl", "parquet"):
+        files[fmt] = folder / f"leads-nov.{fmt}"
+        generate_file(ROWS, 7, files[fmt], invalid_rate=0.01)
+    return files
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.usefixtures("small_parts")
+def test_a_continued_job_gives_the_one_shot_bytes_and_scores_no_row_twice(
+    bulk: Bulk, formats: dict[str, Path], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _tenant()
+    source = formats[fmt]
+    bulk.upload(source, f"uploads/{tenant}/one-shot.{fmt}")
+    assert bulk.run(f"uploads/{tenant}/one-shot.{fmt}") == 1
+    (one_shot_event,) = bulk.events()
+
+    counter = _CountingScorer(monkeypatch)
+    monkeypatch.setenv("BULK_TIME_MARGIN_SECONDS", "60")
+    bulk.upload(source, f"uploads/{tenant}/continued.{fmt}")
+    invocations = bulk.run(f"uploads/{tenant}/continued.{fmt}", FakeContext(remaining_ms=30_000))
+
+    assert invocations >= ROWS // 400  # one batch per invocation: less time left than the margin after each
+    one_shot = bulk.read(f"results/{tenant}/one-shot.scored.{fmt}")
+    continued = bulk.read(f"results/{tenant}/continued.scored.{fmt}")
+    assert len(one_shot) > 3 * (64 << 10)  # several parts
+    assert continued == one_shot
+    assert bulk.read(f"results/{tenant}/continued.errors.jsonl") == bulk.read(f"results/{tenant}/one-shot.errors.jsonl")
+    (event,) = bulk.events()
+    assert counter.rows == event["data"]["scored"] == one_shot_event["data"]["scored"]
+    assert event["data"]["invocations"] == invocations
+    assert bulk.s3.list_objects_v2(Bucket=bulk.bucket, Prefix=f"bulk-work/{tenant}/").get("KeyCount", 0) == 0
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_a_crash_mid_chunk_is_redone_from_the_last_checkpoint(
+    bulk: Bulk, leads_file: Path, expected: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = _tenant()
+    key = f"uploads/{tenant}/leads-nov.csv"
+    monkeypatch.setenv("BULK_CHECKPOINT_SECONDS", "0")  # a checkpoint at every part boundary
+    calls = {"n": 0}
+    original = LeadRepository.write_items
+
+    def crash_on_the_ninth_write(repository: LeadRepository, items: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 9:  # the third batch: its output bytes are written (maybe a part uploaded) by now
+            raise ConnectionError("the function died")
+        return original(repository, items)
+
+    monkeypatch.setattr(LeadRepository, "write_items", crash_on_the_ninth_write)
+    bulk.upload(leads_file, key)
+    body = bulk.upload_event(key)
+    with pytest.raises(BatchProcessingError):  # the whole (one-message) batch failed: SQS redelivers it
+        bulk.invoke(body)
+
+    monkeypatch.setattr(LeadRepository, "write_items", original)
+    assert bulk.invoke(body) == {"batchItemFailures": []}  # the redelivery
+
+    results, errors = expected
+    assert bulk.read(f"results/{tenant}/leads-nov.scored.csv") == results
+    assert bulk.read(f"results/{tenant}/leads-nov.errors.jsonl") == errors
+    (event,) = bulk.events()
+    assert event["data"]["invocations"] == 2
+    assert _tenant_lead_count(bulk, tenant) == event["data"]["scored"]
+
+
+# ------------------------------------------------------------------------------------------------ failures
+
+
+def test_an_unsupported_file_is_reported_not_dropped(bulk: Bulk, tmp_path: Path) -> None:
+    tenant = _tenant()
+    path = tmp_path / "leads.xlsx"
+    path.write_bytes(b"PK\x03\x04 not a lead table")
+    key = "uploads/leads-dec.xlsx"
+    bulk.upload(path, key, metadata={"tenant-id": tenant})  # no folder: the tenant comes from the metadata
+
+    assert bulk.run(key) == 1
+
+    (event,) = bulk.events()
+    assert event["tenant_id"] == tenant
+    assert event["data"]["status"] == "failed"
+    assert event["data"]["results_key"] is None
+    assert "unsupported file type '.xlsx'" in event["data"]["error"]
+    (line,) = [json.loads(x) for x in bulk.read("results/leads-dec.errors.jsonl").decode().splitlines()]
+    assert "unsupported file type '.xlsx'" in line["message"]
+    assert bulk.s3.list_objects_v2(Bucket=bulk.bucket, Prefix="results/leads-dec.scored").get("KeyCount", 0) == 0
+    jobs = bulk.dynamodb.scan(TableName=bulk.cloud.resources.ref("JobsTable"))["Items"]
+    (job,) = [item for item in jobs if item["tenant_id"]["S"] == tenant]
+    assert job["status"]["S"] == "failed"
+    assert int(job["expires_at"]["N"]) > 0
+
+
+def test_the_s3_test_event_is_acknowledged(bulk: Bulk) -> None:
+    body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": bulk.bucket})
+    assert bulk.invoke(body) == {"batchItemFailures": []}
+    with pytest.raises(BatchProcessingError, match="not JSON"):  # retried, then dead-lettered
+        bulk.invoke("not json")

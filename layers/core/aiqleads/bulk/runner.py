@@ -29,6 +29,7 @@ file, the job record and a `bulk.completed` event with status "failed".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -36,7 +37,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -99,6 +100,7 @@ class JobStore(Protocol):
         release: bool = False,
         expires_at: int | None = None,
     ) -> None: ...
+    def release(self, tenant_id: str, job_id: str, owner: str) -> None: ...
 
 
 class LeadWriter(Protocol):
@@ -164,6 +166,13 @@ class _Clock:
 
 class _Checkpointed(Exception):
     """Raised inside scoring once the checkpoint is saved and the continuation sent."""
+
+
+def _slices(reader: TableReader, rows: int) -> Iterator[pa.Table]:
+    """The reader's batches cut to at most `rows` rows (CSV batches follow Arrow's blocks and can be larger)."""
+    for table in reader.batches():
+        for offset in range(0, table.num_rows, rows):
+            yield table.slice(offset, rows)
 
 
 # ------------------------------------------------------------------------------------------------ outputs
@@ -314,6 +323,13 @@ class BulkScorer:
             else:
                 self._restore_errors(job, errors_path)
             return self._finish(job, owner, workdir, errors_path, clock)
+        except BaseException:
+            # The state in memory is ahead of the checkpoint: only the lease is given back, so the retry starts
+            # at once from the last checkpoint. (A hard stop - timeout, out of memory - cannot do this; its lease
+            # then lapses by itself, long before SQS makes the message visible again.)
+            with contextlib.suppress(Exception):
+                self.jobs.release(tenant_id, job_id, owner)
+            raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -354,7 +370,7 @@ class BulkScorer:
         position = processed = 0
         last_save = time.monotonic()
         with errors_path.open("a", encoding="utf-8") as errors, ThreadPoolExecutor(self.settings.write_threads) as pool:
-            for batch in reader.batches():
+            for batch in _slices(reader, self.settings.batch_rows):
                 start, position = position, position + batch.num_rows
                 if position <= cp.rows_done:
                     continue  # done in an earlier invocation: read again, never scored again

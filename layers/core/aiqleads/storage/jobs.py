@@ -162,3 +162,19 @@ class JobRepository:
             if _failed_condition(error):
                 raise LeaseLost(f"job {job_id}: the lease is held by another worker") from None
             raise
+
+    def release(self, tenant_id: str, job_id: str, owner: str) -> None:
+        """Free the lease without touching the job's state (a worker that fails lets the retry start at once);
+        nothing happens if another worker holds it."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key=self._key(tenant_id, job_id),
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}, ":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if not _failed_condition(error):
+                raise

@@ -1,0 +1,48 @@
+"""The notify function's batch: each record (a domain event or a delivery task) handled concurrently.
+
+Attempts wait on receivers (up to WEBHOOK_TIMEOUT each, 15 s by default), so a batch of 10 handled one after
+the other could outlast the function's 60 s; Powertools' BatchProcessor is sequential, hence this small
+concurrent version with the same contract: failed records are reported in `batchItemFailures` (retried by SQS,
+dead-lettered after maxReceiveCount), never dropped. A malformed message fails the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from .delivery import Notifier
+from .wiring import notifier as default_notifier
+
+logger = Logger(child=True)
+MAX_CONCURRENCY = 10
+
+
+def handle_batch(event: dict[str, Any], make_notifier: Callable[[], Notifier] = default_notifier) -> dict[str, Any]:
+    records: list[dict[str, Any]] = list(event.get("Records") or [])
+    if not records:
+        return {"batchItemFailures": []}
+    notifier = make_notifier()
+
+    def one(record: dict[str, Any]) -> str:
+        message = json.loads(record["body"])
+        if not isinstance(message, dict):
+            raise ValueError("a notify message is a JSON object")
+        return notifier.handle(message)
+
+    failures: list[dict[str, str]] = []
+    with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENCY, len(records))) as pool:
+        futures = [(record["messageId"], pool.submit(one, record)) for record in records]
+        for message_id, future in futures:
+            try:
+                outcome = future.result()
+            except Exception:
+                logger.exception("notify message failed; SQS will retry it", extra={"message_id": message_id})
+                failures.append({"itemIdentifier": message_id})
+            else:
+                logger.debug("notify message handled", extra={"message_id": message_id, "outcome": outcome})
+    return {"batchItemFailures": failures}

@@ -47,6 +47,14 @@ POWERTOOLS_LOCAL_ENVIRONMENT = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
+# Webhook delivery, compressed so a demo shows it: retries within about a minute instead of a day, and receivers on
+# this machine (127.0.0.1 / ::1, over http too) allowed. In AWS none of this is set: https and public addresses only.
+WEBHOOK_LOCAL_ENVIRONMENT = {
+    "WEBHOOK_ALLOW_LOOPBACK": "true",
+    "WEBHOOK_RETRY_SCHEDULE": "1s,2s,4s,8s,15s,30s",
+    "WEBHOOK_DISABLE_AFTER": "10m",
+}
+
 
 class FunctionUnavailableError(LocalCloudError):
     """A function whose handler cannot be run (missing file or attribute); the message says why."""
@@ -312,6 +320,7 @@ def local_environment(
             environment[name], owner[name] = text, logical_id
     environment.update(aws)
     environment.update(POWERTOOLS_LOCAL_ENVIRONMENT)
+    environment.update(WEBHOOK_LOCAL_ENVIRONMENT)
     environment.update(overrides or {})
     return environment, notes
 

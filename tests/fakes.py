@@ -35,6 +35,25 @@ class MemoryLeads:
     def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]:
         return {i for i in lead_ids if (tenant_id, i) in self.records}
 
+    def recent(
+        self, tenant_id: str, limit: int, start_after: dict[str, str] | None = None
+    ) -> tuple[list[tuple[LeadRecord, dict[str, str]]], dict[str, str] | None]:
+        """Newest first by (created_at, id), like TenantIndex."""
+        positions = sorted(
+            (
+                {"pk": f"{t}#{i}", "sk": "lead", "gsi2pk": t, "gsi2sk": f"{r.lead.created_at:%Y-%m-%dT%H:%M:%SZ}#{i}"}
+                for (t, i), r in self.records.items()
+                if t == tenant_id
+            ),
+            key=lambda p: p["gsi2sk"],
+            reverse=True,
+        )
+        if start_after is not None:
+            positions = [p for p in positions if p["gsi2sk"] < start_after["gsi2sk"]]
+        page = positions[:limit]
+        records = [(self.records[tenant_id, p["pk"].split("#", 1)[1]], p) for p in page]
+        return records, (page[-1] if len(positions) > limit else None)
+
 
 @dataclass
 class MemoryAggregates:

@@ -23,12 +23,33 @@ from .scoring import Scorer
 MAX_BATCH = 500
 
 
+@dataclass(frozen=True, slots=True)
+class LeadFilter:
+    market: str | None = None
+    grade: str | None = None
+    score_min: int | None = None
+    source: str | None = None
+
+    def accepts(self, record: Any) -> bool:
+        lead, score = record.lead, record.score
+        if self.market is not None and lead.property.market != self.market:
+            return False
+        if self.source is not None and lead.source != self.source:
+            return False
+        if self.grade is not None and (score is None or score.grade.value != self.grade):
+            return False
+        return self.score_min is None or (score is not None and score.score >= self.score_min)
+
+
 class LeadStore(Protocol):
     def create(self, tenant_id: str, lead: Lead, score: Score) -> None: ...
     def get(self, tenant_id: str, lead_id: str) -> Any: ...
     def put_score(self, tenant_id: str, market: str, score: Score) -> None: ...
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None: ...
     def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]: ...
+    def recent(
+        self, tenant_id: str, limit: int, start_after: dict[str, str] | None = None
+    ) -> tuple[list[tuple[Any, dict[str, str]]], dict[str, str] | None]: ...
 
 
 class AggregateStore(Protocol):
@@ -170,6 +191,37 @@ class LeadService:
         if record is None:
             raise NotFound(f"no lead {lead_id!r}", {"id": lead_id})
         return record
+
+    def browse(
+        self,
+        tenant_id: str,
+        first: int,
+        after: dict[str, str] | None = None,
+        where: LeadFilter | None = None,
+        max_reads: int = 2000,
+    ) -> tuple[list[tuple[Any, dict[str, str]]], dict[str, str] | None]:
+        """Up to `first` of the tenant's leads, newest first, that pass `where`, each with the position to resume
+        after it; and where the next page starts (None: no more). Reads at most `max_reads` index entries per
+        call, so a filter that matches little returns a short page (even an empty one) that can be continued,
+        instead of scanning the whole tenant."""
+        where = where or LeadFilter()
+        found: list[tuple[Any, dict[str, str]]] = []
+        position = after
+        reads = 0
+        while len(found) < first and reads < max_reads:
+            page_size = min(max(first * 2, 20), 200)
+            records, next_position = self.leads.recent(tenant_id, page_size, position)
+            reads += page_size
+            for record, here in records:
+                position = here
+                if where.accepts(record):
+                    found.append((record, here))
+                    if len(found) == first:
+                        return found, position
+            if next_position is None:
+                return found, None
+            position = next_position
+        return found, position
 
     def current_score(self, tenant_id: str, lead_id: str) -> Score:
         record = self.get(tenant_id, lead_id)

@@ -21,9 +21,10 @@ from botocore.exceptions import ClientError
 
 from ..errors import Conflict
 from ..models import Conversion, Lead, Score
+from ..recommendations.card import LeadCard
 from .aws import client
 from .batch import batch_put
-from .codec import decode_item, encode_item
+from .codec import decode_item, encode_item, encode_value
 
 LEAD_SK = "lead"
 SCORE_SK = "score"
@@ -83,8 +84,10 @@ class LeadRepository:
             "gsi2sk": f"{created}#{lead.id}",
         }
 
-    def score_item(self, tenant_id: str, market: str, score: Score) -> dict[str, Any]:
-        return {
+    def score_item(self, tenant_id: str, market: str, score: Score, lead: Lead | None = None) -> dict[str, Any]:
+        """The score item; with the lead, its card (what ranking needs) rides along, so the ScoreIndex returns
+        recommendation candidates ready to rank."""
+        item = {
             "pk": lead_key(tenant_id, score.lead_id),
             "sk": SCORE_SK,
             "tenant_id": tenant_id,
@@ -99,6 +102,9 @@ class LeadRepository:
             "gsi1pk": f"{tenant_id}#{market}",
             "gsi1sk": f"{score.score:03d}#{score.lead_id}",
         }
+        if lead is not None:
+            item["card"] = json.dumps(LeadCard.of(lead).as_dict(), separators=(",", ":"))
+        return item
 
     # ---------------------------------------------------------------- writes
     def create(self, tenant_id: str, lead: Lead, score: Score) -> None:
@@ -116,7 +122,7 @@ class LeadRepository:
                     {
                         "Put": {
                             "TableName": self.table_name,
-                            "Item": encode_item(self.score_item(tenant_id, lead.property.market, score)),
+                            "Item": encode_item(self.score_item(tenant_id, lead.property.market, score, lead)),
                         }
                     },
                 ]
@@ -127,7 +133,17 @@ class LeadRepository:
             raise
 
     def put_score(self, tenant_id: str, market: str, score: Score) -> None:
-        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(self.score_item(tenant_id, market, score)))
+        """Replace the score's attributes (UpdateItem: the lead's card and sale marks on the item stay)."""
+        item = self.score_item(tenant_id, market, score)
+        key = {"pk": encode_value(item.pop("pk")), "sk": encode_value(item.pop("sk"))}
+        names = {f"#a{i}": name for i, name in enumerate(item)}
+        self.dynamodb.update_item(
+            TableName=self.table_name,
+            Key=key,
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":a{i}": encode_value(value) for i, value in enumerate(item.values())},
+        )
 
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:
         item = {
@@ -182,6 +198,55 @@ class LeadRepository:
                 found.update(item["lead_id"]["S"] for item in response["Responses"].get(self.table_name, []))
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def recent(
+        self, tenant_id: str, limit: int, start_after: dict[str, str] | None = None
+    ) -> tuple[list[tuple[LeadRecord, dict[str, str]]], dict[str, str] | None]:
+        """A page of the tenant's leads, newest first (TenantIndex), each with its index position (resume after
+        it with `start_after`), and where the next page starts (None at the end)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "TenantIndex",
+            "KeyConditionExpression": "gsi2pk = :tenant",
+            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_after:
+            request["ExclusiveStartKey"] = {name: {"S": value} for name, value in start_after.items()}
+        response = self.dynamodb.query(**request)
+        positions = [{name: value["S"] for name, value in item.items()} for item in response.get("Items", [])]
+        records = self._records([position["pk"] for position in positions])
+        paired = [(records[p["pk"]], p) for p in positions if p["pk"] in records]
+        last = response.get("LastEvaluatedKey")
+        return paired, None if last is None else {name: value["S"] for name, value in last.items()}
+
+    def _records(self, pks: Sequence[str]) -> dict[str, LeadRecord]:
+        """Lead and score items of `pks` (BatchGetItem), by pk."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(pks), 50):
+            keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks[start : start + 50] for sk in (LEAD_SK, SCORE_SK)]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    decoded = decode_item(item)
+                    found[decoded["pk"], decoded["sk"]] = decoded
+                request = response.get("UnprocessedKeys") or {}
+        records: dict[str, LeadRecord] = {}
+        for pk in pks:
+            lead_item = found.get((pk, LEAD_SK))
+            if lead_item is None:
+                continue  # deleted between the index read and this one
+            score_item = found.get((pk, SCORE_SK))
+            records[pk] = LeadRecord(
+                lead=Lead.model_validate_json(lead_item["lead"]),
+                score=self.score_from_item(score_item) if score_item else None,
+                conversions=[],
+                stored_at=lead_item.get("stored_at"),
+                scored_at=score_item.get("scored_at") if score_item else None,
+            )
+        return records
 
     @staticmethod
     def score_from_item(item: dict[str, Any]) -> Score:

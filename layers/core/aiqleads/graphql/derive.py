@@ -1,0 +1,176 @@
+"""GraphQL types derived from the pydantic models: the models stay the one definition of every type.
+
+Output types resolve snake_case attributes under camelCase field names; input types convert camelCase arguments
+back to snake_case dicts, which the same pydantic model then validates (so GraphQL and REST reject the same
+input with the same messages). Enums become GraphQL enums named after the members (`SINGLE_FAMILY`) whose values
+are the wire values (`single_family`); free-form dicts are the JSON scalar.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import types
+import typing
+from datetime import datetime
+from typing import Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLString,
+)
+from pydantic import BaseModel
+
+JSON = GraphQLScalarType("JSON", description="Any JSON value (free-form attributes)")
+DateTime = GraphQLScalarType(
+    "DateTime",
+    description="An ISO-8601 date-time in UTC, e.g. 2026-11-20T10:00:00Z",
+    serialize=lambda value: value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else str(value),
+)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@functools.cache
+def enum_type(python_enum: type[enum.Enum]) -> GraphQLEnumType:
+    return GraphQLEnumType(
+        python_enum.__name__,
+        {member.name: member.value for member in python_enum},
+        description=f"one of: {', '.join(str(m.value) for m in python_enum)}",
+    )
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner annotation, optional?) for X | None."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0], True
+        return Any, True  # a union of scalars (custom attributes): JSON
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return annotation, False
+
+
+def _scalar(annotation: Any) -> Any:
+    if annotation is bool:
+        return GraphQLBoolean
+    if annotation is int:
+        return GraphQLInt
+    if annotation is float:
+        return GraphQLFloat
+    if annotation is str:
+        return GraphQLString
+    if annotation is datetime:
+        return DateTime
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return enum_type(annotation)
+    return None
+
+
+def _graphql_type(annotation: Any, *, required: bool, for_input: bool) -> Any:
+    inner, optional = _unwrap(annotation)
+    origin = typing.get_origin(inner)
+    if origin is typing.Annotated:
+        inner = typing.get_args(inner)[0]
+        origin = typing.get_origin(inner)
+    if origin is list:
+        (item,) = typing.get_args(inner)
+        result: Any = GraphQLList(_graphql_type(item, required=True, for_input=for_input))
+    elif origin is dict or inner is Any:
+        result = JSON
+    elif isinstance(inner, type) and issubclass(inner, BaseModel):
+        result = input_type(inner) if for_input else object_type(inner)
+    else:
+        result = _scalar(inner)
+        if result is None:
+            raise TypeError(f"no GraphQL type for {inner!r}")
+    return GraphQLNonNull(result) if required and not optional else result
+
+
+def _resolver(attribute: str) -> Any:
+    def resolve(source: Any, info: Any) -> Any:
+        return source.get(attribute) if isinstance(source, dict) else getattr(source, attribute, None)
+
+    return resolve
+
+
+@functools.cache
+def object_type(model: type[BaseModel], name: str | None = None) -> GraphQLObjectType:
+    def fields() -> dict[str, GraphQLField]:
+        return {
+            camel(field_name): GraphQLField(
+                typing.cast(GraphQLOutputType, _graphql_type(info.annotation, required=True, for_input=False)),
+                description=info.description,
+                resolve=_resolver(field_name),
+            )
+            for field_name, info in model.model_fields.items()
+        }
+
+    return GraphQLObjectType(name or model.__name__, fields, description=(model.__doc__ or "").strip() or None)
+
+
+@functools.cache
+def input_type(model: type[BaseModel], name: str | None = None) -> GraphQLInputObjectType:
+    def fields() -> dict[str, GraphQLInputField]:
+        return {
+            camel(field_name): GraphQLInputField(
+                typing.cast(
+                    GraphQLInputType,
+                    _graphql_type(info.annotation, required=info.is_required(), for_input=True),
+                ),
+                description=info.description,
+                out_name=field_name,
+            )
+            for field_name, info in model.model_fields.items()
+        }
+
+    return GraphQLInputObjectType(name or f"{model.__name__}Input", fields)
+
+
+def argument(model: type[BaseModel]) -> GraphQLArgument:
+    return GraphQLArgument(GraphQLNonNull(input_type(model)))
+
+
+def connection(node: GraphQLObjectType) -> GraphQLObjectType:
+    """A Relay connection of `node`: edges { node cursor } and pageInfo."""
+    edge = GraphQLObjectType(
+        f"{node.name}Edge",
+        {
+            "node": GraphQLField(GraphQLNonNull(node), resolve=_resolver("node")),
+            "cursor": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_resolver("cursor")),
+        },
+    )
+    return GraphQLObjectType(
+        f"{node.name}Connection",
+        {
+            "edges": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(edge))), resolve=_resolver("edges")),
+            "pageInfo": GraphQLField(GraphQLNonNull(PAGE_INFO), resolve=lambda page, info: page),
+        },
+    )
+
+
+PAGE_INFO = GraphQLObjectType(
+    "PageInfo",
+    {
+        "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=_resolver("has_next_page")),
+        "endCursor": GraphQLField(GraphQLString, resolve=_resolver("end_cursor")),
+    },
+)

@@ -1,0 +1,151 @@
+"""GraphQL through the API function in-process (fake stores): queries, mutations, connections, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aiqleads.api import context
+from aiqleads.api.app import app, handle
+from aiqleads.composition import default_scorer
+from aiqleads.leads_service import LeadService
+from tests.fakes import MemoryAggregates, MemoryEvents, MemoryLeads, MemoryMarkets, MemoryQueue
+
+LEAD_INPUT = """{id: "%s", source: "zillow", createdAt: "2026-11-%02dT10:00:00Z", contact: {email: "a@example.com"},
+  property: {type: CONDO, price: 310000, market: "%s"}, intent: SELL, timeline: ASAP}"""
+
+
+@pytest.fixture
+def service() -> Iterator[LeadService]:
+    fake = LeadService(
+        leads=MemoryLeads(),
+        aggregates=MemoryAggregates(),
+        markets=MemoryMarkets(),
+        events=MemoryEvents(),
+        scorer=default_scorer,
+        interactions_queue=MemoryQueue(),
+    )
+    app.dependency_overrides[context.leads] = lambda: fake
+    yield fake
+    app.dependency_overrides.clear()
+
+
+def gql(query: str, variables: dict[str, Any] | None = None, tenant: str = "t1") -> tuple[int, dict[str, Any]]:
+    event = {
+        "resource": "/v1/graphql",
+        "path": "/v1/graphql",
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "requestContext": {"requestId": "r", "authorizer": {"tenant_id": tenant, "tier": "pro"}, "stage": "dev"},
+        "body": json.dumps({"query": query, "variables": variables}),
+        "isBase64Encoded": False,
+    }
+    response = handle(event, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def ingest(lead_id: str, day: int = 20, market: str = "austin", tenant: str = "t1") -> dict[str, Any]:
+    status, body = gql(f"mutation {{ ingestLead(input: {LEAD_INPUT % (lead_id, day, market)}) {{ leadId score grade }} }}",
+                       tenant=tenant)  # fmt: skip
+    assert status == 200
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["ingestLead"]
+    return result
+
+
+def test_ingest_then_query_the_lead(service: LeadService) -> None:
+    created = ingest("g-1")
+    assert created["leadId"] == "g-1"
+    assert created["grade"] in "ABCD"
+    _, body = gql(
+        '{ lead(id: "g-1") { lead { id intent property { type market } } score { score grade reasons { text } } } }'
+    )
+    record = body["data"]["lead"]
+    assert record["lead"] == {"id": "g-1", "intent": "SELL", "property": {"type": "CONDO", "market": "austin"}}
+    assert record["score"]["score"] == created["score"]
+    assert record["score"]["reasons"]
+
+
+def test_lead_of_another_tenant_is_null(service: LeadService) -> None:
+    ingest("g-2", tenant="t1")
+    _, body = gql('{ lead(id: "g-2") { lead { id } } }', tenant="t2")
+    assert body["data"]["lead"] is None
+
+
+def test_leads_connection_pages_are_complete_without_duplicates(service: LeadService) -> None:
+    for day in range(1, 26):
+        ingest(f"p-{day:02d}", day=day, market="austin" if day % 2 else "phoenix")
+    seen: list[str] = []
+    after = None
+    for _ in range(10):
+        _, body = gql("query($after: String) { leads(first: 7, after: $after) { edges { cursor node { lead { id } } }"
+                      " pageInfo { hasNextPage endCursor } } }", {"after": after})  # fmt: skip
+        assert "errors" not in body, body
+        page = body["data"]["leads"]
+        seen += [edge["node"]["lead"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [f"p-{day:02d}" for day in range(25, 0, -1)]  # newest first, each exactly once
+
+
+def test_leads_filter(service: LeadService) -> None:
+    for day in range(1, 9):
+        ingest(f"f-{day}", day=day, market="austin" if day % 2 else "phoenix")
+    _, body = gql(
+        '{ leads(first: 50, filter: {market: "phoenix"}) { edges { node { lead { property { market } } } } } }'
+    )
+    markets = [edge["node"]["lead"]["property"]["market"] for edge in body["data"]["leads"]["edges"]]
+    assert markets == ["phoenix"] * 4
+
+
+def test_validation_errors_carry_our_code_and_fields(service: LeadService) -> None:
+    _, body = gql('mutation { ingestLead(input: {id: "bad", source: "zillow", property: {price: 5, market: "austin"},'
+                  " intent: BUY}) { leadId } }")  # fmt: skip
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "validation_error"
+    fields = {detail["field"] for detail in error["extensions"]["details"]}
+    assert "input.property.price" in fields
+    assert error["path"] == ["ingestLead"]
+
+
+def test_unknown_enum_value_is_a_graphql_error(service: LeadService) -> None:
+    _, body = gql('mutation { ingestLead(input: {id: "x", source: "zillow", property: {market: "austin"}, intent: RENT})'
+                  " { leadId } }")  # fmt: skip
+    assert body["errors"][0]["extensions"]["code"] == "graphql_validation_error"
+    assert "RENT" in body["errors"][0]["message"]
+
+
+def test_record_event_for_an_unknown_lead_is_not_found(service: LeadService) -> None:
+    _, body = gql('mutation { recordEvent(input: {leadId: "nope", actor: "lead", action: VIEW,'
+                  ' timestamp: "2026-11-21T10:00:00Z"}) { accepted } }')  # fmt: skip
+    assert body["errors"][0]["extensions"]["code"] == "not_found"
+
+
+def test_record_event_and_conversion(service: LeadService) -> None:
+    ingest("e-1")
+    _, body = gql('mutation { recordEvent(input: {leadId: "e-1", actor: "buyer-1", action: INQUIRY,'
+                  ' timestamp: "2026-11-21T10:00:00Z"}) { accepted eventIds } }')  # fmt: skip
+    assert body["data"]["recordEvent"]["accepted"] == 1
+    _, body = gql('mutation { recordConversion(input: {leadId: "e-1", outcome: CONVERTED, at: "2026-11-25T00:00:00Z"})'
+                  " { recorded } }")  # fmt: skip
+    assert body["data"]["recordConversion"] == {"recorded": 1}
+
+
+def test_tampered_cursor_is_rejected(service: LeadService) -> None:
+    _, body = gql('{ leads(after: "not-a-cursor") { edges { cursor } } }')
+    assert body["errors"][0]["extensions"]["code"] == "validation_error"
+
+
+def test_rest_cold_start_does_not_import_graphql() -> None:
+    probe = "import sys, aiqleads.api.app; print('graphql' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.strip() == "False"

@@ -175,7 +175,7 @@ class WebhookRepository:
                 UpdateExpression="SET failing_since = if_not_exists(failing_since, :now)",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":now": {"S": now.isoformat()}},
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if _failed_condition(error):

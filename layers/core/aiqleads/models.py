@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -239,11 +239,63 @@ class Score(Model):
     model_version: str
 
 
+class NextBestAction(Model):
+    action: Literal["call_now", "schedule_viewing", "request_valuation", "send_email", "send_text", "nurture"]
+    priority: Literal["high", "medium", "low"]
+    reason: str
+
+
+class RecommendationMetadata(Model):
+    """What produced a recommendation: the model, how sure it is, and every input ranking used."""
+
+    confidence: float = Field(
+        ge=0, le=1, description="share of the lead's descriptive fields that are filled in (evidence behind the score)"
+    )
+    features_used: list[str]
+    probability: float = Field(ge=0, le=1)
+    rank_score: float = Field(ge=0, description="probability x fit x freshness: the order of the list")
+    fit: float = Field(ge=0)
+    freshness: float = Field(ge=0, le=1)
+    fraud_signal: float = Field(ge=0, le=1)
+    as_of: str = Field(description="the time ranking was computed at (freshness and purchases count up to it)")
+
+
 class Recommendation(Model):
     buyer_id: str
     lead_id: str
     rank: int = Field(ge=1)
     score: Score
     insights: list[str] = Field(default_factory=list)
-    next_best_actions: list[str] = Field(default_factory=list)
+    next_best_actions: list[str] = Field(default_factory=list, description="action names, most urgent first")
     model_version: str
+    id: str | None = Field(default=None, description="stable per buyer and lead: GET/PATCH /v1/recommendations/{id}")
+    market: str | None = None
+    source: str | None = None
+    actions: list[NextBestAction] = Field(default_factory=list, description="next-best actions with priority")
+    metadata: RecommendationMetadata | None = None
+
+
+FeedbackStatus = Literal[
+    "new", "contacted", "appointment_set", "converted", "not_interested", "unreachable", "dismissed"
+]
+
+
+class RecommendationFeedback(Model):
+    """A buyer's verdict on a recommendation, stored for training (at least one field)."""
+
+    accuracy: int | None = Field(default=None, ge=1, le=5, description="1-5: was the score right about this lead?")
+    usefulness: int | None = Field(default=None, ge=1, le=5, description="1-5: was it worth the buyer's time?")
+    status: FeedbackStatus | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _something(self) -> RecommendationFeedback:
+        if self.accuracy is None and self.usefulness is None and self.status is None and not self.notes:
+            raise ValueError("give at least one of accuracy, usefulness, status, notes")
+        return self
+
+
+class PurchaseRequest(Model):
+    lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    exclusive: bool = Field(default=False, description="an exclusive purchase: no other buyer can get the lead")
+    price_paid: float | None = Field(default=None, ge=0)

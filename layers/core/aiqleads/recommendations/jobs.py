@@ -1,0 +1,219 @@
+"""Recommendation jobs: POST /v1/recommendations/generate queues one; the recommendations_job function runs it.
+
+The job record (JobsTable, leased like bulk jobs) keeps the request, `as_of` (pinned when submitted, so a rerun
+ranks exactly as the first run would) and progress. The worker ranks each buyer's first page, writes one JSON
+line per buyer to `results/recommendations/<job id>.jsonl` in the uploads bucket, completes the job and
+publishes `recommendations.ready`. A buyer that fails (unknown, no markets) gets an error line, not a failed job.
+A redelivered message whose job is completed (or leased by another worker) does nothing; a job whose worker died
+is taken over when its lease expires and starts over (buyers are cheap and the result is the same).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from ..domain_events import DomainEvent
+from ..errors import DomainError, NotFound
+from .ranking import iso
+from .service import RecommendationService
+
+JOB_KIND = "recommendations"
+MAX_BUYERS = 100
+RESULTS_PREFIX = "results/recommendations/"
+JOB_TTL_SECONDS = 30 * 24 * 3600
+LEASE_SECONDS = 900.0
+SAVE_EVERY = 10  # buyers between progress saves
+
+
+class GenerateRequest(BaseModel):
+    buyer_ids: list[str] = Field(min_length=1, max_length=MAX_BUYERS, description="buyers to rank leads for")
+    limit: int = Field(default=20, ge=1, le=100, description="recommendations per buyer")
+    score_min: int = Field(default=0, ge=0, le=100)
+    market: str | None = None
+
+
+class JobProgress(BaseModel):
+    done: int
+    total: int
+    percent: float
+
+
+class ResultLocation(BaseModel):
+    bucket: str
+    key: str
+
+
+class JobView(BaseModel):
+    id: str
+    kind: Literal["recommendations", "bulk_score"]
+    status: Literal["queued", "running", "completed", "failed"]
+    progress: JobProgress
+    result: ResultLocation | None = None
+    errors: ResultLocation | None = None
+    error: str | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued"] = "queued"
+    status_url: str
+
+
+class JobStore(Protocol):
+    def get(self, tenant_id: str, job_id: str) -> Any: ...
+    def create(self, tenant_id: str, job_id: str, record: dict[str, Any], expires_at: int) -> bool: ...
+    def acquire(self, tenant_id: str, job_id: str, owner: str, lease_seconds: float) -> Any: ...
+    def save(
+        self,
+        tenant_id: str,
+        job_id: str,
+        owner: str,
+        record: dict[str, Any],
+        *,
+        status: str = "running",
+        release: bool = False,
+        expires_at: int | None = None,
+    ) -> None: ...
+
+
+class Sender(Protocol):
+    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str: ...
+
+
+class Objects(Protocol):
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str | None = None) -> None: ...
+
+
+class Events(Protocol):
+    def publish(self, event: DomainEvent) -> None: ...
+
+
+def _stamp(epoch: float | None) -> str | None:
+    return None if epoch is None else iso(datetime.fromtimestamp(epoch, UTC))
+
+
+def job_view(stored: Any) -> JobView:
+    """A job of either kind (recommendations, bulk scoring) as GET /v1/jobs/{id} reports it."""
+    record: dict[str, Any] = stored.record
+    status = stored.status
+    if record.get("kind") == JOB_KIND:
+        done, total = int(record.get("done", 0)), int(record.get("total", 0))
+        if status == "running" and not record.get("started"):
+            status = "queued"
+        result = (
+            ResultLocation(bucket=record["bucket"], key=record["results_key"]) if stored.status == "completed" else None
+        )
+        kind: Literal["recommendations", "bulk_score"] = "recommendations"
+        errors = None
+    else:
+        checkpoint = record.get("checkpoint") or {}
+        done, total = int(checkpoint.get("rows_done", 0)), int(record.get("rows") or 0)
+        total = max(total, done)
+        kind = "bulk_score"
+        completed = stored.status == "completed"
+        result = ResultLocation(bucket=record["bucket"], key=record["results_key"]) if completed else None
+        errors = ResultLocation(bucket=record["bucket"], key=record["errors_key"]) if completed else None
+    percent = 100.0 if status == "completed" else (round(100.0 * done / total, 1) if total else 0.0)
+    return JobView(
+        id=stored.job_id,
+        kind=kind,
+        status=status,
+        progress=JobProgress(done=done, total=total, percent=percent),
+        result=result,
+        errors=errors,
+        error=record.get("error"),
+        created_at=_stamp(record.get("created_at")),
+        completed_at=_stamp(record.get("completed_at")),
+    )
+
+
+@dataclass
+class RecommendationJobs:
+    recommendations: RecommendationService
+    jobs: JobStore
+    queue: Sender
+    objects: Objects
+    events: Events
+    bucket: str
+    clock: Callable[[], float] = field(default=time.time)
+
+    def submit(self, tenant_id: str, request: GenerateRequest) -> JobAccepted:
+        job_id = f"rec-{uuid.uuid4().hex[:20]}"
+        now = self.clock()
+        record = {
+            "kind": JOB_KIND,
+            "request": request.model_dump(),
+            "as_of": int(now),
+            "created_at": now,
+            "done": 0,
+            "total": len(request.buyer_ids),
+            "bucket": self.bucket,
+            "results_key": f"{RESULTS_PREFIX}{job_id}.jsonl",
+        }
+        self.jobs.create(tenant_id, job_id, record, int(now) + JOB_TTL_SECONDS)
+        self.queue.send({"kind": JOB_KIND, "tenant_id": tenant_id, "job_id": job_id})
+        return JobAccepted(job_id=job_id, status_url=f"/v1/jobs/{job_id}")
+
+    def status(self, tenant_id: str, job_id: str) -> JobView:
+        stored = self.jobs.get(tenant_id, job_id)
+        if stored is None:
+            raise NotFound(f"no job {job_id!r}", {"id": job_id})
+        return job_view(stored)
+
+    def run(self, tenant_id: str, job_id: str, owner: str) -> str:
+        """Run the job if it is ours to run; returns what happened (for logs and tests)."""
+        stored = self.jobs.acquire(tenant_id, job_id, owner, LEASE_SECONDS)
+        if stored is None:
+            return "skipped"  # completed, failed, unknown, or another worker holds it
+        record = dict(stored.record)
+        request = GenerateRequest.model_validate(record["request"])
+        record.update(started=True, done=0)
+        lines: list[str] = []
+        served = 0
+        as_of = datetime.fromtimestamp(int(record["as_of"]), UTC)
+        for index, buyer_id in enumerate(request.buyer_ids, start=1):
+            try:
+                page = self.recommendations.recommend(
+                    tenant_id,
+                    buyer_id,
+                    limit=request.limit,
+                    score_min=request.score_min,
+                    market=request.market,
+                    as_of=as_of,
+                )
+                served += len(page.data)
+                line: dict[str, Any] = {"buyer_id": buyer_id, **page.model_dump(mode="json")}
+            except DomainError as error:
+                line = {"buyer_id": buyer_id, **error.envelope()}
+            lines.append(json.dumps(line, separators=(",", ":")))
+            record["done"] = index
+            if index % SAVE_EVERY == 0 and index < len(request.buyer_ids):
+                self.jobs.save(tenant_id, job_id, owner, record)
+        body = ("\n".join(lines) + "\n").encode()
+        self.objects.put_bytes(self.bucket, record["results_key"], body, "application/x-ndjson")
+        record.update(completed_at=self.clock(), recommendations=served)
+        self.jobs.save(tenant_id, job_id, owner, record, status="completed", release=True)
+        self.events.publish(
+            DomainEvent(
+                type="recommendations.ready",
+                tenant_id=tenant_id,
+                data={
+                    "job_id": job_id,
+                    "buyers": len(request.buyer_ids),
+                    "recommendations": served,
+                    "bucket": self.bucket,
+                    "results_key": record["results_key"],
+                },
+            )
+        )
+        return "completed"

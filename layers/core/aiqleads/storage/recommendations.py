@@ -1,0 +1,381 @@
+"""Recommendation data in DynamoDB: candidates from the ScoreIndex, buyers with their purchases, exclusive sales,
+the tenant's rules, served recommendations and feedback.
+
+LeadsTable   pk = <tenant>#<lead id>
+    sk = score   the score item; `card` (JSON, recommendations/card.py) and `sold_exclusive_at` ride on it, so a
+                 ScoreIndex query (gsi1pk = <tenant>#<market>, best first) returns candidates ready to rank
+    sk = sale    who bought the lead: exclusive (bool), buyers (count), sold_at; the transaction's guard
+BuyersTable  pk = <tenant>#<buyer id>
+    sk = profile | purchase#<lead id> | rec#<lead id> (served recommendation) | feedback#<recommendation id>
+             pk = <tenant>#config, sk = recommendations: the tenant's RecommendationConfig (JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..errors import Conflict
+from ..models import Buyer, Lead, Recommendation, RecommendationFeedback
+from ..recommendations.card import LeadCard
+from ..recommendations.config import RecommendationConfig
+from ..recommendations.ids import recommendation_id
+from ..recommendations.ranking import BuyerContext, Candidate, Purchase
+from .aws import client
+from .batch import batch_put
+from .buyers import PROFILE_SK, BuyerRepository, buyer_key
+from .codec import encode_item
+from .leads import LEAD_SK, SCORE_SK, lead_key
+
+SCORE_INDEX = "ScoreIndex"
+SALE_SK = "sale"
+PURCHASE_PREFIX = "purchase#"
+REC_PREFIX = "rec#"
+FEEDBACK_PREFIX = "feedback#"
+CONFIG_SK = "recommendations"
+CONFIG_TTL_SECONDS = 60.0  # a rule change reaches every warm function within a minute
+QUERY_PAGE = 100  # items per ScoreIndex query page
+CANDIDATE_ATTRIBUTES = "lead_id, market, probability, score, grade, model_version, card, sold_exclusive_at, reasons"
+
+
+def config_key(tenant_id: str) -> str:
+    return f"{tenant_id}#config"
+
+
+def _s(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None else str(value.get("S"))
+
+
+def candidate_from_item(item: dict[str, Any]) -> Candidate:
+    """A raw (low-level client) score item as a candidate; reads only what ranking needs, without the generic
+    deserializer (this runs for every candidate of every page)."""
+    card = _s(item, "card")
+    return Candidate(
+        lead_id=item["lead_id"]["S"],
+        market=item["market"]["S"],
+        probability=float(item["probability"]["N"]),
+        score=int(item["score"]["N"]),
+        grade=item["grade"]["S"],
+        model_version=item["model_version"]["S"],
+        card=LeadCard.from_dict(json.loads(card)) if card else None,
+        sold_exclusive_at=_s(item, "sold_exclusive_at"),
+        reasons_json=_s(item, "reasons") or "[]",
+    )
+
+
+def _cancelled_by(error: ClientError) -> list[str]:
+    """The cancellation reason codes of a transaction, in request order ([] if the endpoint does not say)."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        raise error
+    reasons = error.response.get("CancellationReasons") or []
+    return [str(r.get("Code") or "None") for r in reasons]
+
+
+class CandidateRepository:
+    def __init__(self, leads_table: str, dynamodb: Any | None = None):
+        self.table_name = leads_table
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    def top(self, tenant_id: str, market: str, limit: int) -> list[Candidate]:
+        """The market's `limit` best-scored leads, best first: ScoreIndex pages of at most QUERY_PAGE items."""
+        found: list[Candidate] = []
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": SCORE_INDEX,
+            "KeyConditionExpression": "gsi1pk = :market",
+            "ExpressionAttributeValues": {":market": {"S": f"{tenant_id}#{market}"}},
+            "ProjectionExpression": CANDIDATE_ATTRIBUTES,
+            "ScanIndexForward": False,
+        }
+        while len(found) < limit:
+            request["Limit"] = min(QUERY_PAGE, limit - len(found))
+            response = self.dynamodb.query(**request)
+            found.extend(candidate_from_item(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        return self._with_cards(tenant_id, found)
+
+    def candidate(self, tenant_id: str, lead_id: str) -> Candidate | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": lead_key(tenant_id, lead_id)}, "sk": {"S": SCORE_SK}},
+            ProjectionExpression=CANDIDATE_ATTRIBUTES,
+        )
+        item = response.get("Item")
+        return self._with_cards(tenant_id, [candidate_from_item(item)])[0] if item else None
+
+    def _with_cards(self, tenant_id: str, candidates: list[Candidate]) -> list[Candidate]:
+        """Score items written without the lead (older ones, bulk files) get their card from the lead item."""
+        missing = [c.lead_id for c in candidates if c.card is None]
+        if not missing:
+            return candidates
+        leads = {
+            item["lead_id"]["S"]: LeadCard.of(Lead.model_validate_json(item["lead"]["S"]))
+            for item in self._batch_get(tenant_id, missing, LEAD_SK, "lead_id, lead")
+        }
+        return [
+            c if c.card is not None else Candidate(**{**_fields(c), "card": leads.get(c.lead_id)}) for c in candidates
+        ]
+
+    def sold_exclusive(self, tenant_id: str, lead_ids: Sequence[str]) -> dict[str, str]:
+        """Which of the leads are sold exclusively, with when (the sale items are the truth; the score item's
+        mark can be lost when a bulk file rewrites it)."""
+        return {
+            item["lead_id"]["S"]: item["sold_at"]["S"]
+            for item in self._batch_get(tenant_id, lead_ids, SALE_SK, "lead_id, exclusive, sold_at")
+            if item.get("exclusive", {}).get("BOOL")
+        }
+
+    def _batch_get(self, tenant_id: str, lead_ids: Sequence[str], sk: str, projection: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        unique = list(dict.fromkeys(lead_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": sk}} for i in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ProjectionExpression": projection}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                items.extend(response["Responses"].get(self.table_name, []))
+                request = response.get("UnprocessedKeys") or {}
+        return items
+
+
+def _fields(candidate: Candidate) -> dict[str, Any]:
+    return {name: getattr(candidate, name) for name in Candidate.__slots__}
+
+
+class MarketplaceRepository:
+    """Buyers, purchases (with exclusive sales), the tenant's rules, served recommendations and feedback."""
+
+    def __init__(self, buyers_table: str, leads_table: str, dynamodb: Any | None = None):
+        self.table_name = buyers_table
+        self.leads_table = leads_table
+        self._dynamodb = dynamodb
+        self._profiles = BuyerRepository(buyers_table, dynamodb)
+        self._configs: dict[str, tuple[float, RecommendationConfig]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+    # ---------------------------------------------------------------- buyers
+    def buyer_context(self, tenant_id: str, buyer_id: str) -> BuyerContext | None:
+        """The profile and every purchase in one Query (sk `profile` and `purchase#...` both begin with p)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": {"S": buyer_key(tenant_id, buyer_id)}, ":p": {"S": "p"}},
+        }
+        profile: Buyer | None = None
+        purchases: list[Purchase] = []
+        while True:
+            response = self.dynamodb.query(**request)
+            for item in response.get("Items", []):
+                sk = item["sk"]["S"]
+                if sk == PROFILE_SK:
+                    profile = Buyer.model_validate_json(item["buyer"]["S"])
+                elif sk.startswith(PURCHASE_PREFIX):
+                    purchases.append(
+                        Purchase(
+                            lead_id=item["lead_id"]["S"],
+                            market=item["market"]["S"],
+                            property_type=_s(item, "property_type"),
+                            source=_s(item, "source"),
+                            exclusive=bool(item.get("exclusive", {}).get("BOOL")),
+                            purchased_at=_s(item, "purchased_at"),
+                        )
+                    )
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        return None if profile is None else BuyerContext(profile, tuple(purchases))
+
+    def put_buyer(self, tenant_id: str, buyer: Buyer) -> None:
+        self.dynamodb.put_item(
+            TableName=self.table_name, Item=encode_item(self._profiles.profile_item(tenant_id, buyer))
+        )
+
+    def record_purchase(self, tenant_id: str, buyer_id: str, purchase: Purchase) -> None:
+        """One transaction: the purchase, the lead's sale record and (exclusive) the mark on its score item.
+        Conflict when the buyer already has it, it is sold exclusively, or an exclusive sale finds other buyers."""
+        lead_pk = {"S": lead_key(tenant_id, purchase.lead_id)}
+        at = {"S": str(purchase.purchased_at)}
+        purchase_item: dict[str, Any] = {
+            "pk": {"S": buyer_key(tenant_id, buyer_id)},
+            "sk": {"S": PURCHASE_PREFIX + purchase.lead_id},
+            "tenant_id": {"S": tenant_id},
+            "buyer_id": {"S": buyer_id},
+            "lead_id": {"S": purchase.lead_id},
+            "market": {"S": purchase.market},
+            "exclusive": {"BOOL": purchase.exclusive},
+            "purchased_at": at,
+        }
+        for name in ("property_type", "source"):
+            value = getattr(purchase, name)
+            if value:
+                purchase_item[name] = {"S": value}
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": purchase_item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        if purchase.exclusive:
+            sale = {
+                "pk": lead_pk,
+                "sk": {"S": SALE_SK},
+                "tenant_id": {"S": tenant_id},
+                "lead_id": {"S": purchase.lead_id},
+                "exclusive": {"BOOL": True},
+                "buyers": {"N": "1"},
+                "buyer_id": {"S": buyer_id},
+                "sold_at": at,
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.leads_table,
+                        "Item": sale,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.leads_table,
+                        "Key": {"pk": lead_pk, "sk": {"S": SCORE_SK}},
+                        "UpdateExpression": "SET sold_exclusive_at = :at",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":at": at},
+                    }
+                }
+            )
+        else:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.leads_table,
+                        "Key": {"pk": lead_pk, "sk": {"S": SALE_SK}},
+                        "UpdateExpression": "SET exclusive = :no, tenant_id = :t, lead_id = :l, sold_at = if_not_exists(sold_at, :at) ADD buyers :one",
+                        "ConditionExpression": "attribute_not_exists(pk) OR exclusive = :no",
+                        "ExpressionAttributeValues": {
+                            ":no": {"BOOL": False},
+                            ":t": {"S": tenant_id},
+                            ":l": {"S": purchase.lead_id},
+                            ":at": at,
+                            ":one": {"N": "1"},
+                        },
+                    }
+                }
+            )
+        try:
+            self.dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = _cancelled_by(error)
+            details = {"lead_id": purchase.lead_id}
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise Conflict(f"buyer {buyer_id!r} already bought lead {purchase.lead_id!r}", details) from None
+            if purchase.exclusive:
+                raise Conflict(
+                    f"lead {purchase.lead_id!r} was already sold: an exclusive purchase needs a lead nobody has bought",
+                    details,
+                ) from None
+            raise Conflict(f"lead {purchase.lead_id!r} is sold exclusively to another buyer", details) from None
+
+    # ---------------------------------------------------------------- the tenant's rules
+    def config(self, tenant_id: str) -> RecommendationConfig:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._configs.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        response = self.dynamodb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": config_key(tenant_id)}, "sk": {"S": CONFIG_SK}}
+        )
+        item = response.get("Item")
+        config = RecommendationConfig.model_validate_json(item["config"]["S"]) if item else RecommendationConfig()
+        with self._lock:
+            self._configs[tenant_id] = (now + CONFIG_TTL_SECONDS, config)
+        return config
+
+    def put_config(self, tenant_id: str, config: RecommendationConfig) -> None:
+        self.dynamodb.put_item(
+            TableName=self.table_name,
+            Item={
+                "pk": {"S": config_key(tenant_id)},
+                "sk": {"S": CONFIG_SK},
+                "tenant_id": {"S": tenant_id},
+                "config": {"S": config.model_dump_json()},
+            },
+        )
+        with self._lock:
+            self._configs.pop(tenant_id, None)
+
+    # ---------------------------------------------------------------- served recommendations and feedback
+    def log(self, tenant_id: str, recommendations: Sequence[Recommendation]) -> None:
+        """What was shown, with everything that produced it: the join key for feedback and training."""
+        batch_put(
+            self.dynamodb,
+            self.table_name,
+            (
+                {
+                    "pk": buyer_key(tenant_id, rec.buyer_id),
+                    "sk": REC_PREFIX + rec.lead_id,
+                    "tenant_id": tenant_id,
+                    "recommendation_id": rec.id,
+                    "lead_id": rec.lead_id,
+                    "recommendation": rec.model_dump_json(),
+                }
+                for rec in recommendations
+            ),
+        )
+
+    def recommendation(self, tenant_id: str, buyer_id: str, lead_id: str) -> Recommendation | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": buyer_key(tenant_id, buyer_id)}, "sk": {"S": REC_PREFIX + lead_id}},
+        )
+        item = response.get("Item")
+        return Recommendation.model_validate_json(item["recommendation"]["S"]) if item else None
+
+    def put_feedback(
+        self, tenant_id: str, buyer_id: str, lead_id: str, feedback: RecommendationFeedback, at: str
+    ) -> None:
+        """The latest verdict, and every verdict in `history` (a status can move: contacted, then converted)."""
+        rec_id = recommendation_id(buyer_id, lead_id)
+        entry = {"M": {"at": {"S": at}, "feedback": {"S": feedback.model_dump_json(exclude_none=True)}}}
+        self.dynamodb.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": buyer_key(tenant_id, buyer_id)}, "sk": {"S": FEEDBACK_PREFIX + rec_id}},
+            UpdateExpression=(
+                "SET tenant_id = :t, buyer_id = :b, lead_id = :l, recommendation_id = :r, feedback = :f, "
+                "updated_at = :at, history = list_append(if_not_exists(history, :empty), :entry)"
+            ),
+            ExpressionAttributeValues={
+                ":t": {"S": tenant_id},
+                ":b": {"S": buyer_id},
+                ":l": {"S": lead_id},
+                ":r": {"S": rec_id},
+                ":f": {"S": feedback.model_dump_json(exclude_none=True)},
+                ":at": {"S": at},
+                ":empty": {"L": []},
+                ":entry": {"L": [entry]},
+            },
+        )

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from .artifact import load_artifact
 from .leads_service import LeadService
+from .recommendations.jobs import RecommendationJobs
+from .recommendations.service import RecommendationService
 from .scoring import Scorer
 from .settings import Settings
 from .storage.aggregates import AggregateRepository
 from .storage.api_keys import ApiKeyRepository
+from .storage.jobs import JobRepository
 from .storage.leads import LeadRepository
 from .storage.markets import MarketSignalRepository
 from .storage.messaging import EventPublisher, QueueSender
+from .storage.objects import ObjectStore
+from .storage.recommendations import CandidateRepository, MarketplaceRepository
 
 
 @functools.cache
@@ -38,3 +45,38 @@ def lead_service(settings: Settings | None = None) -> LeadService:
 def api_key_repository(settings: Settings | None = None) -> ApiKeyRepository:
     settings = (settings or Settings.from_env()).require("api_keys_table")
     return ApiKeyRepository(settings.api_keys_table)
+
+
+@functools.cache
+def _market_pool() -> Any:
+    """Threads for the per-market ScoreIndex queries of one recommendation request (I/O bound: they overlap)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="markets")
+
+
+def _concurrent_map(function: Callable[[str], Any], items: Sequence[str]) -> Iterable[Any]:
+    return list(_market_pool().map(function, items)) if len(items) > 1 else [function(i) for i in items]
+
+
+def recommendation_service(settings: Settings | None = None) -> RecommendationService:
+    settings = (settings or Settings.from_env()).require("leads_table", "buyers_table")
+    return RecommendationService(
+        store=MarketplaceRepository(settings.buyers_table, settings.leads_table),
+        candidates=CandidateRepository(settings.leads_table),
+        mapper=_concurrent_map,
+    )
+
+
+def recommendation_jobs(settings: Settings | None = None) -> RecommendationJobs:
+    settings = (settings or Settings.from_env()).require(
+        "jobs_table", "jobs_queue_url", "uploads_bucket", "domain_events_topic_arn"
+    )
+    return RecommendationJobs(
+        recommendations=recommendation_service(settings),
+        jobs=JobRepository(settings.jobs_table),
+        queue=QueueSender(settings.jobs_queue_url),
+        objects=ObjectStore(),
+        events=EventPublisher(settings.domain_events_topic_arn),
+        bucket=settings.uploads_bucket,
+    )

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from . import errors
-from .routes import activity, graphql, leads, system, webhooks
+from .routes import activity, buyers, graphql, leads, models, recommendations, system, webhooks
 
 API_TITLE = "AIQLeads Recommendations API"
 API_VERSION = "1.0.0"
@@ -19,7 +19,7 @@ logger = Logger(service="aiqleads")
 
 def create_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    for area in (leads, activity, system, webhooks, graphql):
+    for area in (leads, activity, buyers, recommendations, models, system, webhooks, graphql):
         app.include_router(area.router)
     errors.register(app)
     return app

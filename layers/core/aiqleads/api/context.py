@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler import Request
 
-from ..composition import lead_service
+from ..composition import lead_service, recommendation_service
+from ..composition import recommendation_jobs as recommendation_jobs_service
 from ..errors import Unauthorized
 from ..leads_service import LeadService
+from ..recommendations.jobs import RecommendationJobs
+from ..recommendations.service import RecommendationService
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +33,13 @@ def caller(request: Request) -> Caller:
 @functools.cache
 def leads() -> LeadService:
     return lead_service()
+
+
+@functools.cache
+def recommendations() -> RecommendationService:
+    return recommendation_service()
+
+
+@functools.cache
+def recommendation_jobs() -> RecommendationJobs:
+    return recommendation_jobs_service()

@@ -1,0 +1,50 @@
+"""/v1/buyers: buyer profiles (tier, authorised markets, preferences) and their purchases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from ...models import Buyer, PurchaseRequest
+from ...recommendations.service import BuyerProfile, PurchaseRecord, RecommendationService
+from ..context import Caller, caller, recommendations
+
+router = APIGatewayRouter()
+
+CallerDep = Annotated[Caller, Depends(caller)]
+ServiceDep = Annotated[RecommendationService, Depends(recommendations)]
+
+
+@router.put(
+    "/v1/buyers/<buyer_id>",
+    summary="Create or replace a buyer's profile (tier, authorised markets, preferences)",
+    responses={200: {"description": "replaced"}, 201: {"description": "created"}},
+)
+def put_buyer(buyer_id: str, profile: BuyerProfile, who: CallerDep, service: ServiceDep) -> Response[Buyer]:
+    buyer, created = service.put_buyer(who.tenant_id, buyer_id, profile)
+    return Response(
+        status_code=201 if created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=buyer,
+        headers={"Location": f"/v1/buyers/{buyer_id}"} if created else None,
+    )
+
+
+@router.get("/v1/buyers/<buyer_id>", summary="A buyer's profile with the leads they bought")
+def get_buyer(buyer_id: str, who: CallerDep, service: ServiceDep) -> Buyer:
+    return service.get_buyer(who.tenant_id, buyer_id)
+
+
+@router.post(
+    "/v1/buyers/<buyer_id>/purchases",
+    summary="Record a purchase; an exclusive one takes the lead off every other buyer's recommendations",
+    responses={201: {"description": "recorded"}, 409: {"description": "already bought, or sold exclusively"}},
+)
+def record_purchase(
+    buyer_id: str, purchase: PurchaseRequest, who: CallerDep, service: ServiceDep
+) -> Response[PurchaseRecord]:
+    record = service.record_purchase(who.tenant_id, buyer_id, purchase)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)

@@ -1,0 +1,35 @@
+"""The recommendations_job function's record handler: one JobsQueue message -> one recommendation job run.
+
+A message that is not understood raises (retried, then dead-lettered). The lease (JobsTable) makes a redelivered
+message a no-op while another invocation runs the job or after it completed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from ..composition import recommendation_jobs
+from .jobs import JOB_KIND, RecommendationJobs
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@functools.cache
+def _jobs() -> RecommendationJobs:
+    return recommendation_jobs()
+
+
+def process_job_message(record: SQSRecord) -> str:
+    message = json.loads(record.body)
+    if not isinstance(message, dict) or message.get("kind") != JOB_KIND:
+        raise ValueError(f"not a recommendation job message: {record.body[:200]}")
+    for key in ("tenant_id", "job_id"):
+        if not isinstance(message.get(key), str):
+            raise ValueError(f"recommendation job message without {key!r}")
+    owner: Any = record.message_id
+    return _jobs().run(message["tenant_id"], message["job_id"], owner=str(owner))

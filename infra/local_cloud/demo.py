@@ -121,7 +121,7 @@ def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[st
             signals.update(totals.signals(created, now))
         score = scorer.score_lead(lead, signals)
         lead_items.append(repository.lead_item(DEMO_TENANT, lead))
-        lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score))
+        lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score, lead))
         ids.append(lead.id)
     repository.write_items(lead_items)
     batch_put(cloud.client("dynamodb"), cloud.resources.ref("AggregatesTable"), aggregate_items)

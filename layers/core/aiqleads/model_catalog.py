@@ -31,8 +31,8 @@ class ModelList(BaseModel):
     serving: str | None
 
 
-def _version_key(version: str) -> tuple[int | str, ...]:
-    return tuple(int(part) if part.isdigit() else part for part in version.split("."))
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
 
 
 def list_models(root: Path | None = None) -> ModelList:
@@ -42,7 +42,8 @@ def list_models(root: Path | None = None) -> ModelList:
     production = alias_file.read_text().strip() if alias_file.is_file() else None
     serving = serving_dir.name if os.environ.get(MODEL_DIR_ENV) or serving_dir.parent == root else production
     versions: list[ModelVersion] = []
-    for directory in sorted(root.iterdir() if root.is_dir() else [], key=lambda p: _version_key(p.name)):
+    directories = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    for directory in sorted(directories, key=lambda p: _version_key(p.name)):
         manifest_path = directory / MANIFEST_FILE
         if not manifest_path.is_file():
             continue

@@ -65,7 +65,7 @@ class BuyerContext:
     def bought_before(self, as_of: datetime) -> frozenset[str]:
         """Leads bought up to `as_of` (the profile's own list counts as always bought)."""
         stamp = iso(as_of)
-        earlier = {p.lead_id for p in self.purchases if p.purchased_at is None or p.purchased_at < stamp}
+        earlier = {p.lead_id for p in self.purchases if p.purchased_at is None or p.purchased_at <= stamp}
         return frozenset(earlier) | set(self.buyer.purchased_lead_ids)
 
     def __post_init__(self) -> None:
@@ -195,7 +195,7 @@ def evaluate(
         bought = context.bought_before(as_of)
     if candidate.lead_id in bought:
         return None
-    if candidate.sold_exclusive_at is not None and candidate.sold_exclusive_at < iso(as_of):
+    if candidate.sold_exclusive_at is not None and candidate.sold_exclusive_at <= iso(as_of):
         return None
     if candidate.score < max(score_min, config.min_score):
         return None

@@ -46,6 +46,7 @@ class LocalCloud:
     gives the AWS endpoint and resources only. `demo=True` seeds the demo tenant, API key and data.
     `retry_delay` is how soon a message a function failed is retried (see `pollers`). `root` is where CodeUri
     paths and model_artifacts/ are found (default: the template's directory, else the current directory).
+    `moto_environment` adds variables for the moto process (e.g. `S3_UPLOAD_PART_MIN_SIZE` in tests).
     """
 
     def __init__(
@@ -65,11 +66,14 @@ class LocalCloud:
         log_api_requests: bool = False,
         root: str | Path | None = None,
         environment: Mapping[str, str] | None = None,
+        moto_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.template = template
         self.parameters = dict(parameters or {})
         self.stack_name = stack_name
-        self.server = LocalAwsServer(port=port, host=host, region=region, log_requests=log_requests)
+        self.server = LocalAwsServer(
+            port=port, host=host, region=region, log_requests=log_requests, environment=moto_environment
+        )
         self.api_port = api_port if api_port is not None else (0 if port == 0 else DEFAULT_API_PORT)
         self.host = host
         self.run_functions = run_functions

@@ -1,4 +1,4 @@
-"""moto in server mode, in this process, bound to the loopback interface: the local cloud's AWS endpoint.
+"""moto in server mode, in a process of its own, bound to the loopback interface: the local cloud's AWS endpoint.
 
     with LocalAwsServer(port=0) as server:          # port 0: any free port (tests); the default is 4566
         sqs = server.client("sqs")                   # dummy credentials, us-east-1, endpoint_url=server.endpoint_url
@@ -12,12 +12,18 @@ endpoint without any endpoint logic of its own (boto3 reads `AWS_ENDPOINT_URL`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import ipaddress
-import logging
+import os
 import socket
-import threading
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +33,7 @@ DEFAULT_PORT = 4566
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account; ARNs it returns carry it
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
-START_TIMEOUT_SECONDS = 10.0
+START_TIMEOUT_SECONDS = 30.0
 
 
 class LocalCloudError(Exception):
@@ -111,14 +117,24 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 class LocalAwsServer:
-    """moto's `ThreadedMotoServer` on a loopback address, with boto3 factories for its endpoint.
+    """moto's server (`python -m moto.server`) in a child process on a loopback address, with boto3 factories for
+    its endpoint.
 
-    `port=0` binds any free port; `endpoint_url` then tells which. moto keeps its state per process: two servers
-    started in one process share the same tables, queues and buckets.
+    A process of its own gives every server its own state (moto keeps its backends per process: two servers in
+    one process would share tables, queues and buckets) and lets moto use the second core while our handlers run.
+    `port=0` picks a free port; `endpoint_url` then tells which. `environment` adds variables for moto itself
+    (e.g. `S3_UPLOAD_PART_MIN_SIZE`). Stopping terminates the process; it also dies with ours (stdin is a pipe it
+    never reads, so no orphan outlives a crashed parent for long, and `atexit` stops it on a normal exit).
     """
 
     def __init__(
-        self, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, region: str = REGION, *, log_requests: bool = False
+        self,
+        port: int = DEFAULT_PORT,
+        host: str = DEFAULT_HOST,
+        region: str = REGION,
+        *,
+        log_requests: bool = False,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise NotLoopbackError(f"refusing to bind {host!r}: the local cloud listens on loopback only")
@@ -128,41 +144,52 @@ class LocalAwsServer:
         self.requested_port = port
         self.region = region
         self.log_requests = log_requests
-        self._server: Any = None
+        self.extra_environment = dict(environment or {})
+        self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
 
     # ------------------------------------------------------------------------------------------------ lifecycle
-
     def start(self) -> LocalAwsServer:
-        if self._server is not None:
+        if self._process is not None:
             return self
-        from moto.server import ThreadedMotoServer
-
         _check_port_free(self.host, self.requested_port)
-        if not self.log_requests:  # werkzeug logs every request at INFO: one line per AWS call
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
-        # ThreadedMotoServer.start() waits without a timeout for a thread that may have died binding; bound the wait.
-        starter = threading.Thread(target=server.start, name="local-cloud-moto-start", daemon=True)
-        starter.start()
-        starter.join(START_TIMEOUT_SECONDS)
-        if starter.is_alive():
-            raise LocalCloudError(
-                f"moto did not start on {self.host}:{self.requested_port} in {START_TIMEOUT_SECONDS}s"
-            )
-        _, port = server.get_host_and_port()
-        self._server, self._port = server, int(port)
-        return self
+        for attempt in range(3):  # a free port found by probing can be taken before moto binds it: try another
+            port = self.requested_port or _free_port(self.host)
+            process = self._spawn(port)
+            try:
+                _wait_until_serving(process, self.host, port)
+            except LocalCloudError:
+                _terminate(process)
+                if self.requested_port or attempt == 2:
+                    raise
+                continue
+            self._process, self._port = process, port
+            atexit.register(self.stop)
+            return self
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
+        environment = {**os.environ, **self.extra_environment}
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # moto answers for AWS itself: it must not follow these
+            environment.pop(name, None)
+        command = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)]
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=None if self.log_requests else subprocess.DEVNULL,
+            stderr=None if self.log_requests else subprocess.DEVNULL,
+            env=environment,
+        )
 
     def stop(self) -> None:
-        server, self._server, self._port = self._server, None, None
-        if server is not None:
-            with contextlib.suppress(Exception):  # stopping must not mask the error that made us stop
-                server.stop()
+        process, self._process, self._port = self._process, None, None
+        if process is not None:
+            _terminate(process)
+            atexit.unregister(self.stop)
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._process is not None and self._process.poll() is None
 
     def __enter__(self) -> LocalAwsServer:
         return self.start()
@@ -197,3 +224,40 @@ class LocalAwsServer:
     def environment(self) -> dict[str, str]:
         """`aws_environment` for this server: what a handler process needs to reach it."""
         return aws_environment(self.endpoint_url, self.region)
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], host: str, port: int) -> None:
+    """Until moto answers HTTP on `host:port` (it imports for a second or two first), at most START_TIMEOUT_SECONDS."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    address = f"[{host}]" if ":" in host else host
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalCloudError(f"moto exited with status {process.returncode} while starting on {host}:{port}")
+        try:
+            with urllib.request.urlopen(f"http://{address}:{port}/moto-api/", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.05)
+    raise LocalCloudError(f"moto did not start on {host}:{port} in {START_TIMEOUT_SECONDS}s")
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()

@@ -37,14 +37,15 @@ def local_cloud() -> Iterator[LocalCloud]:
         yield cloud
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def running_cloud() -> Iterator[LocalCloud]:
-    """Everything `make run` starts: functions behind the API server and the queue pollers, and the demo data."""
+    """Everything `make run` starts: functions behind the API server and the queue pollers, and the demo data.
+    One per test module: its handlers share this process's environment, which it restores when it stops."""
     with LocalCloud(TEMPLATE, port=0, retry_delay=1) as cloud:
         yield cloud
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def running_info(running_cloud: LocalCloud) -> dict[str, Any]:
     info: dict[str, Any] = json.loads(json.dumps(running_cloud.info()))
     return info
@@ -66,7 +67,7 @@ def _clients(info: dict[str, Any]) -> Callable[[str], Any]:
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def running_aws(running_info: dict[str, Any]) -> Callable[[str], Any]:
     return _clients(running_info)
 

@@ -5,7 +5,6 @@ event source mapping would), and `bulk.completed` is observed on an SQS queue su
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -142,8 +141,12 @@ class Bulk:
 
 @pytest.fixture(scope="module")
 def bulk() -> Iterator[Bulk]:
-    options = {k: False for k in ("run_functions", "demo") if k in inspect.signature(LocalCloud).parameters}
-    with LocalCloud(TEMPLATE, port=0, **options) as cloud, pytest.MonkeyPatch.context() as patch:
+    # moto's 5 MiB minimum part size is lowered so that the continuation tests can use parts of 64 KiB.
+    moto_environment = {"S3_UPLOAD_PART_MIN_SIZE": "1"}
+    with (
+        LocalCloud(TEMPLATE, port=0, run_functions=False, demo=False, moto_environment=moto_environment) as cloud,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         refs = cloud.resources.ref
         environment = {
             **cloud.server.environment(),
@@ -302,11 +305,8 @@ def test_upload_gives_results_errors_items_and_one_event(
 
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parts of 64 KiB (moto's 5 MiB minimum lowered in-process) and batches of 400 rows: a 2,000-row file spans
-    several parts and several invocations."""
-    import moto.s3.models
-
-    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1)
+    """Parts of 64 KiB (moto's 5 MiB minimum is lowered for this module's moto) and batches of 400 rows: a
+    2,000-row file spans several parts and several invocations."""
     monkeypatch.setenv("BULK_PART_BYTES", str(64 << 10))
     monkeypatch.setenv("BULK_BATCH_ROWS", "400")
 

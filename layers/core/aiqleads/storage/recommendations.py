@@ -143,7 +143,14 @@ class CandidateRepository:
         unique = list(dict.fromkeys(lead_ids))
         for start in range(0, len(unique), 100):
             keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": sk}} for i in unique[start : start + 100]]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ProjectionExpression": projection}}
+            names = [name.strip() for name in projection.split(",")]
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys,
+                    "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(names))),
+                    "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(names)},
+                }
+            }
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 items.extend(response["Responses"].get(self.table_name, []))
@@ -273,8 +280,12 @@ class MarketplaceRepository:
                     "Update": {
                         "TableName": self.leads_table,
                         "Key": {"pk": lead_pk, "sk": {"S": SALE_SK}},
-                        "UpdateExpression": "SET exclusive = :no, tenant_id = :t, lead_id = :l, sold_at = if_not_exists(sold_at, :at) ADD buyers :one",
-                        "ConditionExpression": "attribute_not_exists(pk) OR exclusive = :no",
+                        "UpdateExpression": (
+                            "SET #exclusive = :no, tenant_id = :t, lead_id = :l, sold_at = if_not_exists(sold_at, :at) "
+                            "ADD buyers :one"
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk) OR #exclusive = :no",
+                        "ExpressionAttributeNames": {"#exclusive": "exclusive"},
                         "ExpressionAttributeValues": {
                             ":no": {"BOOL": False},
                             ":t": {"S": tenant_id},

@@ -1,0 +1,96 @@
+"""Recommendations through the local cloud over HTTP, as a buyer's marketplace would call them: pages with
+cursors, purchases (exclusive ones hide the lead from everyone), feedback, a generation job, models."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.test_backbone import api
+
+pytestmark = pytest.mark.integration
+
+
+def pages(info: dict[str, Any], buyer_id: str, limit: int) -> list[list[dict[str, Any]]]:
+    found: list[list[dict[str, Any]]] = []
+    cursor = ""
+    for _ in range(50):
+        query = f"?buyer_id={buyer_id}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        status, headers, body = api(info, "GET", "/v1/recommendations" + query)
+        assert status == 200, body
+        found.append(body["data"])
+        cursor = body["meta"]["next_cursor"]
+        if not cursor:
+            break
+    return found
+
+
+def test_demo_buyers_get_ranked_pages(running_info: dict[str, Any]) -> None:
+    assert set(running_info["buyer_ids"]) >= {"buyer-basic-vegas", "buyer-pro-texas", "buyer-enterprise-investor"}
+    status, _, buyer = api(running_info, "GET", "/v1/buyers/buyer-pro-texas")
+    assert status == 200 and buyer["tier"] == "pro"
+    all_pages = pages(running_info, "buyer-pro-texas", 20)
+    shown = [rec for page in all_pages for rec in page]
+    assert len(shown) > 20
+    assert len({rec["lead_id"] for rec in shown}) == len(shown)
+    assert {rec["market"] for rec in shown} <= {"dallas-fort-worth", "austin"}
+    assert [rec["rank"] for rec in shown] == list(range(1, len(shown) + 1))
+    top = shown[0]
+    assert top["actions"] and top["insights"] and top["metadata"]["features_used"]
+    status, _, one = api(running_info, "GET", f"/v1/recommendations/{top['id']}")
+    assert status == 200 and one["lead_id"] == top["lead_id"] and one["model_version"] == "1.0.0"
+    status, _, feedback = api(
+        running_info,
+        "PATCH",
+        f"/v1/recommendations/{top['id']}",
+        {"usefulness": 5, "status": "contacted", "notes": "called"},
+    )
+    assert status == 200 and feedback["feedback"]["status"] == "contacted"
+    status, _, body = api(running_info, "GET", "/v1/recommendations?buyer_id=buyer-pro-texas&cursor=Zm9v")
+    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+    status, _, body = api(running_info, "GET", "/v1/recommendations?buyer_id=buyer-pro-texas&market=phoenix")
+    assert status == 403
+
+
+def test_exclusive_purchase_hides_the_lead_from_every_buyer(running_info: dict[str, Any]) -> None:
+    enterprise = pages(running_info, "buyer-enterprise-brokerage", 50)[0]
+    vegas = [rec for rec in enterprise if rec["market"] == "las-vegas"]
+    assert vegas
+    lead_id = vegas[0]["lead_id"]
+    status, _, bought = api(
+        running_info, "POST", "/v1/buyers/buyer-pro-southwest/purchases", {"lead_id": lead_id, "exclusive": True}
+    )
+    assert status == 201, bought
+    status, _, body = api(running_info, "POST", "/v1/buyers/buyer-enterprise-brokerage/purchases", {"lead_id": lead_id})
+    assert status == 409 and body["error"]["code"] == "conflict"
+    after = pages(running_info, "buyer-enterprise-brokerage", 50)[0]
+    assert lead_id not in {rec["lead_id"] for rec in after}
+    status, _, buyer = api(running_info, "GET", "/v1/buyers/buyer-pro-southwest")
+    assert lead_id in buyer["purchased_lead_ids"]
+
+
+def test_generation_job_writes_results_and_models_are_listed(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any]
+) -> None:
+    status, headers, accepted = api(
+        running_info,
+        "POST",
+        "/v1/recommendations/generate",
+        {"buyer_ids": ["buyer-basic-vegas", "buyer-pro-texas"], "limit": 5},
+    )
+    assert status == 202, accepted
+    deadline = time.monotonic() + 30
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status, _, job = api(running_info, "GET", accepted["status_url"])
+        if job.get("status") == "completed":
+            break
+        time.sleep(0.3)
+    assert job["status"] == "completed", job
+    body = running_aws("s3").get_object(Bucket=job["result"]["bucket"], Key=job["result"]["key"])["Body"].read()
+    assert len(body.decode().splitlines()) == 2
+    status, _, models = api(running_info, "GET", "/v1/models")
+    assert status == 200 and models["serving"] == "1.0.0"

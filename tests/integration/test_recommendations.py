@@ -19,7 +19,7 @@ def pages(info: dict[str, Any], buyer_id: str, limit: int) -> list[list[dict[str
     cursor = ""
     for _ in range(50):
         query = f"?buyer_id={buyer_id}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        status, headers, body = api(info, "GET", "/v1/recommendations" + query)
+        status, _headers, body = api(info, "GET", "/v1/recommendations" + query)
         assert status == 200, body
         found.append(body["data"])
         cursor = body["meta"]["next_cursor"]
@@ -31,7 +31,8 @@ def pages(info: dict[str, Any], buyer_id: str, limit: int) -> list[list[dict[str
 def test_demo_buyers_get_ranked_pages(running_info: dict[str, Any]) -> None:
     assert set(running_info["buyer_ids"]) >= {"buyer-basic-vegas", "buyer-pro-texas", "buyer-enterprise-investor"}
     status, _, buyer = api(running_info, "GET", "/v1/buyers/buyer-pro-texas")
-    assert status == 200 and buyer["tier"] == "pro"
+    assert status == 200
+    assert buyer["tier"] == "pro"
     all_pages = pages(running_info, "buyer-pro-texas", 20)
     shown = [rec for page in all_pages for rec in page]
     assert len(shown) > 20
@@ -39,18 +40,24 @@ def test_demo_buyers_get_ranked_pages(running_info: dict[str, Any]) -> None:
     assert {rec["market"] for rec in shown} <= {"dallas-fort-worth", "austin"}
     assert [rec["rank"] for rec in shown] == list(range(1, len(shown) + 1))
     top = shown[0]
-    assert top["actions"] and top["insights"] and top["metadata"]["features_used"]
+    assert top["actions"]
+    assert top["insights"]
+    assert top["metadata"]["features_used"]
     status, _, one = api(running_info, "GET", f"/v1/recommendations/{top['id']}")
-    assert status == 200 and one["lead_id"] == top["lead_id"] and one["model_version"] == "1.0.0"
+    assert status == 200
+    assert one["lead_id"] == top["lead_id"]
+    assert one["model_version"] == "1.0.0"
     status, _, feedback = api(
         running_info,
         "PATCH",
         f"/v1/recommendations/{top['id']}",
         {"usefulness": 5, "status": "contacted", "notes": "called"},
     )
-    assert status == 200 and feedback["feedback"]["status"] == "contacted"
+    assert status == 200
+    assert feedback["feedback"]["status"] == "contacted"
     status, _, body = api(running_info, "GET", "/v1/recommendations?buyer_id=buyer-pro-texas&cursor=Zm9v")
-    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+    assert status == 400
+    assert body["error"]["code"] == "invalid_cursor"
     status, _, body = api(running_info, "GET", "/v1/recommendations?buyer_id=buyer-pro-texas&market=phoenix")
     assert status == 403
 
@@ -65,7 +72,8 @@ def test_exclusive_purchase_hides_the_lead_from_every_buyer(running_info: dict[s
     )
     assert status == 201, bought
     status, _, body = api(running_info, "POST", "/v1/buyers/buyer-enterprise-brokerage/purchases", {"lead_id": lead_id})
-    assert status == 409 and body["error"]["code"] == "conflict"
+    assert status == 409
+    assert body["error"]["code"] == "conflict"
     after = pages(running_info, "buyer-enterprise-brokerage", 50)[0]
     assert lead_id not in {rec["lead_id"] for rec in after}
     status, _, buyer = api(running_info, "GET", "/v1/buyers/buyer-pro-southwest")
@@ -75,7 +83,7 @@ def test_exclusive_purchase_hides_the_lead_from_every_buyer(running_info: dict[s
 def test_generation_job_writes_results_and_models_are_listed(
     running_info: dict[str, Any], running_aws: Callable[[str], Any]
 ) -> None:
-    status, headers, accepted = api(
+    status, _headers, accepted = api(
         running_info,
         "POST",
         "/v1/recommendations/generate",
@@ -93,4 +101,5 @@ def test_generation_job_writes_results_and_models_are_listed(
     body = running_aws("s3").get_object(Bucket=job["result"]["bucket"], Key=job["result"]["key"])["Body"].read()
     assert len(body.decode().splitlines()) == 2
     status, _, models = api(running_info, "GET", "/v1/models")
-    assert status == 200 and models["serving"] == "1.0.0"
+    assert status == 200
+    assert models["serving"] == "1.0.0"

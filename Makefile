@@ -7,7 +7,7 @@ MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup run file-demo local-cloud test lint typecheck unit bench model format clean package deploy
+.PHONY: setup run file-demo local-cloud test lint typecheck unit bench model openapi format clean package deploy
 AWS_PORT ?= 4566
 API_PORT ?= 3000
 
@@ -77,6 +77,10 @@ deploy: package
 		exit 1; }
 	sam build
 	sam deploy $(if $(wildcard samconfig.toml),,--guided)
+
+# The committed OpenAPI document, regenerated from the routes and models (a test fails when it is stale).
+openapi: $(STAMP)
+	$(BIN)/python -m aiqleads.api.openapi -o openapi.json
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

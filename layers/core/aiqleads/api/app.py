@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -10,9 +9,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from . import errors
 from .routes import activity, buyers, graphql, leads, models, recommendations, system, webhooks
-
-API_TITLE = "AIQLeads Recommendations API"
-API_VERSION = "1.0.0"
 
 logger = Logger(service="aiqleads")
 
@@ -28,14 +24,10 @@ def create_app() -> APIGatewayRestResolver:
 app = create_app()
 
 
-@functools.cache
 def openapi_document() -> str:
-    return app.get_openapi_json_schema(
-        title=API_TITLE,
-        version=API_VERSION,
-        description="AI lead scoring and recommendations for a real-estate lead marketplace. "
-        "Authenticate with your API key in the x-api-key header.",
-    )
+    from .openapi import render
+
+    return render()
 
 
 def request_id(event: dict[str, Any]) -> str:

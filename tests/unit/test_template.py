@@ -180,6 +180,7 @@ def test_functions_follow_the_layout(template: dict[str, Any]) -> None:
         "BulkScoreFunction",
         "EventsFunction",
         "NotifyFunction",
+        "RecommendationsJobFunction",
     }
     for name, function in functions.items():
         properties = function["Properties"]
@@ -261,7 +262,7 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
                 assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
                 assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                 consumers += 1
-    assert consumers == 3
+    assert consumers == 4
 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:

@@ -768,6 +768,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (TRACE, QUERY, ...) reaches the route table too and gets the gateway's "no such route"
+        # response, as on API Gateway, instead of http.server's 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.gateway.log_requests:
             super().log_message(format, *args)

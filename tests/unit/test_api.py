@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -188,3 +189,18 @@ def test_openapi_document_lists_the_routes(service: LeadService) -> None:
     assert status == 200
     assert {"/v1/leads", "/v1/leads/batch", "/v1/leads/{lead_id}", "/v1/events"} <= set(body["paths"])
     assert "Lead" in body["components"]["schemas"]
+
+
+def test_a_body_that_is_not_json_text_is_a_client_error(service: LeadService) -> None:
+    binary = {  # API Gateway hands over a body that is not UTF-8 text base64-encoded
+        "resource": "/v1/leads", "path": "/v1/leads", "httpMethod": "POST",
+        "headers": {"content-type": "application/json"}, "multiValueHeaders": {}, "queryStringParameters": None,
+        "pathParameters": None, "requestContext": {"requestId": "r", "authorizer": {"tenant_id": "t1"}},
+        "body": base64.b64encode(b"\x03\xff\x04").decode(), "isBase64Encoded": True,
+    }  # fmt: skip
+    response = handle(binary, None)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "invalid_json"
+    status, _, body = call("POST", "/v1/leads", LEAD, headers={"content-type": "text/plain"})
+    assert status == 415
+    assert body["error"]["code"] == "unsupported_media_type"

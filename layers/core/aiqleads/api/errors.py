@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
 from ..errors import DomainError
 
@@ -47,6 +47,14 @@ def register(app: APIGatewayRestResolver) -> None:
         details = validation_details(error)
         message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]) or "invalid request"
         return error_response(422, "validation_error", message, details)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def undecodable_body(error: UnicodeDecodeError) -> Response[Any]:
+        return error_response(400, "invalid_json", "the request body is not UTF-8 JSON")
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(error: RequestUnsupportedContentType) -> Response[Any]:
+        return error_response(415, "unsupported_media_type", "send the body as application/json")
 
     @app.not_found
     def not_found(error: NotFoundError) -> Response[Any]:

@@ -35,6 +35,7 @@ ERRORS = {
     "404": "no such resource for this tenant",
     "409": "conflicts with the current state (e.g. the id exists)",
     "413": "too many items in one request",
+    "415": "the body is not application/json",
     "422": "invalid input: details name each field",
     "429": "over the tier's rate limit: retry after Retry-After seconds",
     "500": "an unexpected error (logged with the request id)",

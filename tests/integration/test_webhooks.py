@@ -347,3 +347,32 @@ def test_score_min_filter_is_honoured(
     time.sleep(1.5)
     assert receiver.received("/high") == []
     assert deliveries(running_info, high["id"]) == []
+
+
+# ------------------------------------------------------------------------------------------------ SNS subscribers
+
+
+def test_aws_native_subscriber_filters_domain_events_on_message_attributes(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], market: str
+) -> None:
+    """An SQS queue subscribed to the domain-events topic with a filter policy gets only the events it asked for."""
+    sqs, sns = running_aws("sqs"), running_aws("sns")
+    url = sqs.create_queue(QueueName=f"it-filtered-{market}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"event_type": ["lead.scored"], "market": [market], "tenant_id": [running_info["tenant_id"]]}
+    sns.subscribe(
+        TopicArn=running_info["events_topic_arn"], Protocol="sqs", Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(policy)},
+    )  # fmt: skip
+    try:
+        post_lead(running_info, f"{market}-elsewhere")
+        wanted = post_lead(running_info, market)
+        message, seen = receive_until(
+            sqs, url, lambda m: json.loads(m["Body"])["data"]["lead_id"] == wanted["lead"]["id"], timeout=10
+        )
+        assert len(seen) == 1  # the lead in the other market was filtered out by SNS
+        event = json.loads(message["Body"])
+        assert event["type"] == "lead.scored"
+        assert event["data"]["market"] == market
+    finally:
+        sqs.delete_queue(QueueUrl=url)

@@ -204,3 +204,11 @@ def test_a_body_that_is_not_json_text_is_a_client_error(service: LeadService) ->
     status, _, body = call("POST", "/v1/leads", LEAD, headers={"content-type": "text/plain"})
     assert status == 415
     assert body["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("media_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/csv"])
+def test_bodies_that_are_not_json_get_415(service: LeadService, media_type: str) -> None:
+    status, headers, body = call("POST", "/v1/leads", LEAD, headers={"content-type": media_type})
+    assert status == 415
+    assert body["error"]["code"] == "unsupported_media_type"
+    assert headers["X-Request-ID"] == "req-123"

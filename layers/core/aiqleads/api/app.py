@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -38,12 +39,32 @@ def request_id(event: dict[str, Any]) -> str:
     return str((event.get("requestContext") or {}).get("requestId") or "local")
 
 
+def _not_json(event: dict[str, Any]) -> bool:
+    """A body sent as something other than JSON (form posts included: the resolver would try to parse those)."""
+    if not event.get("body"):
+        return False
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type", "application/json")).split(";", 1)[0].strip().lower()
+    return not (media_type == "application/json" or media_type.endswith("+json"))
+
+
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway proxy event; every response carries X-Request-ID (errors too)."""
     rid = request_id(event)
     logger.append_keys(request_id=rid)
-    response = app.resolve(event, context)
-    headers = response.setdefault("headers", {}) or {}
+    if _not_json(event):
+        body = {
+            "error": {"code": "unsupported_media_type", "message": "send the body as application/json", "details": None}
+        }
+        response: dict[str, Any] = {
+            "statusCode": 415,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body),
+            "isBase64Encoded": False,
+        }
+    else:
+        response = app.resolve(event, context)
+    headers: dict[str, Any] = response.setdefault("headers", {}) or {}
     headers["X-Request-ID"] = rid
     response["headers"] = headers
     multi = response.get("multiValueHeaders")

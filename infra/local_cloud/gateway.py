@@ -427,6 +427,21 @@ class TokenBuckets:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / rate if rate > 0 else math.inf
 
+    def headers(self, key: str, plan: UsagePlan) -> dict[str, str]:
+        """X-RateLimit-Limit (requests per minute), -Remaining (requests that would pass now) and -Reset
+        (seconds until the bucket is full again), after the last `take`."""
+        rate = plan.requests_per_minute / 60.0
+        capacity = float(max(1, plan.burst))
+        with self._lock:
+            tokens, at = self._buckets.get(key, (capacity, self._clock()))
+            tokens = min(capacity, tokens + (self._clock() - at) * rate)
+        reset = math.ceil((capacity - tokens) / rate) if rate > 0 and tokens < capacity else 0
+        return {
+            "X-RateLimit-Limit": str(int(plan.requests_per_minute)),
+            "X-RateLimit-Remaining": str(int(tokens)),
+            "X-RateLimit-Reset": str(reset),
+        }
+
 
 # ---------------------------------------------------------------------------------------------------- the server
 
@@ -581,11 +596,13 @@ class LocalGateway:
             plan = config.usage_plans.get(str(authorizer_context.get("tier")))
         if route.api_key_required and (api_key is None or plan is None):
             return gateway_response("INVALID_API_KEY")
+        rate_limit: dict[str, str] = {}
         if plan is not None and api_key is not None:
             wait = self.buckets.take(api_key, plan)
+            rate_limit = self.buckets.headers(api_key, plan)
             if wait > 0:
                 retry_after = str(max(1, math.ceil(wait))) if math.isfinite(wait) else "60"
-                return gateway_response("THROTTLED", extra={"Retry-After": retry_after})
+                return gateway_response("THROTTLED", extra={"Retry-After": retry_after, **rate_limit})
 
         event = self.proxy_event(
             method, parts.query, path, route, path_parameters, headers, body, source_ip, request_id, started
@@ -596,7 +613,11 @@ class LocalGateway:
             event["requestContext"]["identity"]["apiKey"] = api_key
         try:
             result = self.invoke(route.function_id, event)
-            return self._proxy_reply(result, request_id)
+            reply = self._proxy_reply(result, request_id)
+            # The usage plan's view of the caller's budget, on every response of a keyed route.
+            taken = {name.lower() for name, _ in reply.headers}
+            reply.headers.extend((name, value) for name, value in rate_limit.items() if name.lower() not in taken)
+            return reply
         except Exception:
             print(f"local API: {route.function_id} failed on {method} {path} ({request_id}):", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)

@@ -194,6 +194,10 @@ def test_throttling_returns_429_with_retry_after(running_info: dict[str, Any]) -
     throttled = next(reply for reply in replies if reply[0] == 429)
     assert int(throttled[1]["Retry-After"]) >= 1
     assert throttled[2]["error"]["code"] == "rate_limited"
+    assert throttled[1]["X-RateLimit-Remaining"] == "0"
+    allowed = next(reply for reply in replies if reply[0] == 200)
+    assert allowed[1]["X-RateLimit-Limit"] == "60"
+    assert int(allowed[1]["X-RateLimit-Reset"]) >= 1
 
 
 def test_a_redelivered_interaction_counts_once(running_info: dict[str, Any], running_aws: Callable[[str], Any]) -> None:

@@ -107,7 +107,12 @@ def test_api_keys_are_stored_hashed(aws: Callable[[str], Any], local_info: dict[
     dumped = str(aws("dynamodb").scan(TableName=table)["Items"])
     assert key not in dumped
     answer = authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")
-    assert answer["context"] == {"tenant_id": "tenant-k", "tier": "pro", "key_id": record.key_hash[:12]}
+    assert answer["context"] == {
+        "tenant_id": "tenant-k",
+        "tier": "pro",
+        "key_id": record.key_hash[:12],
+        "requests_per_minute": 300,
+    }
     assert answer["policyDocument"]["Statement"][0]["Resource"].endswith("abc/dev/*")
     with pytest.raises(PermissionError, match="Unauthorized"):
         authorize(keys, key + "x", "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")

@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field
 from .models import Tier
 
 KEY_PREFIX = "aiq_"
+# The usage plans' rates (template.yaml, Metadata.AIQLeads of each plan; a test keeps them equal). API Gateway
+# enforces them; the authorizer passes the caller's to the API so every response can state it.
+REQUESTS_PER_MINUTE = {Tier.BASIC: 60, Tier.PRO: 300, Tier.ENTERPRISE: 1000}
 
 
 def hash_key(api_key: str) -> str:
@@ -60,7 +63,12 @@ def authorize(keys: ApiKeyLookup, token: str | None, method_arn: str) -> dict[st
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _api_wide(method_arn)}],
         },
         # API Gateway passes these to the integration as requestContext.authorizer (strings, numbers, booleans).
-        "context": {"tenant_id": record.tenant_id, "tier": record.tier.value, "key_id": record.key_hash[:12]},
+        "context": {
+            "tenant_id": record.tenant_id,
+            "tier": record.tier.value,
+            "key_id": record.key_hash[:12],
+            "requests_per_minute": REQUESTS_PER_MINUTE[record.tier],
+        },
         # With ApiKeySourceType AUTHORIZER, the usage plan that throttles the caller is the one holding this key.
         "usageIdentifierKey": token,
     }

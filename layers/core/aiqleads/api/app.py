@@ -66,6 +66,10 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = app.resolve(event, context)
     headers: dict[str, Any] = response.setdefault("headers", {}) or {}
     headers["X-Request-ID"] = rid
+    limit = ((event.get("requestContext") or {}).get("authorizer") or {}).get("requests_per_minute")
+    if limit is not None:
+        # Remaining and Reset need the gateway's bucket: the local gateway adds them; API Gateway does not expose it.
+        headers["X-RateLimit-Limit"] = str(limit)
     response["headers"] = headers
     multi = response.get("multiValueHeaders")
     if isinstance(multi, dict):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,13 @@ from aiqleads.api import context
 from aiqleads.api.app import app, handle
 from aiqleads.composition import default_scorer
 from aiqleads.leads_service import LeadService
+from aiqleads.recommendations.card import LeadCard
+from aiqleads.recommendations.ranking import Candidate
+from aiqleads.recommendations.service import BuyerProfile, RecommendationService
 from tests.fakes import MemoryAggregates, MemoryEvents, MemoryLeads, MemoryMarkets, MemoryQueue
+from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 LEAD_INPUT = """{id: "%s", source: "zillow", createdAt: "2026-11-%02dT10:00:00Z", contact: {email: "a@example.com"},
   property: {type: CONDO, price: 310000, market: "%s"}, intent: SELL, timeline: ASAP}"""
@@ -31,8 +38,26 @@ def service() -> Iterator[LeadService]:
         interactions_queue=MemoryQueue(),
     )
     app.dependency_overrides[context.leads] = lambda: fake
+    recommendations = ranking()
+    app.dependency_overrides[context.recommendations] = lambda: recommendations
     yield fake
     app.dependency_overrides.clear()
+
+
+def ranking() -> RecommendationService:
+    """60 ranked leads in three markets for tenant t1, and one buyer allowed two of them."""
+    candidates = MemoryCandidates()
+    for index in range(60):
+        card = LeadCard(source=["zillow", "fsbo"][index % 2], property_type="condo", price=300_000.0,
+                        created_at="2026-11-25T00:00:00Z", intent="buy", timeline="asap", has_email=True,
+                        has_phone=True, has_name=True, disposable_email=False, role_email=False,
+                        suspicious_phone=False, completeness=0.9)  # fmt: skip
+        market = ["las-vegas", "austin", "phoenix"][index % 3]
+        candidates.add("t1", Candidate(f"lead-{index:02d}", market, 0.9 - index / 100, 90 - index, "A", "1.0.0", card))
+    service = RecommendationService(MemoryMarketplace(candidates), candidates, clock=lambda: NOW)
+    service.put_buyer("t1", "b-1", BuyerProfile.model_validate(
+        {"tier": "pro", "authorised_markets": ["las-vegas", "austin"]}))  # fmt: skip
+    return service
 
 
 def gql(query: str, variables: dict[str, Any] | None = None, tenant: str = "t1") -> tuple[int, dict[str, Any]]:
@@ -149,3 +174,32 @@ def test_rest_cold_start_does_not_import_graphql() -> None:
     probe = "import sys, aiqleads.api.app; print('graphql' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.strip() == "False"
+
+
+def test_recommendations_connection_pages_through_the_buyers_leads(service: LeadService) -> None:
+    seen: list[str] = []
+    after = None
+    for _ in range(10):
+        _, body = gql("query($after: String) { recommendations(buyerId: \"b-1\", first: 15, after: $after) {"
+                      " edges { cursor node { leadId rank market score { score } actions { action priority } } }"
+                      " pageInfo { hasNextPage endCursor } } }", {"after": after})  # fmt: skip
+        assert "errors" not in body, body
+        page = body["data"]["recommendations"]
+        seen += [edge["node"]["leadId"] for edge in page["edges"]]
+        assert {edge["node"]["market"] for edge in page["edges"]} <= {"las-vegas", "austin"}
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 40  # the 40 leads in the buyer's two markets, once each
+
+
+def test_models_and_feedback(service: LeadService) -> None:
+    _, body = gql("{ models { serving data { version serving metrics } } }")
+    assert body["data"]["models"]["serving"] == "1.0.0"
+    _, body = gql('{ recommendations(buyerId: "b-1", first: 1) { edges { node { id } } } }')
+    rec_id = body["data"]["recommendations"]["edges"][0]["node"]["id"]
+    _, body = gql('mutation($id: String!) { giveFeedback(recommendationId: $id, input: {usefulness: 4,'
+                  ' status: "contacted"}) { id feedback { usefulness status } } }', {"id": rec_id})  # fmt: skip
+    assert body["data"]["giveFeedback"] == {"id": rec_id, "feedback": {"usefulness": 4, "status": "contacted"}}
+    _, body = gql('mutation { giveFeedback(recommendationId: "rec_nope", input: {usefulness: 9}) { id } }')
+    assert body["errors"][0]["extensions"]["code"] in ("validation_error", "not_found")

@@ -91,9 +91,12 @@ def _graphql_type(annotation: Any, *, required: bool, for_input: bool) -> Any:
     if origin is typing.Annotated:
         inner = typing.get_args(inner)[0]
         origin = typing.get_origin(inner)
-    if origin is list:
+    result: Any
+    if origin is typing.Literal:  # a closed set of strings: pydantic checks the value, the text names them
+        result = GraphQLString
+    elif origin is list:
         (item,) = typing.get_args(inner)
-        result: Any = GraphQLList(_graphql_type(item, required=True, for_input=for_input))
+        result = GraphQLList(_graphql_type(item, required=True, for_input=for_input))
     elif origin is dict or inner is Any:
         result = JSON
     elif isinstance(inner, type) and issubclass(inner, BaseModel):

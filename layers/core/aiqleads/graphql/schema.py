@@ -47,6 +47,7 @@ class Context:
 
     tenant_id: str
     leads: LeadService
+    recommendations: Any  # RecommendationService (resolved per request, like the REST routes)
     extensions: dict[str, Any]
 
 

@@ -15,12 +15,14 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from ...errors import DomainError
 from ...leads_service import LeadService
-from ..context import Caller, caller, leads
+from ...recommendations.service import RecommendationService
+from ..context import Caller, caller, leads, recommendations
 
 router = APIGatewayRouter()
 
 CallerDep = Annotated[Caller, Depends(caller)]
 LeadsDep = Annotated[LeadService, Depends(leads)]
+RecommendationsDep = Annotated[RecommendationService, Depends(recommendations)]
 
 
 class InvalidJson(DomainError):
@@ -29,7 +31,9 @@ class InvalidJson(DomainError):
 
 
 @router.post("/v1/graphql", summary="GraphQL: lead, leads, recommendations, models and the mutations")
-def graphql_endpoint(request: Request, who: CallerDep, service: LeadsDep) -> dict[str, Any]:
+def graphql_endpoint(
+    request: Request, who: CallerDep, service: LeadsDep, ranking: RecommendationsDep
+) -> dict[str, Any]:
     from ...graphql import execute
     from ...graphql.schema import Context
 
@@ -37,4 +41,5 @@ def graphql_endpoint(request: Request, who: CallerDep, service: LeadsDep) -> dic
         body = json.loads(request.resolved_event.body or "")
     except ValueError:
         raise InvalidJson("the request body is not valid JSON") from None
-    return execute(body, Context(tenant_id=who.tenant_id, leads=service, extensions={"tier": who.tier}))
+    context = Context(tenant_id=who.tenant_id, leads=service, recommendations=ranking, extensions={"tier": who.tier})
+    return execute(body, context)

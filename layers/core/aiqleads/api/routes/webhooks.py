@@ -25,12 +25,19 @@ from ..context import Caller, caller
 router = APIGatewayRouter()
 
 CallerDep = Annotated[Caller, Depends(caller)]
-WebhooksDep = Annotated[WebhookService, Depends(webhook_service)]
+
+
+def webhooks() -> WebhookService:
+    """No parameters on purpose: the resolver would take a dependency's parameters for request inputs."""
+    return webhook_service()
+
+
+WebhooksDep = Annotated[WebhookService, Depends(webhooks)]
 
 
 @router.post("/v1/webhooks", summary="Subscribe an endpoint to events; the signing secret is returned only now")
-def create_webhook(body: WebhookCreate, who: CallerDep, service: WebhooksDep) -> Response[WebhookCreated]:
-    created = service.create(who.tenant_id, body)
+def create_webhook(subscription: WebhookCreate, who: CallerDep, service: WebhooksDep) -> Response[WebhookCreated]:
+    created = service.create(who.tenant_id, subscription)
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,

@@ -1,0 +1,422 @@
+"""moto's server with faster DynamoDB queries: same answers, without sorting the whole table on every Query.
+
+    python infra/local_cloud/moto_accelerator.py -H 127.0.0.1 -p 4566     # as `python -m moto.server ...`
+
+Run by file path in the moto child process (server.py), so it imports only moto and the standard library.
+
+Why: moto's `Table.query` reads `Table.all_items()`, which sorts every item of the table on each call; a base-table
+Query then keeps the items of one hash key and an index Query filters the whole table by its hash attribute. At
+200,000 items one ScoreIndex page takes seconds. Here `Table.query` hands moto's own `query` only the items it can
+look at, through a thread-local override of `all_items` (the server is multi-threaded; nothing on the shared Table
+object is swapped), and moto's code then does everything else as before: key conditions, sort, direction,
+ExclusiveStartKey, Limit, the 1 MB page size, filters, projections, LastEvaluatedKey, ScannedCount.
+
+- Base table, hash key given: the items of that one hash key (a dict lookup), in `all_items` order.
+- Secondary index with one hash attribute and at most one range attribute, hash attribute equality: that
+  partition, from a cache per (table, index) of hash value -> the partition's items in moto's index sort order
+  (see `_partition`). From it the override passes only the window moto's loop visits: from the
+  first item after ExclusiveStartKey (a binary search with moto's `_item_comes_before_dct`, done only when every
+  sort attribute of the partition and of the start key has one type, so the order is total) to one item past the
+  Limit-th item the range condition accepts (moto's `compare`). Without Limit, or when the types are mixed, the
+  whole partition.
+- Anything else (multi-attribute keys, QueryFilter, consistent reads on a GSI, unknown index, ...) runs unchanged.
+
+The caches hold for one write version of the table: `Table.put_item`, `Table.delete_item` (every write path of
+the backend ends in one of them: PutItem, BatchWriteItem, TransactWriteItems, PartiQL, imports) and
+`DynamoDBBackend.update_item` (which changes items in place) and `update_table` (indexes) take a new version
+before and after they run, and the next Query rebuilds what it needs. A rolled-back transaction installs a copy
+of the table: another object, so no cache. `all_items` itself (Scan, PartiQL) returns a copy of a cached sorted
+list, rebuilt per version.
+
+AIQLEADS_MOTO_ACCELERATOR=0 in the environment disables everything (plain moto; for differential tests).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import weakref
+from typing import Any
+
+if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]  # run by path: our sibling modules (server.py, functions.py, ...) must not shadow moto's imports
+
+DISABLE_VARIABLE = "AIQLEADS_MOTO_ACCELERATOR"
+_VERSION_ATTRIBUTE = "_aiqleads_write_version"
+
+_versions = itertools.count(1)  # next() is atomic under the GIL: every bump is a version never seen before
+_override = threading.local()
+_build_lock = threading.RLock()
+_caches: dict[int, _TableCache] = {}
+_originals: dict[str, Any] = {}
+
+
+def enabled() -> bool:
+    return os.environ.get(DISABLE_VARIABLE, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _version(table: Any) -> int:
+    return int(getattr(table, _VERSION_ATTRIBUTE, 0))
+
+
+def _bump(table: Any) -> None:
+    setattr(table, _VERSION_ATTRIBUTE, next(_versions))
+
+
+class _Partition:
+    """One hash value of one index: its items ascending in moto's index order, and whether that order is total
+    (every sort attribute present with one type), which the binary search for ExclusiveStartKey needs."""
+
+    __slots__ = ("items", "sort_attrs", "types")
+
+    def __init__(self, items: list[Any], sort_attrs: list[str]) -> None:
+        self.items = items
+        self.sort_attrs = sort_attrs
+        types: dict[str, str] | None = {}
+        for item in items:
+            for name in sort_attrs:
+                value = item.attrs.get(name)
+                if value is None or types is None:
+                    types = None
+                    break
+                if types.setdefault(name, value.type) != value.type:
+                    types = None
+                    break
+            if types is None:
+                break
+        self.types = types
+
+
+class _TableCache:
+    def __init__(self, table: Any) -> None:
+        self.table_ref = weakref.ref(table)
+        self.all_items: tuple[int, list[Any]] | None = None
+        # index name -> (version, index object, hash value -> items in all_items order)
+        self.groups: dict[str, tuple[int, Any, dict[Any, list[Any]]]] = {}
+        # (index name, hash value) -> (version, partition)
+        self.partitions: dict[tuple[str, Any], tuple[int, _Partition]] = {}
+
+
+def _cache(table: Any) -> _TableCache:
+    key = id(table)
+    cache = _caches.get(key)
+    if cache is None or cache.table_ref() is not table:
+        with _build_lock:
+            cache = _caches.get(key)
+            if cache is None or cache.table_ref() is not table:
+                cache = _TableCache(table)
+                _caches[key] = cache
+                weakref.finalize(table, _caches.pop, key, None)
+    return cache
+
+
+def _cached_all_items(table: Any) -> list[Any]:
+    """moto's sorted all_items list, computed once per write version (callers get a copy)."""
+    cache = _cache(table)
+    version = _version(table)
+    found = cache.all_items
+    if found is None or found[0] != version:
+        with _build_lock:
+            found = cache.all_items
+            if found is None or found[0] != version:
+                found = (version, _originals["all_items"](table))
+                cache.all_items = found
+    return found[1]
+
+
+def _groups(table: Any, index: Any, hash_attr: str, range_attrs: list[str]) -> dict[Any, list[Any]]:
+    """Index hash value -> the items moto's index query keeps for it (hash attribute equal, every range
+    attribute present), in the table's dict order."""
+    cache = _cache(table)
+    version = _version(table)
+    found = cache.groups.get(index.name)
+    if found is None or found[0] != version or found[1] is not index:
+        with _build_lock:
+            found = cache.groups.get(index.name)
+            if found is None or found[0] != version or found[1] is not index:
+                groups: dict[Any, list[Any]] = {}
+                for stored in list(table.items.values()):
+                    for item in list(stored.values()) if table.range_key_attr else [stored]:
+                        attrs = item.attrs
+                        value = attrs.get(hash_attr)
+                        if value is None or any(attrs.get(name) is None for name in range_attrs):
+                            continue
+                        groups.setdefault(value, []).append(item)
+                found = (version, index, groups)
+                cache.groups[index.name] = found
+    return found[2]
+
+
+def _all_items_key(item: Any) -> Any:
+    return (item.hash_key, item.range_key) if item.range_key else item.hash_key
+
+
+def _partition(
+    table: Any, index: Any, hash_attr: str, range_attrs: list[str], value: Any, sort_args: tuple[Any, Any]
+) -> _Partition:
+    """The partition ascending in moto's index order. Its sort attributes end with the table's key, so no two
+    items tie: with one type per attribute, DynamoType comparisons are those of the cast values and sorting by
+    the tuple of cast values gives moto's order whatever the input order. Otherwise moto's own sort runs on the
+    items in all_items order (the restriction of all_items to these items: same key, stable sort)."""
+    cache = _cache(table)
+    version = _version(table)
+    key = (index.name, value)
+    found = cache.partitions.get(key)
+    if found is None or found[0] != version:
+        members = list(_groups(table, index, hash_attr, range_attrs).get(value, []))
+        sort_attrs = table._generate_attr_to_sort_by(sort_args[0], sort_args[1])
+        partition = _Partition(members, sort_attrs)
+        if partition.types is not None:
+            members.sort(key=lambda x: tuple(x.attrs[name].cast_value for name in sort_attrs))
+        else:
+            members.sort(key=_all_items_key)
+            partition.items = _originals["sorted_items"](table, sort_args[0], sort_args[1], members)
+        found = (version, partition)
+        cache.partitions[key] = found
+    return found[1]
+
+
+# ------------------------------------------------------------------------------------------------ patched methods
+
+
+def _all_items(self: Any) -> list[Any]:
+    override = getattr(_override, "value", None)
+    if override is not None and override[0] is self:
+        return list(override[1])
+    return list(_cached_all_items(self))
+
+
+def _put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _bump(self)
+    try:
+        return _originals["put_item"](self, *args, **kwargs)
+    finally:
+        _bump(self)
+
+
+def _delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _bump(self)
+    try:
+        return _originals["delete_item"](self, *args, **kwargs)
+    finally:
+        _bump(self)
+
+
+def _backend_update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+    table = self.tables.get(table_name)
+    if table is not None:
+        _bump(table)
+    try:
+        return _originals["update_item"](self, table_name, *args, **kwargs)
+    finally:
+        if table is not None:
+            _bump(table)
+
+
+def _backend_update_table(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    table = self.tables.get(name)
+    if table is not None:
+        _bump(table)
+    try:
+        return _originals["update_table"](self, name, *args, **kwargs)
+    finally:
+        if table is not None:
+            _bump(table)
+
+
+def _query(
+    self: Any,
+    hash_key: Any,
+    range_comparison: str | None,
+    range_objs: list[Any],
+    limit: int,
+    exclusive_start_key: dict[str, Any],
+    scan_index_forward: bool,
+    projection_expressions: list[list[str]] | None,
+    index_name: str | None = None,
+    consistent_read: bool = False,
+    filter_expression: Any = None,
+    hash_key_conditions: list[tuple[str, Any]] | None = None,
+    range_key_conditions: list[tuple[str, str, list[Any]]] | None = None,
+    **filter_kwargs: Any,
+) -> Any:
+    original = _originals["query"]
+    arguments = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+    keywords: dict[str, Any] = {
+        "projection_expressions": projection_expressions,
+        "index_name": index_name,
+        "consistent_read": consistent_read,
+        "filter_expression": filter_expression,
+        "hash_key_conditions": hash_key_conditions,
+        "range_key_conditions": range_key_conditions,
+        **filter_kwargs,
+    }
+    candidates = None
+    if not filter_kwargs and getattr(_override, "value", None) is None:
+        try:
+            if index_name:
+                candidates = _index_window(
+                    self,
+                    index_name,
+                    range_comparison,
+                    range_objs,
+                    limit,
+                    exclusive_start_key,
+                    scan_index_forward,
+                    consistent_read,
+                    hash_key_conditions,
+                    range_key_conditions,
+                )
+            elif hash_key is not None:
+                candidates = _base_partition(self, hash_key)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError):
+            candidates = None  # anything unexpected: moto's own path decides (and raises what it raises)
+    if candidates is None:
+        return original(self, *arguments, **keywords)
+    _override.value = (self, candidates)
+    try:
+        return original(self, *arguments, **keywords)
+    finally:
+        _override.value = None
+
+
+def _base_partition(table: Any, hash_key: Any) -> list[Any]:
+    """The items with this hash key, in all_items order ((hash, range) ascending): what moto keeps of all_items."""
+    stored = table.items.get(hash_key)  # .get: table.items is a defaultdict, [] would add the key
+    if stored is None:
+        return []
+    if not table.range_key_attr:
+        return [stored]
+    return sorted(stored.values(), key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _index_window(
+    table: Any,
+    index_name: str,
+    range_comparison: str | None,
+    range_objs: list[Any],
+    limit: int | None,
+    exclusive_start_key: dict[str, Any] | None,
+    forward: bool,
+    consistent_read: bool,
+    hash_key_conditions: list[tuple[str, Any]] | None,
+    range_key_conditions: list[tuple[str, str, list[Any]]] | None,
+) -> list[Any] | None:
+    indexes = {i.name: i for i in table.all_indexes()}
+    index = indexes.get(index_name)
+    if index is None or (consistent_read and index in table.global_indexes):
+        return None
+    hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+    range_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+    if len(hash_attrs) != 1 or len(range_attrs) > 1:
+        return None
+    if not hash_key_conditions or len(hash_key_conditions) != 1 or hash_key_conditions[0][0] != hash_attrs[0]:
+        return None
+    if range_key_conditions and len(range_key_conditions) > 1:
+        return None
+    if range_comparison and not range_attrs:
+        return None  # moto raises for this: let it
+    # moto's arguments for sorted_items, as table.query builds them
+    sort_hash = [hash_attrs[0], table.hash_key_attr]
+    if range_attrs:
+        sort_range: list[str | None] = [range_attrs[0], table.range_key_attr]
+    else:  # moto: a GSI without a range key sorts by the table's range key, else by the table's hash key
+        in_gsi = index in table.global_indexes
+        fallback = table.range_key_attr if in_gsi and table.range_key_attr else table.hash_key_attr
+        sort_range = [fallback, table.range_key_attr]
+    value = hash_key_conditions[0][1]
+    partition = _partition(table, index, hash_attrs[0], range_attrs, value, (sort_hash, sort_range))
+    ordered = partition.items if forward else partition.items[::-1]
+    if partition.types is None:
+        return list(ordered)
+    start = 0
+    if exclusive_start_key is not None:
+        found = _start_position(table, ordered, exclusive_start_key, partition, sort_hash, sort_range, forward)
+        if found is None:
+            return list(ordered)
+        start = found
+    if limit is None:
+        return list(ordered[start:])
+    comparison_attr: str | None = None
+    if range_comparison:
+        comparison_attr = range_key_conditions[-1][0] if range_key_conditions else range_attrs[0]
+    accepted = 0
+    for position in range(start, len(ordered)):
+        if accepted == limit:
+            return list(ordered[start : position + 1])
+        if comparison_attr is None:
+            accepted += 1
+        else:
+            attribute = ordered[position].attrs.get(comparison_attr)
+            if attribute is not None and attribute.compare(range_comparison, range_objs):
+                accepted += 1
+    return list(ordered[start:])
+
+
+def _start_position(
+    table: Any,
+    ordered: list[Any],
+    start_key: dict[str, Any],
+    partition: _Partition,
+    sort_hash: list[str],
+    sort_range: list[str | None],
+    forward: bool,
+) -> int | None:
+    """The index of the first item moto's loop does not skip as 'before ExclusiveStartKey' (None: not sure)."""
+    types = partition.types or {}
+    for name in partition.sort_attrs:
+        given = start_key.get(name)
+        if not isinstance(given, dict) or len(given) != 1 or (types and next(iter(given)) != types.get(name)):
+            return None
+    comes_before = table._item_comes_before_dct
+    low, high = 0, len(ordered)
+    while low < high:  # comes_before is True on a prefix of `ordered` (a total order: one type per attribute)
+        middle = (low + high) // 2
+        if comes_before(ordered[middle], start_key, sort_hash, sort_range, forward):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+# ------------------------------------------------------------------------------------------------ install / main
+
+
+def install() -> bool:
+    """Patch moto's DynamoDB in this process (idempotent); False when disabled by the environment."""
+    if not enabled():
+        return False
+    if _originals:
+        return True
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    _originals.update(
+        query=Table.query,
+        all_items=Table.all_items,
+        sorted_items=Table.sorted_items,
+        put_item=Table.put_item,
+        delete_item=Table.delete_item,
+        update_item=DynamoDBBackend.update_item,
+        update_table=DynamoDBBackend.update_table,
+    )
+    Table.query = _query  # type: ignore[method-assign]
+    Table.all_items = _all_items  # type: ignore[method-assign]
+    Table.put_item = _put_item  # type: ignore[method-assign]
+    Table.delete_item = _delete_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _backend_update_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_table = _backend_update_table  # type: ignore[method-assign]
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    install()
+    from moto.server import main as moto_main
+
+    moto_main(list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 """`make bench`: every figure side by side from one run on this machine, with its target.
 
-Environment: BENCH_ROWS (default 1,000,000) and BENCH_BIG_ROWS (default 4,000,000) size the files.
+Environment: BENCH_ROWS (default 1,000,000) and BENCH_BIG_ROWS (default 4,000,000) size the files;
+BENCH_RECS_LEADS, BENCH_RECS_SAMPLES and BENCH_RECS_PLAIN the recommendations bench (bench/recommendations.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import platform
 import time
 
-from bench import file_scoring, per_lead
+from bench import file_scoring, per_lead, recommendations
 from bench.data import DATA_DIR, leads_file
 from bench.reference_model import reference_model_dir, session_figures
 
@@ -44,6 +45,7 @@ def main() -> None:
     reference_model_only = file_scoring.model_only(source, workers, model_dir=reference_dir)
     memory_small = file_scoring.peak_memory_mb(source)
     memory_big = file_scoring.peak_memory_mb(big)
+    recs = recommendations.measure()
 
     ratio_model = ours["rows_per_s"] / model["rows_per_s"]
     ratio_hand = ours["rows_per_s"] / by_hand["rows_per_s"]
@@ -89,6 +91,7 @@ def main() -> None:
     print(_line(f"{big_rows:,} rows", f"{memory_big:.0f} MB", "<= 400 MB", memory_big <= 400))
     growth = memory_big / memory_small
     print(_line(f"{big_rows:,} / {rows:,}", f"{growth:.2f}x", "<= 1.2x", growth <= 1.2))
+    recommendations.report(recs, _line)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     summary = {
         "per_lead": lead,
@@ -100,6 +103,7 @@ def main() -> None:
             "ratio_hand": ratio_hand,
         },
         "memory_mb": {str(rows): memory_small, str(big_rows): memory_big},
+        "recommendations": recs,
         "calibration": {
             "reference": reference_session,
             "shipped": shipped_session,

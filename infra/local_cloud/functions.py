@@ -325,6 +325,16 @@ def local_environment(
     return environment, notes
 
 
+def _reset_process_caches() -> None:
+    """Clients and services that aiqleads built from the previous environment (another cloud's endpoint and
+    queue URLs) must not outlive it: in Lambda a new configuration is a new process."""
+    try:
+        from aiqleads.process_cache import reset
+    except ImportError:  # a template whose functions do not use aiqleads
+        return
+    reset()
+
+
 class FunctionRuntime:
     """Every function of the template, loaded into this process with the shared environment."""
 
@@ -353,6 +363,7 @@ class FunctionRuntime:
             return self
         self._previous_environment = {name: os.environ.get(name) for name in self.environment}
         os.environ.update(self.environment)
+        _reset_process_caches()
         try:
             for logical_id, spec in self.specs.items():
                 name = self.function_names.get(logical_id, logical_id)
@@ -387,6 +398,7 @@ class FunctionRuntime:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        _reset_process_caches()
 
     @property
     def unavailable(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .artifact import load_artifact
 from .leads_service import LeadService
+from .process_cache import per_process
 from .recommendations.jobs import RecommendationJobs
 from .recommendations.service import RecommendationService
 from .scoring import Scorer
@@ -22,7 +23,7 @@ from .storage.objects import ObjectStore
 from .storage.recommendations import CandidateRepository, MarketplaceRepository
 
 
-@functools.cache
+@per_process
 def default_scorer() -> Scorer:
     """The serving model's scorer, loaded on first use (the ONNX session is created once per process)."""
     return Scorer(load_artifact())

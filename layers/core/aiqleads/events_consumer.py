@@ -22,13 +22,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 from .composition import lead_service
 from .leads_service import LeadService
 from .models import Interaction
+from .process_cache import per_process
 from .settings import Settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than the queue keeps a message (plus its retries)
 
 
-@functools.cache
+@per_process
 def _service() -> LeadService:
     return lead_service()
 
@@ -43,7 +44,7 @@ def register_context(context: Any) -> None:
     idempotency_config().register_lambda_context(context)
 
 
-@functools.cache
+@per_process
 def _apply_once() -> Callable[..., Any]:
     settings = Settings.from_env().require("idempotency_table")
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler import Request
@@ -11,6 +10,7 @@ from ..composition import lead_service, recommendation_service
 from ..composition import recommendation_jobs as recommendation_jobs_service
 from ..errors import Unauthorized
 from ..leads_service import LeadService
+from ..process_cache import per_process
 from ..recommendations.jobs import RecommendationJobs
 from ..recommendations.service import RecommendationService
 
@@ -30,16 +30,16 @@ def caller(request: Request) -> Caller:
     return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")))
 
 
-@functools.cache
+@per_process
 def leads() -> LeadService:
     return lead_service()
 
 
-@functools.cache
+@per_process
 def recommendations() -> RecommendationService:
     return recommendation_service()
 
 
-@functools.cache
+@per_process
 def recommendation_jobs() -> RecommendationJobs:
     return recommendation_jobs_service()

@@ -6,7 +6,6 @@ message a no-op while another invocation runs the job or after it completed.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -14,12 +13,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..composition import recommendation_jobs
+from ..process_cache import per_process
 from .jobs import JOB_KIND, RecommendationJobs
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@functools.cache
+@per_process
 def _jobs() -> RecommendationJobs:
     return recommendation_jobs()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from ..process_cache import per_process, reset
 
 # Standard retry mode backs off on throttling and 5xx; short timeouts keep a stuck call from eating an invocation.
 CLIENT_CONFIG = Config(
@@ -18,11 +19,12 @@ CLIENT_CONFIG = Config(
 )
 
 
-@functools.cache
+@per_process
 def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=CLIENT_CONFIG)
 
 
 def reset_clients() -> None:
-    """Forget cached clients (after the environment's endpoint or credentials change, e.g. in tests)."""
-    client.cache_clear()
+    """Forget cached clients and the services holding them (after the environment's endpoint or credentials
+    change, e.g. in tests)."""
+    reset()

@@ -103,3 +103,49 @@ def test_generation_job_writes_results_and_models_are_listed(
     status, _, models = api(running_info, "GET", "/v1/models")
     assert status == 200
     assert models["serving"] == "1.0.0"
+
+
+def test_graphql_over_http(running_info: dict[str, Any]) -> None:
+    """The same domain through POST /v1/graphql: a lead, a leads connection, recommendations, models, a mutation
+    and a validation error with our code in extensions; tenant-scoped like REST."""
+
+    def gql(query: str, variables: dict[str, Any] | None = None, key: str = "default") -> dict[str, Any]:
+        status, _, body = api(running_info, "POST", "/v1/graphql", {"query": query, "variables": variables}, key=key)
+        assert status == 200, body
+        result: dict[str, Any] = body
+        return result
+
+    lead_id = running_info["demo_lead_ids"][0]
+    body = gql("query($id: String!) { lead(id: $id) { lead { id property { market } } score { score grade } } }",
+               {"id": lead_id})  # fmt: skip
+    assert body["data"]["lead"]["lead"]["id"] == lead_id
+    other = gql("query($id: String!) { lead(id: $id) { lead { id } } }", {"id": lead_id},
+                key=running_info["other_tenant_api_key"])  # fmt: skip
+    assert other["data"]["lead"] is None
+
+    first = gql("{ leads(first: 5) { edges { cursor node { lead { id } } } pageInfo { hasNextPage endCursor } } }")
+    page = first["data"]["leads"]
+    assert len(page["edges"]) == 5
+    assert page["pageInfo"]["hasNextPage"]
+    second = gql("query($after: String) { leads(first: 5, after: $after) { edges { node { lead { id } } } } }",
+                 {"after": page["pageInfo"]["endCursor"]})  # fmt: skip
+    ids = [e["node"]["lead"]["id"] for e in page["edges"] + second["data"]["leads"]["edges"]]
+    assert len(set(ids)) == 10
+
+    recs = gql('{ recommendations(buyerId: "buyer-pro-texas", first: 3) { edges { node { leadId rank market } } } }')
+    nodes = [edge["node"] for edge in recs["data"]["recommendations"]["edges"]]
+    assert [node["rank"] for node in nodes] == [1, 2, 3]
+    assert {node["market"] for node in nodes} <= {"dallas-fort-worth", "austin"}
+    assert gql("{ models { serving } }")["data"]["models"]["serving"] == "1.0.0"
+
+    created = gql('mutation { ingestLead(input: {id: "gql-http-1", source: "zillow", contact: {email: "g@example.com"},'
+                  ' property: {type: CONDO, price: 350000, market: "austin"}, intent: BUY, timeline: ASAP}) { leadId grade } }')  # fmt: skip
+    assert created["data"]["ingestLead"]["leadId"] == "gql-http-1"
+    status, _, rest = api(running_info, "GET", "/v1/leads/gql-http-1")
+    assert status == 200
+    assert rest["score"]["grade"] == created["data"]["ingestLead"]["grade"]
+
+    invalid = gql('mutation { ingestLead(input: {id: "gql-bad", source: "zillow", contact: {email: "g@example.com"},'
+                  ' property: {price: 5, market: "austin"}, intent: BUY}) { leadId } }')  # fmt: skip
+    assert invalid["errors"][0]["extensions"]["code"] == "validation_error"
+    assert invalid["errors"][0]["extensions"]["details"][0]["field"] == "input.property.price"

@@ -28,12 +28,18 @@ before and after they run, and the next Query rebuilds what it needs. A rolled-b
 of the table: another object, so no cache. `all_items` itself (Scan, PartiQL) returns a copy of a cached sorted
 list, rebuilt per version.
 
+Responses (see "responses" below for the profile): a DynamoDB serialiser that writes maps of AttributeValues
+directly with the rules of moto's generic one; `Item.project` deserialises the item once, not once per projected
+name; a Query's projection runs on the items rather than moto's deep copies of them and is kept per write version
+(as are item sizes); writes size an item incrementally.
+
 AIQLEADS_MOTO_ACCELERATOR=0 in the environment disables everything (plain moto; for differential tests).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import os
 import re
@@ -100,6 +106,9 @@ class _TableCache:
         self.groups: dict[str, tuple[int, Any, dict[Any, list[Any]]]] = {}
         # (index name, hash value) -> (version, partition)
         self.partitions: dict[tuple[str, Any], tuple[int, _Partition]] = {}
+        # (index name, projection) -> (version, id(item) -> (item, projected item)); item sizes likewise
+        self.projections: dict[tuple[Any, ...], tuple[int, dict[int, tuple[Any, Any]]]] = {}
+        self.sizes: tuple[int, dict[int, tuple[Any, int]]] = (-1, {})
 
 
 def _cache(table: Any) -> _TableCache:
@@ -245,7 +254,6 @@ def _query(
     range_key_conditions: list[tuple[str, str, list[Any]]] | None = None,
     **filter_kwargs: Any,
 ) -> Any:
-    original = _originals["query"]
     arguments = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
     keywords: dict[str, Any] = {
         "projection_expressions": projection_expressions,
@@ -277,12 +285,93 @@ def _query(
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError):
             candidates = None  # anything unexpected: moto's own path decides (and raises what it raises)
     if candidates is None:
-        return original(self, *arguments, **keywords)
+        return _run_query(self, arguments, keywords)
     _override.value = (self, candidates)
     try:
-        return original(self, *arguments, **keywords)
+        return _run_query(self, arguments, keywords)
     finally:
         _override.value = None
+
+
+def _run_query(table: Any, arguments: tuple[Any, ...], keywords: dict[str, Any]) -> Any:
+    """moto's Table.query. With a ProjectionExpression, moto's last step (`[r.project(p) for r in results]`, after
+    the index projection and the filter) runs here instead, on the items themselves rather than on moto's deep
+    copies of them (projecting reads an item and builds a new one, as the filter only reads), and a projected
+    item is kept for the next Query with the same projection while the table's write version holds; item sizes
+    (moto's 1 MB page check) likewise."""
+    original = _originals["query"]
+    projection = keywords.get("projection_expressions")
+    if not projection:
+        return original(table, *arguments, **keywords)
+    version = _version(table)
+    cache = _cache(table)
+    if cache.sizes[0] != version:
+        cache.sizes = (version, {})
+    _override.shallow = True
+    _override.sizes = cache.sizes[1]
+    try:
+        results, scanned_count, last_evaluated_key = original(
+            table, *arguments, **(keywords | {"projection_expressions": None})
+        )
+    finally:
+        _override.shallow = False
+        _override.sizes = None
+    memo = _projection_memo(table, version, keywords.get("index_name"), projection)
+    projected = []
+    for item in results:
+        entry = memo.get(id(item)) if memo is not None else None
+        if entry is not None and entry[0] is item:
+            projected.append(entry[1])
+            continue
+        result = item.project(projection)
+        if memo is not None and _version(table) == version:
+            memo[id(item)] = (item, result)
+        projected.append(result)
+    return projected, scanned_count, last_evaluated_key
+
+
+def _projection_memo(
+    table: Any, version: int, index_name: str | None, projection: list[list[str]]
+) -> dict[int, tuple[Any, Any]] | None:
+    """Projected items by id of the stored item (with the item, so the id is not reused), for one write version;
+    None when the items moto returns are not the stored ones (an index that projects only some attributes)."""
+    if index_name:
+        index = {i.name: i for i in table.all_indexes()}.get(index_name)
+        if index is None or (index.projection or {}).get("ProjectionType", "ALL") != "ALL":
+            return None
+    key = (index_name, tuple(tuple(path) for path in projection))
+    cache = _cache(table)
+    found = cache.projections.get(key)
+    if found is None or found[0] != version:
+        found = (version, {})
+        cache.projections[key] = found
+    return found[1]
+
+
+class _CopyModule:
+    """table.py's `copy` module: its `deepcopy` of a Query's results is a list copy while `_run_query` asks."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if type(value) is list and getattr(_override, "shallow", False):
+            _override.shallow = False  # once: moto's `results = copy.deepcopy(results)`
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
+def _item_size(self: Any) -> int:
+    sizes = getattr(_override, "sizes", None)
+    if sizes is None:
+        return int(_originals["item_size"](self))
+    entry = sizes.get(id(self))
+    if entry is not None and entry[0] is self:
+        return int(entry[1])
+    size = int(_originals["item_size"](self))
+    sizes[id(self)] = (self, size)
+    return size
 
 
 def _base_partition(table: Any, hash_key: Any) -> list[Any]:
@@ -610,6 +699,7 @@ def install() -> bool:
     from moto.core import serialize
     from moto.dynamodb import responses
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import Table
 
@@ -624,6 +714,7 @@ def install() -> bool:
         item_init=Item.__init__,
         project=Item.project,
         value_size=DynamoType.size,
+        item_size=Item.size,
         dynamo_to_dict=responses.dynamo_to_dict,
     )
     _types.update(DynamoType=DynamoType, LimitedSizeDict=LimitedSizeDict)
@@ -636,6 +727,8 @@ def install() -> bool:
     Item.__init__ = _item_init  # type: ignore[method-assign]
     Item.project = _project  # type: ignore[method-assign]
     DynamoType.size = _value_size  # type: ignore[method-assign]
+    Item.size = _item_size  # type: ignore[method-assign]
+    table_module.copy = _CopyModule()  # type: ignore[assignment]
     responses.dynamo_to_dict = _dynamo_to_dict
     serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = _serializer_class()
     return True

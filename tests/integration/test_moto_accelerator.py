@@ -535,6 +535,29 @@ def test_same_responses_for_every_attribute_type(rich_servers: tuple[LocalAwsSer
         counts[operation] = counts.get(operation, 0) + 1
         if "error" in response:
             counts["errors"] = counts.get("errors", 0) + 1
+    # the same projected Query again and again (kept projections), then after in-place updates of its items
+    for index, attribute in ((None, "pk"), ("All", "g")):
+        request = {
+            "TableName": table,
+            "KeyConditionExpression": f"{attribute} = :h",
+            "ExpressionAttributeValues": {":h": {"S": f"{attribute[0]}1"}},
+            "ProjectionExpression": "#nm, n, m, sk, l",
+            "ExpressionAttributeNames": {"#nm": "name"},
+            "ReturnConsumedCapacity": "INDEXES",
+        } | ({"IndexName": index} if index else {})
+        for round_ in range(4):
+            response = _both(clients, "query", request, f"repeat {index} {round_}")
+            assert response["Items"], response
+            for item in response["Items"][:3]:
+                key = {"pk": item.get("pk") or {"S": "p1"}, "sk": item["sk"]}
+                update = {
+                    "TableName": table,
+                    "Key": key,
+                    "UpdateExpression": "SET n = :n, m.a = :a",
+                    "ExpressionAttributeValues": {":n": {"N": str(round_)}, ":a": {"S": f"round {round_}"}},
+                }
+                if round_ % 2:
+                    _both(clients, "update_item", update, f"repeat update {index} {round_}")
     assert counts.get("query pages", 0) > 80, counts
     assert counts.get("get_item", 0) > 15, counts
     assert counts.get("errors", 0) > 0, counts

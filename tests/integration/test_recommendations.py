@@ -149,3 +149,13 @@ def test_graphql_over_http(running_info: dict[str, Any]) -> None:
                   ' property: {price: 5, market: "austin"}, intent: BUY}) { leadId } }')  # fmt: skip
     assert invalid["errors"][0]["extensions"]["code"] == "validation_error"
     assert invalid["errors"][0]["extensions"]["details"][0]["field"] == "input.property.price"
+
+
+def test_served_recommendations_expire(running_info: dict[str, Any], running_aws: Callable[[str], Any]) -> None:
+    status, _, page = api(running_info, "GET", "/v1/recommendations?buyer_id=buyer-pro-southwest&limit=3")
+    assert status == 200
+    lead_id = page["data"][0]["lead_id"]
+    key = {"pk": {"S": f"{running_info['tenant_id']}#buyer-pro-southwest"}, "sk": {"S": f"rec#{lead_id}"}}
+    item = running_aws("dynamodb").get_item(TableName=running_info["tables"]["BuyersTable"], Key=key)["Item"]
+    days = (int(item["expires_at"]["N"]) - time.time()) / 86400
+    assert 179 < days <= 180  # kept for feedback and training, then removed by the table's TTL

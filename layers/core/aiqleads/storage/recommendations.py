@@ -36,6 +36,8 @@ SCORE_INDEX = "ScoreIndex"
 SALE_SK = "sale"
 PURCHASE_PREFIX = "purchase#"
 REC_PREFIX = "rec#"
+# A served recommendation is kept long enough for its feedback and for training on it, then expires.
+SERVED_RETENTION_SECONDS = 180 * 24 * 3600
 FEEDBACK_PREFIX = "feedback#"
 CONFIG_SK = "recommendations"
 CONFIG_TTL_SECONDS = 60.0  # a rule change reaches every warm function within a minute
@@ -342,6 +344,7 @@ class MarketplaceRepository:
     # ---------------------------------------------------------------- served recommendations and feedback
     def log(self, tenant_id: str, recommendations: Sequence[Recommendation]) -> None:
         """What was shown, with everything that produced it: the join key for feedback and training."""
+        expires_at = int(time.time()) + SERVED_RETENTION_SECONDS
         batch_put(
             self.dynamodb,
             self.table_name,
@@ -353,6 +356,7 @@ class MarketplaceRepository:
                     "recommendation_id": rec.id,
                     "lead_id": rec.lead_id,
                     "recommendation": rec.model_dump_json(),
+                    "expires_at": expires_at,
                 }
                 for rec in recommendations
             ),

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from ..behaviour import ACTION_COUNTERS, COUNTERS, BehaviourTotals
 from ..models import Action, Interaction
-from .aws import client
+from .aws import DynamoTable, condition_failed
 from .codec import decode_item, encode_item
 from .leads import lead_key
 
@@ -28,15 +28,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class AggregateRepository:
-    def __init__(self, table_name: str, dynamodb: Any | None = None):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class AggregateRepository(DynamoTable):
     def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
         """Apply one interaction; returns the totals after it."""
         counter = ACTION_COUNTERS.get(interaction.action)
@@ -89,7 +81,7 @@ class AggregateRepository:
             try:
                 response = self.dynamodb.update_item(**request)
             except ClientError as error:
-                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                if condition_failed(error):
                     continue
                 raise
             return BehaviourTotals.from_item(decode_item(response["Attributes"]))

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..auth import ApiKeyRecord
-from .aws import client
+from .aws import DynamoTable
 from .codec import decode_item, encode_item
 
 
-class ApiKeyRepository:
-    def __init__(self, table_name: str, dynamodb: Any | None = None):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class ApiKeyRepository(DynamoTable):
     def get(self, key_hash: str) -> ApiKeyRecord | None:
         response = self.dynamodb.get_item(TableName=self.table_name, Key={"key_hash": {"S": key_hash}})
         item = response.get("Item")

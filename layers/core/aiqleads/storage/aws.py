@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from ..process_cache import per_process, reset
 
@@ -28,3 +29,28 @@ def reset_clients() -> None:
     """Forget cached clients and the services holding them (after the environment's endpoint or credentials
     change, e.g. in tests)."""
     reset()
+
+
+class DynamoTable:
+    """The base of every repository over one DynamoDB table: its name, and the process's client unless one is
+    given (tests, scripts and the demo seeder pass their own)."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None):
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or client("dynamodb")
+
+
+def condition_failed(error: ClientError) -> bool:
+    """A write refused by its condition: ConditionalCheckFailedException, or a transaction cancelled by a failed
+    condition (whose reasons some endpoints only put in the message)."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons", [])
+    return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or "ConditionalCheckFailed" in str(error)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..models import Buyer
-from .aws import client
+from .aws import DynamoTable
 from .batch import batch_put
 
 PROFILE_SK = "profile"
@@ -19,15 +19,7 @@ def buyer_key(tenant_id: str, buyer_id: str) -> str:
     return f"{tenant_id}#{buyer_id}"
 
 
-class BuyerRepository:
-    def __init__(self, table_name: str, dynamodb: Any | None = None):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class BuyerRepository(DynamoTable):
     def profile_item(self, tenant_id: str, buyer: Buyer) -> dict[str, Any]:
         return {
             "pk": buyer_key(tenant_id, buyer.id),

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import client
+from .aws import DynamoTable, condition_failed
 from .codec import decode_item, encode_item, encode_value
 
 JOB_SK = "job"
@@ -43,19 +43,7 @@ class StoredJob:
     lease_until: float = 0.0
 
 
-def _failed_condition(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-class JobRepository:
-    def __init__(self, table_name: str, dynamodb: Any | None = None):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class JobRepository(DynamoTable):
     def _key(self, tenant_id: str, job_id: str) -> dict[str, Any]:
         return {"pk": {"S": job_key(tenant_id, job_id)}, "sk": {"S": JOB_SK}}
 
@@ -95,7 +83,7 @@ class JobRepository:
                 TableName=self.table_name, Item=encode_item(item), ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -120,7 +108,7 @@ class JobRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 return None
             raise
         return self._from_item(response["Attributes"])
@@ -159,7 +147,7 @@ class JobRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 raise LeaseLost(f"job {job_id}: the lease is held by another worker") from None
             raise
 
@@ -176,5 +164,5 @@ class JobRepository:
                 ExpressionAttributeValues={":owner": {"S": owner}, ":zero": {"N": "0"}},
             )
         except ClientError as error:
-            if not _failed_condition(error):
+            if not condition_failed(error):
                 raise

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict
 from ..models import Conversion, Lead, Score
 from ..recommendations.card import LeadCard
-from .aws import client
+from .aws import DynamoTable, condition_failed
 from .batch import batch_put
 from .codec import decode_item, encode_item, encode_value
 
@@ -39,14 +39,6 @@ def _iso(value: datetime | None) -> str:
     return (value or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _condition_failed(error: ClientError) -> bool:
-    """A transaction cancelled by a failed condition (its reasons are in the message on some endpoints)."""
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        return False
-    reasons = error.response.get("CancellationReasons", [])
-    return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or "ConditionalCheckFailed" in str(error)
-
-
 @dataclass(frozen=True, slots=True)
 class LeadRecord:
     """A stored lead with its current score and recorded outcomes."""
@@ -58,15 +50,7 @@ class LeadRecord:
     scored_at: str | None = None
 
 
-class LeadRepository:
-    def __init__(self, table_name: str, dynamodb: Any | None = None):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class LeadRepository(DynamoTable):
     # ---------------------------------------------------------------- items
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]:
         created = _iso(lead.created_at)
@@ -128,7 +112,7 @@ class LeadRepository:
                 ]
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise Conflict(f"lead {lead.id!r} already exists", {"id": lead.id}) from None
             raise
 

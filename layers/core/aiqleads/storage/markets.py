@@ -6,22 +6,17 @@ import time
 from typing import Any
 
 from ..models import MarketSnapshot
-from .aws import client
+from .aws import DynamoTable
 from .codec import decode_item, encode_item
 
 CACHE_SECONDS = 300.0
 
 
-class MarketSignalRepository:
+class MarketSignalRepository(DynamoTable):
     def __init__(self, table_name: str, dynamodb: Any | None = None, cache_seconds: float = CACHE_SECONDS):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
+        super().__init__(table_name, dynamodb)
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, MarketSnapshot | None]] = {}
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     def put(self, snapshot: MarketSnapshot) -> None:
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(snapshot.model_dump()))

@@ -26,7 +26,7 @@ from ..recommendations.card import LeadCard
 from ..recommendations.config import RecommendationConfig
 from ..recommendations.ids import recommendation_id
 from ..recommendations.ranking import BuyerContext, Candidate, Purchase
-from .aws import client
+from .aws import DynamoTable
 from .batch import batch_put
 from .buyers import PROFILE_SK, BuyerRepository, buyer_key
 from .codec import encode_item
@@ -79,14 +79,9 @@ def _cancelled_by(error: ClientError) -> list[str]:
     return [str(r.get("Code") or "None") for r in reasons]
 
 
-class CandidateRepository:
+class CandidateRepository(DynamoTable):
     def __init__(self, leads_table: str, dynamodb: Any | None = None):
-        self.table_name = leads_table
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
+        super().__init__(leads_table, dynamodb)
 
     def top(self, tenant_id: str, market: str, limit: int) -> list[Candidate]:
         """The market's `limit` best-scored leads, best first: ScoreIndex pages of at most QUERY_PAGE items."""
@@ -164,20 +159,15 @@ def _fields(candidate: Candidate) -> dict[str, Any]:
     return {name: getattr(candidate, name) for name in Candidate.__slots__}
 
 
-class MarketplaceRepository:
+class MarketplaceRepository(DynamoTable):
     """Buyers, purchases (with exclusive sales), the tenant's rules, served recommendations and feedback."""
 
     def __init__(self, buyers_table: str, leads_table: str, dynamodb: Any | None = None):
-        self.table_name = buyers_table
+        super().__init__(buyers_table, dynamodb)
         self.leads_table = leads_table
-        self._dynamodb = dynamodb
         self._profiles = BuyerRepository(buyers_table, dynamodb)
         self._configs: dict[str, tuple[float, RecommendationConfig]] = {}
         self._lock = threading.Lock()
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
 
     # ---------------------------------------------------------------- buyers
     def buyer_context(self, tenant_id: str, buyer_id: str) -> BuyerContext | None:

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from ..webhooks.models import DeliveryAttempt, DeliveryTask, WebhookEndpoint
 from ..webhooks.store import Claim, FinalStatus
-from .aws import client
+from .aws import DynamoTable, condition_failed
 from .codec import decode_item, encode_item, encode_value
 
 ENDPOINT_PREFIX = "webhook#"
@@ -43,10 +43,6 @@ def endpoint_key(tenant_id: str, endpoint_id: str) -> str:
     return f"{tenant_id}#~webhook#{endpoint_id}"
 
 
-def _failed_condition(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _values(expressions: str, values: dict[str, Any]) -> dict[str, Any]:
     """Only the placeholders the expressions use (DynamoDB rejects unused ones)."""
     used = set(re.findall(r":\w+", expressions))
@@ -58,15 +54,7 @@ def _names(expressions: str) -> dict[str, str]:
     return {name: value for name, value in NAMES.items() if name in used}
 
 
-class WebhookRepository:
-    def __init__(self, table_name: str, dynamodb: Any | None = None):
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or client("dynamodb")
-
+class WebhookRepository(DynamoTable):
     # ------------------------------------------------------------------------------------------ endpoints
 
     def _endpoint_item_key(self, tenant_id: str, endpoint_id: str) -> dict[str, Any]:
@@ -89,7 +77,7 @@ class WebhookRepository:
         try:
             self.dynamodb.update_item(**request)
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -178,7 +166,7 @@ class WebhookRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 return None
             raise
         return datetime.fromisoformat(response["Attributes"]["failing_since"]["S"])
@@ -235,7 +223,7 @@ class WebhookRepository:
                 ExpressionAttributeValues=_values(update + " " + condition, values),
             )
         except ClientError as error:
-            if not _failed_condition(error):
+            if not condition_failed(error):
                 raise
             item = self.dynamodb.get_item(TableName=self.table_name, Key=self._state_key(task), ConsistentRead=True)
             state = decode_item(item.get("Item") or {})
@@ -264,7 +252,7 @@ class WebhookRepository:
                 ExpressionAttributeValues=_values(update + " " + condition, values),
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -50,6 +50,7 @@ from ..batch_validation import validate_batch
 from ..domain_events import DomainEvent
 from ..file_scoring import SCORE_COLUMNS
 from ..flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
+from ..job_store import ReleasableJobStore
 from ..models import Lead, Score
 from ..scoring import Scorer
 from ..tabular_io import FORMATS, TableReader, encode_csv, encode_jsonl
@@ -83,24 +84,6 @@ class ObjectStorage(PartStore, Protocol):
     def get_bytes(self, bucket: str, key: str) -> bytes: ...
     def upload_file(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None: ...
     def delete(self, bucket: str, keys: Sequence[str]) -> None: ...
-
-
-class JobStore(Protocol):
-    def get(self, tenant_id: str, job_id: str) -> StoredJob | None: ...
-    def create(self, tenant_id: str, job_id: str, record: dict[str, Any], expires_at: int) -> bool: ...
-    def acquire(self, tenant_id: str, job_id: str, owner: str, lease_seconds: float) -> StoredJob | None: ...
-    def save(
-        self,
-        tenant_id: str,
-        job_id: str,
-        owner: str,
-        record: dict[str, Any],
-        *,
-        status: str = "running",
-        release: bool = False,
-        expires_at: int | None = None,
-    ) -> None: ...
-    def release(self, tenant_id: str, job_id: str, owner: str) -> None: ...
 
 
 class LeadWriter(Protocol):
@@ -236,7 +219,7 @@ class BulkScorer:
         self,
         *,
         objects: ObjectStorage,
-        jobs: JobStore,
+        jobs: ReleasableJobStore,
         leads: LeadWriter,
         events: EventSink,
         queue: ContinuationQueue,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..domain_events import DomainEvent
 from ..errors import DomainError, NotFound
+from ..job_store import JobStore
 from .ranking import iso
 from .service import RecommendationService
 
@@ -67,23 +68,6 @@ class JobAccepted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
     status_url: str
-
-
-class JobStore(Protocol):
-    def get(self, tenant_id: str, job_id: str) -> Any: ...
-    def create(self, tenant_id: str, job_id: str, record: dict[str, Any], expires_at: int) -> bool: ...
-    def acquire(self, tenant_id: str, job_id: str, owner: str, lease_seconds: float) -> Any: ...
-    def save(
-        self,
-        tenant_id: str,
-        job_id: str,
-        owner: str,
-        record: dict[str, Any],
-        *,
-        status: str = "running",
-        release: bool = False,
-        expires_at: int | None = None,
-    ) -> None: ...
 
 
 class Sender(Protocol):

@@ -114,7 +114,7 @@ class FunctionSpec:
         return f"{MODULE_PREFIX}{slug or self.logical_id.lower()}"
 
 
-def _logical_id_of(value: Any) -> str | None:
+def logical_id_of(value: Any) -> str | None:
     """The logical id in `!Ref X` / `!GetAtt X.Attr` (long form), else None."""
     if isinstance(value, dict) and len(value) == 1:
         (key, argument), *_ = value.items()
@@ -143,7 +143,7 @@ def _api_event(name: str, properties: Mapping[str, Any]) -> ApiEvent:
         name=name,
         path=str(properties["Path"]),
         method=str(properties.get("Method", "any")).upper(),
-        rest_api_id=_logical_id_of(properties.get("RestApiId")),
+        rest_api_id=logical_id_of(properties.get("RestApiId")),
         authorizer=None if authorizer is None else str(authorizer),
         api_key_required=None if "ApiKeyRequired" not in auth else _bool(auth["ApiKeyRequired"], False),
     )

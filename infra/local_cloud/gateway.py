@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .functions import FunctionSpec
+from .functions import FunctionSpec, logical_id_of
 from .server import ACCOUNT_ID, DEFAULT_HOST, REGION, LocalCloudError, NotLoopbackError, is_loopback_host
 
 DEFAULT_API_PORT = 3000
@@ -72,19 +72,6 @@ DEFAULT_RESPONSES: dict[str, tuple[int, str]] = {
 
 def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def _logical_id_of(value: Any) -> str | None:
-    if isinstance(value, dict) and len(value) == 1:
-        (key, argument), *_ = value.items()
-        if key == "Ref" and isinstance(argument, str):
-            return argument.split(".", 1)[0]
-        if key == "Fn::GetAtt":
-            if isinstance(argument, str):
-                return argument.split(".", 1)[0]
-            if isinstance(argument, list) and argument:
-                return str(argument[0])
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------- routes
@@ -224,7 +211,7 @@ class GatewayConfig:
         auth = properties.get("Auth") or {}
         authorizers: dict[str, Authorizer] = {}
         for name, spec in (auth.get("Authorizers") or {}).items():
-            function_id = _logical_id_of(spec.get("FunctionArn"))
+            function_id = logical_id_of(spec.get("FunctionArn"))
             if function_id is None or function_id not in functions:
                 raise LocalCloudError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn of a function")
             payload = str(spec.get("FunctionPayloadType", "TOKEN")).upper()

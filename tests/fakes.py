@@ -9,6 +9,7 @@ from typing import Any
 from aiqleads.behaviour import ACTION_COUNTERS, BehaviourTotals
 from aiqleads.domain_events import DomainEvent
 from aiqleads.errors import Conflict
+from aiqleads.leads_service import LeadService
 from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.storage.leads import LeadRecord
 
@@ -97,6 +98,9 @@ class MemoryEvents:
     def publish(self, event: DomainEvent) -> None:
         self.published.append(event)
 
+    def publish_many(self, events: Sequence[DomainEvent]) -> None:
+        self.published.extend(events)
+
 
 @dataclass
 class MemoryQueue:
@@ -104,3 +108,17 @@ class MemoryQueue:
 
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:
         self.sent.extend(bodies)
+
+
+def memory_lead_service() -> LeadService:
+    """The lead service over in-memory stores, with the shipped model."""
+    from aiqleads.composition import default_scorer
+
+    return LeadService(
+        leads=MemoryLeads(),
+        aggregates=MemoryAggregates(),
+        markets=MemoryMarkets(),
+        events=MemoryEvents(),
+        scorer=default_scorer,
+        interactions_queue=MemoryQueue(),
+    )

@@ -11,9 +11,8 @@ import pytest
 
 from aiqleads.api import context
 from aiqleads.api.app import app, handle
-from aiqleads.composition import default_scorer
 from aiqleads.leads_service import LeadService
-from tests.fakes import MemoryAggregates, MemoryEvents, MemoryLeads, MemoryMarkets, MemoryQueue
+from tests.fakes import memory_lead_service
 
 LEAD: dict[str, Any] = {
     "id": "zl-88213",
@@ -29,14 +28,7 @@ LEAD: dict[str, Any] = {
 
 @pytest.fixture
 def service() -> Iterator[LeadService]:
-    fake = LeadService(
-        leads=MemoryLeads(),
-        aggregates=MemoryAggregates(),
-        markets=MemoryMarkets(),
-        events=MemoryEvents(),
-        scorer=default_scorer,
-        interactions_queue=MemoryQueue(),
-    )
+    fake = memory_lead_service()
     app.dependency_overrides[context.leads] = lambda: fake
     yield fake
     app.dependency_overrides.clear()
@@ -124,6 +116,7 @@ def test_batch_reports_each_item(service: LeadService) -> None:
     assert body["data"][1]["error"]["details"][0]["field"] == "intent"
     assert body["meta"] == {"created": 1, "failed": 2}
     assert service.leads.get("t1", "b") is None
+    assert [event.data["lead_id"] for event in service.events.published] == ["a"]  # type: ignore[attr-defined]
 
 
 def test_batch_over_the_limit_is_413(service: LeadService) -> None:

@@ -13,12 +13,11 @@ import pytest
 
 from aiqleads.api import context
 from aiqleads.api.app import app, handle
-from aiqleads.composition import default_scorer
 from aiqleads.leads_service import LeadService
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.ranking import Candidate
 from aiqleads.recommendations.service import BuyerProfile, RecommendationService
-from tests.fakes import MemoryAggregates, MemoryEvents, MemoryLeads, MemoryMarkets, MemoryQueue
+from tests.fakes import memory_lead_service
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -29,14 +28,7 @@ LEAD_INPUT = """{id: "%s", source: "zillow", createdAt: "2026-11-%02dT10:00:00Z"
 
 @pytest.fixture
 def service() -> Iterator[LeadService]:
-    fake = LeadService(
-        leads=MemoryLeads(),
-        aggregates=MemoryAggregates(),
-        markets=MemoryMarkets(),
-        events=MemoryEvents(),
-        scorer=default_scorer,
-        interactions_queue=MemoryQueue(),
-    )
+    fake = memory_lead_service()
     app.dependency_overrides[context.leads] = lambda: fake
     recommendations = ranking()
     app.dependency_overrides[context.recommendations] = lambda: recommendations

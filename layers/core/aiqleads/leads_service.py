@@ -63,6 +63,7 @@ class MarketStore(Protocol):
 
 class EventSink(Protocol):
     def publish(self, event: DomainEvent) -> None: ...
+    def publish_many(self, events: Sequence[DomainEvent]) -> None: ...
 
 
 class WorkQueue(Protocol):
@@ -151,18 +152,24 @@ class LeadService:
 
     def ingest(self, tenant_id: str, lead: Lead) -> Score:
         """Store a new lead with its score and announce it; an existing id is a 409 and nothing changes."""
+        score, event = self._store(tenant_id, lead)
+        self.events.publish(event)
+        return score
+
+    def _store(self, tenant_id: str, lead: Lead) -> tuple[Score, DomainEvent]:
         if lead.created_at is None:
             lead = lead.model_copy(update={"created_at": self.clock().replace(microsecond=0)})
         score = self.scorer().score_lead(lead, self.signals(tenant_id, lead, tracked=False))
         self.leads.create(tenant_id, lead, score)
-        self.events.publish(self._scored_event("lead.scored", tenant_id, lead, score))
-        return score
+        return score, self._scored_event("lead.scored", tenant_id, lead, score)
 
     def ingest_many(self, tenant_id: str, items: Sequence[Any]) -> list[ItemResult]:
-        """Each item validated, stored and scored on its own: one bad item never fails the others."""
+        """Each item validated, stored and scored on its own: one bad item never fails the others. The stored
+        leads are announced together at the end (10 events per SNS call instead of one call each)."""
         if len(items) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} leads, got {len(items)}", {"max": MAX_BATCH})
         results: list[ItemResult] = []
+        announcements: list[DomainEvent] = []
         seen: set[str] = set()
         for index, item in enumerate(items):
             try:
@@ -180,9 +187,14 @@ class LeadService:
                 continue
             seen.add(lead.id)
             try:
-                results.append(ItemResult(index, 201, lead.id, score=self.ingest(tenant_id, lead)))
+                score, event = self._store(tenant_id, lead)
             except Conflict as conflict:
                 results.append(ItemResult(index, 409, lead.id, error=conflict.envelope()["error"]))
+                continue
+            results.append(ItemResult(index, 201, lead.id, score=score))
+            announcements.append(event)
+        if announcements:
+            self.events.publish_many(announcements)
         return results
 
     # ---------------------------------------------------------------- reads

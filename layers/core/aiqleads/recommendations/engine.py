@@ -83,6 +83,38 @@ class Page:
     has_more: bool
 
 
+def _relax(
+    taken: list[Ranked],
+    pending: list[Ranked],
+    limit: int,
+    by_source: tuple[dict[str, int], int],
+    by_market: tuple[dict[str, int], int],
+) -> None:
+    """Fill the page from the skipped items, breaking as few caps as possible: a cap is broken only when no
+    skipped item is left that keeps it (then the group truly fills what is left), best-ranked first otherwise."""
+    caps = ((by_source, "source"), (by_market, "market"))
+    while len(taken) < limit and pending:
+        # An attribute whose cap some pending item still keeps: breaking it now would be avoidable.
+        keepable = [
+            any(counts.get(getattr(item, attribute), 0) < cap for item in pending) for (counts, cap), attribute in caps
+        ]
+
+        breaks = [
+            sum(
+                1
+                for ((counts, cap), attribute), keep in zip(caps, keepable, strict=True)
+                if keep and counts.get(getattr(item, attribute), 0) >= cap
+            )
+            for item in pending
+        ]
+        best = min(range(len(pending)), key=lambda i: (breaks[i], i))
+        item = pending.pop(best)
+        taken.append(item)
+        for (counts, _), attribute in caps:
+            group = getattr(item, attribute)
+            counts[group] = counts.get(group, 0) + 1
+
+
 def paginate(pool: Sequence[Ranked], limit: int, diversity: Diversity, page: int) -> Page:
     """Page `page` (0-based) of the pool, partitioned as the module docstring says."""
     remaining = sorted(pool, key=lambda r: r.key)
@@ -107,7 +139,7 @@ def paginate(pool: Sequence[Ranked], limit: int, diversity: Diversity, page: int
         relaxed = False
         if len(taken) < limit and skipped_at:
             relaxed = True
-            taken.extend(remaining[i] for i in skipped_at[: limit - len(taken)])
+            _relax(taken, [remaining[i] for i in skipped_at], limit, (sources, source_cap), (markets, market_cap))
         chosen = {item.candidate.lead_id for item in taken}
         remaining = [item for item in remaining if item.candidate.lead_id not in chosen]
         if number == page or not remaining:

@@ -225,7 +225,7 @@ class Buyer(Model):
 
 class Reason(Model):
     feature: str
-    direction: str = Field(pattern="^(up|down)$")
+    direction: Literal["up", "down"]
     text: str
     impact: float = Field(description="log-odds contribution, positive raises the score")
 

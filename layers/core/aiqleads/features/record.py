@@ -54,7 +54,7 @@ def _expression(index: int, f: Feature, namespace: dict[str, Any]) -> str:
     if f.transform == "keyword_count":
         namespace[f"keywords_{index}"] = re.compile(FeatureSpec.keyword_pattern(f.keywords or []))
         return (
-            f"(0.0 if (_t := get({column})) is None else float(sum(1 for _ in keywords_{index}.finditer(_t.lower()))))"
+            f"(0.0 if (_t := get({column})) is None else float(len(keywords_{index}.findall(_t.lower()))))"
         )
     if f.transform == "email_domain_in":
         namespace[f"domains_{index}"] = frozenset(f.domains or [])

@@ -40,8 +40,8 @@ class Explanations(BaseModel):
 
 
 class Factor(NamedTuple):
-    """One reason. A NamedTuple, not a frozen dataclass: a lead gets four and the dataclass's __init__ cost more
-    than finding them."""
+    """One reason: a feature's bin, pushing the score up or down. Every possible factor of a model is made once,
+    when the explainer is built, and shared by every lead it explains."""
 
     feature: str
     direction: str  # "up" or "down"
@@ -97,6 +97,13 @@ class Explainer:
             impacts.extend([*bins.impacts, bins.missing_impact])
             names.extend([bins.feature] * (len(bins.edges) + 2))
         self._phrases, self._slot_impacts, self._names = phrases, impacts, names
+        self._factors = tuple(
+            [
+                Factor(name, direction, phrase, impact)
+                for name, phrase, impact in zip(names, phrases, impacts, strict=True)
+            ]
+            for direction in ("up", "down")
+        )
         self._offsets = np.array(offsets, dtype=np.int64)
         # Edges are float32 values (fitted on float32 features), so comparing in float32 is exact in both paths.
         self._edges = [np.array(b.edges, dtype=np.float32) for b in active]
@@ -114,11 +121,8 @@ class Explainer:
         strong = [i for i, impact in enumerate(impacts) if impact >= limit or impact <= -limit]
         ups = sorted([(-impacts[i], i) for i in strong if impacts[i] >= limit])[:per]
         downs = sorted([(impacts[i], i) for i in strong if impacts[i] <= -limit])[:per]
-        return [
-            Factor(self._names[slots[i]], direction, self._phrases[slots[i]], impacts[i])
-            for direction, chosen in (("up", ups), ("down", downs))
-            for _, i in chosen
-        ]
+        up, down = self._factors
+        return [up[slots[i]] for _, i in ups] + [down[slots[i]] for _, i in downs]
 
     def bins(self, matrix: np.ndarray) -> np.ndarray:
         """Bin index of every active feature of every row, as a [active features, rows] array."""

@@ -224,6 +224,9 @@ class Buyer(Model):
 
 
 class Reason(Model):
+    # Frozen: scoring hands out one shared instance per (feature bin, direction) instead of building four per lead.
+    model_config = ConfigDict(frozen=True)
+
     feature: str
     direction: Literal["up", "down"]
     text: str

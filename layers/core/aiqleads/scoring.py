@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from aiqleads.batch_validation import ValidatedBatch
 from aiqleads.explain import Explainer, Factor
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
-from aiqleads.models import Lead, Score
+from aiqleads.models import Lead, Reason, Score
 
 GRADE_LETTERS = ("A", "B", "C")
 
@@ -45,6 +46,12 @@ def to_scores(probabilities: np.ndarray) -> np.ndarray:
     return np.floor(probabilities * 100.0 + 0.5).astype(np.int64)
 
 
+@functools.lru_cache(maxsize=4096)
+def _reason(factor: Factor) -> Reason:
+    """A model has a few hundred (bin, direction) reasons: each is validated once and then shared."""
+    return Reason.model_validate(factor._asdict())
+
+
 @dataclass(frozen=True, slots=True)
 class LeadScore:
     probability: float
@@ -60,10 +67,7 @@ class LeadScore:
                 "probability": self.probability,
                 "score": self.score,
                 "grade": self.grade,
-                "reasons": [
-                    {"feature": f.feature, "direction": f.direction, "text": f.text, "impact": f.impact}
-                    for f in self.factors
-                ],
+                "reasons": [_reason(factor) for factor in self.factors],
                 "model_version": model_version,
             }
         )

@@ -38,11 +38,12 @@ from aiqleads.models import Buyer, Tier
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.storage.api_keys import ApiKeyRepository
+from aiqleads.storage.aws import new_client
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
 from infra.local_cloud import LocalCloud
-from infra.local_cloud.server import LocalAwsServer
+from infra.local_cloud.server import DUMMY_CREDENTIALS, REGION, LocalAwsServer
 from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,7 +241,10 @@ def measure(leads: int | None = None, samples: int | None = None, plain: bool | 
         _query_page_ms(admin, leads_table, "austin", 1)
         result["scaling"] = {"query_small_ms": small, "query_full_ms": _query_page_ms(admin, leads_table, "austin", 20)}
 
-        timed = _TimedClient(cloud.client("dynamodb"))
+        # The client the functions use (storage/aws.py: its configuration and DynamoDB parser), pointed locally.
+        timed = _TimedClient(
+            new_client("dynamodb", endpoint_url=cloud.server.endpoint_url, region_name=REGION, **DUMMY_CREDENTIALS)
+        )
         with ThreadPoolExecutor(8, thread_name_prefix="markets") as pool:
             service = RecommendationService(
                 store=MarketplaceRepository(buyers_table, leads_table, timed.client),

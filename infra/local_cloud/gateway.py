@@ -721,6 +721,9 @@ class _IPv6Server(_Server):
 class _RequestHandler(BaseHTTPRequestHandler):
     gateway: LocalGateway
     protocol_version = "HTTP/1.1"
+    # The status line and headers go out in one write and the body in another: with Nagle's algorithm on, the
+    # body waits for the client's delayed ACK of the headers, ~40 ms on every keep-alive response.
+    disable_nagle_algorithm = True
     server_version = "aiqleads-local-api"
 
     def _read_body(self) -> bytes | None:

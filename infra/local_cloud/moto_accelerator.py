@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import itertools
 import os
 import re
@@ -265,10 +266,11 @@ def _query(
         **filter_kwargs,
     }
     candidates = None
+    presorted = False
     if not filter_kwargs and getattr(_override, "value", None) is None:
         try:
             if index_name:
-                candidates = _index_window(
+                candidates, presorted = _index_window(
                     self,
                     index_name,
                     range_comparison,
@@ -287,10 +289,22 @@ def _query(
     if candidates is None:
         return _run_query(self, arguments, keywords)
     _override.value = (self, candidates)
+    _override.presorted = (self, scan_index_forward) if presorted else None
     try:
         return _run_query(self, arguments, keywords)
     finally:
         _override.value = None
+        _override.presorted = None
+
+
+def _sorted_items(self: Any, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Any]) -> Any:
+    """moto's Table.sorted_items; for a window taken from a partition in total order (see `_partition`) the items
+    are already in that order in the query's direction, so they only need turning ascending (moto sorts
+    ascending, then reverses a backward query), not a sort of ~100 items through DynamoType comparisons."""
+    presorted = getattr(_override, "presorted", None)
+    if presorted is not None and presorted[0] is self:
+        return items if presorted[1] is not False else items[::-1]
+    return _originals["sorted_items"](self, hash_key_attrs, range_key_attrs, items)
 
 
 def _run_query(table: Any, arguments: tuple[Any, ...], keywords: dict[str, Any]) -> Any:
@@ -395,21 +409,22 @@ def _index_window(
     consistent_read: bool,
     hash_key_conditions: list[tuple[str, Any]] | None,
     range_key_conditions: list[tuple[str, str, list[Any]]] | None,
-) -> list[Any] | None:
+) -> tuple[list[Any] | None, bool]:
+    """The items moto's loop needs to see, and whether they are already in its order (in the query's direction)."""
     indexes = {i.name: i for i in table.all_indexes()}
     index = indexes.get(index_name)
     if index is None or (consistent_read and index in table.global_indexes):
-        return None
+        return None, False
     hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
     range_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
     if len(hash_attrs) != 1 or len(range_attrs) > 1:
-        return None
+        return None, False
     if not hash_key_conditions or len(hash_key_conditions) != 1 or hash_key_conditions[0][0] != hash_attrs[0]:
-        return None
+        return None, False
     if range_key_conditions and len(range_key_conditions) > 1:
-        return None
+        return None, False
     if range_comparison and not range_attrs:
-        return None  # moto raises for this: let it
+        return None, False  # moto raises for this: let it
     # moto's arguments for sorted_items, as table.query builds them
     sort_hash = [hash_attrs[0], table.hash_key_attr]
     if range_attrs:
@@ -422,29 +437,29 @@ def _index_window(
     partition = _partition(table, index, hash_attrs[0], range_attrs, value, (sort_hash, sort_range))
     ordered = partition.items if forward else partition.items[::-1]
     if partition.types is None:
-        return list(ordered)
+        return list(ordered), False
     start = 0
     if exclusive_start_key is not None:
         found = _start_position(table, ordered, exclusive_start_key, partition, sort_hash, sort_range, forward)
         if found is None:
-            return list(ordered)
+            return list(ordered), True
         start = found
     if limit is None:
-        return list(ordered[start:])
+        return list(ordered[start:]), True
     comparison_attr: str | None = None
     if range_comparison:
         comparison_attr = range_key_conditions[-1][0] if range_key_conditions else range_attrs[0]
     accepted = 0
     for position in range(start, len(ordered)):
         if accepted == limit:
-            return list(ordered[start : position + 1])
+            return list(ordered[start : position + 1]), True
         if comparison_attr is None:
             accepted += 1
         else:
             attribute = ordered[position].attrs.get(comparison_attr)
             if attribute is not None and attribute.compare(range_comparison, range_objs):
                 accepted += 1
-    return list(ordered[start:])
+    return list(ordered[start:]), True
 
 
 def _start_position(
@@ -719,6 +734,7 @@ def install() -> bool:
     )
     _types.update(DynamoType=DynamoType, LimitedSizeDict=LimitedSizeDict)
     Table.query = _query  # type: ignore[method-assign]
+    Table.sorted_items = _sorted_items  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.put_item = _put_item  # type: ignore[method-assign]
     Table.delete_item = _delete_item  # type: ignore[method-assign]
@@ -731,7 +747,22 @@ def install() -> bool:
     table_module.copy = _CopyModule()  # type: ignore[assignment]
     responses.dynamo_to_dict = _dynamo_to_dict
     serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = _serializer_class()
+    _remember_per_request_lookups()
     return True
+
+
+def _remember_per_request_lookups() -> None:
+    """Two answers moto's server works out again on every request of every service, though they cannot change
+    while it runs: the installed backend packages (a directory listing and ~150 `isdir` calls, to route by Host)
+    and a response class's method names (`inspect.getmembers`, to find the action). About a third of a small
+    request's time in moto; remembered here for the life of the process."""
+    from moto import backends
+    from moto.core import responses as core_responses
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    method_names = functools.lru_cache(maxsize=None)(core_responses.method_names_from_class)
+    core_responses.method_names_from_class = lambda clazz: list(method_names(clazz))
 
 
 def main(argv: list[str] | None = None) -> None:

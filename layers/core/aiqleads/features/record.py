@@ -53,9 +53,7 @@ def _expression(index: int, f: Feature, namespace: dict[str, Any]) -> str:
         return f"(({present}) / {len(f.inputs)})"
     if f.transform == "keyword_count":
         namespace[f"keywords_{index}"] = re.compile(FeatureSpec.keyword_pattern(f.keywords or []))
-        return (
-            f"(0.0 if (_t := get({column})) is None else float(len(keywords_{index}.findall(_t.lower()))))"
-        )
+        return f"(0.0 if (_t := get({column})) is None else float(len(keywords_{index}.findall(_t.lower()))))"
     if f.transform == "email_domain_in":
         namespace[f"domains_{index}"] = frozenset(f.domains or [])
         return f"(0.0 if (_e := get({column})) is None else float(_e.rpartition('@')[2].lower() in domains_{index}))"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..process_cache import per_process, reset
+from .dynamo_parser import DynamoParserFactory
 
 # Standard retry mode backs off on throttling and 5xx; short timeouts keep a stuck call from eating an invocation.
 CLIENT_CONFIG = Config(
@@ -20,9 +22,22 @@ CLIENT_CONFIG = Config(
 )
 
 
+def session(service: str) -> boto3.session.Session:
+    """A boto3 session for `service`'s clients: DynamoDB's parse items with `DynamoParserFactory`."""
+    core = botocore.session.get_session()
+    if service == "dynamodb":
+        core.register_component("response_parser_factory", DynamoParserFactory())
+    return boto3.session.Session(botocore_session=core)
+
+
+def new_client(service: str, **kwargs: Any) -> Any:
+    """A new client with our configuration (tests and benchmarks add an endpoint or credentials)."""
+    return session(service).client(service, **({"config": CLIENT_CONFIG} | kwargs))
+
+
 @per_process
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG)
+    return new_client(service)
 
 
 def reset_clients() -> None:

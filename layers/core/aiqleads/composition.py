@@ -9,6 +9,7 @@ from typing import Any
 from .artifact import load_artifact
 from .leads_service import LeadService
 from .process_cache import per_process
+from .recommendations.candidate_cache import CachedCandidates
 from .recommendations.jobs import RecommendationJobs
 from .recommendations.service import RecommendationService
 from .scoring import Scorer
@@ -64,7 +65,7 @@ def recommendation_service(settings: Settings | None = None) -> RecommendationSe
     settings = (settings or Settings.from_env()).require("leads_table", "buyers_table")
     return RecommendationService(
         store=MarketplaceRepository(settings.buyers_table, settings.leads_table),
-        candidates=CandidateRepository(settings.leads_table),
+        candidates=CachedCandidates(CandidateRepository(settings.leads_table), settings.candidate_cache_seconds),
         mapper=_concurrent_map,
     )
 

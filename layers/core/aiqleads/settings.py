@@ -35,6 +35,8 @@ class Settings(BaseModel):
     events_queue_url: str = ""
     notify_queue_url: str = ""
     jobs_queue_url: str = ""
+    # How long a process reuses a market's candidate list (recommendations/candidate_cache.py); 0 turns it off.
+    candidate_cache_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

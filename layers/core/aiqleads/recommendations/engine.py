@@ -94,20 +94,20 @@ def _relax(
     skipped item is left that keeps it (then the group truly fills what is left), best-ranked first otherwise."""
     caps = ((by_source, "source"), (by_market, "market"))
     while len(taken) < limit and pending:
-        # An attribute whose cap some pending item still keeps: breaking it now would be avoidable.
+        # Caps some pending item still keeps: breaking one of them now would be avoidable.
         keepable = [
-            any(counts.get(getattr(item, attribute), 0) < cap for item in pending) for (counts, cap), attribute in caps
+            (counts, cap, attribute)
+            for (counts, cap), attribute in caps
+            if any(counts.get(getattr(item, attribute), 0) < cap for item in pending)
         ]
-
-        breaks = [
-            sum(
-                1
-                for ((counts, cap), attribute), keep in zip(caps, keepable, strict=True)
-                if keep and counts.get(getattr(item, attribute), 0) >= cap
-            )
-            for item in pending
-        ]
-        best = min(range(len(pending)), key=lambda i: (breaks[i], i))
+        # The best-ranked item breaking the fewest keepable caps (the first breaking none, if any does).
+        best, fewest = 0, len(keepable) + 1
+        for index, item in enumerate(pending):
+            breaks = sum(1 for counts, cap, attribute in keepable if counts.get(getattr(item, attribute), 0) >= cap)
+            if breaks < fewest:
+                best, fewest = index, breaks
+                if breaks == 0:
+                    break
         item = pending.pop(best)
         taken.append(item)
         for (counts, _), attribute in caps:

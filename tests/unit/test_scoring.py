@@ -221,3 +221,17 @@ def test_cli_mistakes_get_one_clear_line(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_one_lead_at_a_time_from_many_threads_gives_the_same_scores(scorer: Scorer):
+    """Single-lead scoring binds one input buffer per thread: concurrent calls must not see each other's lead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aiqleads.generate import generate_table
+
+    rows = [record_values(row, scorer.spec) for row in generate_table(400, 11, invalid_rate=0.0).to_pylist()]
+    expected = [scorer.score_values(values) for values in rows]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(scorer.score_values, rows)) == expected
+    assert len({score.probability for score in expected}) > 300  # distinct leads, not one repeated answer

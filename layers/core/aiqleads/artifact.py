@@ -10,10 +10,12 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -67,6 +69,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _OneRow(threading.local):
+    """Per thread: a [1, features] input buffer and an output bound to the session once (IOBinding), so scoring
+    one lead copies its features into place and runs, instead of converting a new array in and out of
+    onnxruntime on every call (about 3 µs of a 10 µs run)."""
+
+    def __init__(self, session: ort.InferenceSession, input_name: str, output_name: str, width: int) -> None:
+        self.features = np.zeros((1, width), dtype=np.float32)
+        (shape_probe,) = session.run([output_name], {input_name: self.features})
+        self.output = ort.OrtValue.ortvalue_from_numpy(np.zeros_like(shape_probe))
+        self.binding = session.io_binding()
+        self.binding.bind_cpu_input(input_name, self.features)
+        self.binding.bind_ortvalue_output(output_name, self.output)
+
+
 class ModelArtifact:
     def __init__(self, directory: Path, manifest: Manifest, session: ort.InferenceSession):
         self.directory = directory
@@ -74,6 +90,14 @@ class ModelArtifact:
         self.session = session
         self.input_name = manifest.onnx.input_name
         self.output_name = manifest.onnx.output_name
+        self._one_row = _OneRow(session, self.input_name, self.output_name, len(manifest.feature_names))
+
+    def run_one(self, features: list[float]) -> tuple[float, list[float]]:
+        """The model's output for one feature vector, and that vector as the model saw it (float32 values)."""
+        one = self._one_row
+        one.features[0] = features
+        self.session.run_with_iobinding(one.binding)
+        return float(one.output.numpy().reshape(-1)[0]), one.features[0].tolist()
 
     @property
     def version(self) -> str:

@@ -112,9 +112,10 @@ class Explainer:
         self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
         self._down = pa.array([f"{DOWN} {p}" for p in phrases], type=pa.string())
 
-    def factors(self, vector: np.ndarray) -> list[Factor]:
-        """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs."""
-        slots = self._slots(vector.tolist())
+    def factors(self, vector: np.ndarray | list[float]) -> list[Factor]:
+        """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs. `vector` holds
+        float32 values (the model's input), as an array or as a list of them."""
+        slots = self._slots(vector.tolist() if isinstance(vector, np.ndarray) else vector)
         impacts = list(map(self._slot_impacts.__getitem__, slots))
         per, limit = self._per_direction, self._limit
         # (strength, feature position) tuples: ties go to the earlier feature, as argmax does in the columnar path.

@@ -107,16 +107,14 @@ class Scorer:
         )
 
     def score_values(self, values: Mapping[str, Any]) -> LeadScore:
-        vector = self.record_features.vector(values)
-        (output,) = self._run(self._output, {self._input: vector})
-        probability = float(output[0])
+        probability, features = self.artifact.run_one(self.record_features.values(values))
         a, b, c = self._cuts
         grade = "A" if probability >= a else "B" if probability >= b else "C" if probability >= c else "D"
         return LeadScore(
             probability=probability,
             score=math.floor(probability * 100.0 + 0.5),  # the same rounding as to_scores
             grade=grade,
-            factors=self.explainer.factors(vector[0]),
+            factors=self.explainer.factors(features),
         )
 
     def score_lead(self, lead: Lead, signals: Mapping[str, Any] | None = None) -> Score:

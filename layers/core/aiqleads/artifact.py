@@ -76,11 +76,14 @@ class _OneRow(threading.local):
 
     def __init__(self, session: ort.InferenceSession, input_name: str, output_name: str, width: int) -> None:
         self.features = np.zeros((1, width), dtype=np.float32)
-        (shape_probe,) = session.run([output_name], {input_name: self.features})
-        self.output = ort.OrtValue.ortvalue_from_numpy(np.zeros_like(shape_probe))
+        self.row = self.features[0]
+        (probe,) = session.run([output_name], {input_name: self.features})
+        self.output = np.zeros(probe.shape, dtype=probe.dtype)
+        self.first_output = self.output.reshape(-1)
         self.binding = session.io_binding()
         self.binding.bind_cpu_input(input_name, self.features)
-        self.binding.bind_ortvalue_output(output_name, self.output)
+        # onnxruntime writes into this array's memory: it lives as long as the binding (both on this object).
+        self.binding.bind_output(output_name, "cpu", 0, probe.dtype.type, list(probe.shape), self.output.ctypes.data)
 
 
 class ModelArtifact:
@@ -95,9 +98,9 @@ class ModelArtifact:
     def run_one(self, features: list[float]) -> tuple[float, list[float]]:
         """The model's output for one feature vector, and that vector as the model saw it (float32 values)."""
         one = self._one_row
-        one.features[0] = features
+        one.row[:] = features
         self.session.run_with_iobinding(one.binding)
-        return float(one.output.numpy().reshape(-1)[0]), one.features[0].tolist()
+        return float(one.first_output[0]), one.row.tolist()
 
     @property
     def version(self) -> str:

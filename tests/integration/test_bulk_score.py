@@ -20,9 +20,11 @@ from aiqleads.bulk.requests import CONTINUE_TYPE, parse_message
 from aiqleads.composition import default_scorer
 from aiqleads.file_scoring import errors_path_for, score_file
 from aiqleads.generate import generate_file
+from aiqleads.recommendations.card import LeadCard
 from aiqleads.scoring import Scorer
 from aiqleads.storage.aws import reset_clients
-from aiqleads.storage.leads import LeadRepository
+from aiqleads.storage.leads import LeadRepository, lead_key
+from aiqleads.storage.recommendations import CandidateRepository
 from infra.local_cloud import LocalCloud
 
 from .conftest import ROOT, TEMPLATE
@@ -269,6 +271,17 @@ def test_upload_gives_results_errors_items_and_one_event(
     assert record.score.score == scored.column("score")[-1].as_py()
     assert record.score.reasons
     assert repository.get("someone-else", str(valid_ids[-1])) is None
+    # Its score item carries the lead's card, so recommendations rank it straight from the ScoreIndex.
+    (candidate,) = [
+        c
+        for c in CandidateRepository(bulk.leads_table).top(tenant, record.lead.property.market, ROWS)
+        if c.lead_id == record.lead.id
+    ]
+    assert candidate.card == LeadCard.of(record.lead)
+    stored = bulk.dynamodb.get_item(
+        TableName=bulk.leads_table, Key={"pk": {"S": lead_key(tenant, record.lead.id)}, "sk": {"S": "score"}}
+    )["Item"]
+    assert json.loads(stored["card"]["S"]) == LeadCard.of(record.lead).as_dict()
 
     (event,) = bulk.events()
     assert event["tenant_id"] == tenant

@@ -47,7 +47,7 @@ def to_scores(probabilities: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4096)
-def _reason(factor: Factor) -> Reason:
+def reason(factor: Factor) -> Reason:
     """A model has a few hundred (bin, direction) reasons: each is validated once and then shared."""
     return Reason.model_validate(factor._asdict())
 
@@ -67,7 +67,7 @@ class LeadScore:
                 "probability": self.probability,
                 "score": self.score,
                 "grade": self.grade,
-                "reasons": [_reason(factor) for factor in self.factors],
+                "reasons": [reason(factor) for factor in self.factors],
                 "model_version": model_version,
             }
         )

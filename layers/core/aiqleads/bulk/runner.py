@@ -52,7 +52,7 @@ from ..file_scoring import SCORE_COLUMNS
 from ..flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
 from ..job_store import ReleasableJobStore
 from ..models import Lead, Score
-from ..scoring import Scorer
+from ..scoring import Scorer, reason
 from ..tabular_io import FORMATS, TableReader, encode_csv, encode_jsonl
 from .output import DEFAULT_PART_BYTES, MultipartOutput, ParquetSegment, PartStore, UploadGone, merge_segments
 from .requests import (
@@ -88,7 +88,7 @@ class ObjectStorage(PartStore, Protocol):
 
 class LeadWriter(Protocol):
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]: ...
-    def score_item(self, tenant_id: str, market: str, score: Score) -> dict[str, Any]: ...
+    def score_item(self, tenant_id: str, market: str, score: Score, lead: Lead | None = None) -> dict[str, Any]: ...
     def write_items(self, items: Any) -> int: ...
 
 
@@ -420,16 +420,14 @@ class BulkScorer:
                     "probability": probabilities[index],
                     "score": scores[index],
                     "grade": grades[index],
-                    "reasons": [
-                        {"feature": f.feature, "direction": f.direction, "text": f.text, "impact": f.impact}
-                        for f in scorer.explainer.factors(matrix[index])
-                    ],
+                    "reasons": [reason(factor) for factor in scorer.explainer.factors(matrix[index])],
                     "model_version": scorer.model_version,
                 }
             )
             for item in (
                 self.leads.lead_item(job.tenant_id, lead),
-                self.leads.score_item(job.tenant_id, lead.property.market, score),
+                # With the lead, the score item carries its card: recommendations rank it without reading the lead.
+                self.leads.score_item(job.tenant_id, lead.property.market, score, lead),
             ):
                 items[(item["pk"], item["sk"])] = item
         if skipped:

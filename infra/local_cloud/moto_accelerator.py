@@ -201,42 +201,33 @@ def _all_items(self: Any) -> list[Any]:
     return list(_cached_all_items(self))
 
 
-def _put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-    _bump(self)
-    try:
-        return _originals["put_item"](self, *args, **kwargs)
-    finally:
+def _table_write(original: str) -> Any:
+    """A Table method that changes items, taking a new write version before and after it runs."""
+
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
         _bump(self)
+        try:
+            return _originals[original](self, *args, **kwargs)
+        finally:
+            _bump(self)
+
+    return write
 
 
-def _delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-    _bump(self)
-    try:
-        return _originals["delete_item"](self, *args, **kwargs)
-    finally:
-        _bump(self)
+def _backend_write(original: str) -> Any:
+    """A DynamoDBBackend method that changes one table (named by its first argument) in place, likewise."""
 
-
-def _backend_update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
-    table = self.tables.get(table_name)
-    if table is not None:
-        _bump(table)
-    try:
-        return _originals["update_item"](self, table_name, *args, **kwargs)
-    finally:
+    def write(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        table = self.tables.get(table_name)
         if table is not None:
             _bump(table)
+        try:
+            return _originals[original](self, table_name, *args, **kwargs)
+        finally:
+            if table is not None:
+                _bump(table)
 
-
-def _backend_update_table(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    table = self.tables.get(name)
-    if table is not None:
-        _bump(table)
-    try:
-        return _originals["update_table"](self, name, *args, **kwargs)
-    finally:
-        if table is not None:
-            _bump(table)
+    return write
 
 
 def _query(
@@ -736,10 +727,10 @@ def install() -> bool:
     Table.query = _query  # type: ignore[method-assign]
     Table.sorted_items = _sorted_items  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
-    Table.put_item = _put_item  # type: ignore[method-assign]
-    Table.delete_item = _delete_item  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = _backend_update_item  # type: ignore[method-assign]
-    DynamoDBBackend.update_table = _backend_update_table  # type: ignore[method-assign]
+    Table.put_item = _table_write("put_item")  # type: ignore[method-assign]
+    Table.delete_item = _table_write("delete_item")  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _backend_write("update_item")  # type: ignore[method-assign]
+    DynamoDBBackend.update_table = _backend_write("update_table")  # type: ignore[method-assign]
     Item.__init__ = _item_init  # type: ignore[method-assign]
     Item.project = _project  # type: ignore[method-assign]
     DynamoType.size = _value_size  # type: ignore[method-assign]

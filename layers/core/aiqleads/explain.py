@@ -96,7 +96,7 @@ class Explainer:
             phrases.extend([*bins.phrases, bins.missing_phrase])
             impacts.extend([*bins.impacts, bins.missing_impact])
             names.extend([bins.feature] * (len(bins.edges) + 2))
-        self._phrases, self._slot_impacts, self._names = phrases, impacts, names
+        self._slot_impacts = impacts
         self._factors = tuple(
             [
                 Factor(name, direction, phrase, impact)

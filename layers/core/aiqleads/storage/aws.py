@@ -22,23 +22,20 @@ CLIENT_CONFIG = Config(
 )
 
 
-def session(service: str) -> boto3.session.Session:
-    """A boto3 session for `service`'s clients: DynamoDB's parse items with `DynamoParserFactory`."""
-    core = botocore.session.get_session()
-    if service == "dynamodb":
-        core.register_component("response_parser_factory", DynamoParserFactory())
-    return boto3.session.Session(botocore_session=core)
-
-
 # Our DynamoDB requests are built by code, not typed in, and the service validates them anyway: botocore's own
 # walk over every attribute of every request (a tenth of the client's time in a recommendation request) goes.
 DYNAMODB_CONFIG = CLIENT_CONFIG.merge(Config(parameter_validation=False))
 
 
 def new_client(service: str, **kwargs: Any) -> Any:
-    """A new client with our configuration (tests and benchmarks add an endpoint or credentials)."""
-    config = DYNAMODB_CONFIG if service == "dynamodb" else CLIENT_CONFIG
-    return session(service).client(service, **({"config": config} | kwargs))
+    """A new client with our configuration (tests and benchmarks add an endpoint or credentials); DynamoDB's
+    also parses items with `DynamoParserFactory`."""
+    core = botocore.session.get_session()
+    config = CLIENT_CONFIG
+    if service == "dynamodb":
+        core.register_component("response_parser_factory", DynamoParserFactory())
+        config = DYNAMODB_CONFIG
+    return boto3.session.Session(botocore_session=core).client(service, **({"config": config} | kwargs))
 
 
 @per_process

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiqleads.generate import generate_file
+from aiqleads_offline.generate import generate_file
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 

@@ -15,12 +15,12 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from aiqleads.artifact import default_model_dir, load_artifact
-from aiqleads.batch_validation import validate_batch
-from aiqleads.file_scoring import score_file
-from aiqleads.flat import InvalidRow, lead_from_flat
-from aiqleads.scoring import Scorer
-from aiqleads.tabular_io import TableReader
+from aiqleads.files.score_file import score_file
+from aiqleads.files.tabular import TableReader
+from aiqleads.scoring.artifact import default_model_dir, load_artifact
+from aiqleads.scoring.scorer import Scorer
+from aiqleads.validation.columnar import validate_batch
+from aiqleads.validation.flat import InvalidRow, lead_from_flat
 
 
 def shipped_model_dir() -> Path:
@@ -102,7 +102,7 @@ def peak_memory_mb(source: Path) -> float:
     Read from VmHWM: ru_maxrss survives exec on Linux and would charge the child with this (large) parent."""
     with tempfile.TemporaryDirectory() as scratch:
         code = (
-            "import re, sys; from aiqleads.cli import main; "
+            "import re, sys; from aiqleads_offline.cli import main; "
             "code = main(['score', sys.argv[1], '-o', sys.argv[2], '-q']); "
             "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); sys.exit(code)"
         )

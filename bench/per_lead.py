@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aiqleads.artifact import load_artifact
-from aiqleads.batch_validation import record_values
-from aiqleads.generate import generate_table
 from aiqleads.models import Lead
-from aiqleads.scoring import Scorer
+from aiqleads.scoring.artifact import load_artifact
+from aiqleads.scoring.scorer import Scorer
+from aiqleads.validation.columnar import record_values
+from aiqleads_offline.generate import generate_table
 
 SIGNALS = ("views", "clicks", "inquiries", "messages", "schedules", "sessions", "minutes_to_first_contact")
 

@@ -35,9 +35,6 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from aiqleads.api import context as api_context
-from aiqleads.auth import ApiKeyRecord
-from aiqleads.flat import lead_from_flat
-from aiqleads.generate import generate_table
 from aiqleads.models import Buyer, Tier
 from aiqleads.recommendations.candidate_cache import CachedCandidates
 from aiqleads.recommendations.card import LeadCard
@@ -47,6 +44,9 @@ from aiqleads.storage.aws import new_client
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
+from aiqleads.tenants.api_keys import ApiKeyRecord
+from aiqleads.validation.flat import lead_from_flat
+from aiqleads_offline.generate import generate_table
 from infra.local_cloud import LocalCloud
 from infra.local_cloud.server import DUMMY_CREDENTIALS, REGION, LocalAwsServer
 from infra.template import load_template

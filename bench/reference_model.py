@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from aiqleads.artifact import ModelArtifact
 from aiqleads.features.spec import default_spec
+from aiqleads.scoring.artifact import ModelArtifact
 from bench.data import DATA_DIR, leads_file
 
 TREES, LEAVES = 200, 31
@@ -24,7 +24,7 @@ TREES, LEAVES = 200, 31
 def reference_model_dir() -> Path:
     out = DATA_DIR / f"reference-{TREES}x{LEAVES}"
     if not (out / "manifest.json").exists():
-        from aiqleads.training.pipeline import TrainingOptions, train
+        from aiqleads_offline.training.pipeline import TrainingOptions, train
 
         options = TrainingOptions(
             label="converted", id_column="id", spec=default_spec(), trees=TREES, leaves=LEAVES, version="reference"

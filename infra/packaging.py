@@ -9,7 +9,7 @@ Per architecture, under `<out>/<arch>/`:
   already provides (the AWS SDK) and what Lambda never runs (caches, tests, stubs, headers, build tooling,
   unused native libraries), see `STRIP_RULES` and `UNUSED_DISTRIBUTIONS`.
 - `core.zip`: the `aiqleads` library (`python/aiqleads/`) and the shipped model
-  (`model_artifacts/lead_scorer/<version>/`; layers are mounted at /opt, where `aiqleads.artifact` looks).
+  (`model_artifacts/lead_scorer/<version>/`; layers are mounted at /opt, where `aiqleads.scoring.artifact` looks).
 - `functions/<name>.zip`: each `functions/<name>/` directory, without caches.
 
 Every zip is deterministic (sorted entries, fixed timestamps and permissions). The build prints each artifact's
@@ -913,11 +913,11 @@ SMOKE_SCRIPT = textwrap.dedent(
     from aws_lambda_powertools.shared.version import VERSION as powertools_version
     from aws_lambda_powertools.utilities.data_classes import S3Event, SQSEvent
     import aiqleads
-    from aiqleads.artifact import ModelArtifact, default_model_dir
-    from aiqleads.file_scoring import score_file
-    from aiqleads.generate import generate_file
+    from aiqleads.scoring.artifact import ModelArtifact, default_model_dir
+    from aiqleads.files.score_file import score_file
+    from aiqleads_offline.generate import generate_file
     from aiqleads.models import Lead
-    from aiqleads.scoring import Scorer
+    from aiqleads.scoring.scorer import Scorer
 
     modules = [numpy, onnxruntime, pydantic, pyarrow, aws_lambda_powertools, aws_xray_sdk, aiqleads]
     outside = [m.__name__ for m in modules if not os.path.realpath(m.__file__).startswith(opt)]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from aiqleads.artifact import ModelArtifact
 from aiqleads.features.spec import default_spec
-from aiqleads.generate import generate_file
+from aiqleads.scoring.artifact import ModelArtifact
+from aiqleads_offline.generate import generate_file
 
 SMALL_MODEL_ROWS = 6_000
 
@@ -22,7 +22,7 @@ def training_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_model(training_file: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
-    from aiqleads.training.pipeline import TrainingOptions, train
+    from aiqleads_offline.training.pipeline import TrainingOptions, train
 
     out = tmp_path_factory.mktemp("model") / "lead_scorer"
     train(

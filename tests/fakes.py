@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiqleads.behaviour import ACTION_COUNTERS, BehaviourTotals
-from aiqleads.domain_events import DomainEvent
 from aiqleads.errors import Conflict
-from aiqleads.leads_service import LeadService
+from aiqleads.features.behaviour import ACTION_COUNTERS, BehaviourTotals
+from aiqleads.leads.service import LeadService
 from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapshot, Score
+from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.storage.leads import LeadRecord
 
 

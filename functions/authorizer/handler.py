@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aiqleads.auth import authorize
 from aiqleads.composition import api_key_repository
+from aiqleads.tenants.api_keys import authorize
 
 logger = Logger(service="aiqleads")
 

@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aiqleads.events_consumer import process_interaction, processor, register_context
+from aiqleads.leads.consumer import process_interaction, processor, register_context
 
 logger = Logger(service="aiqleads")
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from aiqleads.auth import ApiKeyRecord
-from aiqleads.behaviour import BehaviourTotals
 from aiqleads.composition import default_scorer
-from aiqleads.flat import lead_from_flat
-from aiqleads.generate import generate_table, market_snapshots
-from aiqleads.leads_service import market_signals
+from aiqleads.features.behaviour import BehaviourTotals
+from aiqleads.leads.service import market_signals
 from aiqleads.models import Buyer, BuyerPreferences, PropertyType, Tier
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.leads import LeadRepository, lead_key
 from aiqleads.storage.markets import MarketSignalRepository
+from aiqleads.tenants.api_keys import ApiKeyRecord
+from aiqleads.validation.flat import lead_from_flat
+from aiqleads_offline.generate import generate_table, market_snapshots
 
 if TYPE_CHECKING:
     from .cloud import LocalCloud

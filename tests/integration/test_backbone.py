@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from aiqleads.generate import generate_file
+from aiqleads_offline.generate import generate_file
 from tests.integration.conftest import receive_until
 
 pytestmark = pytest.mark.integration

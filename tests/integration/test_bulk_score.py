@@ -18,13 +18,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from aiqleads.bulk.requests import CONTINUE_TYPE, parse_message
 from aiqleads.composition import default_scorer
-from aiqleads.file_scoring import errors_path_for, score_file
-from aiqleads.generate import generate_file
+from aiqleads.files.score_file import errors_path_for, score_file
 from aiqleads.recommendations.card import LeadCard
-from aiqleads.scoring import Scorer
+from aiqleads.scoring.scorer import Scorer
 from aiqleads.storage.aws import reset_clients
 from aiqleads.storage.leads import LeadRepository, lead_key
 from aiqleads.storage.recommendations import CandidateRepository
+from aiqleads_offline.generate import generate_file
 from infra.local_cloud import LocalCloud
 
 from .conftest import ROOT, TEMPLATE

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from aiqleads.auth import ApiKeyRecord, authorize
 from aiqleads.errors import Conflict
-from aiqleads.generate import market_snapshots
 from aiqleads.models import Action, Intent, Interaction, Lead, Score, Tier
 from aiqleads.storage.aggregates import AggregateRepository
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.leads import LeadRepository
 from aiqleads.storage.markets import MarketSignalRepository
+from aiqleads.tenants.api_keys import ApiKeyRecord, authorize
+from aiqleads_offline.generate import market_snapshots
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from aiqleads.api import context
 from aiqleads.api.app import app, handle
-from aiqleads.leads_service import LeadService
+from aiqleads.leads.service import LeadService
 from tests.fakes import memory_lead_service
 
 LEAD: dict[str, Any] = {

@@ -6,12 +6,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from aiqleads.artifact import ModelArtifact
-from aiqleads.batch_validation import record_values, validate_batch
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
-from aiqleads.flat import InvalidRow
-from aiqleads.generate import generate_table
+from aiqleads.scoring.artifact import ModelArtifact
+from aiqleads.validation.columnar import record_values, validate_batch
+from aiqleads.validation.flat import InvalidRow
+from aiqleads_offline.generate import generate_table
 
 UNSEEN = {"source": "brand-new-portal", "market": "atlantis", "property_type": "other"}
 

@@ -15,11 +15,18 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from aiqleads import normalize
-from aiqleads.batch_validation import validate_batch
 from aiqleads.features.spec import default_spec
-from aiqleads.flat import BEHAVIOUR_COLUMNS, LABEL_COLUMN, LEAD_COLUMNS, MARKET_COLUMNS, InvalidRow, lead_from_flat
-from aiqleads.generate import BLOCK, CORRUPTIONS, DISPOSABLE_DOMAINS, generate_file, generate_table, write_table
+from aiqleads.validation import grammar
+from aiqleads.validation.columnar import validate_batch
+from aiqleads.validation.flat import (
+    BEHAVIOUR_COLUMNS,
+    LABEL_COLUMN,
+    LEAD_COLUMNS,
+    MARKET_COLUMNS,
+    InvalidRow,
+    lead_from_flat,
+)
+from aiqleads_offline.generate import BLOCK, CORRUPTIONS, DISPOSABLE_DOMAINS, generate_file, generate_table, write_table
 
 FORMATS = [".csv", ".jsonl", ".parquet"]
 LAUNCH_MARKETS = {"las-vegas", "dallas-fort-worth", "austin", "phoenix"}
@@ -156,7 +163,7 @@ def test_text_formats(large: pa.Table) -> None:
     phones = [p for p in _column(large, "phone") if p is not None]
     shapes = Counter(re.sub(r"\d", "9", p) for p in phones)
     assert {"(999) 999-9999", "999.999.9999", "+9 999 999 9999", "9999999999"} <= set(shapes)
-    assert all(normalize.normalize_phone(p).startswith("+1") for p in phones[:2_000])
+    assert all(grammar.normalize_phone(p).startswith("+1") for p in phones[:2_000])
     stamps = [c for c in _column(large, "created_at") if c is not None]
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", c) for c in stamps)
     moments = [datetime.fromisoformat(c) for c in stamps]

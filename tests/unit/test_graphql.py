@@ -13,7 +13,7 @@ import pytest
 
 from aiqleads.api import context
 from aiqleads.api.app import app, handle
-from aiqleads.leads_service import LeadService
+from aiqleads.leads.service import LeadService
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.ranking import Candidate
 from aiqleads.recommendations.service import BuyerProfile, RecommendationService

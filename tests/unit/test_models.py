@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from aiqleads.flat import InvalidRow, lead_from_flat
 from aiqleads.models import Buyer, Lead, MarketSnapshot, Timeline
-from aiqleads.normalize import normalize_phone
+from aiqleads.validation.flat import InvalidRow, lead_from_flat
+from aiqleads.validation.grammar import normalize_phone
 
 WIRE_LEAD = {
     "id": "zl-88213",

@@ -57,7 +57,7 @@ def test_every_error_status_uses_the_envelope() -> None:
 
 
 def test_tier_rates_match_the_usage_plans() -> None:
-    from aiqleads.auth import REQUESTS_PER_MINUTE
+    from aiqleads.tenants.api_keys import REQUESTS_PER_MINUTE
 
     template = load_template(ROOT / "template.yaml")
     plans = {

@@ -19,7 +19,7 @@ def test_deps_layer_matches_the_runtime_dependencies():
 
 
 def test_shipped_model_is_the_production_alias():
-    from aiqleads.artifact import ModelArtifact, default_model_dir
+    from aiqleads.scoring.artifact import ModelArtifact, default_model_dir
 
     directory = default_model_dir()
     assert directory.parent == ROOT / "model_artifacts" / "lead_scorer"

@@ -11,15 +11,15 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pytest
 
-from aiqleads.artifact import ModelArtifact, ModelMismatchError
-from aiqleads.batch_validation import record_values
-from aiqleads.cli import main
-from aiqleads.file_scoring import score_file
-from aiqleads.flat import InvalidRow
-from aiqleads.generate import generate_file
+from aiqleads.files.score_file import score_file
+from aiqleads.files.tabular import TableReader
 from aiqleads.models import Lead
-from aiqleads.scoring import Scorer, parse_grades
-from aiqleads.tabular_io import TableReader
+from aiqleads.scoring.artifact import ModelArtifact, ModelMismatchError
+from aiqleads.scoring.scorer import Scorer, parse_grades
+from aiqleads.validation.columnar import record_values
+from aiqleads.validation.flat import InvalidRow
+from aiqleads_offline.cli import main
+from aiqleads_offline.generate import generate_file
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_empty_string_cells_are_missing_not_invalid(scorer: Scorer):
             "views": ["  "],
         }
     )
-    from aiqleads.batch_validation import validate_batch
+    from aiqleads.validation.columnar import validate_batch
 
     batch = validate_batch(table, scorer.spec)
     assert batch.valid.tolist() == [True]
@@ -187,7 +187,7 @@ def test_jsonl_lines_with_different_keys_keep_their_columns(tmp_path: Path, scor
 
 
 def generate_rows(count: int) -> list[dict]:
-    from aiqleads.generate import generate_table
+    from aiqleads_offline.generate import generate_table
 
     return generate_table(count, 4, invalid_rate=0).to_pylist()
 
@@ -227,7 +227,7 @@ def test_one_lead_at_a_time_from_many_threads_gives_the_same_scores(scorer: Scor
     """Single-lead scoring binds one input buffer per thread: concurrent calls must not see each other's lead."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from aiqleads.generate import generate_table
+    from aiqleads_offline.generate import generate_table
 
     rows = [record_values(row, scorer.spec) for row in generate_table(400, 11, invalid_rate=0.0).to_pylist()]
     expected = [scorer.score_values(values) for values in rows]

@@ -6,9 +6,9 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiqleads.batch_validation import record_values, validate_batch
 from aiqleads.features.spec import default_spec
-from aiqleads.flat import InvalidRow
+from aiqleads.validation.columnar import record_values, validate_batch
+from aiqleads.validation.flat import InvalidRow
 
 SPEC = default_spec()
 BASE = {

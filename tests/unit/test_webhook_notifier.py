@@ -15,9 +15,9 @@ import pytest
 from moto import mock_aws
 from standardwebhooks import Webhook
 
-from aiqleads.alerts import Alert
-from aiqleads.domain_events import DomainEvent
 from aiqleads.errors import InvalidInput, NotFound
+from aiqleads.notifications.alerts import Alert
+from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.storage.webhooks import WebhookRepository
 from aiqleads.webhooks.consumer import handle_batch
 from aiqleads.webhooks.delivery import Notifier

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from aiqleads.domain_events import DomainEvent
+from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.webhooks.models import WebhookCreate, WebhookEndpoint, WebhookFilter, WebhookPayload
 from aiqleads.webhooks.schedule import RetryPolicy, parse_retry_after
 from aiqleads.webhooks.settings import DEFAULT_SCHEDULE, WebhookSettings, parse_duration, parse_schedule

@@ -6,22 +6,22 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .artifact import load_artifact
-from .leads_service import LeadService
-from .process_cache import per_process
-from .recommendations.candidate_cache import CachedCandidates
-from .recommendations.jobs import RecommendationJobs
-from .recommendations.service import RecommendationService
-from .scoring import Scorer
-from .settings import Settings
-from .storage.aggregates import AggregateRepository
-from .storage.api_keys import ApiKeyRepository
-from .storage.jobs import JobRepository
-from .storage.leads import LeadRepository
-from .storage.markets import MarketSignalRepository
-from .storage.messaging import EventPublisher, QueueSender
-from .storage.objects import ObjectStore
-from .storage.recommendations import CandidateRepository, MarketplaceRepository
+from aiqleads.leads.service import LeadService
+from aiqleads.process_cache import per_process
+from aiqleads.recommendations.candidate_cache import CachedCandidates
+from aiqleads.recommendations.jobs import RecommendationJobs
+from aiqleads.recommendations.service import RecommendationService
+from aiqleads.scoring.artifact import load_artifact
+from aiqleads.scoring.scorer import Scorer
+from aiqleads.settings import Settings
+from aiqleads.storage.aggregates import AggregateRepository
+from aiqleads.storage.api_keys import ApiKeyRepository
+from aiqleads.storage.jobs import JobRepository
+from aiqleads.storage.leads import LeadRepository
+from aiqleads.storage.markets import MarketSignalRepository
+from aiqleads.storage.messaging import EventPublisher, QueueSender
+from aiqleads.storage.objects import ObjectStore
+from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
 
 
 @per_process

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from aiqleads import normalize
+from aiqleads.validation import grammar
 
 
 class PropertyType(StrEnum):
@@ -81,21 +81,21 @@ CREATED_AT_YEARS = (2000, 2100)
 
 
 def _email(value: str) -> str:
-    return normalize.normalize_email(value)
+    return grammar.normalize_email(value)
 
 
 def _phone(value: str) -> str:
-    return normalize.normalize_phone(value)
+    return grammar.normalize_phone(value)
 
 
 def _slug(value: str) -> str:
-    return normalize.normalize_slug(value)
+    return grammar.normalize_slug(value)
 
 
 def _created_at(value: datetime) -> datetime:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=normalize.UTC)
-    value = value.astimezone(normalize.UTC)
+        value = value.replace(tzinfo=grammar.UTC)
+    value = value.astimezone(grammar.UTC)
     low, high = CREATED_AT_YEARS
     if not low <= value.year <= high:
         raise ValueError(f"year must be between {low} and {high}")

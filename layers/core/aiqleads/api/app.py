@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from . import errors
-from .routes import activity, buyers, graphql, leads, models, recommendations, system, webhooks
+from aiqleads.api import errors
+from aiqleads.api.routes import activity, buyers, graphql, leads, models, recommendations, system, webhooks
 
 logger = Logger(service="aiqleads")
 
@@ -26,7 +26,7 @@ app = create_app()
 
 
 def openapi_document() -> str:
-    from .openapi import render
+    from aiqleads.api.openapi import render
 
     return render()
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler import Request
 
-from ..composition import lead_service, recommendation_service
-from ..composition import recommendation_jobs as recommendation_jobs_service
-from ..errors import Unauthorized
-from ..leads_service import LeadService
-from ..process_cache import per_process
-from ..recommendations.jobs import RecommendationJobs
-from ..recommendations.service import RecommendationService
+from aiqleads.composition import lead_service, recommendation_service
+from aiqleads.composition import recommendation_jobs as recommendation_jobs_service
+from aiqleads.errors import Unauthorized
+from aiqleads.leads.service import LeadService
+from aiqleads.process_cache import per_process
+from aiqleads.recommendations.jobs import RecommendationJobs
+from aiqleads.recommendations.service import RecommendationService
 
 
 @dataclass(frozen=True, slots=True)

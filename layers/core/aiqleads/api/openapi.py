@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .schemas import ErrorEnvelope
+from aiqleads.api.schemas import ErrorEnvelope
 
 TITLE = "AIQLeads Recommendations API"
 VERSION = "1.0.0"
@@ -64,7 +64,7 @@ def _hoist(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def document() -> dict[str, Any]:
-    from .app import app
+    from aiqleads.api.app import app
 
     doc: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION))
     components = doc.setdefault("components", {})

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..leads_service import MAX_BATCH
-from ..models import Conversion, Interaction, Lead, Score
+from aiqleads.leads.service import MAX_BATCH
+from aiqleads.models import Conversion, Interaction, Lead, Score
 
 MAX_EVENTS = 100
 

@@ -12,14 +12,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ..composition import default_scorer
-from ..settings import Settings
-from ..storage.jobs import JobRepository
-from ..storage.leads import LeadRepository
-from ..storage.messaging import EventPublisher, QueueSender
-from ..storage.objects import ObjectStore
-from .requests import parse_message
-from .runner import BulkScorer, BulkSettings
+from aiqleads.bulk.requests import parse_message
+from aiqleads.bulk.runner import BulkScorer, BulkSettings
+from aiqleads.composition import default_scorer
+from aiqleads.settings import Settings
+from aiqleads.storage.jobs import JobRepository
+from aiqleads.storage.leads import LeadRepository
+from aiqleads.storage.messaging import EventPublisher, QueueSender
+from aiqleads.storage.objects import ObjectStore
 
 processor = BatchProcessor(event_type=EventType.SQS)
 NO_CONTEXT_MILLIS = 900_000  # called without a Lambda context (scripts): a full Lambda timeout

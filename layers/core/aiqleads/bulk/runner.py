@@ -46,16 +46,15 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 
-from ..batch_validation import validate_batch
-from ..domain_events import DomainEvent
-from ..file_scoring import SCORE_COLUMNS
-from ..flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
-from ..job_store import ReleasableJobStore
-from ..models import Lead, Score
-from ..scoring import Scorer, reason
-from ..tabular_io import FORMATS, TableReader, encode_csv, encode_jsonl
-from .output import DEFAULT_PART_BYTES, MultipartOutput, ParquetSegment, PartStore, UploadGone, merge_segments
-from .requests import (
+from aiqleads.bulk.output import (
+    DEFAULT_PART_BYTES,
+    MultipartOutput,
+    ParquetSegment,
+    PartStore,
+    UploadGone,
+    merge_segments,
+)
+from aiqleads.bulk.requests import (
     BulkRequest,
     ContinueRequest,
     UploadRequest,
@@ -65,11 +64,19 @@ from .requests import (
     tenant_for,
     work_prefix,
 )
-from .state import BulkJob, Checkpoint
+from aiqleads.bulk.state import BulkJob, Checkpoint
+from aiqleads.files.score_file import SCORE_COLUMNS
+from aiqleads.files.tabular import FORMATS, TableReader, encode_csv, encode_jsonl
+from aiqleads.jobs.store import ReleasableJobStore
+from aiqleads.models import Lead, Score
+from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.scoring.scorer import Scorer, reason
+from aiqleads.validation.columnar import validate_batch
+from aiqleads.validation.flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
 
 if TYPE_CHECKING:
-    from ..storage.jobs import StoredJob
-    from ..storage.objects import ObjectInfo
+    from aiqleads.storage.jobs import StoredJob
+    from aiqleads.storage.objects import ObjectInfo
 
 logger = Logger(service="aiqleads", child=True)
 

@@ -17,8 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .ranking import Candidate
-from .service import CandidateStore
+from aiqleads.recommendations.ranking import Candidate
+from aiqleads.recommendations.service import CandidateStore
 
 
 @dataclass

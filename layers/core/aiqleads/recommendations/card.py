@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Lead
+from aiqleads.models import Lead
 
 DISPOSABLE_DOMAINS = frozenset(
     {

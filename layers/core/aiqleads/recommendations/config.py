@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..models import Tier
+from aiqleads.models import Tier
 
 
 class TierRules(BaseModel):

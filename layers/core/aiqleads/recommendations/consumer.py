@@ -12,9 +12,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ..composition import recommendation_jobs
-from ..process_cache import per_process
-from .jobs import JOB_KIND, RecommendationJobs
+from aiqleads.composition import recommendation_jobs
+from aiqleads.process_cache import per_process
+from aiqleads.recommendations.jobs import JOB_KIND, RecommendationJobs
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..errors import DomainError
-from .config import Diversity
-from .ranking import Candidate, Ranked
+from aiqleads.errors import DomainError
+from aiqleads.recommendations.config import Diversity
+from aiqleads.recommendations.ranking import Candidate, Ranked
 
 CURSOR_VERSION = 1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ..errors import NotFound
+from aiqleads.errors import NotFound
 
 
 def recommendation_id(buyer_id: str, lead_id: str) -> str:

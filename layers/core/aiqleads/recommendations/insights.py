@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 
-from ..models import NextBestAction
-from .ranking import Ranked
+from aiqleads.models import NextBestAction
+from aiqleads.recommendations.ranking import Ranked
 
 PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 SHORT_TIMELINES = {"asap", "0-3 months"}

@@ -20,11 +20,11 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from ..domain_events import DomainEvent
-from ..errors import DomainError, NotFound
-from ..job_store import JobStore
-from .ranking import iso
-from .service import RecommendationService
+from aiqleads.errors import DomainError, NotFound
+from aiqleads.jobs.store import JobStore
+from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.recommendations.ranking import iso
+from aiqleads.recommendations.service import RecommendationService
 
 JOB_KIND = "recommendations"
 MAX_BUYERS = 100

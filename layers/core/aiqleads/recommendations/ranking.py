@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..models import Buyer
-from .card import LeadCard
-from .config import RecommendationConfig
+from aiqleads.models import Buyer
+from aiqleads.recommendations.card import LeadCard
+from aiqleads.recommendations.config import RecommendationConfig
 
 SECONDS_PER_DAY = 86_400.0
 

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..models import (
+from aiqleads.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aiqleads.models import (
     Buyer,
     BuyerPreferences,
     PurchaseRequest,
@@ -26,12 +26,21 @@ from ..models import (
     Slug,
     Tier,
 )
-from . import engine
-from .config import RecommendationConfig
-from .engine import CandidateSource, Cursor, Mapper, sequential_map
-from .ids import parse_recommendation_id, recommendation_id
-from .insights import actions, features_used, insights
-from .ranking import BuyerContext, Candidate, Purchase, Ranked, allowed_markets, evaluate, hidden, iso
+from aiqleads.recommendations import engine
+from aiqleads.recommendations.config import RecommendationConfig
+from aiqleads.recommendations.engine import CandidateSource, Cursor, Mapper, sequential_map
+from aiqleads.recommendations.ids import parse_recommendation_id, recommendation_id
+from aiqleads.recommendations.insights import actions, features_used, insights
+from aiqleads.recommendations.ranking import (
+    BuyerContext,
+    Candidate,
+    Purchase,
+    Ranked,
+    allowed_markets,
+    evaluate,
+    hidden,
+    iso,
+)
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20

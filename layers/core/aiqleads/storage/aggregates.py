@@ -13,11 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..behaviour import ACTION_COUNTERS, COUNTERS, BehaviourTotals
-from ..models import Action, Interaction
-from .aws import DynamoTable, condition_failed
-from .codec import decode_item, encode_item
-from .leads import lead_key
+from aiqleads.features.behaviour import ACTION_COUNTERS, COUNTERS, BehaviourTotals
+from aiqleads.models import Action, Interaction
+from aiqleads.storage.aws import DynamoTable, condition_failed
+from aiqleads.storage.codec import decode_item, encode_item
+from aiqleads.storage.leads import lead_key
 
 TOTAL_SK = "total"
 ATTRIBUTES = (*COUNTERS, "tenant_id", "lead_id", "first_contact_at", "last_activity_at")

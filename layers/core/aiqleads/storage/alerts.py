@@ -1,11 +1,11 @@
-"""AlertsTopic: operational alerts (see aiqleads.alerts), with message attributes for filter policies."""
+"""AlertsTopic: operational alerts (see aiqleads.notifications.alerts), with message attributes for filter policies."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..alerts import Alert
-from .aws import client
+from aiqleads.notifications.alerts import Alert
+from aiqleads.storage.aws import client
 
 
 def _subject(text: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..auth import ApiKeyRecord
-from .aws import DynamoTable
-from .codec import decode_item, encode_item
+from aiqleads.storage.aws import DynamoTable
+from aiqleads.storage.codec import decode_item, encode_item
+from aiqleads.tenants.api_keys import ApiKeyRecord
 
 
 class ApiKeyRepository(DynamoTable):

@@ -9,8 +9,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..process_cache import per_process, reset
-from .dynamo_parser import DynamoParserFactory
+from aiqleads.process_cache import per_process, reset
+from aiqleads.storage.dynamo_parser import DynamoParserFactory
 
 # Standard retry mode backs off on throttling and 5xx; short timeouts keep a stuck call from eating an invocation.
 CLIENT_CONFIG = Config(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .codec import encode_item
+from aiqleads.storage.codec import encode_item
 
 BATCH_WRITE_LIMIT = 25
 MAX_ATTEMPTS = 8

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..models import Buyer
-from .aws import DynamoTable
-from .batch import batch_put
+from aiqleads.models import Buyer
+from aiqleads.storage.aws import DynamoTable
+from aiqleads.storage.batch import batch_put
 
 PROFILE_SK = "profile"
 

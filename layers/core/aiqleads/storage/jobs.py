@@ -19,8 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import DynamoTable, condition_failed
-from .codec import decode_item, encode_item, encode_value
+from aiqleads.storage.aws import DynamoTable, condition_failed
+from aiqleads.storage.codec import decode_item, encode_item, encode_value
 
 JOB_SK = "job"
 

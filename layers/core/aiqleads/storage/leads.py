@@ -19,12 +19,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import Conflict
-from ..models import Conversion, Lead, Score
-from ..recommendations.card import LeadCard
-from .aws import DynamoTable, condition_failed
-from .batch import batch_put
-from .codec import decode_item, encode_item, encode_value
+from aiqleads.errors import Conflict
+from aiqleads.models import Conversion, Lead, Score
+from aiqleads.recommendations.card import LeadCard
+from aiqleads.storage.aws import DynamoTable, condition_failed
+from aiqleads.storage.batch import batch_put
+from aiqleads.storage.codec import decode_item, encode_item, encode_value
 
 LEAD_SK = "lead"
 SCORE_SK = "score"

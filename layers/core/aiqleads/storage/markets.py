@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..models import MarketSnapshot
-from .aws import DynamoTable
-from .codec import decode_item, encode_item
+from aiqleads.models import MarketSnapshot
+from aiqleads.storage.aws import DynamoTable
+from aiqleads.storage.codec import decode_item, encode_item
 
 CACHE_SECONDS = 300.0
 

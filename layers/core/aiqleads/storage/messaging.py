@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..domain_events import DomainEvent
-from .aws import client
+from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.storage.aws import client
 
 
 def _attribute(value: str | int | float) -> dict[str, str]:

@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..bulk.output import UploadGone
-from .aws import client
+from aiqleads.bulk.output import UploadGone
+from aiqleads.storage.aws import client
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 

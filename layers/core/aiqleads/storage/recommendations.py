@@ -20,17 +20,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import Conflict
-from ..models import Buyer, Lead, Recommendation, RecommendationFeedback
-from ..recommendations.card import LeadCard
-from ..recommendations.config import RecommendationConfig
-from ..recommendations.ids import recommendation_id
-from ..recommendations.ranking import BuyerContext, Candidate, Purchase
-from .aws import DynamoTable
-from .batch import batch_put
-from .buyers import PROFILE_SK, BuyerRepository, buyer_key
-from .codec import encode_item
-from .leads import LEAD_SK, SCORE_SK, lead_key
+from aiqleads.errors import Conflict
+from aiqleads.models import Buyer, Lead, Recommendation, RecommendationFeedback
+from aiqleads.recommendations.card import LeadCard
+from aiqleads.recommendations.config import RecommendationConfig
+from aiqleads.recommendations.ids import recommendation_id
+from aiqleads.recommendations.ranking import BuyerContext, Candidate, Purchase
+from aiqleads.storage.aws import DynamoTable
+from aiqleads.storage.batch import batch_put
+from aiqleads.storage.buyers import PROFILE_SK, BuyerRepository, buyer_key
+from aiqleads.storage.codec import encode_item
+from aiqleads.storage.leads import LEAD_SK, SCORE_SK, lead_key
 
 SCORE_INDEX = "ScoreIndex"
 SALE_SK = "sale"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .aws import client
+from aiqleads.storage.aws import client
 
 
 def move_messages(source_url: str, target_url: str, *, limit: int | None = None, sqs: Any | None = None) -> int:

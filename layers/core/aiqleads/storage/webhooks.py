@@ -22,10 +22,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..webhooks.models import DeliveryAttempt, DeliveryTask, WebhookEndpoint
-from ..webhooks.store import Claim, FinalStatus
-from .aws import DynamoTable, condition_failed
-from .codec import decode_item, encode_item, encode_value
+from aiqleads.storage.aws import DynamoTable, condition_failed
+from aiqleads.storage.codec import decode_item, encode_item, encode_value
+from aiqleads.webhooks.models import DeliveryAttempt, DeliveryTask, WebhookEndpoint
+from aiqleads.webhooks.store import Claim, FinalStatus
 
 ENDPOINT_PREFIX = "webhook#"
 STATE_PREFIX = "event#"

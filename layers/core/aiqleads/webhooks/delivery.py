@@ -27,15 +27,15 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from ..alerts import Alert, AlertSink
-from ..domain_events import DomainEvent
-from .models import DeliveryAttempt, DeliveryTask, Outcome, WebhookEndpoint, WebhookPayload
-from .schedule import RetryPolicy, parse_retry_after
-from .settings import WebhookSettings
-from .signing import signature_headers
-from .store import FinalStatus, WebhookStore
-from .transport import HttpTransport, Response, Transport
-from .urls import UnsafeUrl, UrlPolicy
+from aiqleads.notifications.alerts import Alert, AlertSink
+from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.webhooks.models import DeliveryAttempt, DeliveryTask, Outcome, WebhookEndpoint, WebhookPayload
+from aiqleads.webhooks.schedule import RetryPolicy, parse_retry_after
+from aiqleads.webhooks.settings import WebhookSettings
+from aiqleads.webhooks.signing import signature_headers
+from aiqleads.webhooks.store import FinalStatus, WebhookStore
+from aiqleads.webhooks.transport import HttpTransport, Response, Transport
+from aiqleads.webhooks.urls import UnsafeUrl, UrlPolicy
 
 logger = Logger(child=True)
 

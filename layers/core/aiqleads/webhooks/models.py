@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..domain_events import DomainEvent, EventType
-from ..models import Slug
-from .urls import UnsafeUrl, UrlPolicy
+from aiqleads.models import Slug
+from aiqleads.notifications.domain_events import DomainEvent, EventType
+from aiqleads.webhooks.urls import UnsafeUrl, UrlPolicy
 
 EndpointStatus = Literal["active", "disabled"]
 Outcome = Literal["delivered", "retrying", "dead_lettered", "endpoint_disabled", "failed", "skipped"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..storage.redrive import move_messages
-from .settings import WebhookSettings
+from aiqleads.storage.redrive import move_messages
+from aiqleads.webhooks.settings import WebhookSettings
 
 
 def redrive(settings: WebhookSettings | None = None, limit: int | None = None) -> int:

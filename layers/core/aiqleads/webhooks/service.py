@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from ..errors import Conflict, InvalidInput, NotFound
-from .delivery import attempt_once
-from .models import (
+from aiqleads.errors import Conflict, InvalidInput, NotFound
+from aiqleads.webhooks.delivery import attempt_once
+from aiqleads.webhooks.models import (
     TEST_EVENT_TYPE,
     DeliveryAttempt,
     DeliveryList,
@@ -23,11 +23,11 @@ from .models import (
     WebhookView,
     new_endpoint_id,
 )
-from .settings import WebhookSettings
-from .signing import new_secret
-from .store import WebhookStore
-from .transport import HttpTransport, Transport
-from .urls import UnsafeUrl, UrlPolicy
+from aiqleads.webhooks.settings import WebhookSettings
+from aiqleads.webhooks.signing import new_secret
+from aiqleads.webhooks.store import WebhookStore
+from aiqleads.webhooks.transport import HttpTransport, Transport
+from aiqleads.webhooks.urls import UnsafeUrl, UrlPolicy
 
 
 class WebhookService:

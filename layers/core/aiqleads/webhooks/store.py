@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from .models import DeliveryAttempt, DeliveryTask, WebhookEndpoint
+from aiqleads.webhooks.models import DeliveryAttempt, DeliveryTask, WebhookEndpoint
 
 ClaimKind = Literal["claimed", "resume", "duplicate"]
 FinalStatus = Literal["delivered", "retrying", "dead", "dropped"]

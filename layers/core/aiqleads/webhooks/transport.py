@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .urls import Target
+from aiqleads.webhooks.urls import Target
 
 USER_AGENT = "AIQLeads-Webhooks/1.0"
 

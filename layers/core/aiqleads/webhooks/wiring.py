@@ -3,13 +3,13 @@ changed environment, e.g. the local cloud's compressed schedule, applies at once
 
 from __future__ import annotations
 
-from ..settings import SettingsError
-from ..storage.alerts import AlertPublisher
-from ..storage.messaging import QueueSender
-from ..storage.webhooks import WebhookRepository
-from .delivery import Notifier
-from .service import WebhookService
-from .settings import WebhookSettings
+from aiqleads.settings import SettingsError
+from aiqleads.storage.alerts import AlertPublisher
+from aiqleads.storage.messaging import QueueSender
+from aiqleads.storage.webhooks import WebhookRepository
+from aiqleads.webhooks.delivery import Notifier
+from aiqleads.webhooks.service import WebhookService
+from aiqleads.webhooks.settings import WebhookSettings
 
 
 def _require(settings: WebhookSettings, *names: str) -> WebhookSettings:

@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...leads_service import LeadService
-from ..context import Caller, caller, leads
-from ..schemas import ConversionBatch, ConversionsRecorded, EventsAccepted, InteractionBatch
+from aiqleads.api.context import Caller, caller, leads
+from aiqleads.api.schemas import ConversionBatch, ConversionsRecorded, EventsAccepted, InteractionBatch
+from aiqleads.leads.service import LeadService
 
 router = APIGatewayRouter()
 

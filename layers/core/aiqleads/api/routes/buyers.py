@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...models import Buyer, PurchaseRequest
-from ...recommendations.service import BuyerProfile, PurchaseRecord, RecommendationService
-from ..context import Caller, caller, recommendations
+from aiqleads.api.context import Caller, caller, recommendations
+from aiqleads.models import Buyer, PurchaseRequest
+from aiqleads.recommendations.service import BuyerProfile, PurchaseRecord, RecommendationService
 
 router = APIGatewayRouter()
 

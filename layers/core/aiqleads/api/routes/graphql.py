@@ -13,10 +13,10 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...errors import DomainError
-from ...leads_service import LeadService
-from ...recommendations.service import RecommendationService
-from ..context import Caller, caller, leads, recommendations
+from aiqleads.api.context import Caller, caller, leads, recommendations
+from aiqleads.errors import DomainError
+from aiqleads.leads.service import LeadService
+from aiqleads.recommendations.service import RecommendationService
 
 router = APIGatewayRouter()
 
@@ -34,8 +34,8 @@ class InvalidJson(DomainError):
 def graphql_endpoint(
     request: Request, who: CallerDep, service: LeadsDep, ranking: RecommendationsDep
 ) -> dict[str, Any]:
-    from ...graphql import execute
-    from ...graphql.schema import Context
+    from aiqleads.api.graphql import execute
+    from aiqleads.api.graphql.schema import Context
 
     try:
         body = json.loads(request.resolved_event.body or "")

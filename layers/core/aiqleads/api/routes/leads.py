@@ -8,11 +8,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...errors import PayloadTooLarge
-from ...leads_service import MAX_BATCH, LeadService
-from ...models import Lead, Score
-from ..context import Caller, caller, leads
-from ..schemas import BatchResult, LeadBatch, StoredLead
+from aiqleads.api.context import Caller, caller, leads
+from aiqleads.api.schemas import BatchResult, LeadBatch, StoredLead
+from aiqleads.errors import PayloadTooLarge
+from aiqleads.leads.service import MAX_BATCH, LeadService
+from aiqleads.models import Lead, Score
 
 router = APIGatewayRouter()
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...model_catalog import ModelList, list_models
-from ...recommendations.jobs import JobView, RecommendationJobs
-from ..context import Caller, caller, recommendation_jobs
+from aiqleads.api.context import Caller, caller, recommendation_jobs
+from aiqleads.recommendations.jobs import JobView, RecommendationJobs
+from aiqleads.scoring.catalog import ModelList, list_models
 
 router = APIGatewayRouter()
 

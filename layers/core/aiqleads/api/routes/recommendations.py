@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
-from ...models import Recommendation, RecommendationFeedback
-from ...recommendations.jobs import GenerateRequest, JobAccepted, RecommendationJobs
-from ...recommendations.service import MAX_LIMIT, RecommendationPage, RecommendationService
-from ..context import Caller, caller, recommendation_jobs, recommendations
+from aiqleads.api.context import Caller, caller, recommendation_jobs, recommendations
+from aiqleads.models import Recommendation, RecommendationFeedback
+from aiqleads.recommendations.jobs import GenerateRequest, JobAccepted, RecommendationJobs
+from aiqleads.recommendations.service import MAX_LIMIT, RecommendationPage, RecommendationService
 
 router = APIGatewayRouter()
 

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...composition import default_scorer
-from ..schemas import Health
+from aiqleads.api.schemas import Health
+from aiqleads.composition import default_scorer
 
 router = APIGatewayRouter()
 
@@ -21,6 +21,6 @@ def health() -> Health:
 
 @router.get("/v1/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi() -> Response[Any]:
-    from ..app import openapi_document
+    from aiqleads.api.app import openapi_document
 
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())

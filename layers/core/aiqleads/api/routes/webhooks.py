@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from ...webhooks.models import (
+from aiqleads.api.context import Caller, caller
+from aiqleads.webhooks.models import (
     DeliveryList,
     SecretRotated,
     TestDeliveryResult,
@@ -18,9 +19,8 @@ from ...webhooks.models import (
     WebhookList,
     WebhookView,
 )
-from ...webhooks.service import WebhookService
-from ...webhooks.wiring import webhook_service
-from ..context import Caller, caller
+from aiqleads.webhooks.service import WebhookService
+from aiqleads.webhooks.wiring import webhook_service
 
 router = APIGatewayRouter()
 

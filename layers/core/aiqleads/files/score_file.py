@@ -19,9 +19,9 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
-from aiqleads.batch_validation import validate_batch
-from aiqleads.scoring import Scorer
-from aiqleads.tabular_io import DEFAULT_BATCH_ROWS, TableReader, TableWriter, file_format, open_writer
+from aiqleads.files.tabular import DEFAULT_BATCH_ROWS, TableReader, TableWriter, file_format, open_writer
+from aiqleads.scoring.scorer import Scorer
+from aiqleads.validation.columnar import validate_batch
 
 SCORE_COLUMNS = ("probability", "score", "grade", "reasons")
 

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiqleads.flat import LABEL_COLUMN
+from aiqleads.validation.flat import LABEL_COLUMN
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from aiqleads.generate import generate_file
+    from aiqleads_offline.generate import generate_file
 
     try:
         generate_file(args.rows, args.seed, args.output, leads_only=args.leads_only, invalid_rate=args.invalid_rate)
@@ -25,7 +25,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     try:
-        from aiqleads.training.pipeline import TrainingError, TrainingOptions, train
+        from aiqleads_offline.training.pipeline import TrainingError, TrainingOptions, train
     except ImportError as exc:
         print(f"training needs the train extra (pip install 'aiqleads[train]'): {exc}", file=sys.stderr)
         return 2
@@ -66,10 +66,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from aiqleads.artifact import ModelMismatchError, load_artifact
-    from aiqleads.file_scoring import score_file
-    from aiqleads.scoring import Scorer, parse_grades
-    from aiqleads.tabular_io import use_bulk_memory_pool
+    from aiqleads.files.score_file import score_file
+    from aiqleads.files.tabular import use_bulk_memory_pool
+    from aiqleads.scoring.artifact import ModelMismatchError, load_artifact
+    from aiqleads.scoring.scorer import Scorer, parse_grades
 
     use_bulk_memory_pool()
     try:
@@ -84,7 +84,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _summarize(args: argparse.Namespace) -> int:
-    from aiqleads.summary import summarize_scored_file
+    from aiqleads_offline.summary import summarize_scored_file
 
     try:
         print(summarize_scored_file(args.scored, top=args.top))

@@ -31,11 +31,11 @@ from graphql import (
 )
 from pydantic import ValidationError
 
-from ..api.schemas import ConversionsRecorded, EventsAccepted, StoredLead
-from ..errors import DomainError, InvalidInput
-from ..leads_service import LeadFilter, LeadService, field_errors
-from ..models import Conversion, Grade, Interaction, Lead, Score
-from .derive import argument, connection, enum_type, object_type
+from aiqleads.api.graphql.derive import argument, connection, enum_type, object_type
+from aiqleads.api.schemas import ConversionsRecorded, EventsAccepted, StoredLead
+from aiqleads.errors import DomainError, InvalidInput
+from aiqleads.leads.service import LeadFilter, LeadService, field_errors
+from aiqleads.models import Conversion, Grade, Interaction, Lead, Score
 
 MAX_PAGE = 100
 logger = Logger(child=True)
@@ -187,7 +187,7 @@ def _mutation_fields(extra: dict[str, GraphQLField]) -> dict[str, GraphQLField]:
 
 @functools.cache
 def schema() -> GraphQLSchema:
-    from .extensions import mutation_fields, query_fields
+    from aiqleads.api.graphql.extensions import mutation_fields, query_fields
 
     return GraphQLSchema(
         query=GraphQLObjectType("Query", lambda: _query_fields(query_fields())),

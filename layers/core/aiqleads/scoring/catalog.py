@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .artifact import MANIFEST_FILE, MODEL_DIR_ENV, MODEL_NAME, PRODUCTION_ALIAS_FILE, default_model_dir
+from aiqleads.scoring.artifact import MANIFEST_FILE, MODEL_DIR_ENV, MODEL_NAME, PRODUCTION_ALIAS_FILE, default_model_dir
 
 
 class ModelVersion(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .storage.jobs import StoredJob
+    from aiqleads.storage.jobs import StoredJob
 
 
 class JobStore(Protocol):

@@ -19,11 +19,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from .composition import lead_service
-from .leads_service import LeadService
-from .models import Interaction
-from .process_cache import per_process
-from .settings import Settings
+from aiqleads.composition import lead_service
+from aiqleads.leads.service import LeadService
+from aiqleads.models import Interaction
+from aiqleads.process_cache import per_process
+from aiqleads.settings import Settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than the queue keeps a message (plus its retries)

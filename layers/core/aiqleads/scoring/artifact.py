@@ -19,8 +19,8 @@ import numpy as np
 import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aiqleads.explain import Explanations
 from aiqleads.features.spec import FeatureSpec
+from aiqleads.scoring.reasons import Explanations
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"

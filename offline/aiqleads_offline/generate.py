@@ -1,7 +1,7 @@
 """Synthetic real-estate leads: a fast, deterministic generator with a documented generative story.
 
 `generate_table(rows, seed)` returns an Arrow table of text cells (every column `string`, null = missing) in the
-flat lead layout of `aiqleads.flat`: LEAD_COLUMNS, then (unless `leads_only`) BEHAVIOUR_COLUMNS, MARKET_COLUMNS
+flat lead layout of `aiqleads.validation.flat`: LEAD_COLUMNS, then (unless `leads_only`) BEHAVIOUR_COLUMNS, MARKET_COLUMNS
 and the label `converted` ("1"/"0"). `write_table` writes CSV, JSONL or Parquet; `generate_file` streams chunks
 so millions of rows use bounded memory. Everything is vectorised (numpy draws, Arrow compute for the text).
 
@@ -22,7 +22,7 @@ Each lead has a hidden *seriousness* ``z = N(0, 1) + 0.5 * quality(source)``.
 
 Source (share, quality in log-odds): zillow 22% +0.10, realtor 15% +0.15, fsbo 8% -0.10, craigslist 10% -0.70,
 web-form 15% +0.20, partner 7% +0.60, referral 7% +0.80, facebook-ads 16% -0.50. (The brief's `web_form` and
-`facebook_ads` are not valid slugs for `aiqleads.normalize`, so they are spelt with hyphens.) The source also sets
+`facebook_ads` are not valid slugs for `aiqleads.validation.grammar`, so they are spelt with hyphens.) The source also sets
 the share of sellers (fsbo 85%, others 30-45%) and of disposable email addresses (craigslist and facebook-ads
 highest).
 
@@ -76,7 +76,7 @@ is only partly observable, the noise term is unobservable, and the label is a co
 
 Invalid values: a share `invalid_rate` of rows gets exactly one corrupted field, one of `CORRUPTIONS` (email
 "not-an-email", phone "12345", price "-5" or "abc", property_type "castle", intent "rent", created_at "yesterday",
-lat "123.4", market "Las Vegas!!", beds "2.5"); `aiqleads.flat.lead_from_flat` rejects exactly those rows. Missing
+lat "123.4", market "Las Vegas!!", beds "2.5"); `aiqleads.validation.flat.lead_from_flat` rejects exactly those rows. Missing
 values on optional fields (2-8% each, mostly 5%; see `_MISSING`) are valid.
 """
 
@@ -98,8 +98,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from aiqleads.flat import BEHAVIOUR_COLUMNS, LABEL_COLUMN, LEAD_COLUMNS, MARKET_COLUMNS
 from aiqleads.models import LIMITS, Intent, MarketSnapshot, PropertyType, Timeline
+from aiqleads.validation.flat import BEHAVIOUR_COLUMNS, LABEL_COLUMN, LEAD_COLUMNS, MARKET_COLUMNS
 
 __all__ = [
     "BLOCK",

@@ -6,15 +6,15 @@ from typing import Any
 
 from graphql import GraphQLArgument, GraphQLField, GraphQLInt, GraphQLNonNull, GraphQLString
 
-from ..api.routes.recommendations import FeedbackRecorded
-from ..errors import InvalidInput
-from ..model_catalog import ModelList, list_models
-from ..models import Recommendation, RecommendationFeedback
-from .derive import argument, connection, object_type
+from aiqleads.api.graphql.derive import argument, connection, object_type
+from aiqleads.api.routes.recommendations import FeedbackRecorded
+from aiqleads.errors import InvalidInput
+from aiqleads.models import Recommendation, RecommendationFeedback
+from aiqleads.scoring.catalog import ModelList, list_models
 
 
 def resolve_recommendations(_: Any, info: Any, buyerId: str, first: int | None = None, after: str | None = None) -> Any:  # noqa: N803
-    from .schema import MAX_PAGE, Page
+    from aiqleads.api.graphql.schema import MAX_PAGE, Page
 
     context = info.context
     limit = 20 if first is None else first
@@ -35,7 +35,7 @@ def resolve_models(_: Any, info: Any) -> ModelList:
 
 
 def resolve_give_feedback(_: Any, info: Any, recommendationId: str, input: dict[str, Any]) -> FeedbackRecorded:  # noqa: N803
-    from .schema import _validated
+    from aiqleads.api.graphql.schema import _validated
 
     context = info.context
     feedback = _validated(RecommendationFeedback, input, "input")

@@ -1,8 +1,8 @@
 """The flat form of a lead (bulk files, training tables) and its per-record parser.
 
 Flat files carry text; `lead_from_flat` turns one row into a validated `Lead` using the grammar in
-`aiqleads.normalize`, and reports every problem by its flat column name. The columnar validator
-(`aiqleads.batch_validation`) applies the same rules to whole Arrow batches.
+`aiqleads.validation.grammar`, and reports every problem by its flat column name. The columnar validator
+(`aiqleads.validation.columnar`) applies the same rules to whole Arrow batches.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiqleads import normalize
 from aiqleads.models import Lead
+from aiqleads.validation import grammar
 
 LEAD_COLUMNS: tuple[str, ...] = (
     "id",
@@ -118,14 +118,14 @@ def lead_from_flat(row: Mapping[str, Any]) -> Lead:
     values: dict[str, Any] = {}
     for column in LEAD_COLUMNS:
         raw = row.get(column)
-        text = normalize.blank_to_none(raw if raw is None or isinstance(raw, str) else str(raw))
+        text = grammar.blank_to_none(raw if raw is None or isinstance(raw, str) else str(raw))
         if text is None:
             continue
         try:
             if column in NUMERIC_LEAD_COLUMNS:
-                values[column] = normalize.parse_number(text)
+                values[column] = grammar.parse_number(text)
             elif column == "created_at":
-                values[column] = normalize.parse_datetime(text)
+                values[column] = grammar.parse_datetime(text)
             else:
                 values[column] = text
         except ValueError as exc:

@@ -1,6 +1,6 @@
 """Operational alerts for the alerts topic (SNS): one envelope, filterable by type, severity and tenant.
 
-    from aiqleads.alerts import Alert
+    from aiqleads.notifications.alerts import Alert
     from aiqleads.storage.alerts import AlertPublisher
     AlertPublisher(settings.alerts_topic_arn).publish(
         Alert(type="bulk.job_failed", tenant_id=tenant, summary="bulk job j-1 failed", details={"job_id": "j-1"}))

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from aiqleads.artifact import ModelArtifact
-from aiqleads.batch_validation import ValidatedBatch
-from aiqleads.explain import Explainer, Factor
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
 from aiqleads.models import Lead, Reason, Score
+from aiqleads.scoring.artifact import ModelArtifact
+from aiqleads.scoring.reasons import Explainer, Factor
+from aiqleads.validation.columnar import ValidatedBatch
 
 GRADE_LETTERS = ("A", "B", "C")
 

@@ -1,6 +1,6 @@
 """Columnar validation of flat rows: whole Arrow batches of text in, typed columns and field errors out.
 
-Applies the rules of `aiqleads.models` / `aiqleads.flat` (same grammar, same limits, same messages) to a batch
+Applies the rules of `aiqleads.models` / `aiqleads.validation.flat` (same grammar, same limits, same messages) to a batch
 at once, so bulk files are validated at Arrow speed. A row is valid here exactly when `record_values` accepts it;
 a test proves the two agree on generated data with invalid values.
 """
@@ -16,9 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aiqleads import normalize
 from aiqleads.features.spec import FeatureSpec
-from aiqleads.flat import (
+from aiqleads.models import CREATED_AT_YEARS, LIMITS, TEXT_MAX, Intent, PropertyType, Timeline
+from aiqleads.validation import grammar
+from aiqleads.validation.flat import (
     LEAD_COLUMNS,
     NUMERIC_LEAD_COLUMNS,
     SIGNAL_COLUMNS,
@@ -26,7 +27,6 @@ from aiqleads.flat import (
     InvalidRow,
     lead_from_flat,
 )
-from aiqleads.models import CREATED_AT_YEARS, LIMITS, TEXT_MAX, Intent, PropertyType, Timeline
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 _REQUIRED = ("id", "source", "market", "intent")
@@ -170,26 +170,26 @@ def _number_column(table: pa.Table, name: str, checks: _Checks) -> tuple[pa.Arra
     finite = pc.is_finite(values)
     if pc.all(finite).as_py() is not False:
         return untrimmed, values
-    checks.fail(name, normalize.NUMBER_ERROR, pc.invert(finite), untrimmed)
+    checks.fail(name, grammar.NUMBER_ERROR, pc.invert(finite), untrimmed)
     return untrimmed, pc.if_else(finite, values, pa.scalar(None, pa.float64()))
 
 
 def _number(array: pa.Array, name: str, checks: _Checks) -> pa.Array:
-    grammar_ok = _matches(array, normalize.NUMBER_PATTERN)
+    grammar_ok = _matches(array, grammar.NUMBER_PATTERN)
     values = pc.cast(pc.if_else(grammar_ok, array, pa.scalar(None, pa.string())), pa.float64())
-    checks.fail(name, normalize.NUMBER_ERROR, pc.and_(pc.is_valid(array), pc.invert(grammar_ok)), array)
+    checks.fail(name, grammar.NUMBER_ERROR, pc.and_(pc.is_valid(array), pc.invert(grammar_ok)), array)
     return values
 
 
 def _created_at(array: pa.Array, checks: _Checks) -> pa.Array:
-    grammar_ok = _matches(array, normalize.DATETIME_PATTERN)
-    checks.fail("created_at", normalize.DATETIME_ERROR, pc.and_(pc.is_valid(array), pc.invert(grammar_ok)), array)
+    grammar_ok = _matches(array, grammar.DATETIME_PATTERN)
+    checks.fail("created_at", grammar.DATETIME_ERROR, pc.and_(pc.is_valid(array), pc.invert(grammar_ok)), array)
     text = pc.if_else(grammar_ok, array, pa.scalar(None, pa.string()))
-    has_offset = pc.fill_null(_matches(text, normalize.HAS_OFFSET_PATTERN), True)
+    has_offset = pc.fill_null(_matches(text, grammar.HAS_OFFSET_PATTERN), True)
     if not pc.all(has_offset).as_py():
-        date_only = pc.fill_null(_matches(text, normalize.DATE_ONLY_PATTERN), False)
+        date_only = pc.fill_null(_matches(text, grammar.DATE_ONLY_PATTERN), False)
         text = pc.if_else(date_only, pc.binary_join_element_wise(text, "T00:00:00", ""), text)
-        has_offset = pc.fill_null(_matches(text, normalize.HAS_OFFSET_PATTERN), True)
+        has_offset = pc.fill_null(_matches(text, grammar.HAS_OFFSET_PATTERN), True)
         text = pc.if_else(has_offset, text, pc.binary_join_element_wise(text, "Z", ""))
     try:
         moments = pc.cast(text, UTC_MICROS)
@@ -202,11 +202,11 @@ def _created_at(array: pa.Array, checks: _Checks) -> pa.Array:
                 parsed.append(None)
                 continue
             try:
-                parsed.append(normalize.parse_datetime(value))
+                parsed.append(grammar.parse_datetime(value))
             except ValueError:
                 parsed.append(None)
                 bad[index] = True
-        checks.fail("created_at", normalize.DATETIME_ERROR, bad, array)
+        checks.fail("created_at", grammar.DATETIME_ERROR, bad, array)
         moments = pa.array(parsed, type=UTC_MICROS)
     low, high = CREATED_AT_YEARS
     years = pc.year(moments)
@@ -247,10 +247,10 @@ def _lead_columns(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
             value = raw
             if name in _SLUGS:
                 value = pc.utf8_lower(raw)
-                bad = pc.invert(_matches(value, normalize.SLUG_PATTERN))
-                checks.fail(name, normalize.SLUG_ERROR, bad, raw)
+                bad = pc.invert(_matches(value, grammar.SLUG_PATTERN))
+                checks.fail(name, grammar.SLUG_ERROR, bad, raw)
             elif name == "email":
-                checks.fail(name, normalize.EMAIL_ERROR, pc.invert(_matches(raw, normalize.EMAIL_PATTERN)), raw)
+                checks.fail(name, grammar.EMAIL_ERROR, pc.invert(_matches(raw, grammar.EMAIL_PATTERN)), raw)
                 value = pc.ascii_lower(raw)
             elif name == "phone":
                 value = _phone(raw, checks)
@@ -270,11 +270,11 @@ def _lead_columns(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
 
 def _phone(raw: pa.Array, checks: _Checks) -> pa.Array:
     compact = raw
-    for separator in normalize.PHONE_SEPARATORS:
+    for separator in grammar.PHONE_SEPARATORS:
         compact = pc.replace_substring(compact, separator, "")
-    nanp = _matches(compact, normalize.NANP_PATTERN)
-    ok = pc.or_(nanp, _matches(compact, normalize.INTERNATIONAL_PATTERN))
-    checks.fail("phone", normalize.PHONE_ERROR, pc.invert(ok), raw)
+    nanp = _matches(compact, grammar.NANP_PATTERN)
+    ok = pc.or_(nanp, _matches(compact, grammar.INTERNATIONAL_PATTERN))
+    checks.fail("phone", grammar.PHONE_ERROR, pc.invert(ok), raw)
     national = pc.binary_join_element_wise("+1", pc.utf8_slice_codeunits(compact, -10), "")
     return pc.if_else(nanp, national, compact)
 
@@ -324,15 +324,15 @@ def record_values(row: Mapping[str, Any], spec: FeatureSpec) -> dict[str, Any]:
     errors = []
     for name in names:
         cell = row.get(name)
-        text = normalize.blank_to_none(cell if cell is None or isinstance(cell, str) else str(cell))
+        text = grammar.blank_to_none(cell if cell is None or isinstance(cell, str) else str(cell))
         kind = spec.inputs.get(name, "number")
         try:
             if text is None:
                 values[name] = None
             elif kind == "number":
-                values[name] = normalize.parse_number(text)
+                values[name] = grammar.parse_number(text)
             elif kind == "datetime":
-                values[name] = normalize.parse_datetime(text)
+                values[name] = grammar.parse_datetime(text)
             else:
                 values[name] = text
         except ValueError as exc:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aiqleads.flat import LABEL_COLUMN
-from aiqleads.tabular_io import TableReader
-from aiqleads.training.labels import parse_labels
+from aiqleads.files.tabular import TableReader
+from aiqleads.validation.flat import LABEL_COLUMN
+from aiqleads.validation.labels import parse_labels
 
 
 def summarize_scored_file(path: Path, top: int = 5) -> str:

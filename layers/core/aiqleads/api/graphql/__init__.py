@@ -6,8 +6,8 @@ from typing import Any
 
 from graphql import graphql_sync
 
-from ..errors import InvalidInput
-from .schema import Context, format_error, schema
+from aiqleads.api.graphql.schema import Context, format_error, schema
+from aiqleads.errors import InvalidInput
 
 
 def execute(body: Any, context: Context) -> dict[str, Any]:

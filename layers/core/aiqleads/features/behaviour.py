@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Action
+from aiqleads.models import Action
 
 # Interactions that count towards a behaviour feature; contact sets the first-contact time instead.
 ACTION_COUNTERS: dict[Action, str] = {

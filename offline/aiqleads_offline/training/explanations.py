@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from aiqleads.explain import Explanations, FeatureBins
 from aiqleads.features.spec import Feature, FeatureSpec
+from aiqleads.scoring.reasons import Explanations, FeatureBins
 
 QUANTILES = np.linspace(0.1, 0.9, 9)
 

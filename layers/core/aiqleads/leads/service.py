@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from .behaviour import BehaviourTotals
-from .domain_events import DomainEvent, new_event_id
-from .errors import Conflict, InvalidInput, NotFound
-from .models import Conversion, Interaction, Lead, MarketSnapshot, Score
-from .scoring import Scorer
+from aiqleads.errors import Conflict, InvalidInput, NotFound
+from aiqleads.features.behaviour import BehaviourTotals
+from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score
+from aiqleads.notifications.domain_events import DomainEvent, new_event_id
+from aiqleads.scoring.scorer import Scorer
 
 MAX_BATCH = 500
 

@@ -18,16 +18,16 @@ import pyarrow as pa
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
-from aiqleads.artifact import MANIFEST_FILE, MODEL_FILE, Calibration, Manifest, OnnxInfo, sha256_file
-from aiqleads.batch_validation import validate_batch
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.spec import FeatureSpec
-from aiqleads.tabular_io import TableReader
-from aiqleads.training.explanations import fit_explanations
-from aiqleads.training.fitting import fit_spec
-from aiqleads.training.inference_spec import DroppedColumn, infer_spec
-from aiqleads.training.labels import parse_labels
-from aiqleads.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
+from aiqleads.files.tabular import TableReader
+from aiqleads.scoring.artifact import MANIFEST_FILE, MODEL_FILE, Calibration, Manifest, OnnxInfo, sha256_file
+from aiqleads.validation.columnar import validate_batch
+from aiqleads.validation.labels import parse_labels
+from aiqleads_offline.training.explanations import fit_explanations
+from aiqleads_offline.training.fitting import fit_spec
+from aiqleads_offline.training.inference_spec import DroppedColumn, infer_spec
+from aiqleads_offline.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 
 log = logging.getLogger(__name__)
 

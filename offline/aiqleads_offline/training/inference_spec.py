@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aiqleads import normalize
 from aiqleads.features.spec import Feature, FeatureSpec, InputType
+from aiqleads.validation import grammar
 
 TYPE_SHARE = 0.95
 MAX_CATEGORIES = 60
@@ -72,14 +72,14 @@ def infer_spec(
         if distinct == 1:
             dropped.append(DroppedColumn(column, "constant"))
             continue
-        if _share(pc.match_substring_regex(pc.drop_null(text), normalize.NUMBER_PATTERN), present) >= TYPE_SHARE:
+        if _share(pc.match_substring_regex(pc.drop_null(text), grammar.NUMBER_PATTERN), present) >= TYPE_SHARE:
             if distinct == present and _named_like_id(column):
                 dropped.append(DroppedColumn(column, "id-like (a different number on every row)"))
                 continue
             inputs[column] = "number"
             add(column, "", kind="numeric", group="custom", source="table", transform="number", inputs=[column])
             continue
-        if _share(pc.match_substring_regex(pc.drop_null(text), normalize.DATETIME_PATTERN), present) >= TYPE_SHARE:
+        if _share(pc.match_substring_regex(pc.drop_null(text), grammar.DATETIME_PATTERN), present) >= TYPE_SHARE:
             inputs[column] = "datetime"
             for part in ("month", "weekday", "hour"):
                 add(

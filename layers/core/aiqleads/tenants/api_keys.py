@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from .models import Tier
+from aiqleads.models import Tier
 
 KEY_PREFIX = "aiq_"
 # The usage plans' rates (template.yaml, Metadata.AIQLeads of each plan; a test keeps them equal). API Gateway

@@ -1,0 +1,1 @@
+"""Background jobs (bulk uploads, recommendation jobs): the store protocol they share."""

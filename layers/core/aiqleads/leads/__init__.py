@@ -1,0 +1,5 @@
+"""Leads: the use cases of one lead (ingest and score, read, interactions, outcomes, re-score on behaviour).
+
+service.py   LeadService over small store interfaces (storage/ implements them)
+consumer.py  the events function's record handler: an interaction -> aggregates, re-score, maybe an event
+"""

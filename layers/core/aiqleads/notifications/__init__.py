@@ -1,0 +1,1 @@
+"""What the system announces: domain events (the events topic, then webhooks) and operational alerts."""

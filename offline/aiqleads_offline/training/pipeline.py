@@ -125,41 +125,58 @@ def _check_history(labels: np.ndarray) -> None:
         )
 
 
-def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport:
+@dataclass
+class _Labelled:
+    """The training table's rows that carry a label, and how many did not."""
+
+    reader: TableReader
+    table: pa.Table
+    labels: np.ndarray
+    without_label: int
+
+
+@dataclass
+class _Fit:
+    booster: lgb.Booster
+    params: dict[str, Any]
+    calibration: Calibration
+
+
+@dataclass
+class _Held:
+    """The exported model checked on held-out rows: its probabilities there and the parity with the trees."""
+
+    onnx_model: Any
+    p_onnx: np.ndarray
+    raw_test: np.ndarray
+    parity: float
+
+
+def _read_labelled(data: Path, options: TrainingOptions) -> _Labelled:
     reader = TableReader(data)
     table = reader.read_all()
     if options.label not in table.column_names:
         raise TrainingError(f"{data}: no label column {options.label!r}; columns are {table.column_names}")
     if options.id_column and options.id_column not in table.column_names:
         raise TrainingError(f"{data}: no id column {options.id_column!r}")
-    labels_all, has_label = parse_labels(table.column(options.label).combine_chunks(), options.label)
-    table = table.filter(pa.array(has_label))
-    labels_all = labels_all[has_label]
-    _check_history(labels_all)
+    labels, has_label = parse_labels(table.column(options.label).combine_chunks(), options.label)
+    _check_history(labels[has_label])
+    return _Labelled(reader, table.filter(pa.array(has_label)), labels[has_label], int((~has_label).sum()))
 
-    dropped: list[DroppedColumn] = []
+
+def _resolve_spec(table: pa.Table, options: TrainingOptions) -> tuple[FeatureSpec, list[DroppedColumn]]:
     if options.spec is None:
-        spec, dropped = infer_spec(table, options.label, options.id_column, options.exclude)
-    else:
-        spec = options.spec
-        excluded = [f.name for f in spec.features if set(f.inputs) & set(options.exclude)]
-        if excluded:
-            spec = spec.model_copy(update={"features": [f for f in spec.features if f.name not in excluded]})
-            dropped = [DroppedColumn(c, "excluded on request") for c in options.exclude]
+        return infer_spec(table, options.label, options.id_column, options.exclude)
+    spec = options.spec
+    excluded = [f.name for f in spec.features if set(f.inputs) & set(options.exclude)]
+    if not excluded:
+        return spec, []
+    spec = spec.model_copy(update={"features": [f for f in spec.features if f.name not in excluded]})
+    return spec, [DroppedColumn(c, "excluded on request") for c in options.exclude]
 
-    batch = validate_batch(table, spec)
-    labels = labels_all[batch.valid]
-    _check_history(labels)
-    columns = batch.columns()
-    train_rows, calibration_rows, test_rows = _split(labels, options)
 
-    fitted = fit_spec(spec, _take(columns, train_rows), labels[train_rows])
-    features = ColumnarFeatures(fitted)
-    matrix = features.matrix(columns, len(labels))
-    # Trees see exactly the float32 values ONNX will see.
-    design = matrix.astype(np.float64)
-    categorical = [j for j, f in enumerate(fitted.features) if f.transform == "category"]
-    params = {
+def _booster_params(options: TrainingOptions) -> dict[str, Any]:
+    return {
         "objective": "binary",
         "num_leaves": options.leaves,
         "learning_rate": options.learning_rate,
@@ -174,6 +191,19 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
         "num_threads": options.threads,
         "verbose": -1,
     }
+
+
+def _fit(
+    fitted: FeatureSpec,
+    design: np.ndarray,
+    labels: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray],
+    options: TrainingOptions,
+) -> _Fit:
+    """LightGBM on the train rows, then Platt scaling of its raw score on the separate calibration rows."""
+    train_rows, calibration_rows = rows
+    params = _booster_params(options)
+    categorical = [j for j, f in enumerate(fitted.features) if f.transform == "category"]
     dataset = lgb.Dataset(
         design[train_rows],
         labels[train_rows],
@@ -182,52 +212,109 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
         free_raw_data=False,
     )
     booster = lgb.train(params, dataset, num_boost_round=options.trees)
-
     raw_calibration = np.asarray(booster.predict(design[calibration_rows], raw_score=True))
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(raw_calibration.reshape(-1, 1), labels[calibration_rows])
     calibration = Calibration(slope=float(platt.coef_[0][0]), intercept=float(platt.intercept_[0]))
+    return _Fit(booster, params, calibration)
 
-    onnx_model = export_onnx(booster, len(fitted.names), calibration.slope, calibration.intercept)
+
+def _export_with_parity(fit: _Fit, width: int, matrix: np.ndarray, design: np.ndarray, test_rows: np.ndarray) -> _Held:
+    """The ONNX model, refused unless it gives the trained model's probabilities on the held-out rows."""
+    onnx_model = export_onnx(fit.booster, width, fit.calibration.slope, fit.calibration.intercept)
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     p_onnx = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: matrix[test_rows]})[0], dtype=np.float64)
-    raw_test = np.asarray(booster.predict(design[test_rows], raw_score=True))
-    p_trained = _sigmoid(calibration.slope * raw_test + calibration.intercept)
+    raw_test = np.asarray(fit.booster.predict(design[test_rows], raw_score=True))
+    p_trained = _sigmoid(fit.calibration.slope * raw_test + fit.calibration.intercept)
     parity = float(np.max(np.abs(p_onnx - p_trained))) if len(test_rows) else 0.0
     if not parity <= PARITY_TOLERANCE:
         raise TrainingError(
             f"ONNX export does not reproduce the trained model: max |p_onnx - p_trained| = {parity:.3g} "
             f"> {PARITY_TOLERANCE} on {len(test_rows)} held-out rows; the model was not written"
         )
+    return _Held(onnx_model, p_onnx, raw_test, parity)
 
-    metrics = evaluate(labels[test_rows], p_onnx)
-    uncalibrated = _sigmoid(raw_test)
-    metrics["brier_uncalibrated"] = round(float(brier_score_loss(labels[test_rows], uncalibrated)), 6)
-    metrics["parity_max_abs_diff"] = parity
+
+def _held_out_metrics(labels: np.ndarray, held: _Held) -> dict[str, float]:
+    metrics = evaluate(labels, held.p_onnx)
+    metrics["brier_uncalibrated"] = round(float(brier_score_loss(labels, _sigmoid(held.raw_test))), 6)
+    metrics["parity_max_abs_diff"] = held.parity
+    return metrics
+
+
+def _grade_thresholds(probabilities: np.ndarray) -> dict[str, float]:
     cumulative, grades = 0.0, {}
     for letter, share in GRADE_SHARES.items():
         cumulative += share
-        grades[letter] = round(float(np.quantile(p_onnx, 1 - cumulative)), 6)
+        grades[letter] = round(float(np.quantile(probabilities, 1 - cumulative)), 6)
+    return grades
+
+
+def _row_counts(
+    source: _Labelled, valid: np.ndarray, labels: np.ndarray, splits: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> dict[str, int]:
+    train_rows, calibration_rows, test_rows = splits
+    return {
+        "input": len(source.labels) + source.without_label,
+        "without_label": source.without_label,
+        "invalid": int((~valid).sum()),
+        "used": len(labels),
+        "train": len(train_rows),
+        "calibration": len(calibration_rows),
+        "test": len(test_rows),
+        "positives": int(labels.sum()),
+        "unreadable": len(source.reader.unreadable),
+    }
+
+
+def _lineage(
+    data: Path,
+    data_sha: str,
+    options: TrainingOptions,
+    rows: dict[str, int],
+    params: dict[str, Any],
+    dropped: list[DroppedColumn],
+) -> dict[str, Any]:
+    """What the model was trained on and how: the manifest's `training` section."""
+    return {
+        "data_file": data.name,
+        "data_sha256": data_sha,
+        "label": options.label,
+        "id_column": options.id_column,
+        "rows": rows,
+        "split": {"method": "stratified random", "seed": options.seed, "test_share": options.test_share},
+        "params": {**params, "num_boost_round": options.trees},
+        "dropped_columns": [{"column": d.column, "reason": d.reason} for d in dropped],
+        "library_versions": _library_versions(),
+    }
+
+
+def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport:
+    source = _read_labelled(data, options)
+    spec, dropped = _resolve_spec(source.table, options)
+    batch = validate_batch(source.table, spec)
+    labels = source.labels[batch.valid]
+    _check_history(labels)
+    columns = batch.columns()
+    train_rows, calibration_rows, test_rows = _split(labels, options)
+
+    fitted = fit_spec(spec, _take(columns, train_rows), labels[train_rows])
+    matrix = ColumnarFeatures(fitted).matrix(columns, len(labels))
+    # Trees see exactly the float32 values ONNX will see.
+    design = matrix.astype(np.float64)
+    fit = _fit(fitted, design, labels, (train_rows, calibration_rows), options)
+    held = _export_with_parity(fit, len(fitted.names), matrix, design, test_rows)
+    metrics = _held_out_metrics(labels[test_rows], held)
 
     sample = train_rows[:20_000]
-    contributions = np.asarray(booster.predict(design[sample], pred_contrib=True))[:, :-1] * calibration.slope
+    contributions = np.asarray(fit.booster.predict(design[sample], pred_contrib=True))[:, :-1] * fit.calibration.slope
     explanations = fit_explanations(fitted, matrix[sample], contributions)
 
     data_sha = sha256_file(data)
     version = options.version or f"{datetime.now(UTC):%Y%m%d}-{data_sha[:8]}"
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / MODEL_FILE
-    model_path.write_bytes(onnx_model.SerializeToString())
-    rows = {
-        "input": len(labels_all) + int((~has_label).sum()),
-        "without_label": int((~has_label).sum()),
-        "invalid": int((~batch.valid).sum()),
-        "used": len(labels),
-        "train": len(train_rows),
-        "calibration": len(calibration_rows),
-        "test": len(test_rows),
-        "positives": int(labels.sum()),
-        "unreadable": len(reader.unreadable),
-    }
+    model_path.write_bytes(held.onnx_model.SerializeToString())
+    rows = _row_counts(source, batch.valid, labels, (train_rows, calibration_rows, test_rows))
     manifest = Manifest(
         name=options.name,
         version=version,
@@ -235,20 +322,10 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
         feature_spec=fitted,
         feature_names=fitted.names,
         onnx=OnnxInfo(sha256=sha256_file(model_path), input_name=INPUT_NAME, output_name=OUTPUT_NAME),
-        calibration=calibration,
-        grades=grades,
+        calibration=fit.calibration,
+        grades=_grade_thresholds(held.p_onnx),
         metrics=metrics,
-        training={
-            "data_file": data.name,
-            "data_sha256": data_sha,
-            "label": options.label,
-            "id_column": options.id_column,
-            "rows": rows,
-            "split": {"method": "stratified random", "seed": options.seed, "test_share": options.test_share},
-            "params": {**params, "num_boost_round": options.trees},
-            "dropped_columns": [{"column": d.column, "reason": d.reason} for d in dropped],
-            "library_versions": _library_versions(),
-        },
+        training=_lineage(data, data_sha, options, rows, fit.params, dropped),
         explanations=explanations,
     )
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=1) + "\n")
@@ -259,5 +336,5 @@ def train(data: Path, out_dir: Path, options: TrainingOptions) -> TrainingReport
         rows=rows,
         dropped_columns=dropped,
         invalid_examples=[e.as_dict() for e in batch.errors[:5]],
-        parity_max_abs_diff=parity,
+        parity_max_abs_diff=held.parity,
     )

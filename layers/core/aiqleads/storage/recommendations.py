@@ -210,9 +210,19 @@ class MarketplaceRepository(DynamoTable):
     def record_purchase(self, tenant_id: str, buyer_id: str, purchase: Purchase) -> None:
         """One transaction: the purchase, the lead's sale record and (exclusive) the mark on its score item.
         Conflict when the buyer already has it, it is sold exclusively, or an exclusive sale finds other buyers."""
-        lead_pk = {"S": lead_key(tenant_id, purchase.lead_id)}
-        at = {"S": str(purchase.purchased_at)}
-        purchase_item: dict[str, Any] = {
+        sale = (
+            self._exclusive_sale(tenant_id, buyer_id, purchase)
+            if purchase.exclusive
+            else [self._shared_sale(tenant_id, purchase)]
+        )
+        items = [self._purchase_put(tenant_id, buyer_id, purchase), *sale]
+        try:
+            self.dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            raise _purchase_conflict(error, buyer_id, purchase) from None
+
+    def _purchase_put(self, tenant_id: str, buyer_id: str, purchase: Purchase) -> dict[str, Any]:
+        item: dict[str, Any] = {
             "pk": {"S": buyer_key(tenant_id, buyer_id)},
             "sk": {"S": PURCHASE_PREFIX + purchase.lead_id},
             "tenant_id": {"S": tenant_id},
@@ -220,87 +230,62 @@ class MarketplaceRepository(DynamoTable):
             "lead_id": {"S": purchase.lead_id},
             "market": {"S": purchase.market},
             "exclusive": {"BOOL": purchase.exclusive},
-            "purchased_at": at,
+            "purchased_at": {"S": str(purchase.purchased_at)},
         }
         for name in ("property_type", "source"):
             value = getattr(purchase, name)
             if value:
-                purchase_item[name] = {"S": value}
-        items: list[dict[str, Any]] = [
+                item[name] = {"S": value}
+        return {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def _exclusive_sale(self, tenant_id: str, buyer_id: str, purchase: Purchase) -> list[dict[str, Any]]:
+        """The lead's sale record (only if nobody bought it yet) and the mark that takes it off every list."""
+        lead_pk = {"S": lead_key(tenant_id, purchase.lead_id)}
+        at = {"S": str(purchase.purchased_at)}
+        sale = {
+            "pk": lead_pk,
+            "sk": {"S": SALE_SK},
+            "tenant_id": {"S": tenant_id},
+            "lead_id": {"S": purchase.lead_id},
+            "exclusive": {"BOOL": True},
+            "buyers": {"N": "1"},
+            "buyer_id": {"S": buyer_id},
+            "sold_at": at,
+        }
+        return [
+            {"Put": {"TableName": self.leads_table, "Item": sale, "ConditionExpression": "attribute_not_exists(pk)"}},
             {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": purchase_item,
-                    "ConditionExpression": "attribute_not_exists(pk)",
+                "Update": {
+                    "TableName": self.leads_table,
+                    "Key": {"pk": lead_pk, "sk": {"S": SCORE_SK}},
+                    "UpdateExpression": "SET sold_exclusive_at = :at",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":at": at},
                 }
-            }
+            },
         ]
-        if purchase.exclusive:
-            sale = {
-                "pk": lead_pk,
-                "sk": {"S": SALE_SK},
-                "tenant_id": {"S": tenant_id},
-                "lead_id": {"S": purchase.lead_id},
-                "exclusive": {"BOOL": True},
-                "buyers": {"N": "1"},
-                "buyer_id": {"S": buyer_id},
-                "sold_at": at,
+
+    def _shared_sale(self, tenant_id: str, purchase: Purchase) -> dict[str, Any]:
+        """One more buyer on the lead's sale record, refused when the lead was sold exclusively."""
+        return {
+            "Update": {
+                "TableName": self.leads_table,
+                "Key": {"pk": {"S": lead_key(tenant_id, purchase.lead_id)}, "sk": {"S": SALE_SK}},
+                "UpdateExpression": (
+                    "SET #exclusive = :no, tenant_id = :t, lead_id = :l, sold_at = if_not_exists(sold_at, :at) "
+                    "ADD buyers :one"
+                ),
+                "ConditionExpression": "attribute_not_exists(pk) OR #exclusive = :no",
+                "ExpressionAttributeNames": {"#exclusive": "exclusive"},
+                "ExpressionAttributeValues": {
+                    ":no": {"BOOL": False},
+                    ":t": {"S": tenant_id},
+                    ":l": {"S": purchase.lead_id},
+                    ":at": {"S": str(purchase.purchased_at)},
+                    ":one": {"N": "1"},
+                },
             }
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.leads_table,
-                        "Item": sale,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.leads_table,
-                        "Key": {"pk": lead_pk, "sk": {"S": SCORE_SK}},
-                        "UpdateExpression": "SET sold_exclusive_at = :at",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":at": at},
-                    }
-                }
-            )
-        else:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.leads_table,
-                        "Key": {"pk": lead_pk, "sk": {"S": SALE_SK}},
-                        "UpdateExpression": (
-                            "SET #exclusive = :no, tenant_id = :t, lead_id = :l, sold_at = if_not_exists(sold_at, :at) "
-                            "ADD buyers :one"
-                        ),
-                        "ConditionExpression": "attribute_not_exists(pk) OR #exclusive = :no",
-                        "ExpressionAttributeNames": {"#exclusive": "exclusive"},
-                        "ExpressionAttributeValues": {
-                            ":no": {"BOOL": False},
-                            ":t": {"S": tenant_id},
-                            ":l": {"S": purchase.lead_id},
-                            ":at": at,
-                            ":one": {"N": "1"},
-                        },
-                    }
-                }
-            )
-        try:
-            self.dynamodb.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            reasons = _cancelled_by(error)
-            details = {"lead_id": purchase.lead_id}
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise Conflict(f"buyer {buyer_id!r} already bought lead {purchase.lead_id!r}", details) from None
-            if purchase.exclusive:
-                raise Conflict(
-                    f"lead {purchase.lead_id!r} was already sold: an exclusive purchase needs a lead nobody has bought",
-                    details,
-                ) from None
-            raise Conflict(f"lead {purchase.lead_id!r} is sold exclusively to another buyer", details) from None
+        }
 
     # ---------------------------------------------------------------- the tenant's rules
     def config(self, tenant_id: str) -> RecommendationConfig:
@@ -384,3 +369,16 @@ class MarketplaceRepository(DynamoTable):
                 ":entry": {"L": [entry]},
             },
         )
+
+
+def _purchase_conflict(error: ClientError, buyer_id: str, purchase: Purchase) -> Conflict:
+    """Which condition cancelled the purchase transaction, in the buyer's words."""
+    reasons = _cancelled_by(error)
+    details = {"lead_id": purchase.lead_id}
+    if reasons and reasons[0] == "ConditionalCheckFailed":
+        return Conflict(f"buyer {buyer_id!r} already bought lead {purchase.lead_id!r}", details)
+    if purchase.exclusive:
+        return Conflict(
+            f"lead {purchase.lead_id!r} was already sold: an exclusive purchase needs a lead nobody has bought", details
+        )
+    return Conflict(f"lead {purchase.lead_id!r} is sold exclusively to another buyer", details)

@@ -182,53 +182,29 @@ class RecommendationService:
     ) -> RecommendationPage:
         context = self._context(tenant_id, buyer_id)
         config = self.store.config(tenant_id)
-        rules = config.rules(context.buyer.tier)
-        if limit > rules.max_page_size:
-            raise InvalidInput(
-                f"limit: the {context.buyer.tier.value} tier pages at most {rules.max_page_size} recommendations",
-                [{"field": "limit", "message": f"at most {rules.max_page_size} for this buyer's tier"}],
-            )
-        markets = allowed_markets(context.buyer, config)
-        if market is not None:
-            if market not in markets:
-                raise Forbidden(
-                    f"buyer {buyer_id!r} may not see leads in {market!r} (authorisation or tier)",
-                    {"market": market, "allowed_markets": markets},
-                )
-            markets = [market]
+        _check_page_size(limit, context.buyer.tier, config)
+        markets = _markets_for(context, config, market)
         query = engine.fingerprint(buyer_id, limit, score_min, market)
-        if cursor:
-            position = Cursor.decode(cursor, query)
-        else:
-            start = as_of or self.clock()
-            position = Cursor(as_of=start.replace(microsecond=0), page=0, query=query)
+        position = Cursor.decode(cursor, query) if cursor else self._first_page(query, as_of)
         as_of = position.as_of
         found = engine.gather_candidates(self.candidates, tenant_id, markets, config.candidates_per_market, self.mapper)
         bought = context.bought_before(as_of)
-        pool: list[Ranked] = []
-        for candidate in found:
-            ranked = evaluate(candidate, context, config, as_of, markets=markets, score_min=score_min, bought=bought)
-            if ranked is not None:
-                pool.append(ranked)
+        ranked = (
+            evaluate(candidate, context, config, as_of, markets=markets, score_min=score_min, bought=bought)
+            for candidate in found
+        )
+        pool: list[Ranked] = [item for item in ranked if item is not None]
         page = engine.paginate(pool, limit, config.diversity, position.page)
-        items = [item for item in page.items if not hidden(item.candidate, context)]
-        sold = self.candidates.sold_exclusive(tenant_id, [item.candidate.lead_id for item in items]) if items else {}
-        first_rank = position.page * limit + 1
-        data = [
-            self._recommendation(buyer_id, item, first_rank + index, as_of)
-            for index, item in enumerate(page.items)
-            if item in items and item.candidate.lead_id not in sold
-        ]
+        data = self._served(tenant_id, buyer_id, context, page.items, position.page * limit + 1, as_of)
         if log and data:
             self.store.log(tenant_id, data)
-        next_cursor = Cursor(as_of, position.page + 1, query).encode() if page.has_more else None
         meta = PageMeta(
             buyer_id=buyer_id,
             count=len(data),
             limit=limit,
             page=position.page + 1,
             has_more=page.has_more,
-            next_cursor=next_cursor,
+            next_cursor=Cursor(as_of, position.page + 1, query).encode() if page.has_more else None,
             as_of=iso(as_of),
             markets=markets,
             candidates=len(found),
@@ -236,6 +212,28 @@ class RecommendationService:
             diversity_relaxed=page.relaxed,
         )
         return RecommendationPage(data=data, meta=meta)
+
+    def _first_page(self, query: str, as_of: datetime | None) -> Cursor:
+        start = as_of or self.clock()
+        return Cursor(as_of=start.replace(microsecond=0), page=0, query=query)
+
+    def _served(
+        self,
+        tenant_id: str,
+        buyer_id: str,
+        context: BuyerContext,
+        items: Sequence[Ranked],
+        first_rank: int,
+        as_of: datetime,
+    ) -> list[Recommendation]:
+        """The page as served: ranks keep their places, but leads hidden since or just sold exclusively drop out."""
+        shown = [item for item in items if not hidden(item.candidate, context)]
+        sold = self.candidates.sold_exclusive(tenant_id, [item.candidate.lead_id for item in shown]) if shown else {}
+        return [
+            self._recommendation(buyer_id, item, first_rank + index, as_of)
+            for index, item in enumerate(items)
+            if item in shown and item.candidate.lead_id not in sold
+        ]
 
     @staticmethod
     def _recommendation(buyer_id: str, item: Ranked, rank: int, as_of: datetime) -> Recommendation:
@@ -294,3 +292,25 @@ def _reasons(candidate: Candidate) -> list[Any]:
 
     value = json.loads(candidate.reasons_json or "[]")
     return value if isinstance(value, list) else []
+
+
+def _check_page_size(limit: int, tier: Tier, config: RecommendationConfig) -> None:
+    rules = config.rules(tier)
+    if limit > rules.max_page_size:
+        raise InvalidInput(
+            f"limit: the {tier.value} tier pages at most {rules.max_page_size} recommendations",
+            [{"field": "limit", "message": f"at most {rules.max_page_size} for this buyer's tier"}],
+        )
+
+
+def _markets_for(context: BuyerContext, config: RecommendationConfig, market: str | None) -> list[str]:
+    """The markets the buyer may see (tier and authorisation), narrowed to the one asked for."""
+    markets = allowed_markets(context.buyer, config)
+    if market is None:
+        return markets
+    if market not in markets:
+        raise Forbidden(
+            f"buyer {context.buyer.id!r} may not see leads in {market!r} (authorisation or tier)",
+            {"market": market, "allowed_markets": markets},
+        )
+    return [market]

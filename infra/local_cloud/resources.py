@@ -234,9 +234,18 @@ def _throughput(value: Any) -> dict[str, int]:
     }
 
 
-def _create_table(context: _Context, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
-    dynamodb = context.client("dynamodb")
-    name = str(properties.get("TableName") or context.generated_name(logical_id, 255))
+def _index_requests(indexes: list[dict[str, Any]], billing: str) -> list[dict[str, Any]]:
+    entries = []
+    for index in indexes:
+        entry = {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
+        if billing == "PROVISIONED":
+            entry["ProvisionedThroughput"] = _throughput(index.get("ProvisionedThroughput"))
+        entries.append(entry)
+    return entries
+
+
+def _table_request(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """CreateTable's request from the template's properties (CloudFormation's names where they differ)."""
     billing = str(properties.get("BillingMode", "PROVISIONED"))
     request: dict[str, Any] = {
         "TableName": name,
@@ -247,18 +256,10 @@ def _create_table(context: _Context, logical_id: str, properties: dict[str, Any]
     if billing == "PROVISIONED":
         request["ProvisionedThroughput"] = _throughput(properties.get("ProvisionedThroughput"))
     if properties.get("GlobalSecondaryIndexes"):
-        indexes = []
-        for index in properties["GlobalSecondaryIndexes"]:
-            entry = {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
-            if billing == "PROVISIONED":
-                entry["ProvisionedThroughput"] = _throughput(index.get("ProvisionedThroughput"))
-            indexes.append(entry)
-        request["GlobalSecondaryIndexes"] = indexes
+        request["GlobalSecondaryIndexes"] = _index_requests(properties["GlobalSecondaryIndexes"], billing)
     if properties.get("LocalSecondaryIndexes"):
-        request["LocalSecondaryIndexes"] = [
-            {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
-            for index in properties["LocalSecondaryIndexes"]
-        ]
+        # A local index shares the table's throughput: no ProvisionedThroughput of its own.
+        request["LocalSecondaryIndexes"] = _index_requests(properties["LocalSecondaryIndexes"], "PAY_PER_REQUEST")
     stream = properties.get("StreamSpecification")
     if stream:
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
@@ -274,19 +275,11 @@ def _create_table(context: _Context, logical_id: str, properties: dict[str, Any]
         request["DeletionProtectionEnabled"] = _is_true(properties["DeletionProtectionEnabled"])
     if properties.get("Tags"):
         request["Tags"] = [{"Key": key, "Value": value} for key, value in _tags_dict(properties["Tags"]).items()]
+    return request
 
-    try:
-        description = dynamodb.create_table(**request)["TableDescription"]
-    except Exception as error:
-        if _error_code(error) != "ResourceInUseException":
-            raise
-        description = dynamodb.describe_table(TableName=name)["Table"]
-        if description.get("KeySchema") != request["KeySchema"]:
-            raise ResourceCreationError(
-                f"{logical_id}: table {name} exists with key schema {description.get('KeySchema')}, the template "
-                f"says {request['KeySchema']}; restart the local cloud to recreate it"
-            ) from error
 
+def _apply_table_settings(dynamodb: Any, name: str, properties: dict[str, Any]) -> None:
+    """What CreateTable cannot set: time to live and point-in-time recovery (changed only when they differ)."""
     ttl = properties.get("TimeToLiveSpecification")
     if ttl:
         wanted = {"AttributeName": str(ttl["AttributeName"]), "Enabled": _is_true(ttl.get("Enabled", True))}
@@ -300,6 +293,23 @@ def _create_table(context: _Context, logical_id: str, properties: dict[str, Any]
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
 
+
+def _create_table(context: _Context, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+    dynamodb = context.client("dynamodb")
+    name = str(properties.get("TableName") or context.generated_name(logical_id, 255))
+    request = _table_request(name, properties)
+    try:
+        description = dynamodb.create_table(**request)["TableDescription"]
+    except Exception as error:
+        if _error_code(error) != "ResourceInUseException":
+            raise
+        description = dynamodb.describe_table(TableName=name)["Table"]
+        if description.get("KeySchema") != request["KeySchema"]:
+            raise ResourceCreationError(
+                f"{logical_id}: table {name} exists with key schema {description.get('KeySchema')}, the template "
+                f"says {request['KeySchema']}; restart the local cloud to recreate it"
+            ) from error
+    _apply_table_settings(dynamodb, name, properties)
     context.unapplied(logical_id, properties, _TABLE_PROPERTIES)
     attributes = {"Arn": str(description["TableArn"])}
     if description.get("LatestStreamArn"):
@@ -410,18 +420,8 @@ def _notification_signature(configuration: Mapping[str, Any]) -> set[tuple[Any, 
     return signature
 
 
-def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
-    s3 = context.client("s3")
-    name = str(properties.get("BucketName") or _bucket_name(context, logical_id))
-    request: dict[str, Any] = {"Bucket": name}
-    if context.region != "us-east-1":
-        request["CreateBucketConfiguration"] = {"LocationConstraint": context.region}
-    try:
-        s3.create_bucket(**request)
-    except Exception as error:
-        if _error_code(error) != "BucketAlreadyOwnedByYou":
-            raise
-
+def _configure_bucket_security(s3: Any, name: str, properties: dict[str, Any]) -> None:
+    """Versioning, default encryption, public access block and object ownership."""
     if properties.get("VersioningConfiguration"):
         s3.put_bucket_versioning(
             Bucket=name, VersioningConfiguration={"Status": properties["VersioningConfiguration"]["Status"]}
@@ -444,6 +444,10 @@ def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any
         )
     if properties.get("OwnershipControls"):
         s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=properties["OwnershipControls"])
+
+
+def _configure_bucket_rules(context: _Context, logical_id: str, s3: Any, name: str, properties: dict[str, Any]) -> None:
+    """Lifecycle, CORS, tags and event notifications."""
     lifecycle = properties.get("LifecycleConfiguration")
     if lifecycle and lifecycle.get("Rules"):
         s3.put_bucket_lifecycle_configuration(
@@ -471,6 +475,22 @@ def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any
         # Putting a configuration makes S3 (and moto) send an s3:TestEvent to each destination: only when it changes.
         if _notification_signature(current) != _notification_signature(wanted):
             s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=wanted)
+
+
+def _create_bucket(context: _Context, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+    s3 = context.client("s3")
+    name = str(properties.get("BucketName") or _bucket_name(context, logical_id))
+    request: dict[str, Any] = {"Bucket": name}
+    if context.region != "us-east-1":
+        request["CreateBucketConfiguration"] = {"LocationConstraint": context.region}
+    try:
+        s3.create_bucket(**request)
+    except Exception as error:
+        if _error_code(error) != "BucketAlreadyOwnedByYou":
+            raise
+
+    _configure_bucket_security(s3, name, properties)
+    _configure_bucket_rules(context, logical_id, s3, name, properties)
 
     context.unapplied(logical_id, properties, _BUCKET_PROPERTIES)
     region = context.region

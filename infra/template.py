@@ -151,63 +151,73 @@ def dangling_references(template: dict[str, Any]) -> list[str]:
     except for `${!Literal}` escapes and the names in the two-argument form's variable map.
     Returns one human-readable line per problem, in document order; empty when all is well.
     """
-    parameters = template.get("Parameters")
-    resources = template.get("Resources")
-    parameter_names = {str(name) for name in parameters} if isinstance(parameters, dict) else set()
-    resource_names = {str(name) for name in resources} if isinstance(resources, dict) else set()
-    implicit = sam_implicit_names(template)
-    implicit_resources = {name for name in implicit if "." not in name}
-    refable = parameter_names | resource_names | implicit
-    attributable = resource_names | implicit_resources
-
-    problems: list[str] = []
-
-    def check_ref(name: Any, where: str, shown: str, local: frozenset[str] = frozenset()) -> None:
-        if not isinstance(name, str):
-            problems.append(f"{where}: {shown} needs a name, got {name!r}")
-        elif not (name.startswith(PSEUDO_PREFIX) or name in refable or name in local):
-            problems.append(f"{where}: {shown}: no parameter or resource named {name!r}")
-
-    def check_getatt(name: Any, where: str, shown: str) -> None:
-        if not isinstance(name, str):
-            problems.append(f"{where}: {shown} needs a resource name, got {name!r}")
-        elif name not in attributable:
-            problems.append(f"{where}: {shown}: no resource named {name!r}")
-
+    check = _ReferenceCheck(template)
     for path, node in _walk(template):
         where = _where(path, node)
         if len(node) == 1 and "Ref" in node:
-            check_ref(node["Ref"], where, f"!Ref {node['Ref']}")
+            check.ref(node["Ref"], where, f"!Ref {node['Ref']}")
         elif len(node) == 1 and "Fn::GetAtt" in node:
-            value = node["Fn::GetAtt"]
-            if isinstance(value, str):
-                check_getatt(value.split(".", 1)[0], where, f"!GetAtt {value}")
-            elif isinstance(value, list) and value:
-                check_getatt(value[0], where, f"!GetAtt {'.'.join(str(part) for part in value)}")
-            else:
-                problems.append(f"{where}: malformed Fn::GetAtt {value!r}")
+            check.getatt_node(node["Fn::GetAtt"], where)
         elif len(node) == 1 and "Fn::Sub" in node:
-            value = node["Fn::Sub"]
-            local: frozenset[str] = frozenset()
-            if isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict):
-                local = frozenset(str(name) for name in value[1])
-                value = value[0]
-            if not isinstance(value, str):
-                continue  # a non-string first argument is cfn-lint's to report; nested intrinsics are walked anyway
-            for name in _sub_names(value):
-                shown = f"!Sub ${{{name}}}"
-                if name in local or name.startswith(PSEUDO_PREFIX) or name in refable:
-                    continue
-                if "." in name:
-                    check_getatt(name.split(".", 1)[0], where, shown)
-                else:
-                    check_ref(name, where, shown, local)
+            check.sub(node["Fn::Sub"], where)
         if len(path) == 2 and path[0] == "Resources" and "DependsOn" in node:
-            depends_on = node["DependsOn"]
-            for name in depends_on if isinstance(depends_on, list) else [depends_on]:
-                if name not in attributable:
-                    problems.append(f"{where}: DependsOn {name}: no resource named {name!r}")
-    return problems
+            check.depends_on(node["DependsOn"], where)
+    return check.problems
+
+
+class _ReferenceCheck:
+    """The names a template defines, and the problems found so far with the names it uses."""
+
+    def __init__(self, template: dict[str, Any]):
+        parameters = template.get("Parameters")
+        resources = template.get("Resources")
+        parameter_names = {str(name) for name in parameters} if isinstance(parameters, dict) else set()
+        resource_names = {str(name) for name in resources} if isinstance(resources, dict) else set()
+        implicit = sam_implicit_names(template)
+        self.refable = parameter_names | resource_names | implicit
+        self.attributable = resource_names | {name for name in implicit if "." not in name}
+        self.problems: list[str] = []
+
+    def ref(self, name: Any, where: str, shown: str, local: frozenset[str] = frozenset()) -> None:
+        if not isinstance(name, str):
+            self.problems.append(f"{where}: {shown} needs a name, got {name!r}")
+        elif not (name.startswith(PSEUDO_PREFIX) or name in self.refable or name in local):
+            self.problems.append(f"{where}: {shown}: no parameter or resource named {name!r}")
+
+    def getatt(self, name: Any, where: str, shown: str) -> None:
+        if not isinstance(name, str):
+            self.problems.append(f"{where}: {shown} needs a resource name, got {name!r}")
+        elif name not in self.attributable:
+            self.problems.append(f"{where}: {shown}: no resource named {name!r}")
+
+    def getatt_node(self, value: Any, where: str) -> None:
+        if isinstance(value, str):
+            self.getatt(value.split(".", 1)[0], where, f"!GetAtt {value}")
+        elif isinstance(value, list) and value:
+            self.getatt(value[0], where, f"!GetAtt {'.'.join(str(part) for part in value)}")
+        else:
+            self.problems.append(f"{where}: malformed Fn::GetAtt {value!r}")
+
+    def sub(self, value: Any, where: str) -> None:
+        local: frozenset[str] = frozenset()
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict):
+            local = frozenset(str(name) for name in value[1])
+            value = value[0]
+        if not isinstance(value, str):
+            return  # a non-string first argument is cfn-lint's to report; nested intrinsics are walked anyway
+        for name in _sub_names(value):
+            shown = f"!Sub ${{{name}}}"
+            if name in local or name.startswith(PSEUDO_PREFIX) or name in self.refable:
+                continue
+            if "." in name:
+                self.getatt(name.split(".", 1)[0], where, shown)
+            else:
+                self.ref(name, where, shown, local)
+
+    def depends_on(self, depends_on: Any, where: str) -> None:
+        for name in depends_on if isinstance(depends_on, list) else [depends_on]:
+            if name not in self.attributable:
+                self.problems.append(f"{where}: DependsOn {name}: no resource named {name!r}")
 
 
 def _shorten(message: str, limit: int = 240) -> str:

@@ -358,7 +358,10 @@ def _market_signals(market: Array, month: Array) -> dict[str, Array]:
 
 
 def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Array]:
-    """All random content of the `BLOCK` rows of block `block`, as numeric arrays."""
+    """All random content of the `BLOCK` rows of block `block`, as numeric arrays.
+
+    The parts are drawn in a fixed order from one generator: reordering them changes every generated file.
+    """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
     n = BLOCK
     d: dict[str, Array] = {}
@@ -369,7 +372,57 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     market = _pick(rng, [m.share for m in _MARKETS], n)
     d["source"], d["market"] = source, market
 
-    # created_at and its calendar
+    calendar = _draw_calendar(rng, n, start_s, days, market, d)
+    overpriced = _draw_property(rng, n, source, market, calendar, d)
+    _draw_story(rng, n, z, d)
+    _draw_contact(rng, n, source, z, d)
+    _draw_behaviour(rng, n, z, d)
+    heat = _market_heat(market, calendar.signals, d)
+
+    # missing values of optional fields
+    missing = rng.random((n, len(_MISSING))) < np.array(list(_MISSING.values()))
+    for j, name in enumerate(_MISSING):
+        d[f"missing_{name}"] = missing[:, j]
+
+    logit = _conversion_logit(
+        z=z,
+        quality=quality,
+        market=market,
+        timeline=d["timeline"],
+        sell=d["sell"],
+        minutes=d["minutes_to_first_contact"],
+        engagement=d["inquiries"] + d["messages"] + 2 * d["schedules"],
+        hours=d["hours_since_last_activity"],
+        overpriced=overpriced,
+        disposable=d["disposable"] & d["has_email"],
+        has_email=d["has_email"],
+        has_phone=d["has_phone"],
+        motivation=d["motivation"],
+        day_of_year=calendar.day_of_year,
+        heat=heat,
+        noise=rng.normal(0.0, _NOISE, n),
+    )
+    d["converted"] = rng.random(n) < _sigmoid(logit)
+
+    # corruption: drawn for every row, so invalid_rate changes nothing else
+    d["corrupt_draw"], d["corruption"] = rng.random(n), rng.integers(0, len(CORRUPTIONS), n)
+    return d
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    day_of_year: Array
+    # the (market, month) grid the medians and signals are computed on, and each row's place in it
+    grid_market: Array
+    grid_month: Array
+    pair: Array
+    signals: dict[str, Array]
+
+
+def _draw_calendar(
+    rng: np.random.Generator, n: int, start_s: int, days: int, market: Array, d: dict[str, Array]
+) -> _Calendar:
+    """created_at (evening-heavy) and its calendar; market medians and signals depend on (market, month) only."""
     minute = (np.floor(rng.normal(17.5 * 60, 4 * 60, n)) % 1440).astype(np.int64)
     created = start_s + rng.integers(0, days, n) * _SECONDS_PER_DAY + minute * 60 + rng.integers(0, 60, n)
     d["created_s"] = created
@@ -377,8 +430,6 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     year, month_of_year, _ = _civil(day_number)
     month = (year - 1970) * 12 + month_of_year - 1
     jan_first = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
-    day_of_year = day_number - jan_first
-    # market medians and signals depend on (market, month) only: compute each pair once
     first_month = int(month.min())
     grid_market, grid_month = (
         g.ravel()
@@ -386,11 +437,17 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     )
     pair = market * (len(grid_month) // len(_MARKETS)) + month - first_month
     signals = {name: values[pair] for name, values in _market_signals(grid_market, grid_month).items()}
+    return _Calendar(day_number - jan_first, grid_market, grid_month, pair, signals)
 
-    # property
+
+def _draw_property(
+    rng: np.random.Generator, n: int, source: Array, market: Array, calendar: _Calendar, d: dict[str, Array]
+) -> Array:
+    """Kind, price around the market median, size, rooms and location; returns how overpriced sellers are."""
     kind = _pick(rng, [k.share for k in _KINDS], n)
     sell = rng.random(n) < np.array([s.sell_share for s in _SOURCES])[source]
-    expected = _market_median(grid_market, grid_month)[pair] * np.array([k.price_factor for k in _KINDS])[kind]
+    median = _market_median(calendar.grid_market, calendar.grid_month)[calendar.pair]
+    expected = median * np.array([k.price_factor for k in _KINDS])[kind]
     price = expected * np.exp(rng.normal(0.0, 0.35, n) + 0.05 * sell)
     price = np.clip(np.round(price, -3), 10_000, LIMITS["price"][1] / 4)
     overpriced = np.maximum(0.0, np.log(price / expected)) * sell
@@ -406,8 +463,11 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     spread = _market_attr("spread")[market]
     d["lat"] = np.round(_market_attr("lat")[market] + rng.normal(0, 1, n) * spread, 5)
     d["lon"] = np.round(_market_attr("lon")[market] + rng.normal(0, 1, n) * spread * 1.2, 5)
+    return np.asarray(overpriced)
 
-    # timeline and description
+
+def _draw_story(rng: np.random.Generator, n: int, z: Array, d: dict[str, Array]) -> None:
+    """Timeline (urgency follows seriousness) and the description's motivation sentences."""
     urgency = 0.55 * z + 0.835 * rng.standard_normal(n)
     timeline = _KNOWN_BY_URGENCY[np.searchsorted(_URGENCY_CUTS, urgency)]
     timeline = np.where(rng.random(n) < 0.15, _UNKNOWN_TIMELINE, timeline)
@@ -420,7 +480,9 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     d["timeline"], d["motivation"] = timeline, motivation
     d["template"], d["detail"] = rng.integers(0, 3, n), rng.integers(0, len(_DETAILS), n)
 
-    # contact
+
+def _draw_contact(rng: np.random.Generator, n: int, source: Array, z: Array, d: dict[str, Array]) -> None:
+    """Name, which contact details there are, and how the email and phone are written."""
     d["first"], d["last"] = rng.integers(0, len(_FIRST_NAMES), n), rng.integers(0, len(_LAST_NAMES), n)
     contact = _pick(rng, _CONTACT, n)
     d["has_email"], d["has_phone"] = contact != 2, contact != 1
@@ -437,7 +499,9 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     )
     d["phone_format"] = _pick(rng, _PHONE_FORMATS, n)
 
-    # behaviour
+
+def _draw_behaviour(rng: np.random.Generator, n: int, z: Array, d: dict[str, Array]) -> None:
+    """Sessions, views, clicks, the serious interactions and response times: all rise with seriousness."""
     sessions = 1 + rng.poisson(np.exp(0.6 + 0.45 * z))
     views = sessions + rng.poisson(sessions * np.exp(0.9 + 0.2 * z))
     clicks = rng.binomial(views, _sigmoid(-1.0 + 0.3 * z))
@@ -450,41 +514,14 @@ def _draw_block(seed: int, block: int, start_s: int, days: int) -> dict[str, Arr
     d.update(views=views, clicks=clicks, inquiries=inquiries, messages=messages, schedules=schedules)
     d.update(sessions=sessions, minutes_to_first_contact=minutes, hours_since_last_activity=hours)
 
-    # market signals (launch markets only)
+
+def _market_heat(market: Array, signals: dict[str, Array], d: dict[str, Array]) -> Array:
+    """Market signals (launch markets only) and how much hotter than usual each row's market is."""
     has_signals = np.array([m.signals for m in _MARKETS])[market]
     for name, values in signals.items():
         d[name] = np.where(has_signals, values, np.nan)
     base_inquiries = np.array([m.inquiries_per_listing or 1.0 for m in _MARKETS])[market]
-    heat = np.where(has_signals, signals["market_inquiries_per_listing"] / base_inquiries - 1, 0.0)
-
-    # missing values of optional fields
-    missing = rng.random((n, len(_MISSING))) < np.array(list(_MISSING.values()))
-    for j, name in enumerate(_MISSING):
-        d[f"missing_{name}"] = missing[:, j]
-
-    logit = _conversion_logit(
-        z=z,
-        quality=quality,
-        market=market,
-        timeline=timeline,
-        sell=sell,
-        minutes=minutes,
-        engagement=inquiries + messages + 2 * schedules,
-        hours=hours,
-        overpriced=overpriced,
-        disposable=d["disposable"] & d["has_email"],
-        has_email=d["has_email"],
-        has_phone=d["has_phone"],
-        motivation=motivation,
-        day_of_year=day_of_year,
-        heat=heat,
-        noise=rng.normal(0.0, _NOISE, n),
-    )
-    d["converted"] = rng.random(n) < _sigmoid(logit)
-
-    # corruption: drawn for every row, so invalid_rate changes nothing else
-    d["corrupt_draw"], d["corruption"] = rng.random(n), rng.integers(0, len(CORRUPTIONS), n)
-    return d
+    return np.asarray(np.where(has_signals, signals["market_inquiries_per_listing"] / base_inquiries - 1, 0.0))
 
 
 def _conversion_logit(

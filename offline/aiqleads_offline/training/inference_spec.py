@@ -48,70 +48,68 @@ def infer_spec(
     features: list[Feature] = []
     dropped: list[DroppedColumn] = []
     used_names: set[str] = set()
-
-    def add(column: str, suffix: str, **fields: object) -> None:
-        name = _feature_name(column, suffix)
-        while name in used_names:
-            name += "_"
-        used_names.add(name)
-        features.append(Feature.model_validate({"name": name, "label": column + suffix.replace("_", " "), **fields}))
-
     for column in table.column_names:
         if column in (label, id_column):
             continue
-        if column in exclude:
-            dropped.append(DroppedColumn(column, "excluded on request"))
-            continue
-        text = pc.utf8_trim_whitespace(pc.cast(table.column(column).combine_chunks(), pa.string()))
-        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        present = len(text) - text.null_count
-        if present == 0:
-            dropped.append(DroppedColumn(column, "empty"))
-            continue
-        distinct = len(pc.unique(pc.drop_null(text)))
-        if distinct == 1:
-            dropped.append(DroppedColumn(column, "constant"))
-            continue
-        if _share(pc.match_substring_regex(pc.drop_null(text), grammar.NUMBER_PATTERN), present) >= TYPE_SHARE:
-            if distinct == present and _named_like_id(column):
-                dropped.append(DroppedColumn(column, "id-like (a different number on every row)"))
-                continue
-            inputs[column] = "number"
-            add(column, "", kind="numeric", group="custom", source="table", transform="number", inputs=[column])
-            continue
-        if _share(pc.match_substring_regex(pc.drop_null(text), grammar.DATETIME_PATTERN), present) >= TYPE_SHARE:
-            inputs[column] = "datetime"
-            for part in ("month", "weekday", "hour"):
-                add(
-                    column,
-                    f"_{part}",
-                    kind="derived",
-                    group="custom",
-                    source="table",
-                    transform="datetime_part",
-                    inputs=[column],
-                    part=part,
-                    format={"month": "month", "weekday": "weekday"}.get(part, "integer"),
-                )
-            continue
-        if distinct == present:
-            dropped.append(DroppedColumn(column, "id-like or free text (a different value on every row)"))
-            continue
-        if distinct > MAX_CATEGORIES and distinct > 0.2 * present:
-            dropped.append(DroppedColumn(column, f"free text or too many categories ({distinct} different values)"))
-            continue
-        inputs[column] = "text"
-        add(
-            column,
-            "",
-            kind="categorical",
-            group="custom",
-            source="table",
-            transform="category",
-            inputs=[column],
-            format="category",
-            fit="categories",
+        kind, why_not = (
+            (None, "excluded on request") if column in exclude else _input_type(column, table.column(column))
         )
+        if kind is None:
+            dropped.append(DroppedColumn(column, why_not))
+            continue
+        inputs[column] = kind
+        for suffix, fields in _features_of(column, kind):
+            name = _feature_name(column, suffix)
+            while name in used_names:
+                name += "_"
+            used_names.add(name)
+            label_text = column + suffix.replace("_", " ")
+            features.append(Feature.model_validate({"name": name, "label": label_text, **fields}))
     if not features:
         raise ValueError("no usable feature columns: every column was dropped " + str([d.column for d in dropped]))
     return FeatureSpec.model_validate({"schema": "table", "inputs": inputs, "features": features}), dropped
+
+
+def _input_type(column: str, values: pa.ChunkedArray) -> tuple[InputType | None, str]:
+    """The input type of a usable column, or None and why the column is dropped."""
+    text = pc.utf8_trim_whitespace(pc.cast(values.combine_chunks(), pa.string()))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    present = len(text) - text.null_count
+    if present == 0:
+        return None, "empty"
+    distinct = len(pc.unique(pc.drop_null(text)))
+    if distinct == 1:
+        return None, "constant"
+    if _share(pc.match_substring_regex(pc.drop_null(text), grammar.NUMBER_PATTERN), present) >= TYPE_SHARE:
+        if distinct == present and _named_like_id(column):
+            return None, "id-like (a different number on every row)"
+        return "number", ""
+    if _share(pc.match_substring_regex(pc.drop_null(text), grammar.DATETIME_PATTERN), present) >= TYPE_SHARE:
+        return "datetime", ""
+    if distinct == present:
+        return None, "id-like or free text (a different value on every row)"
+    if distinct > MAX_CATEGORIES and distinct > 0.2 * present:
+        return None, f"free text or too many categories ({distinct} different values)"
+    return "text", ""
+
+
+def _features_of(column: str, kind: InputType) -> list[tuple[str, dict[str, object]]]:
+    """The features (name suffix, spec fields) a usable column of this input type gives."""
+    common: dict[str, object] = {"group": "custom", "source": "table", "inputs": [column]}
+    if kind == "number":
+        return [("", {**common, "kind": "numeric", "transform": "number"})]
+    if kind == "datetime":
+        return [
+            (
+                f"_{part}",
+                {
+                    **common,
+                    "kind": "derived",
+                    "transform": "datetime_part",
+                    "part": part,
+                    "format": {"month": "month", "weekday": "weekday"}.get(part, "integer"),
+                },
+            )
+            for part in ("month", "weekday", "hour")
+        ]
+    return [("", {**common, "kind": "categorical", "transform": "category", "format": "category", "fit": "categories"})]

@@ -15,33 +15,15 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from infra.packaging import (
-    MB,
-    STRIP_RULES,
-    STRIP_SYMBOLS_REASON,
-    ArchitectureBuild,
-    Artifact,
-    PackagingError,
-    StripReport,
-    StripRules,
-    StripTool,
-    check_limits,
-    dedupe_shared_libraries,
-    elf_dynamic,
-    elf_files,
-    find_strip_tool,
-    function_dirs,
-    pip_command,
-    platform_tags,
-    prune_distributions,
-    size_table,
-    strip_symbols,
-    strip_tree,
-    tree_size,
-    unresolved_libraries,
-    write_zip,
-    zip_unzipped_size,
-)
+from infra.packaging.build import function_dirs
+from infra.packaging.config import MB, PackagingError
+from infra.packaging.distributions import prune_distributions
+from infra.packaging.elf import dedupe_shared_libraries, elf_dynamic, elf_files, unresolved_libraries
+from infra.packaging.install import pip_command, platform_tags
+from infra.packaging.report import ArchitectureBuild, Artifact, check_limits, size_table
+from infra.packaging.strip import STRIP_RULES, StripReport, StripRules, strip_tree
+from infra.packaging.symbols import STRIP_SYMBOLS_REASON, StripTool, find_strip_tool, strip_symbols
+from infra.packaging.zips import tree_size, write_zip, zip_unzipped_size
 
 
 def write(path: Path, content: bytes | str = b"x") -> Path:

@@ -1,0 +1,164 @@
+"""One architecture's build: the deps layer (installed, pruned, stripped, checked), the core layer, one zip per
+function, their sizes, and the smoke test when this host can run that architecture."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.packaging.config import (
+    ARCHITECTURES,
+    CORE_PACKAGE,
+    DEPS_REQUIREMENTS,
+    FUNCTIONS_DIR,
+    MB,
+    MODEL_ROOT,
+    ROOT,
+    PackagingError,
+    shorten,
+)
+from infra.packaging.distributions import RUNTIME_PROVIDED, UNUSED_DISTRIBUTIONS, prune_distributions
+from infra.packaging.elf import ELF_MACHINES, dedupe_shared_libraries, elf_files, unresolved_libraries
+from infra.packaging.install import pip_command, read_requirements, run_pip
+from infra.packaging.report import ArchitectureBuild, artifact_for
+from infra.packaging.smoke_runner import runtime_sdk, smoke_test
+from infra.packaging.strip import StripReport, strip_tree
+from infra.packaging.symbols import find_strip_tool, strip_symbols
+from infra.packaging.zips import CACHE_PATTERNS, copy_tree, tree_size, write_zip
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    out: Path
+    python: str
+    model_version: str
+    bundle_sdk: bool = False
+    strip_symbols: bool = True  # strip --strip-unneeded native libraries, if a strip for the arch is found
+    smoke_test: bool = True
+    requirements: Path = DEPS_REQUIREMENTS
+    functions_dir: Path = FUNCTIONS_DIR
+
+
+def host_architecture() -> str | None:
+    """The Lambda architecture name of this machine, if it is one."""
+    machines = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+    return machines.get(platform.machine().lower())
+
+
+def _strip_native_libraries(arch: str, site: Path, report: StripReport, options: BuildOptions) -> str:
+    if not options.strip_symbols:
+        return "native libraries not stripped (--no-strip-symbols)"
+    tool = find_strip_tool(arch, host_architecture())
+    if tool is None:
+        return (
+            f"native libraries not stripped: no llvm-strip or {ARCHITECTURES[arch]}-linux-gnu-strip on PATH "
+            "(install llvm or binutils-aarch64-linux-gnu; stripping saves about 20 MB)"
+        )
+    strip_symbols(site, report, tool)
+    return f"native libraries stripped with {tool.name} --strip-unneeded"
+
+
+def _check_native_files(arch: str, site: Path) -> None:
+    problems = unresolved_libraries(site)
+    if problems:
+        raise PackagingError(f"{arch}: stripping broke shared-library links:\n  " + "\n  ".join(problems))
+    wrong_machine = {
+        path.relative_to(site).as_posix()
+        for path, info in elf_files(site).items()
+        if info.machine != ELF_MACHINES[ARCHITECTURES[arch]]
+    }
+    if wrong_machine:
+        raise PackagingError(f"{arch}: native files for another machine: {sorted(wrong_machine)[:5]}")
+
+
+def build_deps_layer(arch: str, layer: Path, options: BuildOptions) -> list[str]:
+    """Install, prune, strip and check the deps layer; returns notes for the summary."""
+    site = layer / "python"
+    run_pip(pip_command(arch, site, options.requirements, options.python))
+    before = tree_size(site)
+    excluded = dict(UNUSED_DISTRIBUTIONS)
+    if not options.bundle_sdk:
+        excluded.update(RUNTIME_PROVIDED)
+    removed = prune_distributions(site, read_requirements(options.requirements), excluded, arch)
+    report = strip_tree(site)
+    dedupe_shared_libraries(site, report)
+    notes = [_strip_native_libraries(arch, site, report, options)]
+    after = tree_size(site)
+    print(f"{arch}: deps layer {before / MB:.1f} MB as installed, {after / MB:.1f} MB stripped")
+    for distribution in removed:
+        print(f"  - {distribution.name}: {distribution.bytes / MB:.2f} MB ({distribution.reason})")
+    for reason, (files, size) in sorted(report.removed.items(), key=lambda item: -item[1][1]):
+        print(f"  - {size / MB:6.2f} MB in {files:5d} files: {reason}")
+    _check_native_files(arch, site)
+    return notes
+
+
+def build_core_layer(layer: Path, model_version: str) -> None:
+    copy_tree(CORE_PACKAGE, layer / "python" / "aiqleads", (*CACHE_PATTERNS, "tests", "test", "conftest.py"))
+    model = MODEL_ROOT / model_version
+    if not (model / "manifest.json").is_file():
+        raise PackagingError(f"no model {model_version} at {model.relative_to(ROOT)}: run `make model`")
+    shipped = layer / "model_artifacts" / MODEL_ROOT.name
+    copy_tree(model, shipped / model_version, CACHE_PATTERNS)
+    (shipped / "PRODUCTION").write_text(model_version + "\n")
+
+
+def function_dirs(functions_dir: Path) -> list[Path]:
+    if not functions_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in functions_dir.iterdir()
+        if path.is_dir() and not path.name.startswith((".", "_")) and path.name not in CACHE_PATTERNS
+    )
+
+
+def build_functions(work: Path, options: BuildOptions, build: ArchitectureBuild) -> None:
+    functions = function_dirs(options.functions_dir)
+    if not functions:
+        build.notes.append(f"no function directories under {shorten(str(options.functions_dir))}/: none packaged")
+    for source in functions:
+        staged = work / "functions" / source.name
+        copy_tree(source, staged, CACHE_PATTERNS)
+        requirements = staged / "requirements.txt"
+        if requirements.is_file() and read_requirements(requirements):
+            build.notes.append(
+                f"warning: functions/{source.name}/requirements.txt is not installed; "
+                "runtime dependencies belong in layers/deps/requirements.txt"
+            )
+        write_zip(staged, work / "functions" / f"{source.name}.zip")
+        build.artifacts.append(artifact_for(f"functions/{source.name}.zip", work / "functions" / f"{source.name}.zip"))
+
+
+def smoke_test_note(arch: str, work: Path, options: BuildOptions) -> str:
+    if not options.smoke_test:
+        return "smoke test skipped (--no-smoke-test)"
+    if host_architecture() != arch:
+        return (
+            f"smoke test skipped: the host is {platform.machine()}, it cannot run {arch} binaries "
+            "(the shared-library check ran; the same strip rules are smoke-tested on x86_64)"
+        )
+    sdk = None if options.bundle_sdk else runtime_sdk(options.requirements, options.out, arch, options.python)
+    return smoke_test(work, options.python, sdk)
+
+
+def build_architecture(arch: str, options: BuildOptions) -> ArchitectureBuild:
+    work = options.out / arch
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    build = ArchitectureBuild(arch)
+
+    build.notes += build_deps_layer(arch, work / "deps", options)
+    write_zip(work / "deps", work / "deps.zip")
+    build.artifacts.append(artifact_for("deps.zip (DepsLayer)", work / "deps.zip"))
+
+    build_core_layer(work / "core", options.model_version)
+    write_zip(work / "core", work / "core.zip")
+    build.artifacts.append(artifact_for("core.zip (CoreLayer)", work / "core.zip"))
+
+    build_functions(work, options, build)
+    build.notes.append(smoke_test_note(arch, work, options))
+    return build

@@ -1,0 +1,208 @@
+"""The smoke test that runs inside the built artifacts, on the python3.13 the build found.
+
+    PYTHONPATH=OPT/python[:SDK] python -s -P smoke.py layers OPT   # the layers extracted into OPT, as Lambda's /opt
+    PYTHONPATH=TASK:OPT/python  python -s -P smoke.py handler      # in an extracted function's directory
+
+Run by path with `-P` (see `smoke_runner`), so nothing of the repository is importable: whatever this imports must
+come from the extracted zips or, for boto3, from the stand-in for the SDK the Lambda runtime provides. It prints
+one JSON object for the build's summary; any failure is an exception and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BULK_ROWS = 1000
+INVALID_EVERY = 50  # every 50th row has an unreadable price, so each run also reports bad rows
+
+
+# Imported as the functions import them; the pyarrow modules the strip rules thinned must still import.
+RUNTIME_MODULES = (
+    "numpy",
+    "onnxruntime",
+    "pydantic",
+    "pyarrow",
+    "pyarrow.compute",
+    "pyarrow.csv",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
+    "pyarrow.fs",
+    "pyarrow.json",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_xray_sdk",
+    "aws_xray_sdk.core",
+    "aiqleads",
+)
+
+
+def check_imports(opt: str) -> None:
+    """Every runtime dependency imports from the layers, and Powertools and numpy's native code work."""
+    modules = [importlib.import_module(name) for name in RUNTIME_MODULES]
+    outside = [m.__name__ for m in modules if "." not in m.__name__ and not _inside(m.__file__, opt)]
+    assert not outside, f"imported from outside the layers: {outside}"
+    import numpy
+    from aws_lambda_powertools import Logger, Metrics, Tracer
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    Logger(service="smoke")
+    Metrics(namespace="smoke")
+    Tracer(service="smoke")
+    APIGatewayRestResolver()
+    numpy.linalg.inv(numpy.eye(3))  # loads the bundled OpenBLAS
+    numpy.random.default_rng(0).random(3)
+
+
+def _inside(path: str | os.PathLike[str] | None, opt: str) -> bool:
+    return path is not None and os.path.realpath(path).startswith(opt)
+
+
+def lead_rows(count: int) -> list[dict[str, str]]:
+    """Flat lead rows (every cell text, as the bulk readers see them), without the offline generator, which the
+    layers do not ship."""
+    from aiqleads.models import Intent, PropertyType, Timeline
+
+    types, intents, timelines = list(PropertyType), list(Intent), list(Timeline)
+    markets = ["las-vegas", "phoenix", "austin", "miami"]
+    rows = []
+    for index in range(count):
+        rows.append(
+            {
+                "id": f"smoke-{index:05d}",
+                "source": ["referral", "zillow", "website"][index % 3],
+                "created_at": f"2026-03-{1 + index % 28:02d}T12:00:00Z",
+                "name": f"Lead {index}",
+                "email": f"lead{index}@example.com",
+                "phone": "",
+                "property_type": types[index % len(types)].value,
+                "price": "not-a-price" if index % INVALID_EVERY == 0 else str(150_000 + 997 * index),
+                "beds": str(1 + index % 5),
+                "baths": str(1 + index % 3),
+                "sqft": str(700 + 13 * index),
+                "lat": "",
+                "lon": "",
+                "market": markets[index % len(markets)],
+                "intent": intents[index % len(intents)].value,
+                "timeline": timelines[index % len(timelines)].value,
+                "description": "Motivated seller, relocating" if index % 2 else "",
+            }
+        )
+    return rows
+
+
+def write_leads(rows: list[dict[str, str]], path: Path) -> None:
+    import pyarrow
+    import pyarrow.parquet
+
+    if path.suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    elif path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    else:
+        pyarrow.parquet.write_table(pyarrow.Table.from_pylist(rows), path)
+
+
+def score_one_lead(opt: str) -> dict[str, Any]:
+    from aiqleads.models import Lead
+    from aiqleads.scoring.artifact import default_model_dir, load_artifact
+    from aiqleads.scoring.scorer import Scorer
+
+    model_dir = default_model_dir()  # no AIQLEADS_MODEL_DIR: found by searching, as /opt/model_artifacts/...
+    assert _inside(model_dir, opt), f"model found outside the layer: {model_dir}"
+    scorer = Scorer(load_artifact(model_dir))
+    lead = Lead.model_validate(
+        {
+            "id": "smoke-1",
+            "source": "referral",
+            "contact": {"email": "ana@example.com"},
+            "property": {"type": "condo", "price": 425000, "market": "las-vegas"},
+            "intent": "sell",
+            "timeline": "asap",
+            "description": "Motivated seller, relocating",
+        }
+    )
+    score = scorer.score_lead(lead, {"inquiries": 4, "messages": 3})
+    return {
+        "probability": round(score.probability, 6),
+        "score": score.score,
+        "grade": score.grade,
+        "model_version": score.model_version,
+    }
+
+
+def score_files() -> dict[str, str]:
+    """The bulk path: every input and output format, bad rows reported, not fatal."""
+    import pyarrow.parquet
+
+    from aiqleads.files.score_file import score_file
+    from aiqleads.scoring.artifact import load_artifact
+    from aiqleads.scoring.scorer import Scorer
+
+    scorer = Scorer(load_artifact())
+    rows = lead_rows(BULK_ROWS)
+    valid = sum(1 for index in range(BULK_ROWS) if index % INVALID_EVERY)
+    bulk = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for source, output in (("csv", "parquet"), ("parquet", "jsonl"), ("jsonl", "csv")):
+            leads = Path(scratch) / f"leads.{source}"
+            write_leads(rows, leads)
+            report = score_file(leads, Path(scratch) / f"leads.scored.{output}", scorer, progress=False)
+            assert report.rows == BULK_ROWS, report
+            assert report.scored == valid, report
+            assert report.output.stat().st_size > 0, report
+            bulk[f"{source}->{output}"] = f"{report.scored}/{report.rows} scored"
+        scored = pyarrow.parquet.ParquetFile(Path(scratch) / "leads.scored.parquet").read()
+        assert scored.num_rows == valid
+    return bulk
+
+
+def runtime_sdk() -> str | None:
+    try:
+        import boto3
+    except ImportError:
+        return None
+    return f"boto3 {boto3.__version__} from {os.path.dirname(os.path.dirname(boto3.__file__ or ''))}"
+
+
+def check_layers(opt: str) -> None:
+    check_imports(opt)
+    from aws_lambda_powertools.shared import version as powertools
+
+    versions = {name: sys.modules[name].__version__ for name in ("numpy", "onnxruntime", "pyarrow", "pydantic")}
+    summary = {
+        "lead": score_one_lead(opt),
+        "bulk": score_files(),
+        "versions": {**versions, "powertools": powertools.VERSION},
+        "sdk": runtime_sdk(),
+    }
+    print(json.dumps(summary))
+
+
+def check_handler() -> None:
+    """Lambda imports `handler.handler` from the function's directory (first on sys.path) at cold start."""
+    handler = importlib.import_module("handler")
+    assert callable(getattr(handler, "handler", None)), "handler.handler is not callable"
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["layers"] and len(argv) == 2:
+        check_layers(os.path.realpath(argv[1]))
+    elif argv == ["handler"]:
+        check_handler()
+    else:
+        sys.exit("usage: smoke.py layers OPT | smoke.py handler")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -3,22 +3,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/dev.txt
 MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup run file-demo local-cloud test lint typecheck unit bench model openapi format clean package deploy
+.PHONY: setup lock run file-demo local-cloud test lint typecheck unit bench model openapi format clean package deploy
 AWS_PORT ?= 4566
 API_PORT ?= 3000
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked versions, hash-checked (requirements/dev.txt: runtime + train + dev), then the project itself; a
+# changed lock installs again.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.13)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Rewrite the locks (requirements/*.txt, layers/deps/requirements.lock) from pyproject.toml and
+# layers/deps/requirements.txt, keeping every pin that still fits; `make lock UPGRADE=1` takes the newest versions.
+lock: $(STAMP)
+	$(BIN)/python -m infra.locks compile $(if $(UPGRADE),--upgrade)
 
 # The main job: the embedded local cloud on 127.0.0.1 (moto as the AWS endpoint on $(AWS_PORT), every resource
 # template.yaml declares, the demo tenant and data, the API as API Gateway serves it on $(API_PORT), and each

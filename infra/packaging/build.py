@@ -8,9 +8,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.locks import stale
 from infra.packaging.config import (
     ARCHITECTURES,
     CORE_PACKAGE,
+    DEPS_LOCK,
     DEPS_REQUIREMENTS,
     FUNCTIONS_DIR,
     MB,
@@ -37,7 +39,8 @@ class BuildOptions:
     bundle_sdk: bool = False
     strip_symbols: bool = True  # strip --strip-unneeded native libraries, if a strip for the arch is found
     smoke_test: bool = True
-    requirements: Path = DEPS_REQUIREMENTS
+    requirements: Path = DEPS_REQUIREMENTS  # what the layer declares: the roots of the distributions it keeps
+    lock: Path = DEPS_LOCK  # what pip installs: `requirements` pinned with hashes
     functions_dir: Path = FUNCTIONS_DIR
 
 
@@ -76,12 +79,15 @@ def _check_native_files(arch: str, site: Path) -> None:
 def build_deps_layer(arch: str, layer: Path, options: BuildOptions) -> list[str]:
     """Install, prune, strip and check the deps layer; returns notes for the summary."""
     site = layer / "python"
-    run_pip(pip_command(arch, site, options.requirements, options.python))
+    declared = read_requirements(options.requirements)
+    if problems := stale(options.lock, declared):
+        raise PackagingError("the deps layer's lock is stale, run `make lock`:\n  " + "\n  ".join(problems))
+    run_pip(pip_command(arch, site, options.lock, options.python))
     before = tree_size(site)
     excluded = dict(UNUSED_DISTRIBUTIONS)
     if not options.bundle_sdk:
         excluded.update(RUNTIME_PROVIDED)
-    removed = prune_distributions(site, read_requirements(options.requirements), excluded, arch)
+    removed = prune_distributions(site, declared, excluded, arch)
     report = strip_tree(site)
     dedupe_shared_libraries(site, report)
     notes = [_strip_native_libraries(arch, site, report, options)]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
+DEPS_LOCK = ROOT / "layers" / "deps" / "requirements.lock"  # DEPS_REQUIREMENTS pinned with hashes (make lock)
 CORE_PACKAGE = ROOT / "layers" / "core" / "aiqleads"
 MODEL_ROOT = ROOT / "model_artifacts" / "lead_scorer"
 FUNCTIONS_DIR = ROOT / "functions"

@@ -21,7 +21,8 @@ def platform_tags(arch: str) -> list[str]:
 
 
 def pip_command(arch: str, target: Path, requirements: Path | Sequence[str], python: str) -> list[str]:
-    """`pip install` of `requirements` (a requirements file or requirement strings) for python3.13 on `arch`."""
+    """`pip install` of `requirements` for python3.13 on `arch`: a lock file (every pin hash-checked) or
+    requirement strings."""
     command = [
         python,
         "-m",
@@ -43,7 +44,7 @@ def pip_command(arch: str, target: Path, requirements: Path | Sequence[str], pyt
     for tag in platform_tags(arch):
         command += ["--platform", tag]
     if isinstance(requirements, Path):
-        command += ["-r", str(requirements)]
+        command += ["--require-hashes", "-r", str(requirements)]
     else:
         command += list(requirements)
     return command

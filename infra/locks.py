@@ -1,0 +1,185 @@
+"""The lock files: every dependency pinned with its hashes, written by uv from what pyproject.toml and
+layers/deps/requirements.txt declare, and the check that a lock still satisfies what is declared.
+
+    python -m infra.locks compile [--upgrade]    # = make lock; without --upgrade uv keeps every pin it can
+    python -m infra.locks check                  # a lock per declared set, each pin inside its specifier
+
+- requirements/dev.txt: the runtime dependencies and the train and dev extras, what `make setup` installs;
+  requirements/runtime.txt and requirements/train.txt: the runtime set, and runtime + train. Universal locks
+  (any OS and machine, Python >= 3.11), the two smaller ones resolved within dev.txt's pins, so a package has one
+  version in every lock.
+- layers/deps/requirements.lock: layers/deps/requirements.txt for the Lambda runtime (python3.13, manylinux_2_34,
+  wheels only), resolved for x86_64 and for aarch64, which must agree: `make package` installs it on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from infra.packaging.config import DEPS_LOCK, DEPS_REQUIREMENTS, PYTHON_VERSION, ROOT, shorten
+from infra.packaging.install import read_requirements
+
+PYPROJECT = ROOT / "pyproject.toml"
+LOCKS = ROOT / "requirements"
+DEV_LOCK = LOCKS / "dev.txt"
+RUNTIME_LOCK = LOCKS / "runtime.txt"
+TRAIN_LOCK = LOCKS / "train.txt"
+
+# Each lock and the pyproject.toml extras it holds besides [project].dependencies.
+PROJECT_LOCKS: dict[Path, tuple[str, ...]] = {DEV_LOCK: ("train", "dev"), RUNTIME_LOCK: (), TRAIN_LOCK: ("train",)}
+OLDEST_PYTHON = "3.11"
+# The python3.13 runtime's Amazon Linux 2023 has glibc 2.34 (see infra/packaging/config.py).
+LAMBDA_PLATFORMS = ("x86_64-manylinux_2_34", "aarch64-manylinux_2_34")
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str  # canonical
+    version: str
+    marker: str | None
+    hashes: int
+
+
+def read_lock(path: Path) -> list[Pin]:
+    """The pins of a requirements file as uv and pip-tools write it (`name==version ; marker \\` and its
+    `--hash=...` lines)."""
+    pins: list[Pin] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip().rstrip("\\").strip()
+        if stripped.startswith("--hash=") and pins:
+            last = pins[-1]
+            pins[-1] = Pin(last.name, last.version, last.marker, last.hashes + 1)
+        elif stripped and not stripped.startswith(("#", "-")):
+            try:
+                requirement = Requirement(stripped)
+            except InvalidRequirement as exc:
+                raise ValueError(f"{path}: {stripped!r} is not a requirement: {exc}") from exc
+            pinned = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+            if len(pinned) != 1:
+                raise ValueError(f"{path}: {stripped!r} is not pinned with ==")
+            marker = str(requirement.marker) if requirement.marker else None
+            pins.append(Pin(str(canonicalize_name(requirement.name)), pinned[0], marker, 0))
+    return pins
+
+
+def declared(extras: Sequence[str] = ()) -> list[Requirement]:
+    """[project].dependencies and the given optional-dependencies of pyproject.toml."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    lines = list(project["dependencies"])
+    for extra in extras:
+        lines += project["optional-dependencies"][extra]
+    return [Requirement(line) for line in lines]
+
+
+def stale(lock: Path, requirements: Sequence[Requirement]) -> list[str]:
+    """Why `lock` does not (or no longer) satisfy `requirements`; empty when it does. Extras are not followed:
+    what `moto[server]` adds is uv's to resolve, only the named distributions are checked."""
+    if not lock.is_file():
+        return [f"{shorten(str(lock))} is missing"]
+    pins: dict[str, list[Pin]] = {}
+    for pin in read_lock(lock):
+        pins.setdefault(pin.name, []).append(pin)
+    problems = [
+        f"{pin.name}=={pin.version} has no --hash" for group in pins.values() for pin in group if not pin.hashes
+    ]
+    for requirement in requirements:
+        found = pins.get(str(canonicalize_name(requirement.name)), [])
+        if not found:
+            problems.append(f"{requirement} is declared but not pinned")
+        for pin in found:
+            if not requirement.specifier.contains(pin.version, prereleases=True):
+                problems.append(f"{requirement} is declared but {pin.name}=={pin.version} is pinned")
+    return [f"{shorten(str(lock))}: {problem}" for problem in problems]
+
+
+def all_stale() -> list[str]:
+    problems = [problem for lock, extras in PROJECT_LOCKS.items() for problem in stale(lock, declared(extras))]
+    return problems + stale(DEPS_LOCK, read_requirements(DEPS_REQUIREMENTS))
+
+
+# ------------------------------------------------------------------------------------------------ uv
+
+
+def uv_compile(source: Path, output: Path, options: Sequence[str], upgrade: bool) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        "--generate-hashes",
+        "--custom-compile-command",
+        "make lock",
+        *(["--upgrade"] if upgrade else []),
+        *options,
+        str(source.relative_to(ROOT)),
+        "-o",
+        str(output.relative_to(ROOT)),
+    ]
+
+
+def _run(command: Sequence[str]) -> None:
+    print("$ " + shlex.join(command[2:]), flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def compile_project_locks(upgrade: bool) -> None:
+    universal = ["--universal", "--python-version", OLDEST_PYTHON]
+    extras = [f"--extra={extra}" for extra in PROJECT_LOCKS[DEV_LOCK]]
+    _run(uv_compile(PYPROJECT, DEV_LOCK, [*universal, *extras], upgrade))
+    for lock, lock_extras in PROJECT_LOCKS.items():
+        if lock != DEV_LOCK:
+            within_dev = ["-c", str(DEV_LOCK.relative_to(ROOT)), *(f"--extra={extra}" for extra in lock_extras)]
+            _run(uv_compile(PYPROJECT, lock, [*universal, *within_dev], upgrade=False))
+
+
+def compile_layer_lock(upgrade: bool) -> None:
+    """One resolution per Lambda architecture; the lock is written only when they agree."""
+    outputs = []
+    for platform in LAMBDA_PLATFORMS:
+        output = DEPS_LOCK.with_name(f".{DEPS_LOCK.name}.{platform}")
+        if DEPS_LOCK.is_file():
+            output.write_bytes(DEPS_LOCK.read_bytes())  # uv keeps the pins of the file it rewrites
+        options = ["--python-version", PYTHON_VERSION, "--python-platform", platform, "--only-binary", ":all:"]
+        _run(uv_compile(DEPS_REQUIREMENTS, output, options, upgrade))
+        outputs.append(output)
+    texts = [output.read_text(encoding="utf-8") for output in outputs]
+    for output in outputs:
+        output.unlink()
+    if texts[0] != texts[1]:
+        raise SystemExit(
+            f"{DEPS_LOCK.relative_to(ROOT)}: the resolutions for {' and '.join(LAMBDA_PLATFORMS)} differ; "
+            "one lock cannot serve both architectures (pin the differing package in layers/deps/requirements.txt)"
+        )
+    DEPS_LOCK.write_text(texts[0], encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.locks", description=(__doc__ or "").splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    compile_command = commands.add_parser("compile", help="rewrite every lock (make lock)")
+    compile_command.add_argument("--upgrade", action="store_true", help="newest versions, not the locked ones")
+    commands.add_parser("check", help="fail when a lock no longer satisfies what is declared")
+    args = parser.parse_args(argv)
+    if args.command == "compile":
+        compile_project_locks(args.upgrade)
+        compile_layer_lock(args.upgrade)
+    problems = all_stale()
+    for problem in problems:
+        print(f"stale: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

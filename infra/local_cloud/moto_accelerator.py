@@ -34,6 +34,8 @@ name; a Query's projection runs on the items rather than moto's deep copies of t
 (as are item sizes); writes size an item incrementally.
 
 AIQLEADS_MOTO_ACCELERATOR=0 in the environment disables everything (plain moto; for differential tests).
+Enabled, it refuses any moto but MOTO_VERSION (the one pyproject.toml pins): the internals it patches are that
+release's, and another release may have changed them without an error, only wrong answers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import importlib.metadata
 import itertools
 import os
 import re
@@ -53,6 +56,7 @@ if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.pa
     del sys.path[0]  # run by path: our sibling modules (server.py, functions.py, ...) must not shadow moto's imports
 
 DISABLE_VARIABLE = "AIQLEADS_MOTO_ACCELERATOR"
+MOTO_VERSION = "5.2.5"
 _VERSION_ATTRIBUTE = "_aiqleads_write_version"
 
 _versions = itertools.count(1)  # next() is atomic under the GIL: every bump is a version never seen before
@@ -65,6 +69,16 @@ _types: dict[str, type] = {}
 
 def enabled() -> bool:
     return os.environ.get(DISABLE_VARIABLE, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    installed = installed or importlib.metadata.version("moto")
+    if installed != MOTO_VERSION:
+        raise RuntimeError(
+            f"the local cloud's moto accelerator is written against moto {MOTO_VERSION}; installed: {installed}. "
+            f"Run make setup (it installs the locked version) or set {DISABLE_VARIABLE}=0 to run plain moto "
+            "(same answers, slower DynamoDB queries)"
+        )
 
 
 def _version(table: Any) -> int:
@@ -700,6 +714,7 @@ def install() -> bool:
     """Patch moto's DynamoDB in this process (idempotent); False when disabled by the environment."""
     if not enabled():
         return False
+    check_moto_version()
     if _originals:
         return True
     from moto.core import serialize

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,9 +125,9 @@ def uv_compile(source: Path, output: Path, options: Sequence[str], upgrade: bool
         "make lock",
         *(["--upgrade"] if upgrade else []),
         *options,
-        str(source.relative_to(ROOT)),
+        shorten(str(source)),
         "-o",
-        str(output.relative_to(ROOT)),
+        shorten(str(output)),
     ]
 
 
@@ -140,26 +142,24 @@ def compile_project_locks(upgrade: bool) -> None:
     _run(uv_compile(PYPROJECT, DEV_LOCK, [*universal, *extras], upgrade))
     for lock, lock_extras in PROJECT_LOCKS.items():
         if lock != DEV_LOCK:
-            within_dev = ["-c", str(DEV_LOCK.relative_to(ROOT)), *(f"--extra={extra}" for extra in lock_extras)]
+            within_dev = ["-c", shorten(str(DEV_LOCK)), *(f"--extra={extra}" for extra in lock_extras)]
             _run(uv_compile(PYPROJECT, lock, [*universal, *within_dev], upgrade=False))
 
 
 def compile_layer_lock(upgrade: bool) -> None:
     """One resolution per Lambda architecture; the lock is written only when they agree."""
-    outputs = []
-    for platform in LAMBDA_PLATFORMS:
-        output = DEPS_LOCK.with_name(f".{DEPS_LOCK.name}.{platform}")
-        if DEPS_LOCK.is_file():
-            output.write_bytes(DEPS_LOCK.read_bytes())  # uv keeps the pins of the file it rewrites
-        options = ["--python-version", PYTHON_VERSION, "--python-platform", platform, "--only-binary", ":all:"]
-        _run(uv_compile(DEPS_REQUIREMENTS, output, options, upgrade))
-        outputs.append(output)
-    texts = [output.read_text(encoding="utf-8") for output in outputs]
-    for output in outputs:
-        output.unlink()
+    texts = []
+    with tempfile.TemporaryDirectory(prefix="aiqleads-lock-") as scratch:
+        for platform in LAMBDA_PLATFORMS:
+            output = Path(scratch) / platform
+            if DEPS_LOCK.is_file():
+                shutil.copyfile(DEPS_LOCK, output)  # uv keeps the pins of the file it rewrites
+            options = ["--python-version", PYTHON_VERSION, "--python-platform", platform, "--only-binary", ":all:"]
+            _run(uv_compile(DEPS_REQUIREMENTS, output, options, upgrade))
+            texts.append(output.read_text(encoding="utf-8"))
     if texts[0] != texts[1]:
         raise SystemExit(
-            f"{DEPS_LOCK.relative_to(ROOT)}: the resolutions for {' and '.join(LAMBDA_PLATFORMS)} differ; "
+            f"{shorten(str(DEPS_LOCK))}: the resolutions for {' and '.join(LAMBDA_PLATFORMS)} differ; "
             "one lock cannot serve both architectures (pin the differing package in layers/deps/requirements.txt)"
         )
     DEPS_LOCK.write_text(texts[0], encoding="utf-8")

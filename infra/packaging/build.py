@@ -3,6 +3,7 @@ function, their sizes, and the smoke test when this host can run that architectu
 
 from __future__ import annotations
 
+import ast
 import platform
 import shutil
 from dataclasses import dataclass
@@ -101,7 +102,29 @@ def build_deps_layer(arch: str, layer: Path, options: BuildOptions) -> list[str]
     return notes
 
 
+OFFLINE_PACKAGE = "aiqleads_offline"
+
+
+def offline_imports(package: Path) -> list[str]:
+    """Where `package` imports the offline package (generator, training, CLI), which no layer ships: such an
+    import, even inside a function, would fail only in Lambda, when it runs."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] == OFFLINE_PACKAGE for name in names):
+                found.append(f"{path.relative_to(package.parent).as_posix()}:{node.lineno}")
+    return found
+
+
 def build_core_layer(layer: Path, model_version: str) -> None:
+    if found := offline_imports(CORE_PACKAGE):
+        raise PackagingError(f"the core layer would import {OFFLINE_PACKAGE}, which it does not ship: {found}")
     copy_tree(CORE_PACKAGE, layer / "python" / "aiqleads", (*CACHE_PATTERNS, "tests", "test", "conftest.py"))
     model = MODEL_ROOT / model_version
     if not (model / "manifest.json").is_file():

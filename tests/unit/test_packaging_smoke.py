@@ -1,13 +1,17 @@
 """infra/packaging/smoke.py, the program the build runs inside the extracted zips, run here on the development
-environment instead (every path is inside "/"), so a change of the library it scores with fails here first."""
+environment instead (every path is inside "/"), so a change of the library it scores with fails here first; and
+the core layer's library, which must not need the offline package the layer leaves out."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from infra.packaging import smoke
+from infra.packaging.build import offline_imports
+from infra.packaging.config import CORE_PACKAGE
 
 
 def test_the_smoke_program_scores_a_lead_and_every_file_format(capsys: pytest.CaptureFixture[str]):
@@ -27,3 +31,14 @@ def test_the_smoke_program_scores_a_lead_and_every_file_format(capsys: pytest.Ca
 def test_the_smoke_program_refuses_modules_from_outside_the_layers():
     with pytest.raises(AssertionError, match="imported from outside the layers"):
         smoke.check_imports("/nonexistent/opt")
+
+
+def test_the_core_layer_imports_nothing_of_the_offline_package(tmp_path: Path):
+    assert offline_imports(CORE_PACKAGE) == []
+    package = tmp_path / "aiqleads"
+    (package / "scoring").mkdir(parents=True)
+    (package / "__init__.py").write_text("import aiqleads_offline_not_it\nfrom . import scoring\n")
+    (package / "scoring" / "lazy.py").write_text(
+        "def train():\n    from aiqleads_offline.training import pipeline\n    import aiqleads_offline.cli as cli\n"
+    )
+    assert offline_imports(package) == ["aiqleads/scoring/lazy.py:2", "aiqleads/scoring/lazy.py:3"]

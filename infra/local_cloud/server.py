@@ -29,6 +29,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local_cloud import moto_accelerator
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
@@ -153,6 +155,10 @@ class LocalAwsServer:
     def start(self) -> LocalAwsServer:
         if self._process is not None:
             return self
+        if moto_accelerator.enabled():
+            # The child's stderr is not shown: say here, not as "moto exited with status 1", that moto is not the
+            # release the accelerator patches.
+            moto_accelerator.check_moto_version()
         _check_port_free(self.host, self.requested_port)
         for attempt in range(3):  # a free port found by probing can be taken before moto binds it: try another
             port = self.requested_port or _free_port(self.host)

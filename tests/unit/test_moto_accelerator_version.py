@@ -30,3 +30,14 @@ def test_the_accelerator_refuses_another_moto_unless_it_is_disabled(monkeypatch:
     monkeypatch.setenv(moto_accelerator.DISABLE_VARIABLE, "0")
     assert moto_accelerator.install() is False
     moto_accelerator.check_moto_version(moto_accelerator.MOTO_VERSION)
+
+
+def test_the_local_cloud_says_why_before_it_starts_another_moto(monkeypatch: pytest.MonkeyPatch):
+    from infra.local_cloud.server import LocalAwsServer
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "5.0.0" if name == "moto" else "0")
+    monkeypatch.delenv(moto_accelerator.DISABLE_VARIABLE, raising=False)
+    server = LocalAwsServer(port=0)
+    with pytest.raises(RuntimeError, match=r"installed: 5\.0\.0\. Run make setup"):
+        server.start()
+    assert server._process is None

@@ -20,7 +20,7 @@ from aiqleads.files.tabular import TableReader
 from aiqleads.scoring.artifact import default_model_dir, load_artifact
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.validation.columnar import validate_batch
-from aiqleads.validation.flat import InvalidRow, lead_from_flat
+from aiqleads.validation.flat import SIGNAL_COLUMNS, InvalidRow, lead_from_flat
 
 
 def shipped_model_dir() -> Path:
@@ -64,22 +64,7 @@ def by_hand(source: Path, rows: int = 20_000) -> dict[str, float]:
     """What a user would write: pandas read, a pydantic model per row, one InferenceSession.run per row."""
     scorer = Scorer(load_artifact())
     session = ort.InferenceSession(str(default_model_dir() / "model.onnx"), providers=["CPUExecutionProvider"])
-    signals = [
-        c
-        for c in scorer.spec.inputs
-        if c.startswith("market_")
-        or c
-        in (
-            "views",
-            "clicks",
-            "inquiries",
-            "messages",
-            "schedules",
-            "sessions",
-            "minutes_to_first_contact",
-            "hours_since_last_activity",
-        )
-    ]
+    signals = [c for c in scorer.spec.inputs if c in SIGNAL_COLUMNS]
     start = time.perf_counter()
     frame = pd.read_csv(source, nrows=rows, dtype=str, keep_default_na=False)
     probabilities = []

@@ -65,7 +65,7 @@ class MemoryAggregates:
 
     def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
         current = self.totals.get((tenant_id, interaction.lead_id), BehaviourTotals())
-        counts = {name: getattr(current, name) for name in ("views", "clicks", "inquiries", "messages", "schedules")}
+        counts = {name: getattr(current, name) for name in ACTION_COUNTERS.values()}
         counter = ACTION_COUNTERS.get(interaction.action)
         if counter:
             counts[counter] += 1

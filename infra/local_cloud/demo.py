@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiqleads.composition import default_scorer
-from aiqleads.features.behaviour import BehaviourTotals
-from aiqleads.leads.service import market_signals
+from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS, BehaviourTotals
+from aiqleads.features.market import market_signals
 from aiqleads.models import Buyer, BuyerPreferences, PropertyType, Tier
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.batch import batch_put
@@ -29,7 +29,6 @@ DEMO_TENANT = "demo"
 OTHER_TENANT = "acme-realty"
 DEMO_LEADS = 3000
 DEMO_SEED = 7
-BEHAVIOUR = ("views", "clicks", "inquiries", "messages", "schedules", "sessions")
 
 DEMO_BUYERS = (
     Buyer(id="buyer-basic-vegas", name="Rosa Alvarez (agent)", tier=Tier.BASIC, authorised_markets=["las-vegas"],
@@ -50,10 +49,6 @@ DEMO_BUYERS = (
     Buyer(id="buyer-enterprise-brokerage", name="Summit Brokerage", tier=Tier.ENTERPRISE,
           authorised_markets=["las-vegas", "dallas-fort-worth", "austin", "phoenix"]),
 )  # fmt: skip
-
-
-def _number(value: str | None) -> float | None:
-    return None if value in (None, "") else float(value)
 
 
 def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | None = None) -> dict[str, Any]:
@@ -103,15 +98,8 @@ def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[st
         lead = lead_from_flat(row)
         created = lead.created_at or now
         totals = None
-        if row["sessions"] not in (None, ""):
-            minutes = _number(row["minutes_to_first_contact"])
-            hours = _number(row["hours_since_last_activity"]) or 0.0
-            totals = BehaviourTotals(
-                **{name: int(float(row[name] or 0)) for name in BEHAVIOUR},
-                interactions=sum(int(float(row[name] or 0)) for name in BEHAVIOUR if name != "sessions"),
-                last_activity_at=max(created, now - timedelta(hours=hours)),
-                first_contact_at=None if minutes is None else created + timedelta(minutes=minutes),
-            )
+        if any(row[name] not in (None, "") for name in BEHAVIOUR_COLUMNS):  # the lead was tracked
+            totals = BehaviourTotals.from_signals(row, created, now)
             aggregate_items.append(
                 {"pk": lead_key(DEMO_TENANT, lead.id), "sk": "total", "tenant_id": DEMO_TENANT, "lead_id": lead.id}
                 | totals.as_item()

@@ -98,6 +98,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from aiqleads.features.market import INQUIRIES_PER_LISTING, snapshot_from_signals
 from aiqleads.models import LIMITS, Intent, MarketSnapshot, PropertyType, Timeline
 from aiqleads.validation.flat import BEHAVIOUR_COLUMNS, LABEL_COLUMN, LEAD_COLUMNS, MARKET_COLUMNS
 
@@ -283,6 +284,8 @@ _NOISE = 1.0  # sd of the unexplained log-odds
 _AREA_SLOTS = 5  # phone area codes per market, cycling through its codes
 _FIRST_BIRTH_YEAR, _BIRTH_YEARS = 1955, 51  # emails like maria1987
 _SECONDS_PER_DAY = 86_400
+# Rounding of each market column (MARKET_COLUMNS order): prices to $100, inventory whole, trend to 0.01%.
+_MARKET_DECIMALS = (-2, 0, 1, 4, 2)
 
 
 def columns(*, leads_only: bool = False) -> tuple[str, ...]:
@@ -348,12 +351,11 @@ def _market_signals(market: Array, month: Array) -> dict[str, Array]:
     inventory = _market_attr("inventory")[market] * (1 + 0.12 * summer + 0.02 * wobble) * np.exp(0.05 * years)
     days_on_market = _market_attr("days_on_market")[market] * (1 - 0.15 * spring + 0.03 * wobble)
     inquiries = _market_attr("inquiries_per_listing")[market] * (1 + 0.2 * spring + 0.04 * wobble)
+    trend = median / _market_median(market, month - 3) - 1
+    values = (median, inventory, days_on_market, trend, inquiries)
     return {
-        "market_median_price": np.round(median, -2),
-        "market_inventory": np.round(inventory),
-        "market_days_on_market": np.round(days_on_market, 1),
-        "market_price_trend": np.round(median / _market_median(market, month - 3) - 1, 4),
-        "market_inquiries_per_listing": np.round(inquiries, 2),
+        name: np.round(column, decimals)
+        for name, column, decimals in zip(MARKET_COLUMNS, values, _MARKET_DECIMALS, strict=True)
     }
 
 
@@ -521,7 +523,7 @@ def _market_heat(market: Array, signals: dict[str, Array], d: dict[str, Array]) 
     for name, values in signals.items():
         d[name] = np.where(has_signals, values, np.nan)
     base_inquiries = np.array([m.inquiries_per_listing or 1.0 for m in _MARKETS])[market]
-    return np.asarray(np.where(has_signals, signals["market_inquiries_per_listing"] / base_inquiries - 1, 0.0))
+    return np.asarray(np.where(has_signals, signals[INQUIRIES_PER_LISTING] / base_inquiries - 1, 0.0))
 
 
 def _conversion_logit(
@@ -771,8 +773,8 @@ def _format(d: dict[str, Array], first_row: int, seed: int, invalid_rate: float,
         for name in BEHAVIOUR_COLUMNS:
             values = d[name]
             cells[name] = _cast_text(values, untracked, integer=values.dtype.kind in "iub")
-        for name, decimals in zip(MARKET_COLUMNS, (0, 0, 1, 4, 2), strict=True):
-            cells[name] = _decimal_text(d[name], decimals)
+        for name, decimals in zip(MARKET_COLUMNS, _MARKET_DECIMALS, strict=True):
+            cells[name] = _decimal_text(d[name], max(decimals, 0))
         cells[LABEL_COLUMN] = _take("label", d["converted"])
     schema = _schema(leads_only)
     return pa.table([cells[name] for name in schema.names], schema=schema)
@@ -862,21 +864,11 @@ def market_snapshots(year: int, month: int) -> list[MarketSnapshot]:
     launch = np.array([i for i, m in enumerate(_MARKETS) if m.signals])
     months = np.full(len(launch), (year - 1970) * 12 + month - 1)
     signals = _market_signals(launch, months)
-    snapshots = []
-    for row, index in enumerate(launch):
-        inventory = int(signals["market_inventory"][row])
-        snapshots.append(
-            MarketSnapshot(
-                market=_MARKETS[index].slug,
-                period=f"{year:04d}-{month:02d}",
-                median_price=float(signals["market_median_price"][row]),
-                inventory=inventory,
-                days_on_market=float(signals["market_days_on_market"][row]),
-                inquiries=round(float(signals["market_inquiries_per_listing"][row]) * inventory),
-                price_trend=float(signals["market_price_trend"][row]),
-            )
-        )
-    return snapshots
+    period = f"{year:04d}-{month:02d}"
+    return [
+        snapshot_from_signals(_MARKETS[index].slug, period, {name: values[row] for name, values in signals.items()})
+        for row, index in enumerate(launch)
+    ]
 
 
 def _format_of(path: Path) -> str:

@@ -26,7 +26,15 @@ from aiqleads.validation.flat import (
     InvalidRow,
     lead_from_flat,
 )
-from aiqleads_offline.generate import BLOCK, CORRUPTIONS, DISPOSABLE_DOMAINS, generate_file, generate_table, write_table
+from aiqleads_offline.generate import (
+    BLOCK,
+    CORRUPTIONS,
+    DISPOSABLE_DOMAINS,
+    columns,
+    generate_file,
+    generate_table,
+    write_table,
+)
 
 FORMATS = [".csv", ".jsonl", ".parquet"]
 LAUNCH_MARKETS = {"las-vegas", "dallas-fort-worth", "austin", "phoenix"}
@@ -55,6 +63,31 @@ def test_columns_types_and_rows() -> None:
     empty = generate_table(0, 1)
     assert empty.num_rows == 0
     assert empty.schema == table.schema
+
+
+# What users see in generated files (and, with the score columns after them, in scored files): written out once
+# here so that a change to the models or the spec that moves a column fails loudly.
+USER_COLUMNS = (
+    *("id", "source", "created_at", "name", "email", "phone", "property_type", "price", "beds", "baths", "sqft"),
+    *("lat", "lon", "market", "intent", "timeline", "description"),
+    *("views", "clicks", "inquiries", "messages", "schedules", "sessions"),
+    *("minutes_to_first_contact", "hours_since_last_activity"),
+    *("market_median_price", "market_inventory", "market_days_on_market", "market_price_trend"),
+    *("market_inquiries_per_listing", "converted"),
+)
+
+
+def test_the_columns_users_see_keep_their_order() -> None:
+    assert columns() == USER_COLUMNS
+    assert columns(leads_only=True) == USER_COLUMNS[:17]
+
+
+def test_the_spec_reads_exactly_the_flat_columns() -> None:
+    spec = default_spec()
+    assert tuple(spec.inputs) == (*LEAD_COLUMNS, *BEHAVIOUR_COLUMNS, *MARKET_COLUMNS)
+    for group, expected in (("behaviour", BEHAVIOUR_COLUMNS), ("market", MARKET_COLUMNS)):
+        read = {name for feature in spec.features if feature.source == group for name in feature.inputs}
+        assert read == set(expected), group
 
 
 def test_ids_are_unique_and_rows_do_not_depend_on_the_row_count() -> None:

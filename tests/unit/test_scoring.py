@@ -19,7 +19,7 @@ from aiqleads.scoring.scorer import Scorer, parse_grades
 from aiqleads.validation.columnar import record_values
 from aiqleads.validation.flat import InvalidRow
 from aiqleads_offline.cli import main
-from aiqleads_offline.generate import generate_file
+from aiqleads_offline.generate import columns, generate_file
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,8 @@ def test_file_scoring_keeps_order_and_columns_and_reports_bad_rows(tmp_path: Pat
     assert all(e["field"] and e["message"] for e in errors)
     kept = [row for number, row in enumerate(original, start=1) if number not in bad_rows]
     assert [r["id"] for r in scored] == [r["id"] for r in kept], "input order and ids are kept"
+    if suffix != ".jsonl":  # JSONL lines leave missing cells out: its columns come in order of first appearance
+        assert list(scored[0]) == [*columns(), "probability", "score", "grade", "reasons"], "columns keep their order"
     assert scored[0]["description"] == kept[0]["description"], "input cells are kept as they were"
     for row in scored:
         probability = float(row["probability"])

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from aiqleads.features.spec import default_spec
 from aiqleads.validation.columnar import record_values, validate_batch
-from aiqleads.validation.flat import InvalidRow
+from aiqleads.validation.flat import LEAD_COLUMNS, InvalidRow
 
 SPEC = default_spec()
 BASE = {
@@ -80,28 +80,7 @@ NEAR_MISSES = st.sampled_from(
     ]
 )
 CELL = st.one_of(NEAR_MISSES, st.text(max_size=12), st.from_regex(r"[0-9+\-. ()eE]{0,14}", fullmatch=True))
-FIELDS = st.sampled_from(
-    [
-        "price",
-        "beds",
-        "baths",
-        "sqft",
-        "lat",
-        "lon",
-        "phone",
-        "email",
-        "created_at",
-        "market",
-        "source",
-        "intent",
-        "timeline",
-        "property_type",
-        "views",
-        "minutes_to_first_contact",
-        "id",
-        "description",
-    ]
-)
+FIELDS = st.sampled_from([*LEAD_COLUMNS, "views", "minutes_to_first_contact"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

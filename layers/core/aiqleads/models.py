@@ -7,9 +7,12 @@ columnar validator (bulk files) enforces exactly the same rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from operator import attrgetter
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -116,6 +119,9 @@ def _bounded(name: str) -> Any:
 class Model(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", use_enum_values=False)
 
+    # A nested field's flat column is its own name unless that would be ambiguous in a flat row.
+    flat_names: ClassVar[dict[str, str]] = {}
+
 
 class Contact(Model):
     name: str | None = Field(default=None, max_length=TEXT_MAX["name"])
@@ -133,6 +139,8 @@ class Property(Model):
     lon: float | None = _bounded("lon")
     market: Slug
 
+    flat_names: ClassVar[dict[str, str]] = {"type": "property_type"}
+
 
 class Lead(Model):
     """A lead as it arrives; the tenant comes from the caller's API key, never from the body."""
@@ -147,6 +155,9 @@ class Lead(Model):
     description: str | None = Field(default=None, max_length=TEXT_MAX["description"])
     attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
+    # Free-form attributes have no column of their own in the flat form.
+    not_flat: ClassVar[frozenset[str]] = frozenset({"attributes"})
+
     @model_validator(mode="after")
     def _reachable(self) -> Lead:
         if self.contact.email is None and self.contact.phone is None:
@@ -154,26 +165,49 @@ class Lead(Model):
         return self
 
     def flat(self) -> dict[str, Any]:
-        """The flat form used by bulk files and the feature builders (enums as their values)."""
-        return {
-            "id": self.id,
-            "source": self.source,
-            "created_at": self.created_at,
-            "name": self.contact.name,
-            "email": self.contact.email,
-            "phone": self.contact.phone,
-            "property_type": self.property.type.value if self.property.type else None,
-            "price": self.property.price,
-            "beds": None if self.property.beds is None else float(self.property.beds),
-            "baths": self.property.baths,
-            "sqft": self.property.sqft,
-            "lat": self.property.lat,
-            "lon": self.property.lon,
-            "market": self.property.market,
-            "intent": self.intent.value,
-            "timeline": self.timeline.value,
-            "description": self.description,
-        }
+        """The flat form used by bulk files and the feature builders (enums as their values, numbers as floats)."""
+        return {column: read(self) for column, read in _FLAT_READERS}
+
+
+def _flat_paths() -> dict[str, tuple[str, ...]]:
+    paths: dict[str, tuple[str, ...]] = {}
+    for name, info in Lead.model_fields.items():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, Model):
+            for inner in nested.model_fields:
+                paths[nested.flat_names.get(inner, inner)] = (name, inner)
+        elif name not in Lead.not_flat:
+            paths[name] = (name,)
+    return paths
+
+
+LEAD_FLAT_PATHS: dict[str, tuple[str, ...]] = _flat_paths()
+"""Each flat column of a lead (in file order) and where it sits in the nested wire format."""
+
+
+def flat_types(column: str) -> frozenset[Any]:
+    """The value types a flat lead column can hold (None left out), e.g. {float} for price."""
+    *outer, name = LEAD_FLAT_PATHS[column]
+    model: Any = Lead.model_fields[outer[0]].annotation if outer else Lead
+    annotation = model.model_fields[name].annotation
+    found = set()
+    for kind in get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,):
+        found.add(get_args(kind)[0] if get_origin(kind) is Annotated else kind)
+    return frozenset(found - {type(None)})
+
+
+def _flat_reader(column: str) -> Callable[[Lead], Any]:
+    get = attrgetter(".".join(LEAD_FLAT_PATHS[column]))
+    kinds = flat_types(column)
+    if any(isinstance(kind, type) and issubclass(kind, StrEnum) for kind in kinds):
+        return lambda lead: None if (value := get(lead)) is None else value.value
+    if int in kinds:
+        return lambda lead: None if (value := get(lead)) is None else float(value)
+    return get
+
+
+# One precomputed reader per column: Lead.flat() runs once per scored lead.
+_FLAT_READERS: tuple[tuple[str, Callable[[Lead], Any]], ...] = tuple((c, _flat_reader(c)) for c in LEAD_FLAT_PATHS)
 
 
 class Interaction(Model):

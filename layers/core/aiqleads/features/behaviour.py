@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiqleads.models import Action
@@ -16,7 +17,8 @@ ACTION_COUNTERS: dict[Action, str] = {
     Action.MESSAGE: "messages",
     Action.SCHEDULE: "schedules",
 }
-COUNTERS = ("views", "clicks", "inquiries", "messages", "schedules", "sessions", "interactions")
+MINUTES_TO_FIRST_CONTACT = "minutes_to_first_contact"
+HOURS_SINCE_LAST_ACTIVITY = "hours_since_last_activity"
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -38,6 +40,19 @@ class BehaviourTotals:
     first_contact_at: datetime | None = None
 
     @classmethod
+    def from_signals(cls, values: Mapping[str, Any], created_at: datetime, now: datetime) -> BehaviourTotals:
+        """Totals that give these signals back (the local demo stores generated rows as aggregates)."""
+        counts = {name: int(float(values.get(name) or 0)) for name in SIGNAL_COUNTERS}
+        minutes = values.get(MINUTES_TO_FIRST_CONTACT)
+        hours = float(values.get(HOURS_SINCE_LAST_ACTIVITY) or 0)
+        return cls(
+            **counts,
+            interactions=sum(counts[name] for name in ACTION_COUNTERS.values()),
+            last_activity_at=max(created_at, now - timedelta(hours=hours)),
+            first_contact_at=None if minutes in (None, "") else created_at + timedelta(minutes=float(minutes)),
+        )
+
+    @classmethod
     def from_item(cls, item: dict[str, Any]) -> BehaviourTotals:
         return cls(
             **{name: int(item.get(name, 0)) for name in COUNTERS},
@@ -56,11 +71,16 @@ class BehaviourTotals:
     def signals(self, lead_created_at: datetime | None, now: datetime | None = None) -> dict[str, float]:
         """The spec's behaviour inputs; a time that cannot be known (no contact yet) is left missing."""
         now = now or datetime.now(UTC)
-        values: dict[str, float] = {name: float(getattr(self, name)) for name in COUNTERS if name != "interactions"}
+        values: dict[str, float] = {name: float(getattr(self, name)) for name in SIGNAL_COUNTERS}
         if self.first_contact_at is not None and lead_created_at is not None:
-            values["minutes_to_first_contact"] = max(
-                0.0, (self.first_contact_at - lead_created_at).total_seconds() / 60
-            )
+            values[MINUTES_TO_FIRST_CONTACT] = max(0.0, (self.first_contact_at - lead_created_at).total_seconds() / 60)
         if self.last_activity_at is not None:
-            values["hours_since_last_activity"] = max(0.0, (now - self.last_activity_at).total_seconds() / 3600)
+            values[HOURS_SINCE_LAST_ACTIVITY] = max(0.0, (now - self.last_activity_at).total_seconds() / 3600)
         return values
+
+
+COUNTERS: tuple[str, ...] = tuple(f.name for f in fields(BehaviourTotals) if f.type == "int")
+# Every interaction counts once more in `interactions`, which says nothing the other counters do not.
+SIGNAL_COUNTERS: tuple[str, ...] = tuple(name for name in COUNTERS if name != "interactions")
+BEHAVIOUR_COLUMNS: tuple[str, ...] = (*SIGNAL_COUNTERS, MINUTES_TO_FIRST_CONTACT, HOURS_SINCE_LAST_ACTIVITY)
+"""The spec's behaviour inputs, in file order: what `BehaviourTotals.signals` gives."""

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from aiqleads.errors import Conflict, InvalidInput, NotFound
 from aiqleads.features.behaviour import BehaviourTotals
+from aiqleads.features.market import market_signals
 from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent, new_event_id
 from aiqleads.scoring.scorer import Scorer
@@ -68,19 +69,6 @@ class EventSink(Protocol):
 
 class WorkQueue(Protocol):
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None: ...
-
-
-def market_signals(snapshot: MarketSnapshot | None) -> dict[str, float]:
-    """The spec's market inputs from a snapshot (a market without signals leaves them missing)."""
-    if snapshot is None:
-        return {}
-    return {
-        "market_median_price": snapshot.median_price,
-        "market_inventory": float(snapshot.inventory),
-        "market_days_on_market": snapshot.days_on_market,
-        "market_price_trend": snapshot.price_trend,
-        "market_inquiries_per_listing": snapshot.inquiries / snapshot.inventory if snapshot.inventory else 0.0,
-    }
 
 
 def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:

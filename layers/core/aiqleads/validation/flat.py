@@ -13,67 +13,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiqleads.models import Lead
+from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS as BEHAVIOUR_COLUMNS
+from aiqleads.features.market import MARKET_COLUMNS as MARKET_COLUMNS
+from aiqleads.models import LEAD_FLAT_PATHS, Lead, flat_types
 from aiqleads.validation import grammar
 
-LEAD_COLUMNS: tuple[str, ...] = (
-    "id",
-    "source",
-    "created_at",
-    "name",
-    "email",
-    "phone",
-    "property_type",
-    "price",
-    "beds",
-    "baths",
-    "sqft",
-    "lat",
-    "lon",
-    "market",
-    "intent",
-    "timeline",
-    "description",
-)
-NUMERIC_LEAD_COLUMNS: tuple[str, ...] = ("price", "beds", "baths", "sqft", "lat", "lon")
-
-# Behaviour aggregates per lead (DynamoDB in the service; optional columns in files).
-BEHAVIOUR_COLUMNS: tuple[str, ...] = (
-    "views",
-    "clicks",
-    "inquiries",
-    "messages",
-    "schedules",
-    "sessions",
-    "minutes_to_first_contact",
-    "hours_since_last_activity",
-)
-# Market signals joined by the lead's market (DynamoDB in the service; optional columns in files).
-MARKET_COLUMNS: tuple[str, ...] = (
-    "market_median_price",
-    "market_inventory",
-    "market_days_on_market",
-    "market_price_trend",
-    "market_inquiries_per_listing",
-)
+LEAD_COLUMNS: tuple[str, ...] = tuple(LEAD_FLAT_PATHS)
+NUMERIC_LEAD_COLUMNS: tuple[str, ...] = tuple(c for c in LEAD_COLUMNS if flat_types(c) <= {int, float})
+# Behaviour aggregates per lead and market signals joined by the lead's market (DynamoDB in the service;
+# optional columns in files).
 SIGNAL_COLUMNS: tuple[str, ...] = BEHAVIOUR_COLUMNS + MARKET_COLUMNS
 LABEL_COLUMN = "converted"
 
-# Where each flat column sits in the nested wire format.
-_NESTED_PATH: dict[str, tuple[str, ...]] = {
-    "name": ("contact", "name"),
-    "email": ("contact", "email"),
-    "phone": ("contact", "phone"),
-    "property_type": ("property", "type"),
-    "price": ("property", "price"),
-    "beds": ("property", "beds"),
-    "baths": ("property", "baths"),
-    "sqft": ("property", "sqft"),
-    "lat": ("property", "lat"),
-    "lon": ("property", "lon"),
-    "market": ("property", "market"),
-}
-_FLAT_NAME = {path: flat for flat, path in _NESTED_PATH.items()}
+_NESTED_PATH = {flat: path for flat, path in LEAD_FLAT_PATHS.items() if len(path) == 2}
+_FLAT_NAME: dict[tuple[str, ...], str] = {path: flat for flat, path in _NESTED_PATH.items()}
 
 
 @dataclass(frozen=True, slots=True)

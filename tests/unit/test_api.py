@@ -11,7 +11,8 @@ import pytest
 
 from aiqleads.api import context
 from aiqleads.api.app import app, handle
-from aiqleads.leads.service import LeadService
+from aiqleads.errors import PayloadTooLarge
+from aiqleads.leads.service import MAX_BATCH, LeadService
 from tests.fakes import memory_lead_service
 
 LEAD: dict[str, Any] = {
@@ -123,6 +124,17 @@ def test_batch_over_the_limit_is_413(service: LeadService) -> None:
     status, _, body = call("POST", "/v1/leads/batch", {"leads": [{**LEAD, "id": f"x{i}"} for i in range(501)]})
     assert status == 413
     assert body["error"]["code"] == "payload_too_large"
+
+
+def test_the_batch_limit_is_the_services_and_the_limit_itself_is_allowed(service: LeadService) -> None:
+    assert MAX_BATCH == 500
+    with pytest.raises(PayloadTooLarge) as caught:
+        service.ingest_many("t1", [LEAD] * (MAX_BATCH + 1))
+    assert caught.value.status == 413
+    assert caught.value.details == {"max": MAX_BATCH}
+    status, _, body = call("POST", "/v1/leads/batch", {"leads": [{**LEAD, "id": f"x{i}"} for i in range(MAX_BATCH)]})
+    assert status == 200
+    assert body["meta"] == {"created": MAX_BATCH, "failed": 0}
 
 
 def test_other_tenants_leads_are_invisible(service: LeadService) -> None:

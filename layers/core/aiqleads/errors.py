@@ -4,6 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+# Every error the API answers (REST, batch items, job lines). A comment, not a docstring: that would change the
+# schema in openapi.json.
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+    @classmethod
+    def of(cls, code: str, message: str, details: Any = None) -> dict[str, Any]:
+        return cls(error=ErrorBody(code=code, message=message, details=details)).model_dump()
+
 
 class DomainError(Exception):
     status = 400
@@ -15,7 +33,7 @@ class DomainError(Exception):
         self.details = details
 
     def envelope(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return ErrorEnvelope.of(self.code, self.message, self.details)
 
 
 class InvalidInput(DomainError):
@@ -46,3 +64,11 @@ class Conflict(DomainError):
 class PayloadTooLarge(DomainError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+NOT_JSON = "send the body as application/json"

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from aiqleads.api import errors
 from aiqleads.api.routes import activity, buyers, graphql, leads, models, recommendations, system, webhooks
+from aiqleads.errors import NOT_JSON, UnsupportedMediaType
 
 logger = Logger(service="aiqleads")
 
@@ -53,13 +54,11 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rid = request_id(event)
     logger.append_keys(request_id=rid)
     if _not_json(event):
-        body = {
-            "error": {"code": "unsupported_media_type", "message": "send the body as application/json", "details": None}
-        }
+        error = UnsupportedMediaType(NOT_JSON)
         response: dict[str, Any] = {
-            "statusCode": 415,
+            "statusCode": error.status,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(body),
+            "body": json.dumps(error.envelope()),
             "isBase64Encoded": False,
         }
     else:

@@ -10,14 +10,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
-from aiqleads.errors import DomainError
+from aiqleads.errors import NOT_JSON, DomainError, ErrorEnvelope, UnsupportedMediaType
+from aiqleads.validation.fields import field_errors, summary
 
 logger = Logger(child=True)
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response[Any]:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    body = json.dumps(ErrorEnvelope.of(code, message, details))
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def _field(location: tuple[Any, ...]) -> str:
@@ -28,11 +29,8 @@ def _field(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": _field(tuple(item.get("loc", ()))), "message": str(item.get("msg", "")).removeprefix("Value error, ")}
-        for item in error.errors()
-    ]
+def validation_details(error: RequestValidationError) -> list[dict[str, str]]:
+    return field_errors(error.errors(), name=_field)
 
 
 def register(app: APIGatewayRestResolver) -> None:
@@ -40,21 +38,21 @@ def register(app: APIGatewayRestResolver) -> None:
     def domain_error(error: DomainError) -> Response[Any]:
         return error_response(error.status, error.code, error.message, error.details)
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(error: RequestUnsupportedContentType) -> Response[Any]:
+        return domain_error(UnsupportedMediaType(NOT_JSON))
+
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response[Any]:
         if any(item.get("type") == "json_invalid" for item in error.errors()):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
         details = validation_details(error)
-        message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]) or "invalid request"
+        message = summary(details, 5) or "invalid request"
         return error_response(422, "validation_error", message, details)
 
     @app.exception_handler(UnicodeDecodeError)
     def undecodable_body(error: UnicodeDecodeError) -> Response[Any]:
         return error_response(400, "invalid_json", "the request body is not UTF-8 JSON")
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported_media_type(error: RequestUnsupportedContentType) -> Response[Any]:
-        return error_response(415, "unsupported_media_type", "send the body as application/json")
 
     @app.not_found
     def not_found(error: NotFoundError) -> Response[Any]:

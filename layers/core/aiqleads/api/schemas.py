@@ -6,20 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from aiqleads.errors import ErrorBody as ErrorBody
+from aiqleads.errors import ErrorEnvelope as ErrorEnvelope
 from aiqleads.leads.service import MAX_BATCH
 from aiqleads.models import Conversion, Interaction, Lead, Score
 
 MAX_EVENTS = 100
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorBody
 
 
 class LeadBatch(BaseModel):

@@ -14,12 +14,13 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from aiqleads.errors import Conflict, InvalidInput, NotFound
+from aiqleads.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge
 from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.features.market import market_signals
 from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent, new_event_id
 from aiqleads.scoring.scorer import Scorer
+from aiqleads.validation.fields import field_errors, summary
 
 MAX_BATCH = 500
 
@@ -71,31 +72,23 @@ class WorkQueue(Protocol):
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None: ...
 
 
-def field_errors(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
-    """pydantic's errors as [{field, message}] with dotted field paths (e.g. property.price)."""
-    return [
-        {
-            "field": ".".join(str(part) for part in (*prefix, *item["loc"])) or "body",
-            "message": item["msg"].removeprefix("Value error, "),
-        }
-        for item in error.errors(include_url=False)
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     index: int
-    status: int
     id: str | None = None
     score: Score | None = None
-    error: dict[str, Any] | None = None
+    error: DomainError | None = None
+
+    @property
+    def status(self) -> int:
+        return 201 if self.error is None else self.error.status
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"index": self.index, "status": self.status, "id": self.id}
         if self.score is not None:
             result["score"] = self.score.model_dump(mode="json")
         if self.error is not None:
-            result["error"] = self.error
+            result["error"] = self.error.envelope()["error"]
         return result
 
 
@@ -155,7 +148,7 @@ class LeadService:
         """Each item validated, stored and scored on its own: one bad item never fails the others. The stored
         leads are announced together at the end (10 events per SNS call instead of one call each)."""
         if len(items) > MAX_BATCH:
-            raise InvalidInput(f"a batch holds at most {MAX_BATCH} leads, got {len(items)}", {"max": MAX_BATCH})
+            raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} leads, got {len(items)}", {"max": MAX_BATCH})
         results: list[ItemResult] = []
         announcements: list[DomainEvent] = []
         seen: set[str] = set()
@@ -165,21 +158,19 @@ class LeadService:
             except ValidationError as error:
                 given = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
                 details = field_errors(error)
-                message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-                error_body = {"code": "validation_error", "message": message, "details": details}
-                results.append(ItemResult(index, 422, given, error=error_body))
+                results.append(ItemResult(index, given, error=InvalidInput(summary(details), details)))
                 continue
             if lead.id in seen:
-                error_body = {"code": "conflict", "message": f"lead {lead.id!r} appears twice in this batch"}
-                results.append(ItemResult(index, 409, lead.id, error=error_body))
+                twice = Conflict(f"lead {lead.id!r} appears twice in this batch")
+                results.append(ItemResult(index, lead.id, error=twice))
                 continue
             seen.add(lead.id)
             try:
                 score, event = self._store(tenant_id, lead)
             except Conflict as conflict:
-                results.append(ItemResult(index, 409, lead.id, error=conflict.envelope()["error"]))
+                results.append(ItemResult(index, lead.id, error=conflict))
                 continue
-            results.append(ItemResult(index, 201, lead.id, score=score))
+            results.append(ItemResult(index, lead.id, score=score))
             announcements.append(event)
         if announcements:
             self.events.publish_many(announcements)

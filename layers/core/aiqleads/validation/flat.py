@@ -17,6 +17,7 @@ from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS as BEHAVIOUR_COLUMNS
 from aiqleads.features.market import MARKET_COLUMNS as MARKET_COLUMNS
 from aiqleads.models import LEAD_FLAT_PATHS, Lead, flat_types
 from aiqleads.validation import grammar
+from aiqleads.validation.fields import field_errors
 
 LEAD_COLUMNS: tuple[str, ...] = tuple(LEAD_FLAT_PATHS)
 NUMERIC_LEAD_COLUMNS: tuple[str, ...] = tuple(c for c in LEAD_COLUMNS if flat_types(c) <= {int, float})
@@ -56,9 +57,8 @@ def flat_field_name(loc: tuple[int | str, ...]) -> str:
 
 def pydantic_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
-    for err in exc.errors(include_url=False):
-        message = err["msg"].removeprefix("Value error, ")
-        field = flat_field_name(err["loc"])
+    for item in field_errors(exc, name=flat_field_name):
+        field, message = item["field"], item["message"]
         if field == "contact" and "reachable" in message:
             field = "email"
         errors.append(FieldError(field, message))

@@ -34,8 +34,9 @@ from pydantic import ValidationError
 from aiqleads.api.graphql.derive import argument, connection, enum_type, object_type
 from aiqleads.api.schemas import ConversionsRecorded, EventsAccepted, StoredLead
 from aiqleads.errors import DomainError, InvalidInput
-from aiqleads.leads.service import LeadFilter, LeadService, field_errors
+from aiqleads.leads.service import LeadFilter, LeadService
 from aiqleads.models import Conversion, Grade, Interaction, Lead, Score
+from aiqleads.validation.fields import field_errors, summary
 
 MAX_PAGE = 100
 logger = Logger(child=True)
@@ -81,7 +82,7 @@ def _validated(model: Any, data: Any, argument_name: str) -> Any:
         return model.model_validate(data)
     except ValidationError as error:
         details = field_errors(error, (argument_name,))
-        raise InvalidInput("; ".join(f"{d['field']}: {d['message']}" for d in details), details) from None
+        raise InvalidInput(summary(details), details) from None
 
 
 def _first(value: int | None) -> int:

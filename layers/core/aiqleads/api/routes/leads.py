@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, leads
 from aiqleads.api.schemas import BatchResult, LeadBatch, StoredLead
-from aiqleads.errors import PayloadTooLarge
 from aiqleads.leads.service import MAX_BATCH, LeadService
 from aiqleads.models import Lead, Score
 
@@ -33,8 +32,6 @@ def create_lead(lead: Lead, who: CallerDep, service: LeadsDep) -> Response[Score
 
 @router.post("/v1/leads/batch", summary=f"Store and score up to {MAX_BATCH} leads, with a result per item")
 def create_leads(batch: LeadBatch, who: CallerDep, service: LeadsDep) -> BatchResult:
-    if len(batch.leads) > MAX_BATCH:
-        raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} leads, got {len(batch.leads)}", {"max": MAX_BATCH})
     results = [item.as_dict() for item in service.ingest_many(who.tenant_id, batch.leads)]
     created = sum(1 for item in results if item["status"] == 201)
     return BatchResult.model_validate({"data": results, "meta": {"created": created, "failed": len(results) - created}})

@@ -70,6 +70,7 @@ from aiqleads.files.tabular import FORMATS, TableReader, encode_csv, encode_json
 from aiqleads.jobs.store import ReleasableJobStore
 from aiqleads.models import Lead, Score
 from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.scoring.scorer import Scorer, reason
 from aiqleads.validation.columnar import validate_batch
 from aiqleads.validation.flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
@@ -97,14 +98,6 @@ class LeadWriter(Protocol):
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]: ...
     def score_item(self, tenant_id: str, market: str, score: Score, lead: Lead | None = None) -> dict[str, Any]: ...
     def write_items(self, items: Any) -> int: ...
-
-
-class EventSink(Protocol):
-    def publish(self, event: DomainEvent) -> None: ...
-
-
-class ContinuationQueue(Protocol):
-    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +222,7 @@ class BulkScorer:
         jobs: ReleasableJobStore,
         leads: LeadWriter,
         events: EventSink,
-        queue: ContinuationQueue,
+        queue: MessageQueue,
         scorer: Callable[[], Scorer],
         settings: BulkSettings | None = None,
     ):

@@ -19,6 +19,7 @@ from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.features.market import market_signals
 from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent, new_event_id
+from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.validation.fields import field_errors, summary
 
@@ -63,15 +64,6 @@ class MarketStore(Protocol):
     def latest(self, market: str) -> MarketSnapshot | None: ...
 
 
-class EventSink(Protocol):
-    def publish(self, event: DomainEvent) -> None: ...
-    def publish_many(self, events: Sequence[DomainEvent]) -> None: ...
-
-
-class WorkQueue(Protocol):
-    def send_many(self, bodies: Sequence[dict[str, Any]]) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     index: int
@@ -111,7 +103,7 @@ class LeadService:
     markets: MarketStore
     events: EventSink
     scorer: Callable[[], Scorer]
-    interactions_queue: WorkQueue | None = None
+    interactions_queue: MessageQueue | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # ---------------------------------------------------------------- scoring

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from aiqleads.errors import DomainError, NotFound
 from aiqleads.jobs.store import JobStore
 from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.recommendations.ranking import iso
 from aiqleads.recommendations.service import RecommendationService
 
@@ -70,16 +71,8 @@ class JobAccepted(BaseModel):
     status_url: str
 
 
-class Sender(Protocol):
-    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str: ...
-
-
 class Objects(Protocol):
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str | None = None) -> None: ...
-
-
-class Events(Protocol):
-    def publish(self, event: DomainEvent) -> None: ...
 
 
 def _stamp(epoch: float | None) -> str | None:
@@ -125,9 +118,9 @@ def job_view(stored: Any) -> JobView:
 class RecommendationJobs:
     recommendations: RecommendationService
     jobs: JobStore
-    queue: Sender
+    queue: MessageQueue
     objects: Objects
-    events: Events
+    events: EventSink
     bucket: str
     clock: Callable[[], float] = field(default=time.time)
 

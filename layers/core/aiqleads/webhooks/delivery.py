@@ -21,14 +21,15 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from aiqleads.notifications.alerts import Alert, AlertSink
 from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.ports import MessageQueue
 from aiqleads.webhooks.models import DeliveryAttempt, DeliveryTask, Outcome, WebhookEndpoint, WebhookPayload
 from aiqleads.webhooks.schedule import RetryPolicy, parse_retry_after
 from aiqleads.webhooks.settings import WebhookSettings
@@ -42,11 +43,6 @@ logger = Logger(child=True)
 SQS_MAX_DELAY = 900
 LEASE_MARGIN_SECONDS = 30.0
 RETRY_AFTER_STATUSES = frozenset({429, 503})
-
-
-class TaskQueue(Protocol):
-    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str: ...
-    def send_many(self, bodies: Sequence[dict[str, Any]]) -> None: ...
 
 
 def _utc(epoch: float) -> datetime:
@@ -76,8 +72,8 @@ class Notifier:
     def __init__(
         self,
         store: WebhookStore,
-        queue: TaskQueue,
-        dead_letters: TaskQueue,
+        queue: MessageQueue,
+        dead_letters: MessageQueue,
         alerts: AlertSink,
         settings: WebhookSettings,
         *,

@@ -1,4 +1,4 @@
-"""Bulk scoring pieces without AWS: message parsing, names, the multipart writer and Parquet segments."""
+"""Bulk scoring pieces without AWS: message parsing, names, the multipart writer, Parquet segments, job status."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from aiqleads.bulk.requests import (
     tenant_for,
 )
 from aiqleads.bulk.runner import BulkSettings
+from aiqleads.bulk.state import BulkJob, Checkpoint, job_view
+from aiqleads.jobs.status import ResultLocation
+from aiqleads.storage.jobs import StoredJob
 
 
 def test_s3_notifications_are_read_leniently_with_url_encoded_keys() -> None:
@@ -152,3 +155,19 @@ def test_parquet_segments_merge_to_the_bytes_of_one_segment(tmp_path: Path) -> N
     merge_segments([s.path for s in split], tmp_path / "b.parquet")
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     assert pq.read_table(tmp_path / "b.parquet").column("id").to_pylist() == [str(i) for i in range(21)]
+
+
+def test_a_bulk_jobs_status_is_read_from_its_typed_record() -> None:
+    job = BulkJob(tenant_id="t1", job_id="j1", bucket="b", key="uploads/t1/leads.csv", results_key="results/r.csv",
+                  errors_key="results/r.errors.jsonl", model_version="1.0.0", created_at=1_800_000_000.0, rows=400,
+                  checkpoint=Checkpoint(rows_done=100))  # fmt: skip
+    running = job_view(StoredJob("t1", "j1", "running", job.model_dump(mode="json")))
+    assert (running.kind, running.status, running.result) == ("bulk_score", "running", None)
+    assert running.progress.model_dump() == {"done": 100, "total": 400, "percent": 25.0}
+    assert running.created_at == "2027-01-15T08:00:00Z"
+    job.checkpoint.rows_done, job.completed_at = 450, 1_800_000_060.0
+    done = job_view(StoredJob("t1", "j1", "completed", job.model_dump(mode="json")))
+    assert done.progress.model_dump() == {"done": 450, "total": 450, "percent": 100.0}
+    assert done.result == ResultLocation(bucket="b", key="results/r.csv")
+    assert done.errors == ResultLocation(bucket="b", key="results/r.errors.jsonl")
+    assert done.completed_at == "2027-01-15T08:01:00Z"

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from aiqleads.api import errors
-from aiqleads.api.routes import activity, buyers, graphql, leads, models, recommendations, system, webhooks
+from aiqleads.api.routes import activity, buyers, graphql, jobs, leads, models, recommendations, system, webhooks
 from aiqleads.errors import NOT_JSON, UnsupportedMediaType
 
 logger = Logger(service="aiqleads")
@@ -17,7 +17,7 @@ logger = Logger(service="aiqleads")
 
 def create_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    for area in (leads, activity, buyers, recommendations, models, system, webhooks, graphql):
+    for area in (leads, activity, buyers, recommendations, models, jobs, system, webhooks, graphql):
         app.include_router(area.router)
     errors.register(app)
     return app

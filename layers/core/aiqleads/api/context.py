@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Request
+from aws_lambda_powertools.event_handler.depends import Depends
 
+from aiqleads.bulk import state as bulk_state
 from aiqleads.composition import lead_service, recommendation_service
 from aiqleads.composition import recommendation_jobs as recommendation_jobs_service
 from aiqleads.errors import Unauthorized
+from aiqleads.jobs.status import JobStatuses
 from aiqleads.leads.service import LeadService
 from aiqleads.process_cache import per_process
+from aiqleads.recommendations import jobs as recommendation_job
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
 
@@ -43,3 +48,9 @@ def recommendations() -> RecommendationService:
 @per_process
 def recommendation_jobs() -> RecommendationJobs:
     return recommendation_jobs_service()
+
+
+def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs)]) -> JobStatuses:
+    # Both kinds of job share JobsTable; the recommendation jobs' wiring is the one that opens it.
+    readers = {recommendation_job.JOB_KIND: recommendation_job.job_view}
+    return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)

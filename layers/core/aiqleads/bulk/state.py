@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
+
+from aiqleads.jobs.status import JobView, ResultLocation
+
+if TYPE_CHECKING:
+    from aiqleads.storage.jobs import StoredJob
 
 JobStatus = Literal["running", "completed", "failed"]
 # scoring: rows are being scored; finishing: every row is done, results are being assembled and published
@@ -49,3 +54,21 @@ class BulkJob(BaseModel):
     unreadable: int = 0
     error: str | None = None
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
+
+
+def job_view(stored: StoredJob) -> JobView:
+    """A bulk job as GET /v1/jobs/{id} reports it: rows done of the rows counted so far, results once completed."""
+    job = BulkJob.model_validate(stored.record)
+    done = job.checkpoint.rows_done
+    completed = stored.status == "completed"
+    return JobView.of(
+        stored,
+        "bulk_score",
+        done,
+        max(job.rows, done),
+        result=ResultLocation(bucket=job.bucket, key=job.results_key) if completed else None,
+        errors=ResultLocation(bucket=job.bucket, key=job.errors_key) if completed else None,
+        error=job.error,
+        created_at=job.created_at,
+        completed_at=job.completed_at,
+    )

@@ -16,18 +16,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from aiqleads.errors import DomainError, NotFound
+from aiqleads.errors import DomainError
+from aiqleads.jobs.status import JobView, ResultLocation
 from aiqleads.jobs.store import JobStore
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
-from aiqleads.recommendations.ranking import iso
 from aiqleads.recommendations.service import RecommendationService
 
-JOB_KIND = "recommendations"
+if TYPE_CHECKING:
+    from aiqleads.storage.jobs import StoredJob
+
+JOB_KIND: Final = "recommendations"
 MAX_BUYERS = 100
 RESULTS_PREFIX = "results/recommendations/"
 JOB_TTL_SECONDS = 30 * 24 * 3600
@@ -42,29 +45,6 @@ class GenerateRequest(BaseModel):
     market: str | None = None
 
 
-class JobProgress(BaseModel):
-    done: int
-    total: int
-    percent: float
-
-
-class ResultLocation(BaseModel):
-    bucket: str
-    key: str
-
-
-class JobView(BaseModel):
-    id: str
-    kind: Literal["recommendations", "bulk_score"]
-    status: Literal["queued", "running", "completed", "failed"]
-    progress: JobProgress
-    result: ResultLocation | None = None
-    errors: ResultLocation | None = None
-    error: str | None = None
-    created_at: str | None = None
-    completed_at: str | None = None
-
-
 class JobAccepted(BaseModel):
     job_id: str
     status: Literal["queued"] = "queued"
@@ -75,42 +55,20 @@ class Objects(Protocol):
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str | None = None) -> None: ...
 
 
-def _stamp(epoch: float | None) -> str | None:
-    return None if epoch is None else iso(datetime.fromtimestamp(epoch, UTC))
-
-
-def job_view(stored: Any) -> JobView:
-    """A job of either kind (recommendations, bulk scoring) as GET /v1/jobs/{id} reports it."""
+def job_view(stored: StoredJob) -> JobView:
+    """A recommendation job as GET /v1/jobs/{id} reports it: queued until a worker has started it."""
     record: dict[str, Any] = stored.record
-    status = stored.status
-    if record.get("kind") == JOB_KIND:
-        done, total = int(record.get("done", 0)), int(record.get("total", 0))
-        if status == "running" and not record.get("started"):
-            status = "queued"
-        result = (
-            ResultLocation(bucket=record["bucket"], key=record["results_key"]) if stored.status == "completed" else None
-        )
-        kind: Literal["recommendations", "bulk_score"] = "recommendations"
-        errors = None
-    else:
-        checkpoint = record.get("checkpoint") or {}
-        done, total = int(checkpoint.get("rows_done", 0)), int(record.get("rows") or 0)
-        total = max(total, done)
-        kind = "bulk_score"
-        completed = stored.status == "completed"
-        result = ResultLocation(bucket=record["bucket"], key=record["results_key"]) if completed else None
-        errors = ResultLocation(bucket=record["bucket"], key=record["errors_key"]) if completed else None
-    percent = 100.0 if status == "completed" else (round(100.0 * done / total, 1) if total else 0.0)
-    return JobView(
-        id=stored.job_id,
-        kind=kind,
-        status=status,
-        progress=JobProgress(done=done, total=total, percent=percent),
-        result=result,
-        errors=errors,
+    completed = stored.status == "completed"
+    return JobView.of(
+        stored,
+        JOB_KIND,
+        int(record.get("done", 0)),
+        int(record.get("total", 0)),
+        status="queued" if stored.status == "running" and not record.get("started") else None,
+        result=ResultLocation(bucket=record["bucket"], key=record["results_key"]) if completed else None,
         error=record.get("error"),
-        created_at=_stamp(record.get("created_at")),
-        completed_at=_stamp(record.get("completed_at")),
+        created_at=record.get("created_at"),
+        completed_at=record.get("completed_at"),
     )
 
 
@@ -140,12 +98,6 @@ class RecommendationJobs:
         self.jobs.create(tenant_id, job_id, record, int(now) + JOB_TTL_SECONDS)
         self.queue.send({"kind": JOB_KIND, "tenant_id": tenant_id, "job_id": job_id})
         return JobAccepted(job_id=job_id, status_url=f"/v1/jobs/{job_id}")
-
-    def status(self, tenant_id: str, job_id: str) -> JobView:
-        stored = self.jobs.get(tenant_id, job_id)
-        if stored is None:
-            raise NotFound(f"no job {job_id!r}", {"id": job_id})
-        return job_view(stored)
 
     def run(self, tenant_id: str, job_id: str, owner: str) -> str:
         """Run the job if it is ours to run; returns what happened (for logs and tests)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, leads
+from aiqleads.api.responses import json_response
 from aiqleads.api.schemas import ConversionBatch, ConversionsRecorded, EventsAccepted, InteractionBatch
 from aiqleads.leads.service import LeadService
 
@@ -21,18 +22,10 @@ LeadsDep = Annotated[LeadService, Depends(leads)]
 @router.post("/v1/events", summary="Record interactions; aggregates and scores update asynchronously")
 def record_events(batch: InteractionBatch, who: CallerDep, service: LeadsDep) -> Response[EventsAccepted]:
     event_ids = service.accept_interactions(who.tenant_id, batch.events)
-    return Response(
-        status_code=202,
-        content_type=content_types.APPLICATION_JSON,
-        body=EventsAccepted(accepted=len(event_ids), event_ids=event_ids),
-    )
+    return json_response(202, EventsAccepted(accepted=len(event_ids), event_ids=event_ids))
 
 
 @router.post("/v1/conversions", summary="Record outcomes (converted or lost) for training and monitoring")
 def record_conversions(batch: ConversionBatch, who: CallerDep, service: LeadsDep) -> Response[ConversionsRecorded]:
     recorded = service.record_conversions(who.tenant_id, batch.conversions)
-    return Response(
-        status_code=201,
-        content_type=content_types.APPLICATION_JSON,
-        body=ConversionsRecorded(recorded=recorded),
-    )
+    return json_response(201, ConversionsRecorded(recorded=recorded))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, recommendations
+from aiqleads.api.responses import json_response
 from aiqleads.models import Buyer, PurchaseRequest
 from aiqleads.recommendations.service import BuyerProfile, PurchaseRecord, RecommendationService
 
@@ -25,12 +26,7 @@ ServiceDep = Annotated[RecommendationService, Depends(recommendations)]
 )
 def put_buyer(buyer_id: str, profile: BuyerProfile, who: CallerDep, service: ServiceDep) -> Response[Buyer]:
     buyer, created = service.put_buyer(who.tenant_id, buyer_id, profile)
-    return Response(
-        status_code=201 if created else 200,
-        content_type=content_types.APPLICATION_JSON,
-        body=buyer,
-        headers={"Location": f"/v1/buyers/{buyer_id}"} if created else None,
-    )
+    return json_response(201, buyer, f"/v1/buyers/{buyer_id}") if created else json_response(200, buyer)
 
 
 @router.get("/v1/buyers/<buyer_id>", summary="A buyer's profile with the leads they bought")
@@ -47,4 +43,4 @@ def record_purchase(
     buyer_id: str, purchase: PurchaseRequest, who: CallerDep, service: ServiceDep
 ) -> Response[PurchaseRecord]:
     record = service.record_purchase(who.tenant_id, buyer_id, purchase)
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=record)
+    return json_response(201, record)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, leads
+from aiqleads.api.responses import json_response
 from aiqleads.api.schemas import BatchResult, LeadBatch, StoredLead
 from aiqleads.leads.service import MAX_BATCH, LeadService
 from aiqleads.models import Lead, Score
@@ -22,12 +23,7 @@ LeadsDep = Annotated[LeadService, Depends(leads)]
 @router.post("/v1/leads", summary="Store a lead and score it", responses={201: {"description": "stored and scored"}})
 def create_lead(lead: Lead, who: CallerDep, service: LeadsDep) -> Response[Score]:
     score = service.ingest(who.tenant_id, lead)
-    return Response(
-        status_code=201,
-        content_type=content_types.APPLICATION_JSON,
-        body=score,
-        headers={"Location": f"/v1/leads/{lead.id}"},
-    )
+    return json_response(201, score, f"/v1/leads/{lead.id}")
 
 
 @router.post("/v1/leads/batch", summary=f"Store and score up to {MAX_BATCH} leads, with a result per item")

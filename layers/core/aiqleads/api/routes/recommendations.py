@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
 from aiqleads.api.context import Caller, caller, recommendation_jobs, recommendations
+from aiqleads.api.responses import json_response
 from aiqleads.models import Recommendation, RecommendationFeedback
 from aiqleads.recommendations.jobs import GenerateRequest, JobAccepted, RecommendationJobs
 from aiqleads.recommendations.service import MAX_LIMIT, RecommendationPage, RecommendationService
@@ -55,12 +56,7 @@ def list_recommendations(
 )
 def generate(request: GenerateRequest, who: CallerDep, jobs: JobsDep) -> Response[JobAccepted]:
     accepted = jobs.submit(who.tenant_id, request)
-    return Response(
-        status_code=202,
-        content_type=content_types.APPLICATION_JSON,
-        body=accepted,
-        headers={"Location": accepted.status_url},
-    )
+    return json_response(202, accepted, accepted.status_url)
 
 
 @router.get("/v1/recommendations/<recommendation_id>", summary="One served recommendation with its metadata")

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller
+from aiqleads.api.responses import json_response
 from aiqleads.webhooks.models import (
     DeliveryList,
     SecretRotated,
@@ -38,12 +39,7 @@ WebhooksDep = Annotated[WebhookService, Depends(webhooks)]
 @router.post("/v1/webhooks", summary="Subscribe an endpoint to events; the signing secret is returned only now")
 def create_webhook(subscription: WebhookCreate, who: CallerDep, service: WebhooksDep) -> Response[WebhookCreated]:
     created = service.create(who.tenant_id, subscription)
-    return Response(
-        status_code=201,
-        content_type=content_types.APPLICATION_JSON,
-        body=created,
-        headers={"Location": f"/v1/webhooks/{created.id}"},
-    )
+    return json_response(201, created, f"/v1/webhooks/{created.id}")
 
 
 @router.get("/v1/webhooks", summary="Your webhook endpoints")

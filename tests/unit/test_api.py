@@ -13,6 +13,7 @@ from aiqleads.api import context
 from aiqleads.api.app import app, handle
 from aiqleads.errors import PayloadTooLarge
 from aiqleads.leads.service import MAX_BATCH, LeadService
+from tests.api_client import call
 from tests.fakes import memory_lead_service
 
 LEAD: dict[str, Any] = {
@@ -33,27 +34,6 @@ def service() -> Iterator[LeadService]:
     app.dependency_overrides[context.leads] = lambda: fake
     yield fake
     app.dependency_overrides.clear()
-
-
-def call(method: str, path: str, body: Any = None, *, tenant: str | None = "t1", raw: str | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
-    authorizer = {"tenant_id": tenant, "tier": "pro", "principalId": tenant} if tenant else None
-    event = {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {"requestId": "req-123", "authorizer": authorizer, "stage": "dev", "httpMethod": method},
-        "body": raw if raw is not None else (None if body is None else json.dumps(body)),
-        "isBase64Encoded": False,
-    }
-    response = handle(event, None)
-    merged = dict(response.get("headers") or {})
-    merged.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
-    return response["statusCode"], merged, json.loads(response["body"])
 
 
 def test_create_lead_scores_stores_and_announces(service: LeadService) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,11 +11,12 @@ from typing import Any
 import pytest
 
 from aiqleads.api import context
-from aiqleads.api.app import app, handle
+from aiqleads.api.app import app
 from aiqleads.leads.service import LeadService
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.ranking import Candidate
 from aiqleads.recommendations.service import BuyerProfile, RecommendationService
+from tests.api_client import call
 from tests.fakes import memory_lead_service
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
 
@@ -53,20 +53,8 @@ def ranking() -> RecommendationService:
 
 
 def gql(query: str, variables: dict[str, Any] | None = None, tenant: str = "t1") -> tuple[int, dict[str, Any]]:
-    event = {
-        "resource": "/v1/graphql",
-        "path": "/v1/graphql",
-        "httpMethod": "POST",
-        "headers": {"content-type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {"requestId": "r", "authorizer": {"tenant_id": tenant, "tier": "pro"}, "stage": "dev"},
-        "body": json.dumps({"query": query, "variables": variables}),
-        "isBase64Encoded": False,
-    }
-    response = handle(event, None)
-    return response["statusCode"], json.loads(response["body"])
+    status, _, body = call("POST", "/v1/graphql", {"query": query, "variables": variables}, tenant=tenant)
+    return status, body
 
 
 def ingest(lead_id: str, day: int = 20, market: str = "austin", tenant: str = "t1") -> dict[str, Any]:

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from aiqleads.api import context
-from aiqleads.api.app import app, handle
+from aiqleads.api.app import app
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.ranking import Candidate
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.storage.jobs import StoredJob
+from tests.api_client import call
 from tests.fakes import MemoryEvents
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
 
@@ -77,23 +78,6 @@ def wired() -> Iterator[tuple[RecommendationService, RecommendationJobs, Recorde
     app.dependency_overrides[context.recommendation_jobs] = lambda: jobs
     yield service, jobs, recorder
     app.dependency_overrides.clear()
-
-
-def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
-         tenant: str = "t1") -> tuple[int, dict[str, str], Any]:  # fmt: skip
-    event = {
-        "resource": path, "path": path, "httpMethod": method, "headers": {"content-type": "application/json"},
-        "multiValueHeaders": {}, "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
-        "pathParameters": None,
-        "requestContext": {"requestId": "r", "authorizer": {"tenant_id": tenant, "tier": "pro"}, "stage": "dev",
-                           "httpMethod": method},
-        "body": None if body is None else json.dumps(body), "isBase64Encoded": False,
-    }  # fmt: skip
-    response = handle(event, None)
-    headers = dict(response.get("headers") or {})
-    headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
-    return response["statusCode"], headers, json.loads(response["body"])
 
 
 def test_buyer_profile_round_trip(wired: Any) -> None:

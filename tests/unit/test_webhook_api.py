@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from aiqleads.api.app import openapi_document
-from tests.unit.test_api import call
+from tests.api_client import call
 
 
 def test_webhook_routes_take_no_hidden_inputs_and_validate_after_the_document_is_built() -> None:

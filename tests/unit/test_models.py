@@ -8,27 +8,10 @@ from pydantic import ValidationError
 from aiqleads.models import Buyer, Lead, MarketSnapshot, Timeline
 from aiqleads.validation.flat import InvalidRow, lead_from_flat
 from aiqleads.validation.grammar import normalize_phone
+from infra.local_cloud.__main__ import EXAMPLE_LEAD
 
-WIRE_LEAD = {
-    "id": "zl-88213",
-    "source": "zillow",
-    "created_at": "2026-11-20T10:00:00Z",
-    "contact": {"name": " Ana Diaz ", "email": "Ana@Example.COM", "phone": "+1 702 555 0100"},
-    "property": {
-        "type": "single_family",
-        "price": 425000,
-        "beds": 3,
-        "baths": 2,
-        "sqft": 1800,
-        "lat": 36.17,
-        "lon": -115.14,
-        "market": "las-vegas",
-    },
-    "intent": "sell",
-    "timeline": "0-3 months",
-    "description": "Motivated seller, relocating",
-    "attributes": {},
-}
+# The copy-paste example `make run` prints, with contact details that need cleaning.
+WIRE_LEAD = {**EXAMPLE_LEAD, "contact": {"name": " Ana Diaz ", "email": "Ana@Example.COM", "phone": "+1 702 555 0100"}}
 
 
 def _errors(payload: dict) -> dict[tuple, str]:

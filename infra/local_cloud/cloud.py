@@ -17,7 +17,6 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from infra.template import load_template
@@ -26,7 +25,7 @@ from .functions import FunctionRuntime, FunctionSpec, discover_functions, local_
 from .gateway import DEFAULT_API_PORT, GatewayConfig, LocalGateway
 from .pollers import DEFAULT_RETRY_DELAY_SECONDS, QueuePoller, QueuePollers
 from .resources import DEFAULT_STACK_NAME, LocalResources, create_resources
-from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError, client
+from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError, Started, client
 
 DEFAULT_TEMPLATE = Path("template.yaml")
 DEFAULT_STATE_FILE = Path(".aiqleads/local.json")
@@ -39,7 +38,7 @@ WELL_KNOWN = {
 }
 
 
-class LocalCloud:
+class LocalCloud(Started):
     """moto server + the template's resources + its functions behind the API server and the queue pollers.
 
     `api_port` None means 3000, or any free port when `port` is 0 (so tests never collide). `run_functions=False`
@@ -207,14 +206,6 @@ class LocalCloud:
             runtime.stop()
         self._resources = None
         self.server.stop()
-
-    def __enter__(self) -> LocalCloud:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def resources(self) -> LocalResources:

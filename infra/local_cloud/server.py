@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from infra.local_cloud import moto_accelerator
@@ -119,7 +119,25 @@ def _check_port_free(host: str, port: int) -> None:
             raise LocalCloudError(f"cannot bind {host}:{port}: {error}") from error
 
 
-class LocalAwsServer:
+class Started:
+    """Started by `with`, and stopped when the block ends, however it ends."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class LocalAwsServer(Started):
     """moto's server (`python -m moto.server`) in a child process on a loopback address, with boto3 factories for
     its endpoint.
 
@@ -205,14 +223,6 @@ class LocalAwsServer:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    def __enter__(self) -> LocalAwsServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------------------------------------ endpoint
 

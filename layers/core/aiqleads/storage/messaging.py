@@ -10,14 +10,14 @@ from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.storage.aws import client
 
 
-def _attribute(value: str | int | float) -> dict[str, str]:
+def message_attribute(value: str | int | float) -> dict[str, str]:
     if isinstance(value, str):
         return {"DataType": "String", "StringValue": value}
     return {"DataType": "Number", "StringValue": repr(value)}
 
 
-class EventPublisher:
-    """Publishes domain events to the domain-events topic, with filterable message attributes."""
+class SnsTopic:
+    """A topic to publish to, with the process's SNS client unless one is given (tests pass their own)."""
 
     def __init__(self, topic_arn: str, sns: Any | None = None):
         self.topic_arn = topic_arn
@@ -26,6 +26,10 @@ class EventPublisher:
     @property
     def sns(self) -> Any:
         return self._sns or client("sns")
+
+
+class EventPublisher(SnsTopic):
+    """Publishes domain events to the domain-events topic, with filterable message attributes."""
 
     def publish(self, event: DomainEvent) -> None:
         self.publish_many([event])
@@ -36,7 +40,7 @@ class EventPublisher:
                 {
                     "Id": str(index),
                     "Message": event.model_dump_json(),
-                    "MessageAttributes": {k: _attribute(v) for k, v in event.attributes().items()},
+                    "MessageAttributes": {k: message_attribute(v) for k, v in event.attributes().items()},
                 }
                 for index, event in enumerate(events[start : start + 10])
             ]
@@ -60,7 +64,7 @@ class QueueSender:
         if delay_seconds:
             request["DelaySeconds"] = max(0, min(900, delay_seconds))
         if attributes:
-            request["MessageAttributes"] = {k: _attribute(v) for k, v in attributes.items()}
+            request["MessageAttributes"] = {k: message_attribute(v) for k, v in attributes.items()}
         return str(self.sqs.send_message(**request)["MessageId"])
 
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:

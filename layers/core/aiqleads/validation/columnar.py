@@ -23,9 +23,8 @@ from aiqleads.validation.flat import (
     LEAD_COLUMNS,
     NUMERIC_LEAD_COLUMNS,
     SIGNAL_COLUMNS,
-    FieldError,
-    InvalidRow,
     lead_from_flat,
+    typed_cells,
 )
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -321,22 +320,5 @@ def record_values(row: Mapping[str, Any], spec: FeatureSpec) -> dict[str, Any]:
         names = [*SIGNAL_COLUMNS, *(n for n in spec.inputs if n not in values and n not in SIGNAL_COLUMNS)]
     else:
         values, names = {}, list(spec.inputs)
-    errors = []
-    for name in names:
-        cell = row.get(name)
-        text = grammar.blank_to_none(cell if cell is None or isinstance(cell, str) else str(cell))
-        kind = spec.inputs.get(name, "number")
-        try:
-            if text is None:
-                values[name] = None
-            elif kind == "number":
-                values[name] = grammar.parse_number(text)
-            elif kind == "datetime":
-                values[name] = grammar.parse_datetime(text)
-            else:
-                values[name] = text
-        except ValueError as exc:
-            errors.append(FieldError(name, str(exc)))
-    if errors:
-        raise InvalidRow(errors)
+    values.update(typed_cells(row, ((name, spec.inputs.get(name, "number")) for name in names)))
     return values

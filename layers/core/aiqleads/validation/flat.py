@@ -7,8 +7,9 @@ Flat files carry text; `lead_from_flat` turns one row into a validated `Lead` us
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +27,11 @@ NUMERIC_LEAD_COLUMNS: tuple[str, ...] = tuple(c for c in LEAD_COLUMNS if flat_ty
 SIGNAL_COLUMNS: tuple[str, ...] = BEHAVIOUR_COLUMNS + MARKET_COLUMNS
 LABEL_COLUMN = "converted"
 
+# The feature spec's input type of each lead column, from its type in the model.
+_LEAD_INPUTS = {
+    c: "number" if c in NUMERIC_LEAD_COLUMNS else "datetime" if flat_types(c) == {datetime} else "text"
+    for c in LEAD_COLUMNS
+}
 _NESTED_PATH = {flat: path for flat, path in LEAD_FLAT_PATHS.items() if len(path) == 2}
 _FLAT_NAME: dict[tuple[str, ...], str] = {path: flat for flat, path in _NESTED_PATH.items()}
 
@@ -65,26 +71,35 @@ def pydantic_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-def lead_from_flat(row: Mapping[str, Any]) -> Lead:
-    """Validate one flat row of text cells; raise InvalidRow listing every bad field."""
-    errors: list[FieldError] = []
+def cell_value(cell: Any, kind: str) -> Any:
+    """One flat cell as its input type (`number`, `datetime`, else text); a blank cell is None."""
+    text = grammar.blank_to_none(cell if cell is None or isinstance(cell, str) else str(cell))
+    if text is None:
+        return None
+    if kind == "number":
+        return grammar.parse_number(text)
+    if kind == "datetime":
+        return grammar.parse_datetime(text)
+    return text
+
+
+def typed_cells(row: Mapping[str, Any], kinds: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The named cells of a row by their (name, input type); raise InvalidRow listing every bad one."""
     values: dict[str, Any] = {}
-    for column in LEAD_COLUMNS:
-        raw = row.get(column)
-        text = grammar.blank_to_none(raw if raw is None or isinstance(raw, str) else str(raw))
-        if text is None:
-            continue
+    errors: list[FieldError] = []
+    for name, kind in kinds:
         try:
-            if column in NUMERIC_LEAD_COLUMNS:
-                values[column] = grammar.parse_number(text)
-            elif column == "created_at":
-                values[column] = grammar.parse_datetime(text)
-            else:
-                values[column] = text
+            values[name] = cell_value(row.get(name), kind)
         except ValueError as exc:
-            errors.append(FieldError(column, str(exc)))
+            errors.append(FieldError(name, str(exc)))
     if errors:
         raise InvalidRow(errors)
+    return values
+
+
+def lead_from_flat(row: Mapping[str, Any]) -> Lead:
+    """Validate one flat row of text cells; raise InvalidRow listing every bad field."""
+    values = {name: value for name, value in typed_cells(row, _LEAD_INPUTS.items()).items() if value is not None}
     if "beds" in values and values["beds"] == int(values["beds"]):
         values["beds"] = int(values["beds"])
     nested: dict[str, Any] = {"contact": {}, "property": {}}

@@ -63,10 +63,14 @@ class WebhookRepository(DynamoTable):
     def _update_endpoint(
         self, tenant_id: str, endpoint_id: str, update: str, condition: str, values: dict[str, Any]
     ) -> bool:
+        return self._update_if(self._endpoint_item_key(tenant_id, endpoint_id), update, condition, values)
+
+    def _update_if(self, key: dict[str, Any], update: str, condition: str, values: dict[str, Any]) -> bool:
+        """Apply `update` if `condition` holds; False when it does not."""
         expressions = update + " " + condition
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": self._endpoint_item_key(tenant_id, endpoint_id),
+            "Key": key,
             "UpdateExpression": update,
             "ConditionExpression": condition,
         }
@@ -213,18 +217,7 @@ class WebhookRepository(DynamoTable):
             ":expires": int(now) + STATE_TTL_SECONDS,
             ":type": task.event_type,
         }
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key=self._state_key(task),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=_names(update + " " + condition),
-                ExpressionAttributeValues=_values(update + " " + condition, values),
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
+        if not self._update_if(self._state_key(task), update, condition, values):
             item = self.dynamodb.get_item(TableName=self.table_name, Key=self._state_key(task), ConsistentRead=True)
             state = decode_item(item.get("Item") or {})
             status = str(state.get("status", ""))
@@ -242,20 +235,7 @@ class WebhookRepository(DynamoTable):
         condition = "#s = :inflight AND #r = :r AND #a = :n"
         update = "SET #s = :status, updated_at = :now REMOVE lease_until"
         values = {":inflight": "in_flight", ":r": task.round, ":n": task.attempt, ":status": status, ":now": now}
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key=self._state_key(task),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=_names(update + " " + condition),
-                ExpressionAttributeValues=_values(update + " " + condition, values),
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return self._update_if(self._state_key(task), update, condition, values)
 
     # ------------------------------------------------------------------------------------------ attempts
 

@@ -8,7 +8,7 @@ MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup lock run file-demo local-cloud test lint typecheck unit bench model openapi format clean package deploy
+.PHONY: setup lock run file-demo local-cloud redrive test lint typecheck unit bench model openapi format clean package deploy
 AWS_PORT ?= 4566
 API_PORT ?= 3000
 
@@ -46,6 +46,11 @@ file-demo: $(STAMP)
 # The AWS endpoint and the template's resources only (no functions, no demo data), until Ctrl-C.
 local-cloud: $(STAMP)
 	$(BIN)/python -m infra.local_cloud up --port $(AWS_PORT) --no-functions --no-demo
+
+# Webhook deliveries that exhausted their retries in the running local cloud (make run), back to the notify queue
+# for a new round; MAX=N moves at most N. In AWS: .venv/bin/python -m aiqleads.webhooks.redrive --stage <stage>.
+redrive: $(STAMP)
+	$(BIN)/python -m infra.local_cloud redrive $(if $(MAX),--max $(MAX))
 
 test: lint typecheck unit
 

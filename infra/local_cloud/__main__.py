@@ -6,6 +6,11 @@ Starts moto on 127.0.0.1, creates every resource template.yaml declares, loads t
 tenant and data, serves the API as API Gateway would and polls the queues; writes `.aiqleads/local.json`
 (`api_url`, `aws_endpoint_url`, `api_key`, `uploads_bucket`, `events_topic_arn`, tables, queues, ...), prints the
 URLs with three copy-paste examples, and waits. Ctrl-C (or SIGTERM) stops it and removes the state file.
+
+    python -m infra.local_cloud redrive [--max N] [--state-file .aiqleads/local.json]
+
+Moves dead-lettered webhook deliveries of the running local cloud back to its notify queue (`make redrive`), with
+the endpoint and queues its state file names.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from .cloud import DEFAULT_STATE_FILE, DEFAULT_TEMPLATE, LocalCloud, remove_stat
 from .gateway import DEFAULT_API_PORT
 from .pollers import DEFAULT_RETRY_DELAY_SECONDS
 from .resources import DEFAULT_STACK_NAME
-from .server import DEFAULT_HOST, DEFAULT_PORT, LocalCloudError
+from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalCloudError, client
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -185,6 +190,36 @@ def up(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def redrive(arguments: argparse.Namespace) -> int:
+    """`aiqleads.webhooks.redrive` against the running local cloud, found through its state file."""
+    from aiqleads.webhooks.redrive import main as redrive_main
+
+    try:
+        info = json.loads(arguments.state_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        print(
+            f"local cloud: {arguments.state_file} does not exist: start the local cloud first (make run)",
+            file=sys.stderr,
+        )
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"local cloud: cannot read {arguments.state_file}: {error}", file=sys.stderr)
+        return 1
+    queues = info.get("queues") or {}
+    if not {"NotifyQueue", "NotifyDeadLetterQueue"} <= queues.keys():
+        print(f"local cloud: {arguments.state_file} names no NotifyQueue and NotifyDeadLetterQueue", file=sys.stderr)
+        return 1
+    try:
+        sqs = client("sqs", info["aws_endpoint_url"], info.get("region", REGION))
+    except LocalCloudError as error:
+        print(f"local cloud: {error}", file=sys.stderr)
+        return 1
+    argv = ["--queue-url", queues["NotifyQueue"], "--dead-letter-queue-url", queues["NotifyDeadLetterQueue"]]
+    if arguments.max is not None:
+        argv += ["--max", str(arguments.max)]
+    return redrive_main(argv, environ={}, sqs=sqs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local_cloud", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -214,9 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--parameter", type=_parameter, action="append", default=[], metavar="NAME=VALUE", help="template parameter"
     )
     up_command.add_argument("--log-requests", action="store_true", help="log every AWS and API request")
+    redrive_command = commands.add_parser(
+        "redrive", help="move the running local cloud's dead-lettered webhook deliveries back to the notify queue"
+    )
+    redrive_command.add_argument("--max", type=int, default=None, metavar="N", help="move at most N messages")
+    redrive_command.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     arguments = parser.parse_args(argv)
     if arguments.command == "up":
         return up(arguments)
+    if arguments.command == "redrive":
+        return redrive(arguments)
     parser.error(f"unknown command {arguments.command}")
     return 2
 

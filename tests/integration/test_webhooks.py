@@ -20,11 +20,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 
+from infra.local_cloud.cloud import write_state_file
 from tests.integration.conftest import ROOT, receive_until
 from tests.integration.test_backbone import LEAD, api
 
@@ -236,6 +238,7 @@ def test_always_failing_ends_in_the_dlq_with_an_alert_and_redrive_delivers_once(
     receiver: Receiver,
     endpoints: list[str],
     market: str,
+    tmp_path: Path,
 ) -> None:
     sqs, sns = running_aws("sqs"), running_aws("sns")
     alerts_url = sqs.create_queue(QueueName=f"it-alerts-{market}")["QueueUrl"]
@@ -256,6 +259,7 @@ def test_always_failing_ends_in_the_dlq_with_an_alert_and_redrive_delivers_once(
         assert body["type"] == "webhook.dead_lettered"
         assert body["tenant_id"] == running_info["tenant_id"]
         assert body["details"]["attempts"] == 3
+        assert running_info["queues"]["NotifyDeadLetterQueue"] in body["details"]["redrive"]
         assert [r.status for r in receiver.received("/down")] == [500, 500, 500]
         assert [d["outcome"] for d in deliveries(running_info, endpoint["id"])] == [
             "dead_lettered", "retrying", "retrying"
@@ -264,18 +268,11 @@ def test_always_failing_ends_in_the_dlq_with_an_alert_and_redrive_delivers_once(
         depth = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
         assert int(depth["Attributes"]["ApproximateNumberOfMessages"]) >= 1
 
-        receiver.script["/down"] = [200]  # the receiver recovers; an operator redrives
-        environment = {
-            **os.environ,
-            "AWS_ENDPOINT_URL": running_info["aws_endpoint_url"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": running_info["region"],
-            "NOTIFY_DEAD_LETTER_QUEUE_URL": dlq_url,
-            "NOTIFY_QUEUE_URL": running_info["queues"]["NotifyQueue"],
-        }
+        receiver.script["/down"] = [200]  # the receiver recovers; an operator redrives (what `make redrive` runs)
+        state_file = write_state_file(tmp_path / "local.json", running_info)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # all from the state file
         done = subprocess.run(
-            [sys.executable, "-m", "aiqleads.webhooks.redrive"],
+            [sys.executable, "-m", "infra.local_cloud", "redrive", "--state-file", str(state_file)],
             env=environment, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         assert "moved 1 " in done.stdout, done.stdout + done.stderr

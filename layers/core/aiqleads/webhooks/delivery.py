@@ -189,7 +189,12 @@ class Notifier:
                         "attempts": task.attempt,
                         "last_status_code": response.status,
                         "last_error": response.error,
-                        "redrive": "python -m aiqleads.webhooks.redrive",
+                        # The operator's next step, copy-paste ready (AWS credentials and region still needed).
+                        "redrive": (
+                            "python -m aiqleads.webhooks.redrive"
+                            f" --queue-url {self.settings.notify_queue_url}"
+                            f" --dead-letter-queue-url {self.settings.notify_dead_letter_queue_url}"
+                        ),
                     },
                 )
             )

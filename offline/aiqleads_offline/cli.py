@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,10 +33,14 @@ def _train(args: argparse.Namespace) -> int:
     from aiqleads.features.spec import FeatureSpec, default_spec
 
     spec = None
-    if args.spec == "lead":
-        spec = default_spec()
-    elif args.spec:
-        spec = FeatureSpec.load(Path(args.spec))
+    try:
+        if args.spec == "lead":
+            spec = default_spec()
+        elif args.spec:
+            spec = FeatureSpec.load(Path(args.spec))
+    except ValueError as exc:
+        print(f"error: {args.spec}: not a feature spec: {exc}", file=sys.stderr)
+        return 1
     options = TrainingOptions(
         label=args.label,
         id_column=args.id_column,
@@ -144,9 +149,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _input_files(args: argparse.Namespace) -> list[Path]:
+    if args.command == "train":
+        return [args.data] + ([Path(args.spec)] if args.spec and args.spec != "lead" else [])
+    if args.command == "score":
+        return [args.input]
+    if args.command == "summarize":
+        return [args.scored]
+    return []
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path` cannot be an input file, or None. Checked before any work, so a typo costs no model load."""
+    if not path.exists():
+        return f"{path}: no such file"
+    if path.is_dir():
+        return f"{path}: is a directory, not a file"
+    if not os.access(path, os.R_OK):
+        return f"{path}: cannot be read (permission denied)"
+    return None
+
+
+def _os_error(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    inputs = _input_files(args)
+    for path in inputs:
+        problem = _unreadable(path)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
+    # What the commands do not report themselves (a file that vanished or became unreadable after the check, an
+    # output directory that does not exist) still ends as one line, not a traceback.
+    try:
+        return int(args.run(args))
+    except OSError as exc:
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -211,14 +211,15 @@ def test_quoted_newlines_and_commas_survive_the_round_trip(tmp_path: Path, score
     [
         (["generate", "--rows", "10", "-o", "leads.xlsx"], "unsupported file extension"),
         (["generate", "--rows", "-5", "-o", "leads.csv"], "rows must not be negative"),
-        (["score", "missing.csv", "-o", "out.csv"], "No such file"),
-        (["score", "missing.csv", "-o", "out.csv", "--grades", "A=2"], "grade thresholds"),
+        (["score", "missing.csv", "-o", "out.csv"], "missing.csv: no such file"),
+        (["score", "leads.csv", "-o", "out.csv", "--grades", "A=2"], "grade thresholds"),
     ],
 )
 def test_cli_mistakes_get_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv, message
 ):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "leads.csv").write_text("id\n")  # an input that exists: the other mistake is the one reported
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err

@@ -138,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", type=Path, required=True)
     score.add_argument("--model", type=Path, help="model directory (default: the shipped production model)")
     score.add_argument("--grades", help="probability thresholds, e.g. A=0.4,B=0.2,C=0.1 (default: the model's)")
-    score.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    score.add_argument(
+        "--threads",
+        type=int,
+        help="onnxruntime threads per batch (default 1; batches run on one thread per core, at most 4)",
+    )
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.set_defaults(run=_score)
 

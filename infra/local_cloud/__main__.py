@@ -5,7 +5,7 @@
 Starts moto on 127.0.0.1, creates every resource template.yaml declares, loads the functions, seeds the demo
 tenant and data, serves the API as API Gateway would and polls the queues; writes `.aiqleads/local.json`
 (`api_url`, `aws_endpoint_url`, `api_key`, `uploads_bucket`, `events_topic_arn`, tables, queues, ...), prints the
-URLs with three copy-paste examples, and waits. Ctrl-C (or SIGTERM) stops it and removes the state file.
+URLs with copy-paste examples of what is running, and waits. Ctrl-C (or SIGTERM) stops it and removes the state file.
 
     python -m infra.local_cloud redrive [--max N] [--state-file .aiqleads/local.json]
 
@@ -71,30 +71,56 @@ EXAMPLE_LEAD = {
 }
 
 
-def examples(info: dict[str, Any]) -> list[str]:
-    """Three copy-paste examples: score a lead, upload a CSV, read its results."""
+def _bulk_scoring_runs(info: dict[str, Any]) -> bool:
+    function = (info.get("functions") or {}).get("BulkScoreFunction") or {}
+    return bool(function.get("running") and function.get("queues"))
+
+
+def examples(info: dict[str, Any], scratch: Path = DEFAULT_STATE_FILE.parent) -> list[str]:
+    """Copy-paste examples that work with what is running: with the functions, score a lead, upload a CSV and
+    read its results; without them (`--no-functions`), what the endpoint alone answers."""
     api_url, key = info.get("api_url"), info.get("api_key")
     bucket, endpoint, region = info["uploads_bucket"], info["aws_endpoint_url"], info["region"]
+    queues = info.get("queues") or {}
+    # Files go beside the state file (.aiqleads/, git-ignored), never into the repository's root.
+    upload, path = "uploads/leads.csv", str(scratch / "leads.csv")
+    leads = shlex.quote(path)
     lines = ["Try it:"]
     if api_url:
         lead = shlex.quote(json.dumps(EXAMPLE_LEAD))
         lines += [
-            "  # 1. score a lead",
+            "  # score a lead",
             f"  curl -s -X POST {api_url}/v1/leads/score -H 'x-api-key: {key or '<your API key>'}' "
             f"-H 'content-type: application/json' -d {lead}",
         ]
-    tenant = info.get("tenant_id", "demo")
     lines += [
-        f"  # 2. upload a CSV of leads (flat form) for bulk scoring, as tenant {tenant}",
+        "  # AWS clients reach the local endpoint with these (dummy credentials; boto3 and the AWS CLI read them)",
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-        "  .venv/bin/aiqleads generate --rows 1000 --leads-only -o leads.csv",
-        f"  aws s3 cp leads.csv s3://{bucket}/uploads/leads.csv --metadata tenant-id={tenant}",
-        "  # 3. read the results (a few seconds later; bad rows go to an errors file beside it)",
-        f"  aws s3 cp s3://{bucket}/results/leads.scored.csv - | head",
-        "  # (no AWS CLI? .venv/bin/python -c \"import boto3; boto3.client('s3').upload_file('leads.csv', "
-        f"'{bucket}', 'uploads/leads.csv', ExtraArgs={{'Metadata': {{'tenant-id': '{tenant}'}}}})\")",
     ]
+    if _bulk_scoring_runs(info):
+        tenant = info.get("tenant_id", "demo")
+        lines += [
+            f"  # upload a CSV of leads (flat form) for bulk scoring, as tenant {tenant}",
+            f"  .venv/bin/aiqleads generate --rows 1000 --leads-only -o {leads}",
+            f"  aws s3 cp {leads} s3://{bucket}/{upload} --metadata tenant-id={tenant}",
+            "  # read the results (a few seconds later; bad rows go to results/leads.errors.jsonl)",
+            f"  aws s3 cp s3://{bucket}/results/leads.scored.csv - | head -3",
+            f"  # (no AWS CLI? .venv/bin/python -c \"import boto3; boto3.client('s3').upload_file('{path}', "
+            f"'{bucket}', '{upload}', ExtraArgs={{'Metadata': {{'tenant-id': '{tenant}'}}}})\")",
+        ]
+    else:
+        lines += [
+            "  # no function runs here (make run starts them): nothing scores uploads or consumes the queues",
+            "  aws dynamodb list-tables",
+        ]
+        if "BulkQueue" in queues:
+            lines += [
+                "  # an upload under uploads/ only leaves its S3 notification in BulkQueue (AWS CLI v1's sqs",
+                "  # commands ignore AWS_ENDPOINT_URL, hence --endpoint-url):",
+                f"  echo id > {leads} && aws s3 cp {leads} s3://{bucket}/{upload}",
+                f"  aws sqs receive-message --endpoint-url {endpoint} --queue-url {queues['BulkQueue']}",
+            ]
     return lines
 
 
@@ -136,7 +162,7 @@ def describe(info: dict[str, Any], state_file: Path) -> str:
         kinds = sorted({item["type"] for item in skipped.values()})
         lines.append(f"  not created locally: {len(skipped)} resources ({', '.join(kinds)}); reasons in {state_file}")
     lines += [f"  note: {note}" for note in info["notes"]]
-    lines += [f"Written to {state_file}.", *examples(info), "Press Ctrl-C to stop."]
+    lines += [f"Written to {state_file}.", *examples(info, state_file.parent), "Press Ctrl-C to stop."]
     return "\n".join(lines)
 
 

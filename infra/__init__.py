@@ -1,1 +1,2 @@
-"""Infrastructure helpers: reading and checking template.yaml (and, later, the local cloud built from it)."""
+"""Infrastructure helpers: reading and checking template.yaml (template), the Lambda artifacts (packaging) and the
+local cloud built from the template (local_cloud)."""

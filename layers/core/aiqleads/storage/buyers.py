@@ -1,6 +1,7 @@
-"""BuyersTable: buyer profiles (and, with later features, purchases, feedback and webhooks) per tenant.
+"""BuyersTable: buyer profiles per tenant (the demo seeder writes them in bulk).
 
-pk = <tenant>#<buyer id>, sk = profile | purchase#<lead id> | feedback#<id> | webhook#<id>
+pk = <tenant>#<buyer id>, sk = profile. The same table holds purchases, served recommendations, feedback and the
+tenant's rules (storage/recommendations.py) and webhooks (storage/webhooks.py).
 """
 
 from __future__ import annotations

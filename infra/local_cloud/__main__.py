@@ -1,4 +1,4 @@
-"""Run the local cloud until Ctrl-C.
+"""Run the local cloud until Ctrl-C (`up`), and redrive its dead-lettered webhook deliveries (`redrive`).
 
     python -m infra.local_cloud up [--port 4566] [--api-port 3000] [--template template.yaml] [--parameter Stage=dev]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from aiqleads.features.spec import default_spec
+from aiqleads.process_cache import reset
 from aiqleads.scoring.artifact import ModelArtifact
 from aiqleads_offline.generate import generate_file
 
@@ -18,6 +20,20 @@ def training_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "training.csv"
     generate_file(SMALL_MODEL_ROWS, 11, path)
     return path
+
+
+@pytest.fixture
+def process_env() -> Iterator[Callable[[str, str], None]]:
+    """Set a variable for one test as a new Lambda process would see it: functions read their settings once per
+    process, so the process caches are reset after each change and again once the variables are restored."""
+    with pytest.MonkeyPatch.context() as patch:
+
+        def setenv(name: str, value: str) -> None:
+            patch.setenv(name, value)
+            reset()
+
+        yield setenv
+    reset()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aiqleads.composition import api_key_repository
+from aiqleads.composition import api_keys
 from aiqleads.tenants.api_keys import authorize
 
 logger = Logger(service="aiqleads")
@@ -13,7 +13,7 @@ logger = Logger(service="aiqleads")
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return authorize(api_key_repository(), event.get("authorizationToken"), event["methodArn"])
+        return authorize(api_keys(), event.get("authorizationToken"), event["methodArn"])
     except PermissionError:
         logger.info("rejected an API key")  # the key itself is never logged
         # API Gateway answers 401 exactly when the authorizer fails with the message "Unauthorized".

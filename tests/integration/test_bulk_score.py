@@ -317,11 +317,11 @@ def test_upload_gives_results_errors_items_and_one_event(
 
 
 @pytest.fixture
-def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+def small_parts(process_env: Callable[[str, str], None]) -> None:
     """Parts of 64 KiB (moto's 5 MiB minimum is lowered for this module's moto) and batches of 400 rows: a
     2,000-row file spans several parts and several invocations."""
-    monkeypatch.setenv("BULK_PART_BYTES", str(64 << 10))
-    monkeypatch.setenv("BULK_BATCH_ROWS", "400")
+    process_env("BULK_PART_BYTES", str(64 << 10))
+    process_env("BULK_BATCH_ROWS", "400")
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +337,11 @@ def formats(leads_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 @pytest.mark.usefixtures("small_parts")
 def test_a_continued_job_gives_the_one_shot_bytes_and_scores_no_row_twice(
-    bulk: Bulk, formats: dict[str, Path], fmt: str, monkeypatch: pytest.MonkeyPatch
+    bulk: Bulk,
+    formats: dict[str, Path],
+    fmt: str,
+    monkeypatch: pytest.MonkeyPatch,
+    process_env: Callable[[str, str], None],
 ) -> None:
     tenant = _tenant()
     source = formats[fmt]
@@ -346,7 +350,7 @@ def test_a_continued_job_gives_the_one_shot_bytes_and_scores_no_row_twice(
     (one_shot_event,) = bulk.events()
 
     counter = _CountingScorer(monkeypatch)
-    monkeypatch.setenv("BULK_TIME_MARGIN_SECONDS", "60")
+    process_env("BULK_TIME_MARGIN_SECONDS", "60")
     bulk.upload(source, f"uploads/{tenant}/continued.{fmt}")
     invocations = bulk.run(f"uploads/{tenant}/continued.{fmt}", FakeContext(remaining_ms=30_000))
 
@@ -364,11 +368,15 @@ def test_a_continued_job_gives_the_one_shot_bytes_and_scores_no_row_twice(
 
 @pytest.mark.usefixtures("small_parts")
 def test_a_crash_mid_chunk_is_redone_from_the_last_checkpoint(
-    bulk: Bulk, leads_file: Path, expected: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+    bulk: Bulk,
+    leads_file: Path,
+    expected: tuple[bytes, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    process_env: Callable[[str, str], None],
 ) -> None:
     tenant = _tenant()
     key = f"uploads/{tenant}/leads-nov.csv"
-    monkeypatch.setenv("BULK_CHECKPOINT_SECONDS", "0")  # a checkpoint at every part boundary
+    process_env("BULK_CHECKPOINT_SECONDS", "0")  # a checkpoint at every part boundary
     calls = {"n": 0}
     original = LeadRepository.write_items
 

@@ -109,9 +109,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "1s,1s")  # 3 attempts, ~2 s apart at most
-    monkeypatch.setenv("WEBHOOK_RETRY_JITTER", "0")
+def fast_retries(process_env: Callable[[str, str], None]) -> None:
+    process_env("WEBHOOK_RETRY_SCHEDULE", "1s,1s")  # 3 attempts, ~2 s apart at most
+    process_env("WEBHOOK_RETRY_JITTER", "0")
 
 
 @pytest.fixture
@@ -287,9 +287,13 @@ def test_always_failing_ends_in_the_dlq_with_an_alert_and_redrive_delivers_once(
 
 @pytest.mark.usefixtures("fast_retries")
 def test_a_hanging_receiver_is_timed_out_and_retried(
-    running_info: dict[str, Any], receiver: Receiver, endpoints: list[str], market: str, monkeypatch: pytest.MonkeyPatch
+    running_info: dict[str, Any],
+    receiver: Receiver,
+    endpoints: list[str],
+    market: str,
+    process_env: Callable[[str, str], None],
 ) -> None:
-    monkeypatch.setenv("WEBHOOK_TIMEOUT", "1s")
+    process_env("WEBHOOK_TIMEOUT", "1s")
     receiver.script["/hang"] = ["hang:3", 200]
     endpoint = subscribe(running_info, endpoints, receiver.url("/hang"), market)
     post_lead(running_info, market)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aiqleads.bulk.output import MultipartOutput, ParquetSegment, UploadGone, merge_segments
+from aiqleads.bulk.output import DEFAULT_PART_BYTES, MultipartOutput, ParquetSegment, UploadGone, merge_segments
 from aiqleads.bulk.requests import (
     ContinueRequest,
     MalformedMessage,
@@ -77,9 +77,11 @@ def test_job_ids_are_stable_per_object_version() -> None:
 
 
 def test_settings_from_environment() -> None:
-    settings = BulkSettings.from_env({"BULK_TIME_MARGIN_SECONDS": "5", "BULK_BATCH_ROWS": "100"})
+    resources = {"JOBS_TABLE": "j", "LEADS_TABLE": "l", "DOMAIN_EVENTS_TOPIC_ARN": "t", "BULK_QUEUE_URL": "q"}
+    settings = BulkSettings.from_env({**resources, "BULK_TIME_MARGIN_SECONDS": "5", "BULK_BATCH_ROWS": "100"})
     assert (settings.time_margin_s, settings.batch_rows) == (5.0, 100)
-    assert BulkSettings.from_env({}).time_margin_s == 60.0
+    assert BulkSettings.from_env(resources).time_margin_s == 60.0
+    assert BulkSettings.from_env(resources).part_bytes == DEFAULT_PART_BYTES
 
 
 class FakeParts:

@@ -13,9 +13,10 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.settings import NotifySettings
 from aiqleads.webhooks.models import WebhookCreate, WebhookEndpoint, WebhookFilter, WebhookPayload
 from aiqleads.webhooks.schedule import RetryPolicy, parse_retry_after
-from aiqleads.webhooks.settings import DEFAULT_SCHEDULE, WebhookSettings, parse_duration, parse_schedule
+from aiqleads.webhooks.settings import DEFAULT_SCHEDULE, parse_duration, parse_schedule
 from aiqleads.webhooks.signing import new_secret, secret_key, sign, signature_headers
 from aiqleads.webhooks.urls import UnsafeUrl, UrlPolicy, address_problem
 
@@ -105,6 +106,14 @@ def test_retry_after_stretches_but_never_shortens_and_is_capped() -> None:
     assert parse_retry_after(None, now) is None
 
 
+NOTIFY_RESOURCES = {
+    "BUYERS_TABLE": "buyers",
+    "NOTIFY_QUEUE_URL": "notify",
+    "NOTIFY_DEAD_LETTER_QUEUE_URL": "notify-dlq",
+    "ALERTS_TOPIC_ARN": "alerts",
+}
+
+
 def test_settings_parse_durations_and_schedules() -> None:
     assert parse_duration("5s") == 5
     assert parse_duration("5m") == 300
@@ -114,12 +123,14 @@ def test_settings_parse_durations_and_schedules() -> None:
     assert parse_schedule("5s,5m,30m,2h,5h,10h") == DEFAULT_SCHEDULE
     with pytest.raises(ValueError, match="duration"):
         parse_duration("soon")
-    settings = WebhookSettings.from_env({"WEBHOOK_RETRY_SCHEDULE": "1,2", "WEBHOOK_TIMEOUT": "2s"})
+    settings = NotifySettings.from_env(
+        {**NOTIFY_RESOURCES, "WEBHOOK_RETRY_SCHEDULE": "1,2", "WEBHOOK_TIMEOUT": "2s"}
+    ).webhooks
     assert settings.retry_schedule == (1, 2)
     assert settings.max_attempts == 3
     assert settings.timeout_seconds == 2
     assert settings.allow_loopback is False
-    defaults = WebhookSettings.from_env({})
+    defaults = NotifySettings.from_env(NOTIFY_RESOURCES).webhooks
     assert defaults.timeout_seconds == 15
     assert defaults.retry_schedule == DEFAULT_SCHEDULE
 

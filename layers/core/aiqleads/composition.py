@@ -1,52 +1,171 @@
-"""Wiring: services built from the environment's settings and the AWS repositories (one per process)."""
+"""The composition root: each function's services, built from its settings model on first use, once per process.
+
+Every service, repository and the model is imported inside the factory that builds it, so a function's cold start
+loads only what it wires: importing this module costs nothing, and the authorizer and notify functions never load
+numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds them to it).
+
+    authorizer           api_keys()
+    api                  api_leads(), api_recommendations(), api_recommendation_jobs(), api_webhooks()
+    events               events_leads()
+    notify               notifier()
+    bulk_score           bulk_scorer()
+    recommendations_job  recommendations_job_runner()
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiqleads.leads.service import LeadService
 from aiqleads.process_cache import per_process
-from aiqleads.recommendations.candidate_cache import CachedCandidates
-from aiqleads.recommendations.jobs import RecommendationJobs
-from aiqleads.recommendations.service import RecommendationService
-from aiqleads.scoring.artifact import load_artifact
-from aiqleads.scoring.scorer import Scorer
-from aiqleads.settings import Settings
-from aiqleads.storage.aggregates import AggregateRepository
-from aiqleads.storage.api_keys import ApiKeyRepository
-from aiqleads.storage.jobs import JobRepository
-from aiqleads.storage.leads import LeadRepository
-from aiqleads.storage.markets import MarketSignalRepository
-from aiqleads.storage.messaging import EventPublisher, QueueSender
-from aiqleads.storage.objects import ObjectStore
-from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
+from aiqleads.settings import (
+    ApiSettings,
+    AuthorizerSettings,
+    BulkSettings,
+    EventsSettings,
+    LeadResources,
+    NotifySettings,
+    RecommendationJobResources,
+    RecommendationResources,
+    RecommendationsJobSettings,
+)
+
+if TYPE_CHECKING:
+    from aiqleads.bulk.runner import BulkScorer
+    from aiqleads.leads.service import LeadService
+    from aiqleads.ports import MessageQueue
+    from aiqleads.recommendations.jobs import RecommendationJobs
+    from aiqleads.recommendations.service import RecommendationService
+    from aiqleads.scoring.scorer import Scorer
+    from aiqleads.storage.api_keys import ApiKeyRepository
+    from aiqleads.webhooks.delivery import Notifier
+    from aiqleads.webhooks.service import WebhookService
 
 
 @per_process
 def default_scorer() -> Scorer:
     """The serving model's scorer, loaded on first use (the ONNX session is created once per process)."""
+    from aiqleads.scoring.artifact import load_artifact
+    from aiqleads.scoring.scorer import Scorer
+
     return Scorer(load_artifact())
 
 
-def lead_service(settings: Settings | None = None) -> LeadService:
-    settings = (settings or Settings.from_env()).require(
-        "leads_table", "aggregates_table", "market_signals_table", "domain_events_topic_arn"
+# ------------------------------------------------------------------------------------------------ authorizer
+@per_process
+def api_keys() -> ApiKeyRepository:
+    from aiqleads.storage.api_keys import ApiKeyRepository
+
+    return ApiKeyRepository(AuthorizerSettings.current().api_keys_table)
+
+
+# ------------------------------------------------------------------------------------------------ api
+@per_process
+def api_leads() -> LeadService:
+    settings = ApiSettings.current()
+    return lead_service(settings, interactions_queue_url=settings.events_queue_url)
+
+
+@per_process
+def api_recommendations() -> RecommendationService:
+    return recommendation_service(ApiSettings.current())
+
+
+@per_process
+def api_recommendation_jobs() -> RecommendationJobs:
+    from aiqleads.storage.messaging import QueueSender
+
+    settings = ApiSettings.current()
+    return recommendation_jobs(settings, QueueSender(settings.jobs_queue_url))
+
+
+@per_process
+def api_webhooks() -> WebhookService:
+    from aiqleads.storage.webhooks import WebhookRepository
+    from aiqleads.webhooks.service import WebhookService
+
+    settings = ApiSettings.current()
+    return WebhookService(WebhookRepository(settings.buyers_table), settings.webhooks)
+
+
+# ------------------------------------------------------------------------------------------------ events
+@per_process
+def events_leads() -> LeadService:
+    return lead_service(EventsSettings.current())
+
+
+# ------------------------------------------------------------------------------------------------ notify
+@per_process
+def notifier() -> Notifier:
+    from aiqleads.storage.alerts import AlertPublisher
+    from aiqleads.storage.messaging import QueueSender
+    from aiqleads.storage.webhooks import WebhookRepository
+    from aiqleads.webhooks.delivery import Notifier
+
+    settings = NotifySettings.current()
+    return Notifier(
+        WebhookRepository(settings.buyers_table),
+        QueueSender(settings.notify_queue_url),
+        QueueSender(settings.notify_dead_letter_queue_url),
+        AlertPublisher(settings.alerts_topic_arn),
+        settings.webhooks,
     )
+
+
+# ------------------------------------------------------------------------------------------------ bulk_score
+@per_process
+def bulk_scorer() -> BulkScorer:
+    from aiqleads.bulk.runner import BulkScorer
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.leads import LeadRepository
+    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.objects import ObjectStore
+
+    settings = BulkSettings.current()
+    return BulkScorer(
+        objects=ObjectStore(),
+        jobs=JobRepository(settings.jobs_table),
+        leads=LeadRepository(settings.leads_table),
+        events=EventPublisher(settings.domain_events_topic_arn),
+        queue=QueueSender(settings.bulk_queue_url),
+        scorer=default_scorer,
+        settings=settings,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ recommendations_job
+class _NoJobQueue:
+    """The recommendations_job function runs queued jobs; only the API queues them."""
+
+    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str:
+        raise RuntimeError("the recommendations_job function does not queue jobs (POST /v1/recommendations/generate)")
+
+    def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:
+        self.send({})
+
+
+@per_process
+def recommendations_job_runner() -> RecommendationJobs:
+    return recommendation_jobs(RecommendationsJobSettings.current(), _NoJobQueue())
+
+
+# ------------------------------------------------------------------------------------------------ shared services
+def lead_service(settings: LeadResources, interactions_queue_url: str | None = None) -> LeadService:
+    from aiqleads.leads.service import LeadService
+    from aiqleads.storage.aggregates import AggregateRepository
+    from aiqleads.storage.leads import LeadRepository
+    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.storage.messaging import EventPublisher, QueueSender
+
     return LeadService(
         leads=LeadRepository(settings.leads_table),
         aggregates=AggregateRepository(settings.aggregates_table),
         markets=MarketSignalRepository(settings.market_signals_table),
         events=EventPublisher(settings.domain_events_topic_arn),
         scorer=default_scorer,
-        interactions_queue=QueueSender(settings.events_queue_url) if settings.events_queue_url else None,
+        interactions_queue=QueueSender(interactions_queue_url) if interactions_queue_url else None,
     )
-
-
-def api_key_repository(settings: Settings | None = None) -> ApiKeyRepository:
-    settings = (settings or Settings.from_env()).require("api_keys_table")
-    return ApiKeyRepository(settings.api_keys_table)
 
 
 @functools.cache
@@ -61,8 +180,11 @@ def _concurrent_map(function: Callable[[str], Any], items: Sequence[str]) -> Ite
     return list(_market_pool().map(function, items)) if len(items) > 1 else [function(i) for i in items]
 
 
-def recommendation_service(settings: Settings | None = None) -> RecommendationService:
-    settings = (settings or Settings.from_env()).require("leads_table", "buyers_table")
+def recommendation_service(settings: RecommendationResources) -> RecommendationService:
+    from aiqleads.recommendations.candidate_cache import CachedCandidates
+    from aiqleads.recommendations.service import RecommendationService
+    from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
+
     return RecommendationService(
         store=MarketplaceRepository(settings.buyers_table, settings.leads_table),
         candidates=CachedCandidates(CandidateRepository(settings.leads_table), settings.candidate_cache_seconds),
@@ -70,14 +192,16 @@ def recommendation_service(settings: Settings | None = None) -> RecommendationSe
     )
 
 
-def recommendation_jobs(settings: Settings | None = None) -> RecommendationJobs:
-    settings = (settings or Settings.from_env()).require(
-        "jobs_table", "jobs_queue_url", "uploads_bucket", "domain_events_topic_arn"
-    )
+def recommendation_jobs(settings: RecommendationJobResources, queue: MessageQueue) -> RecommendationJobs:
+    from aiqleads.recommendations.jobs import RecommendationJobs
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.messaging import EventPublisher
+    from aiqleads.storage.objects import ObjectStore
+
     return RecommendationJobs(
         recommendations=recommendation_service(settings),
         jobs=JobRepository(settings.jobs_table),
-        queue=QueueSender(settings.jobs_queue_url),
+        queue=queue,
         objects=ObjectStore(),
         events=EventPublisher(settings.domain_events_topic_arn),
         bucket=settings.uploads_bucket,

@@ -1,52 +1,181 @@
-"""Where the deployed resources are: read from the environment when a handler first needs them.
+"""Each function's settings: exactly the environment variables it reads, typed and validated.
 
-template.yaml sets the same variables for every function (Globals); the local cloud sets them to its own
-resource names. Reading them per call (not at import) lets tests and the local cloud configure a process after
-importing the handlers.
+A field is the variable of the same name in upper case (or its alias). template.yaml sets them (Globals for the
+resources, a function's own Environment for its tuning) and the local cloud sets them to its own resources; a
+test derives from the template that every function gets what its model requires.
+
+`current()` reads a model once per process, on the function's first use: never at import, so tests and the local
+cloud can configure a process after importing the handlers (`process_cache.reset()` makes it read again).
+A missing or invalid variable fails that first use with every such variable named, instead of a confusing AWS
+error later.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aiqleads.process_cache import per_process
+from aiqleads.webhooks.settings import (
+    Jitter,
+    NonNegativeSeconds,
+    PositiveSeconds,
+    Schedule,
+    Timeout,
+    WebhookSettings,
+)
 
 
 class SettingsError(RuntimeError):
-    """A required environment variable is missing."""
+    """Environment variables a function needs are missing or invalid."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class EnvSettings(BaseModel):
+    """The mechanism: a frozen model whose fields are environment variables."""
 
-    stage: str = "dev"
-    leads_table: str = ""
-    aggregates_table: str = ""
-    market_signals_table: str = ""
-    buyers_table: str = ""
-    api_keys_table: str = ""
-    idempotency_table: str = ""
-    jobs_table: str = ""
-    uploads_bucket: str = ""
-    domain_events_topic_arn: str = ""
-    alerts_topic_arn: str = ""
-    bulk_queue_url: str = ""
-    events_queue_url: str = ""
-    notify_queue_url: str = ""
-    jobs_queue_url: str = ""
-    # How long a process reuses a market's candidate list (recommendations/candidate_cache.py); 0 turns it off.
-    candidate_cache_seconds: float = 10.0
+    model_config = ConfigDict(frozen=True, alias_generator=str.upper, populate_by_name=True, extra="ignore")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        environ = os.environ if environ is None else environ
-        values = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
-        return cls.model_validate(values)
+    def variables(cls) -> dict[str, bool]:
+        """Each variable this model reads -> whether it must be set."""
+        return {str(field.alias): field.is_required() for field in cls.model_fields.values()}
 
-    def require(self, *names: str) -> Settings:
-        """Fail with every missing variable named, instead of a confusing AWS error later."""
-        missing = [name.upper() for name in names if not getattr(self, name)]
-        if missing:
-            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
-        return self
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        environ = os.environ if environ is None else environ
+        # An empty value counts as unset: the template cannot leave a variable out of Globals for one function.
+        values = {name: environ[name] for name in cls.variables() if environ.get(name, "").strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise SettingsError(f"{cls.__name__}: {_problems(error)}") from None
+
+    @classmethod
+    def current(cls) -> Self:
+        """This process's settings, read on first use."""
+        return cast(Self, _current(cls))
+
+
+@per_process
+def _current(model: type[EnvSettings]) -> EnvSettings:
+    return model.from_env()
+
+
+def _problems(error: ValidationError) -> str:
+    missing = [str(e["loc"][0]) for e in error.errors() if e["type"] == "missing"]
+    invalid = [f"{e['loc'][0]}={e['input']!r} ({e['msg']})" for e in error.errors() if e["type"] != "missing"]
+    parts = [f"missing environment variables: {', '.join(missing)}"] if missing else []
+    parts += [f"invalid environment variables: {'; '.join(invalid)}"] if invalid else []
+    return ". ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ what services need
+class LeadResources(EnvSettings):
+    """The lead service: leads, their behaviour and market inputs, and the events it publishes."""
+
+    leads_table: str
+    aggregates_table: str
+    market_signals_table: str
+    domain_events_topic_arn: str
+
+
+class RecommendationResources(EnvSettings):
+    leads_table: str
+    buyers_table: str
+    # How long a process reuses a market's candidate list (recommendations/candidate_cache.py); 0 turns it off.
+    candidate_cache_seconds: float = Field(10.0, ge=0, le=300)
+
+
+class RecommendationJobResources(RecommendationResources):
+    jobs_table: str
+    uploads_bucket: str
+    domain_events_topic_arn: str
+
+
+class WebhookAttempts(EnvSettings):
+    """What every delivery attempt follows: the notify function's, and the API's test deliveries."""
+
+    webhook_timeout: Timeout | None = None
+    webhook_allow_loopback: bool | None = None
+
+    def webhook_policy(self, **values: Any) -> WebhookSettings:
+        """The policy's defaults, overridden by the variables that are set."""
+        return WebhookSettings.overriding(
+            timeout_seconds=self.webhook_timeout, allow_loopback=self.webhook_allow_loopback, **values
+        )
+
+
+# ------------------------------------------------------------------------------------------------ one per function
+class AuthorizerSettings(EnvSettings):
+    api_keys_table: str
+
+
+class ApiSettings(LeadResources, RecommendationJobResources, WebhookAttempts):
+    stage: str
+    events_queue_url: str  # interactions are accepted here and applied by the events function
+    jobs_queue_url: str  # recommendation jobs are queued here and run by the recommendations_job function
+    webhook_rotation_grace: NonNegativeSeconds | None = None
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        return self.webhook_policy(rotation_grace_seconds=self.webhook_rotation_grace)
+
+
+class EventsSettings(LeadResources):
+    idempotency_table: str
+
+
+class RecommendationsJobSettings(RecommendationJobResources):
+    pass
+
+
+class NotifySettings(WebhookAttempts):
+    buyers_table: str
+    notify_queue_url: str
+    notify_dead_letter_queue_url: str
+    alerts_topic_arn: str
+    webhook_retry_schedule: Schedule | None = None
+    webhook_retry_jitter: Jitter | None = None
+    webhook_disable_after: PositiveSeconds | None = None
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        return self.webhook_policy(
+            retry_schedule=self.webhook_retry_schedule,
+            retry_jitter=self.webhook_retry_jitter,
+            disable_after_seconds=self.webhook_disable_after,
+            notify_queue_url=self.notify_queue_url,
+            notify_dead_letter_queue_url=self.notify_dead_letter_queue_url,
+        )
+
+
+class BulkSettings(EnvSettings):
+    """Where the bulk_score function reads and writes, and its tuning (defaults suit a 900 s, 2 GB function)."""
+
+    jobs_table: str
+    leads_table: str
+    domain_events_topic_arn: str
+    bulk_queue_url: str  # the function's own continuations
+    time_margin_s: float = Field(60.0, alias="BULK_TIME_MARGIN_SECONDS", ge=0)  # checkpoint when less is left
+    batch_rows: int = Field(5_000, alias="BULK_BATCH_ROWS", ge=1)
+    # S3 needs >= 5 MiB but for the last part; the default is bulk/output.py's DEFAULT_PART_BYTES (a test checks).
+    part_bytes: int = Field(8 << 20, alias="BULK_PART_BYTES", ge=1)
+    checkpoint_every_s: float = Field(120.0, alias="BULK_CHECKPOINT_SECONDS", ge=0)  # periodic, at part boundaries
+    write_threads: int = Field(4, alias="BULK_WRITE_THREADS", ge=1)  # concurrent BatchWriteItem callers
+    job_ttl_days: int = Field(30, alias="BULK_JOB_TTL_DAYS", ge=1)  # JobsTable expires_at
+    work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="BULK_WORK_DIR")
+
+
+FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
+    "api": ApiSettings,
+    "authorizer": AuthorizerSettings,
+    "bulk_score": BulkSettings,
+    "events": EventsSettings,
+    "notify": NotifySettings,
+    "recommendations_job": RecommendationsJobSettings,
+}

@@ -8,16 +8,15 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.depends import Depends
 
+from aiqleads import composition
 from aiqleads.bulk import state as bulk_state
-from aiqleads.composition import lead_service, recommendation_service
-from aiqleads.composition import recommendation_jobs as recommendation_jobs_service
 from aiqleads.errors import Unauthorized
 from aiqleads.jobs.status import JobStatuses
 from aiqleads.leads.service import LeadService
-from aiqleads.process_cache import per_process
 from aiqleads.recommendations import jobs as recommendation_job
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
+from aiqleads.webhooks.service import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +34,24 @@ def caller(request: Request) -> Caller:
     return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")))
 
 
-@per_process
+# The routes' dependencies (tests override them): the API function's services, wired on first use.
 def leads() -> LeadService:
-    return lead_service()
+    return composition.api_leads()
 
 
-@per_process
 def recommendations() -> RecommendationService:
-    return recommendation_service()
+    return composition.api_recommendations()
 
 
-@per_process
 def recommendation_jobs() -> RecommendationJobs:
-    return recommendation_jobs_service()
+    return composition.api_recommendation_jobs()
 
 
 def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs)]) -> JobStatuses:
     # Both kinds of job share JobsTable; the recommendation jobs' wiring is the one that opens it.
     readers = {recommendation_job.JOB_KIND: recommendation_job.job_view}
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)
+
+
+def webhooks() -> WebhookService:
+    return composition.api_webhooks()

@@ -32,14 +32,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -47,7 +46,6 @@ import pyarrow as pa
 from aws_lambda_powertools import Logger
 
 from aiqleads.bulk.output import (
-    DEFAULT_PART_BYTES,
     MultipartOutput,
     ParquetSegment,
     PartStore,
@@ -72,6 +70,7 @@ from aiqleads.models import Lead, Score
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.scoring.scorer import Scorer, reason
+from aiqleads.settings import BulkSettings
 from aiqleads.validation.columnar import validate_batch
 from aiqleads.validation.flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
 
@@ -98,33 +97,6 @@ class LeadWriter(Protocol):
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]: ...
     def score_item(self, tenant_id: str, market: str, score: Score, lead: Lead | None = None) -> dict[str, Any]: ...
     def write_items(self, items: Any) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class BulkSettings:
-    """Tuning, from BULK_* environment variables (defaults suit a 900 s, 2 GB function)."""
-
-    time_margin_s: float = 60.0  # BULK_TIME_MARGIN_SECONDS: checkpoint when less time than this is left
-    batch_rows: int = 5_000  # BULK_BATCH_ROWS
-    part_bytes: int = DEFAULT_PART_BYTES  # BULK_PART_BYTES (S3 needs >= 5 MiB but for the last part)
-    checkpoint_every_s: float = 120.0  # BULK_CHECKPOINT_SECONDS: periodic saves, at part boundaries
-    write_threads: int = 4  # BULK_WRITE_THREADS: concurrent BatchWriteItem callers
-    job_ttl_days: int = 30  # BULK_JOB_TTL_DAYS: JobsTable expires_at
-    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BulkSettings:
-        env = os.environ if environ is None else environ
-        default = cls()
-        return cls(
-            time_margin_s=float(env.get("BULK_TIME_MARGIN_SECONDS", default.time_margin_s)),
-            batch_rows=max(1, int(env.get("BULK_BATCH_ROWS", default.batch_rows))),
-            part_bytes=max(1, int(env.get("BULK_PART_BYTES", default.part_bytes))),
-            checkpoint_every_s=float(env.get("BULK_CHECKPOINT_SECONDS", default.checkpoint_every_s)),
-            write_threads=max(1, int(env.get("BULK_WRITE_THREADS", default.write_threads))),
-            job_ttl_days=max(1, int(env.get("BULK_JOB_TTL_DAYS", default.job_ttl_days))),
-            work_dir=Path(env.get("BULK_WORK_DIR", str(default.work_dir))),
-        )
 
 
 @dataclass(slots=True)
@@ -224,11 +196,11 @@ class BulkScorer:
         events: EventSink,
         queue: MessageQueue,
         scorer: Callable[[], Scorer],
-        settings: BulkSettings | None = None,
+        settings: BulkSettings,
     ):
         self.objects, self.jobs, self.leads, self.events, self.queue = objects, jobs, leads, events, queue
         self.scorer = scorer
-        self.settings = settings or BulkSettings()
+        self.settings = settings
 
     # ---------------------------------------------------------------- entry point
     def handle(self, request: BulkRequest, remaining_ms: RemainingMillis) -> str:

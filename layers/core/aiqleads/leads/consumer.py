@@ -19,19 +19,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from aiqleads.composition import lead_service
-from aiqleads.leads.service import LeadService
+from aiqleads.composition import events_leads
 from aiqleads.models import Interaction
 from aiqleads.process_cache import per_process
-from aiqleads.settings import Settings
+from aiqleads.settings import EventsSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than the queue keeps a message (plus its retries)
-
-
-@per_process
-def _service() -> LeadService:
-    return lead_service()
 
 
 @functools.cache
@@ -46,14 +40,13 @@ def register_context(context: Any) -> None:
 
 @per_process
 def _apply_once() -> Callable[..., Any]:
-    settings = Settings.from_env().require("idempotency_table")
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    persistence = DynamoDBPersistenceLayer(table_name=EventsSettings.current().idempotency_table)
     config = idempotency_config()
 
     @idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=config)
     def apply(message: dict[str, Any]) -> dict[str, Any]:
         interaction = Interaction.model_validate(message["interaction"])
-        change = _service().apply_interaction(message["tenant_id"], interaction)
+        change = events_leads().apply_interaction(message["tenant_id"], interaction)
         if change is None:
             return {"event_id": message["event_id"], "applied": False, "reason": "lead not found"}
         return {

@@ -12,16 +12,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiqleads.composition import recommendation_jobs
-from aiqleads.process_cache import per_process
-from aiqleads.recommendations.jobs import JOB_KIND, RecommendationJobs
+from aiqleads.composition import recommendations_job_runner
+from aiqleads.recommendations.jobs import JOB_KIND
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@per_process
-def _jobs() -> RecommendationJobs:
-    return recommendation_jobs()
 
 
 def process_job_message(record: SQSRecord) -> str:
@@ -32,4 +26,4 @@ def process_job_message(record: SQSRecord) -> str:
         if not isinstance(message.get(key), str):
             raise ValueError(f"recommendation job message without {key!r}")
     owner: Any = record.message_id
-    return _jobs().run(message["tenant_id"], message["job_id"], owner=str(owner))
+    return recommendations_job_runner().run(message["tenant_id"], message["job_id"], owner=str(owner))

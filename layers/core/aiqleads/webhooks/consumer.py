@@ -15,8 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from aiqleads.composition import notifier as default_notifier
 from aiqleads.webhooks.delivery import Notifier
-from aiqleads.webhooks.wiring import notifier as default_notifier
 
 logger = Logger(child=True)
 MAX_CONCURRENCY = 10

@@ -1,4 +1,6 @@
-"""Webhook delivery settings, read from the environment when a batch or request starts (never at import).
+"""Webhook delivery policy: retries, timeouts, when to give up on an endpoint.
+
+The notify and api functions read its tunable parts from their environment (aiqleads/settings.py names which):
 
 WEBHOOK_RETRY_SCHEDULE   delays between attempts, e.g. "5s,5m,30m,2h,5h,10h" (the default: 7 attempts, ~18 h)
 WEBHOOK_RETRY_JITTER     +/- fraction applied to each delay (default 0.2)
@@ -6,16 +8,14 @@ WEBHOOK_TIMEOUT          one attempt's time limit (default 15s)
 WEBHOOK_DISABLE_AFTER    an endpoint failing without a success for this long is disabled (default 5d)
 WEBHOOK_ROTATION_GRACE   how long the previous secret keeps signing after a rotation (default 24h)
 WEBHOOK_ALLOW_LOOPBACK   "true" only in the local cloud: receivers on 127.0.0.1/::1, over http too
-NOTIFY_DEAD_LETTER_QUEUE_URL  where deliveries go after their last attempt (redrivable)
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 DEFAULT_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -37,43 +37,43 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     return delays
 
 
+def _seconds(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+def _delays(value: Any) -> Any:
+    return parse_schedule(value) if isinstance(value, str) else value
+
+
+# The policy's constraints, shared with the settings models that read them from the environment (as text).
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+Schedule = Annotated[tuple[float, ...], BeforeValidator(_delays), Field(min_length=1)]
+Jitter = Annotated[float, Field(ge=0, lt=1)]
+Timeout = Annotated[Seconds, Field(gt=0, le=60)]
+PositiveSeconds = Annotated[Seconds, Field(gt=0)]
+NonNegativeSeconds = Annotated[Seconds, Field(ge=0)]
+
+
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
-    retry_jitter: float = Field(default=0.2, ge=0, lt=1)
-    timeout_seconds: float = Field(default=15.0, gt=0, le=60)
-    disable_after_seconds: float = Field(default=5 * 86400.0, gt=0)
-    rotation_grace_seconds: float = Field(default=24 * 3600.0, ge=0)
+    retry_schedule: Schedule = DEFAULT_SCHEDULE
+    retry_jitter: Jitter = 0.2
+    timeout_seconds: Timeout = 15.0
+    disable_after_seconds: PositiveSeconds = 5 * 86400.0
+    rotation_grace_seconds: NonNegativeSeconds = 24 * 3600.0
     allow_loopback: bool = False
     response_cap_bytes: int = 4096
     max_endpoints_per_tenant: int = 20
-    buyers_table: str = ""
+    # Named in the dead-letter alert's redrive command; the notify function's settings fill them in.
     notify_queue_url: str = ""
     notify_dead_letter_queue_url: str = ""
-    alerts_topic_arn: str = ""
 
     @property
     def max_attempts(self) -> int:
         return len(self.retry_schedule) + 1
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookSettings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        if env.get("WEBHOOK_RETRY_SCHEDULE"):
-            values["retry_schedule"] = parse_schedule(env["WEBHOOK_RETRY_SCHEDULE"])
-        if env.get("WEBHOOK_RETRY_JITTER"):
-            values["retry_jitter"] = float(env["WEBHOOK_RETRY_JITTER"])
-        for name, field in (
-            ("WEBHOOK_TIMEOUT", "timeout_seconds"),
-            ("WEBHOOK_DISABLE_AFTER", "disable_after_seconds"),
-            ("WEBHOOK_ROTATION_GRACE", "rotation_grace_seconds"),
-        ):
-            if env.get(name):
-                values[field] = parse_duration(env[name])
-        values["allow_loopback"] = env.get("WEBHOOK_ALLOW_LOOPBACK", "").strip().lower() == "true"
-        for field in ("buyers_table", "notify_queue_url", "notify_dead_letter_queue_url", "alerts_topic_arn"):
-            if env.get(field.upper()):
-                values[field] = env[field.upper()]
-        return cls.model_validate(values)
+    def overriding(cls, **values: Any) -> WebhookSettings:
+        """The defaults, with the values that are not None (the variables a function's environment set)."""
+        return cls.model_validate({name: value for name, value in values.items() if value is not None})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -10,13 +9,14 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.schemas import Health
 from aiqleads.composition import default_scorer
+from aiqleads.settings import ApiSettings
 
 router = APIGatewayRouter()
 
 
 @router.get("/v1/health", summary="Liveness, with the serving model's version")
 def health() -> Health:
-    return Health(status="ok", stage=os.environ.get("STAGE", "dev"), model_version=default_scorer().model_version)
+    return Health(status="ok", stage=ApiSettings.current().stage, model_version=default_scorer().model_version)
 
 
 @router.get("/v1/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)

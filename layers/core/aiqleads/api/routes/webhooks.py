@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from aiqleads.api.context import Caller, caller
+from aiqleads.api.context import Caller, caller, webhooks
 from aiqleads.api.responses import json_response
 from aiqleads.webhooks.models import (
     DeliveryList,
@@ -21,16 +21,10 @@ from aiqleads.webhooks.models import (
     WebhookView,
 )
 from aiqleads.webhooks.service import WebhookService
-from aiqleads.webhooks.wiring import webhook_service
 
 router = APIGatewayRouter()
 
 CallerDep = Annotated[Caller, Depends(caller)]
-
-
-def webhooks() -> WebhookService:
-    """No parameters on purpose: the resolver would take a dependency's parameters for request inputs."""
-    return webhook_service()
 
 
 WebhooksDep = Annotated[WebhookService, Depends(webhooks)]

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aiqleads.composition import api_keys
 from aiqleads.tenants.api_keys import authorize
 
-logger = Logger(service="aiqleads")
+logger = Logger()
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

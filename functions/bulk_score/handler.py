@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiqleads.bulk.consumer import process_bulk_message, processor
 
-logger = Logger(service="aiqleads")
+logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)

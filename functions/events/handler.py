@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiqleads.leads.consumer import process_interaction, processor, register_context
 
-logger = Logger(service="aiqleads")
+logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiqleads.webhooks.consumer import handle_batch
 
-logger = Logger(service="aiqleads")
+logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)

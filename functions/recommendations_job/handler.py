@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiqleads.recommendations.consumer import process_job_message, processor
 
-logger = Logger(service="aiqleads")
+logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)

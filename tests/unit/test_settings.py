@@ -101,3 +101,9 @@ def test_every_variable_the_template_sets_is_read(functions: dict[str, FunctionS
         assert set(spec.environment) - read_by_any - set(READ_ELSEWHERE) == set(), f"{name}: nobody reads these"
         own = resources[spec.logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         assert set(own) - set(FUNCTION_SETTINGS[name].variables()) == set(), f"{name} does not read these"
+
+
+def test_the_template_names_every_function_s_logger(functions: dict[str, FunctionSpec]) -> None:
+    """The handlers' Logger() takes its service name from POWERTOOLS_SERVICE_NAME (no name in the code)."""
+    for name, spec in functions.items():
+        assert spec.environment.get("POWERTOOLS_SERVICE_NAME") == "aiqleads", name

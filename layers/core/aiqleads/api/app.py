@@ -12,7 +12,7 @@ from aiqleads.api import errors
 from aiqleads.api.routes import activity, buyers, graphql, jobs, leads, models, recommendations, system, webhooks
 from aiqleads.errors import NOT_JSON, UnsupportedMediaType
 
-logger = Logger(service="aiqleads")
+logger = Logger()
 
 
 def create_app() -> APIGatewayRestResolver:

@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
     from aiqleads.storage.objects import ObjectInfo
 
-logger = Logger(service="aiqleads", child=True)
+logger = Logger(child=True)
 
 CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 RemainingMillis = Callable[[], int]

@@ -1,5 +1,6 @@
 """Cold starts: a fresh interpreter imports a function's handler as Lambda does (its CodeUri on sys.path, the core
-layer importable), invokes it once against moto, and must not have loaded the scoring stack or the model."""
+layer importable), invokes it once against moto, and must not have loaded the scoring stack or the model: the
+authorizer and notify functions never score, and recommendation jobs rank the scores already stored."""
 
 from __future__ import annotations
 
@@ -66,6 +67,17 @@ result = handler.handler({"Records": [{"messageId": "m1", "body": json.dumps(eve
 assert result == {"batchItemFailures": []}, result
 """
 
+RECOMMENDATIONS_JOB = """
+os.environ.update(LEADS_TABLE="leads", BUYERS_TABLE="buyers", JOBS_TABLE="jobs", UPLOADS_BUCKET="uploads",
+                  DOMAIN_EVENTS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:events")
+table("jobs", "pk", "sk")
+body = json.dumps({"kind": "recommendations", "tenant_id": "t1", "job_id": "rec-unknown"})
+record = {"messageId": "m1", "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},
+          "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:jobs", "awsRegion": "us-east-1"}
+result = handler.handler({"Records": [record]}, Context())
+assert result == {"batchItemFailures": []}, result
+"""
+
 EPILOGUE = """
 mock.stop()
 loaded["invoked"] = sorted(sys.modules)
@@ -94,7 +106,10 @@ def _heavy(modules: set[str]) -> set[str]:
     return packages | {name for name in modules if name.startswith("aiqleads.scoring")}
 
 
-@pytest.mark.parametrize(("function", "invocation"), [("authorizer", AUTHORIZER), ("notify", NOTIFY)])
+@pytest.mark.parametrize(
+    ("function", "invocation"),
+    [("authorizer", AUTHORIZER), ("notify", NOTIFY), ("recommendations_job", RECOMMENDATIONS_JOB)],
+)
 def test_a_function_that_never_scores_loads_no_model_stack(function: str, invocation: str) -> None:
     modules = _cold_start(function, invocation)
     assert _heavy(modules["import"]) == set()

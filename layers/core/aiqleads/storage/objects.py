@@ -9,7 +9,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aiqleads.bulk.output import UploadGone
 from aiqleads.storage.aws import client
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
@@ -96,6 +95,9 @@ class ObjectStore:
             response = self.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
         except ClientError as error:
             if _code(error) == "NoSuchUpload":
+                # Imported here: bulk/output.py loads pyarrow, which the API and recommendation jobs never need.
+                from aiqleads.bulk.output import UploadGone
+
                 raise UploadGone(key) from None
             raise
         return str(response["ETag"])

@@ -48,7 +48,7 @@ class EnvSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
         environ = os.environ if environ is None else environ
-        # An empty value counts as unset: the template cannot leave a variable out of Globals for one function.
+        # An empty value is as good as missing: a table named "" would only fail later, inside boto3.
         values = {name: environ[name] for name in cls.variables() if environ.get(name, "").strip()}
         try:
             return cls.model_validate(values)
@@ -67,6 +67,7 @@ def _current(model: type[EnvSettings]) -> EnvSettings:
 
 
 def _problems(error: ValidationError) -> str:
+    # Invalid values are quoted: these variables hold resource names and tuning, never secrets.
     missing = [str(e["loc"][0]) for e in error.errors() if e["type"] == "missing"]
     invalid = [f"{e['loc'][0]}={e['input']!r} ({e['msg']})" for e in error.errors() if e["type"] != "missing"]
     parts = [f"missing environment variables: {', '.join(missing)}"] if missing else []

@@ -1,7 +1,7 @@
 """Cold starts: per function, a fresh interpreter imports the handler as Lambda does, then handles one
 representative event against the local cloud (moto on 127.0.0.1, the template's resources, the demo data).
 
-    python -m bench.cold_start            # also part of `make bench`; BENCH_COLD_RUNS (default 3) runs each
+    python -m bench.cold_start [FUNCTION ...]   # also part of `make bench`; BENCH_COLD_RUNS (default 3) runs each
 
 Reported per function, the median of the runs: the handler's import and its first invocation (settings, wiring,
 clients, the model where it scores, and the work itself), in wall time and in the child's own CPU time (steadier
@@ -231,7 +231,7 @@ def _api_jobs(api: dict[str, Any]) -> Any:
     return composition.api_recommendation_jobs()
 
 
-def measure(runs: int | None = None) -> dict[str, dict[str, Any]]:
+def measure(runs: int | None = None, names: tuple[str, ...] = FUNCTIONS) -> dict[str, dict[str, Any]]:
     from aiqleads_offline.generate import generate_file
     from infra.local_cloud import LocalCloud
     from infra.local_cloud.demo import seed_demo
@@ -243,9 +243,7 @@ def measure(runs: int | None = None) -> dict[str, dict[str, Any]]:
         lead_file = Path(tmp) / "leads.csv"
         generate_file(BULK_ROWS, 3, lead_file, invalid_rate=0.0)
         events = Events(cloud, seed_demo(cloud, leads=300), _api_jobs(functions["api"]), lead_file)
-        samples = {
-            name: [_run(name, functions[name], events(name), base_env) for _ in range(runs)] for name in FUNCTIONS
-        }
+        samples = {name: [_run(name, functions[name], events(name), base_env) for _ in range(runs)] for name in names}
     os.environ.clear()
     os.environ.update(base_env)
     _reset()
@@ -277,4 +275,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         child(sys.argv[2])
     else:
-        report(measure())
+        report(measure(names=tuple(sys.argv[1:]) or FUNCTIONS))

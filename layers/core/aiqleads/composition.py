@@ -31,6 +31,10 @@ from aiqleads.settings import (
     RecommendationsJobSettings,
 )
 
+# boto3 is every function's, so it loads with the handler in Lambda's init phase rather than inside the first
+# request: with provisioned concurrency or SnapStart, init is done before any request arrives.
+from aiqleads.storage import aws  # noqa: F401
+
 if TYPE_CHECKING:
     from aiqleads.bulk.runner import BulkScorer
     from aiqleads.leads.service import LeadService

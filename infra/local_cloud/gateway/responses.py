@@ -1,0 +1,99 @@
+"""Gateway responses: what API Gateway answers itself (no route, refused by the authorizer, throttled, ...), as the
+template's GatewayResponses shape them, else as API Gateway's defaults do."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .request import Reply, Request
+
+# API Gateway's default gateway responses (used when the template does not define one or a DEFAULT_4XX/5XX).
+DEFAULT_RESPONSES: dict[str, tuple[int, str]] = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
+    "INVALID_API_KEY": (403, "Forbidden"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "THROTTLED": (429, "Too Many Requests"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "AUTHORIZER_FAILURE": (500, "Internal server error"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
+    "BAD_REQUEST_BODY": (400, "Bad Request"),
+}
+
+ERROR_TYPES = {
+    "UNAUTHORIZED": "UnauthorizedException",
+    "ACCESS_DENIED": "AccessDeniedException",
+    "INVALID_API_KEY": "ForbiddenException",
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "THROTTLED": "TooManyRequestsException",
+    "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "AUTHORIZER_FAILURE": "AuthorizerFailureException",
+    "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
+}
+
+
+class GatewayRefusal(Exception):
+    """The gateway answers this request itself, with the gateway response `kind`, instead of the integration."""
+
+    def __init__(self, kind: str, message: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    headers: Mapping[str, str]
+    template: str | None  # the application/json template; None: API Gateway's default {"message": ...}
+
+    @classmethod
+    def from_template(cls, kind: str, spec: Mapping[str, Any]) -> GatewayResponse:
+        """One entry of the API's GatewayResponses (SAM's form), intrinsics already resolved."""
+        headers = ((spec.get("ResponseParameters") or {}).get("Headers")) or {}
+        templates = spec.get("ResponseTemplates") or {}
+        return cls(
+            status=int(spec.get("StatusCode", DEFAULT_RESPONSES.get(kind, (500, ""))[0])),
+            headers={name: str(value).strip("'") for name, value in headers.items()},
+            template=templates.get("application/json"),
+        )
+
+
+def _body(template: str | None, request: Request, message: str) -> bytes:
+    if template is None:
+        return json.dumps({"message": message}).encode()
+    return (
+        template.replace("$context.requestId", request.request_id)
+        .replace("$context.error.messageString", json.dumps(message))
+        .replace("$context.error.message", message)
+        .encode()
+    )
+
+
+def render(
+    configured: Mapping[str, GatewayResponse],
+    kind: str,
+    request: Request,
+    message: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Reply:
+    """The gateway response `kind`: the template's own, else its DEFAULT_4XX/5XX, else API Gateway's default, with
+    `$context.requestId` and `$context.error.message` substituted."""
+    default_status, default_message = DEFAULT_RESPONSES.get(kind, (500, "Internal server error"))
+    message = message or default_message
+    response = configured.get(kind)
+    if response is None:
+        fallback = configured.get("DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX")
+        response = GatewayResponse(default_status, fallback.headers, fallback.template) if fallback else None
+    status = response.status if response else default_status
+    headers = dict(response.headers) if response else {}
+    headers.setdefault("Content-Type", "application/json")
+    headers["x-amzn-ErrorType"] = ERROR_TYPES.get(kind, kind)
+    headers.update(extra_headers or {})
+    headers["x-amzn-RequestId"] = request.request_id
+    return Reply(status, list(headers.items()), _body(response.template if response else None, request, message))

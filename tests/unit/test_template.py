@@ -278,6 +278,13 @@ def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> Non
     assert tables["ApiKeysTable"]["Properties"]["KeySchema"] == [{"AttributeName": "key_hash", "KeyType": "HASH"}]
 
 
+def test_every_gateway_response_echoes_the_callers_request_id(template: dict[str, Any]) -> None:
+    responses = template["Resources"]["Api"]["Properties"]["GatewayResponses"]
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED"} <= set(responses)
+    for response in responses.values():
+        assert response["ResponseParameters"]["Headers"]["X-Request-ID"] == "method.request.header.X-Request-ID"
+
+
 def test_usage_plans_carry_requests_per_minute(template: dict[str, Any]) -> None:
     plans = resources_of(template, "AWS::ApiGateway::UsagePlan").values()
     per_minute = {plan["Metadata"]["AIQLeads"]["tier"]: plan["Metadata"]["AIQLeads"] for plan in plans}

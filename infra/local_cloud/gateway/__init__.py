@@ -19,9 +19,11 @@ What it does, as API Gateway does:
   (`Metadata.AIQLeads.tier`, `requests_per_minute`, `burst`; else the plan's Throttle), and a token bucket per key
   throttles: over the limit gives THROTTLED (429) with `Retry-After` = whole seconds until a request would pass.
 - Lambda proxy events (payload 1.0); a body over 10 MB gives 413; a handler exception or a malformed response gives
-  502 `{"message": "Internal server error"}` (traceback on stderr).
-Gateway responses (status, headers, body) are the template's GatewayResponses, else API Gateway's defaults, with
-`$context.requestId` and `$context.error.message` substituted.
+  502 `{"message": "Internal server error"}` (traceback on stderr), shaped by DEFAULT_5XX.
+Gateway responses (status, headers, body) are the template's GatewayResponses, else its DEFAULT_4XX/5XX, else API
+Gateway's defaults, with `$context.requestId` and `$context.error.message` substituted and their ResponseParameters
+headers mapped from a 'literal' or the request (`method.request.header|querystring|path.<name>`; left out when the
+request has none). Every response carries `x-amzn-RequestId`, the request's id.
 
 Modules: `config` (the template's API), `routes`, `authorizer`, `throttling`, `proxy` (the Lambda proxy event and
 response), `responses` (gateway responses), `request`, `handler` (HTTP) and `server` (`LocalGateway`).

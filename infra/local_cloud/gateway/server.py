@@ -17,7 +17,7 @@ from .config import GatewayConfig
 from .handler import IPv6Server, RequestHandler, Server
 from .proxy import proxy_event, proxy_reply
 from .request import Reply, Request
-from .responses import GatewayRefusal
+from .responses import LAMBDA_ERROR, GatewayRefusal
 from .routes import Route
 from .throttling import TokenBuckets, retry_after
 
@@ -158,11 +158,7 @@ class LocalGateway:
                 file=sys.stderr,
             )
             traceback.print_exc(file=sys.stderr)
-            return Reply(
-                502,
-                [("Content-Type", "application/json"), ("x-amzn-RequestId", request.request_id)],
-                b'{"message": "Internal server error"}',
-            )
+            raise GatewayRefusal(LAMBDA_ERROR) from None
         # The usage plan's view of the caller's budget, on every response of a keyed route.
         taken = {name.lower() for name, _ in reply.headers}
         reply.headers.extend((name, value) for name, value in rate_limit.items() if name.lower() not in taken)

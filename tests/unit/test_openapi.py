@@ -54,15 +54,3 @@ def test_every_error_status_uses_the_envelope() -> None:
                     assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path, status)
                 assert "X-Request-ID" in response["headers"]
     assert json.dumps(document()).count("HTTPValidationError") == 0
-
-
-def test_tier_rates_match_the_usage_plans() -> None:
-    from aiqleads.tenants.api_keys import REQUESTS_PER_MINUTE
-
-    template = load_template(ROOT / "template.yaml")
-    plans = {
-        resource["Metadata"]["AIQLeads"]["tier"]: resource["Metadata"]["AIQLeads"]["requests_per_minute"]
-        for resource in template["Resources"].values()
-        if resource["Type"] == "AWS::ApiGateway::UsagePlan"
-    }
-    assert plans == {tier.value: rate for tier, rate in REQUESTS_PER_MINUTE.items()}

@@ -71,7 +71,7 @@ def _routes(
     return routes
 
 
-def _usage_plans(resources: Mapping[str, Any]) -> dict[str, UsagePlan]:
+def _usage_plans(resources: Mapping[str, Any], resolve: Callable[[Any], Any]) -> dict[str, UsagePlan]:
     """The usage plans by tier (`Metadata.AIQLeads.tier`; the plan's name if it has none), with their rate:
     Metadata.AIQLeads `requests_per_minute` and `burst` if given, else the plan's Throttle."""
     plans: dict[str, UsagePlan] = {}
@@ -79,7 +79,7 @@ def _usage_plans(resources: Mapping[str, Any]) -> dict[str, UsagePlan]:
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::ApiGateway::UsagePlan":
             continue
         metadata = (resource.get("Metadata") or {}).get("AIQLeads") or {}
-        throttle = (resource.get("Properties") or {}).get("Throttle") or {}
+        throttle = resolve((resource.get("Properties") or {}).get("Throttle") or {})
         tier = metadata.get("tier")
         if "requests_per_minute" in metadata:
             per_minute = float(metadata["requests_per_minute"])
@@ -125,7 +125,7 @@ class GatewayConfig:
             stage=str(resolve(properties.get("StageName", "Prod"))),
             routes=RouteTable(_routes(auth, authorizers, functions)),
             authorizers=authorizers,
-            usage_plans=_usage_plans(template.get("Resources") or {}),
+            usage_plans=_usage_plans(template.get("Resources") or {}, resolve),
             gateway_responses={kind: GatewayResponse.from_template(kind, spec) for kind, spec in responses.items()},
             api_id=hashlib.sha256(f"{stack_name}/{api_name}".encode()).hexdigest()[:10],
             region=region,

@@ -49,7 +49,7 @@ class TokenBuckets:
             tokens = min(capacity, tokens + (self._clock() - at) * rate)
         reset = math.ceil((capacity - tokens) / rate) if rate > 0 and tokens < capacity else 0
         return {
-            "X-RateLimit-Limit": str(int(plan.requests_per_minute)),
+            "X-RateLimit-Limit": str(round(plan.requests_per_minute)),  # 16.67/s: 1000/min
             "X-RateLimit-Remaining": str(int(tokens)),
             "X-RateLimit-Reset": str(reset),
         }

@@ -137,8 +137,6 @@ class GatewayConfig:
         """What the authorizer's policy is evaluated against."""
         return f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/{self.stage}/{method.upper()}{path}"
 
-    def response(
-        self, kind: str, request: Request, message: str | None = None, headers: Mapping[str, str] | None = None
-    ) -> Reply:
-        """The gateway response `kind` to `request` (see `responses.render`)."""
-        return render(self.gateway_responses, kind, request, message, headers)
+    def response(self, kind: str, request: Request, headers: Mapping[str, str] | None = None) -> Reply:
+        """The gateway response `kind` to `request` (see `responses.render`), with `headers` over its own."""
+        return render(self.gateway_responses, kind, request, headers or {})

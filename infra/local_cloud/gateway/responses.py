@@ -47,11 +47,10 @@ ERROR_TYPES = {
 class GatewayRefusal(Exception):
     """The gateway answers this request itself, with the gateway response `kind`, instead of the integration."""
 
-    def __init__(self, kind: str, message: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, kind: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(kind)
         self.kind = kind
-        self.message = message
-        self.headers = dict(headers or {})
+        self.headers = dict(headers or {})  # over the template's own
 
 
 _REQUEST_VALUE = re.compile(r"method\.request\.(header|querystring|path)\.(.+)")
@@ -127,16 +126,11 @@ def _body(template: str | None, request: Request, message: str) -> bytes:
 
 
 def render(
-    configured: Mapping[str, GatewayResponse],
-    kind: str,
-    request: Request,
-    message: str | None = None,
-    extra_headers: Mapping[str, str] | None = None,
+    configured: Mapping[str, GatewayResponse], kind: str, request: Request, extra_headers: Mapping[str, str]
 ) -> Reply:
     """The gateway response `kind`: the template's own, else its DEFAULT_4XX/5XX, else API Gateway's default, with
     `$context.requestId` and `$context.error.message` substituted."""
-    default_status, default_message = DEFAULT_RESPONSES.get(kind, (500, "Internal server error"))
-    message = message or default_message
+    default_status, message = DEFAULT_RESPONSES.get(kind, (500, "Internal server error"))
     response = configured.get(kind)
     if response is None:
         fallback = configured.get("DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX")
@@ -145,6 +139,6 @@ def render(
     headers = response.header_values(request) if response else {}
     headers.setdefault("Content-Type", "application/json")
     headers["x-amzn-ErrorType"] = ERROR_TYPES.get(kind, kind)
-    headers.update(extra_headers or {})
+    headers.update(extra_headers)
     headers["x-amzn-RequestId"] = request.request_id
     return Reply(status, list(headers.items()), _body(response.template if response else None, request, message))

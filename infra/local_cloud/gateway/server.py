@@ -112,7 +112,7 @@ class LocalGateway:
             rate_limit = self._throttle(route, identity)
             return self._integrate(route, request, body, identity, rate_limit)
         except GatewayRefusal as refusal:
-            return self.config.response(refusal.kind, request, refusal.message, refusal.headers)
+            return self.config.response(refusal.kind, request, refusal.headers)
 
     def _route(self, request: Request) -> tuple[Route, Request]:
         matched = None
@@ -134,7 +134,7 @@ class LocalGateway:
         """The caller's usage plan's view of its budget (headers for the reply); over the limit is THROTTLED."""
         api_key = identity.api_key if identity is not None else None
         plan = None
-        if identity is not None and api_key is not None:
+        if api_key is not None and identity is not None:  # the key comes with the identity
             plan = self.config.usage_plans.get(str(identity.context.get("tier")))
         if route.api_key_required and (api_key is None or plan is None):
             raise GatewayRefusal("INVALID_API_KEY")

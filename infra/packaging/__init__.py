@@ -8,9 +8,10 @@ Per architecture, under `<out>/<arch>/`:
   `--python-version 3.13`, `--only-binary=:all:` let any machine build it), minus what the Lambda runtime
   already provides (the AWS SDK) and what Lambda never runs (caches, tests, stubs, headers, build tooling,
   unused native libraries), see `strip.STRIP_RULES` and `distributions.UNUSED_DISTRIBUTIONS`.
-- `core.zip`: the `aiqleads` library (`python/aiqleads/`; the offline package `aiqleads_offline` is not shipped)
-  and the shipped model (`model_artifacts/lead_scorer/<version>/`; layers are mounted at /opt, where
-  `aiqleads.scoring.artifact` looks).
+- `core.zip`: the `aiqleads` library (`python/aiqleads/`; the offline package `aiqleads_offline` is not shipped),
+  the shipped model (`model_artifacts/lead_scorer/<version>/`; layers are mounted at /opt, where
+  `aiqleads.scoring.artifact` looks) and the committed `openapi.json` (at /opt, where `aiqleads.api.openapi`
+  finds it for GET /v1/openapi.json).
 - `functions/<name>.zip`: each `functions/<name>/` directory, without caches.
 
 Every zip is deterministic (sorted entries, fixed timestamps and permissions). The build prints each artifact's

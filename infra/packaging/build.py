@@ -18,6 +18,7 @@ from infra.packaging.config import (
     FUNCTIONS_DIR,
     MB,
     MODEL_ROOT,
+    OPENAPI_DOCUMENT,
     ROOT,
     PackagingError,
     shorten,
@@ -132,6 +133,7 @@ def build_core_layer(layer: Path, model_version: str) -> None:
     shipped = layer / "model_artifacts" / MODEL_ROOT.name
     copy_tree(model, shipped / model_version, CACHE_PATTERNS)
     (shipped / "PRODUCTION").write_text(model_version + "\n")
+    shutil.copyfile(OPENAPI_DOCUMENT, layer / OPENAPI_DOCUMENT.name)
 
 
 def function_dirs(functions_dir: Path) -> list[Path]:

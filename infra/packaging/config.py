@@ -10,6 +10,7 @@ DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
 DEPS_LOCK = ROOT / "layers" / "deps" / "requirements.lock"  # DEPS_REQUIREMENTS pinned with hashes (make lock)
 CORE_PACKAGE = ROOT / "layers" / "core" / "aiqleads"
 MODEL_ROOT = ROOT / "model_artifacts" / "lead_scorer"
+OPENAPI_DOCUMENT = ROOT / "openapi.json"  # GET /v1/openapi.json serves it from the core layer (make openapi)
 FUNCTIONS_DIR = ROOT / "functions"
 DEFAULT_OUT = ROOT / "build" / "package"
 

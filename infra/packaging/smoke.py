@@ -175,8 +175,18 @@ def runtime_sdk() -> str | None:
     return f"boto3 {boto3.__version__} from {os.path.dirname(os.path.dirname(boto3.__file__ or ''))}"
 
 
+def check_openapi_document(opt: str) -> None:
+    """GET /v1/openapi.json serves the document the core layer ships: a function has no template to build it from."""
+    from aiqleads.api.openapi import document_path
+
+    path = document_path()
+    assert _inside(path, opt), f"openapi.json found outside the layer: {path}"
+    assert json.loads(path.read_text(encoding="utf-8"))["paths"], f"{path} documents no route"
+
+
 def check_layers(opt: str) -> None:
     check_imports(opt)
+    check_openapi_document(opt)
     from aws_lambda_powertools.shared import version as powertools
 
     versions = {name: sys.modules[name].__version__ for name in ("numpy", "onnxruntime", "pyarrow", "pydantic")}

@@ -35,10 +35,18 @@ LEAD: dict[str, Any] = {
 
 
 def api(
-    info: dict[str, Any], method: str, path: str, body: Any = None, *, key: str | None = "default"
+    info: dict[str, Any],
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    key: str | None = "default",
+    request_id: str | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     """One HTTP call to the local API; returns status, headers and the decoded JSON body."""
     headers = {"content-type": "application/json"}
+    if request_id is not None:
+        headers["X-Request-ID"] = request_id
     if key is not None:
         headers["x-api-key"] = info["api_key"] if key == "default" else key
     data = None if body is None else json.dumps(body).encode()
@@ -180,6 +188,23 @@ def test_bulk_upload_scores_every_good_row(
     later = [m for m in seen if completed(m)]
     assert len(later) == 1  # one bulk.completed
     assert api(running_info, "GET", f"/v1/leads/{rows[0]['id']}")[0] == 200  # stored for the tenant
+
+
+def test_every_response_echoes_the_callers_request_id(running_info: dict[str, Any]) -> None:
+    """The API's responses and API Gateway's own (template.yaml's GatewayResponses) alike."""
+    lead = f"/v1/leads/{running_info['demo_lead_ids'][0]}"
+    for status, path, key in (
+        (200, lead, "default"),
+        (401, lead, None),
+        (401, lead, "aiq_wrong"),
+        (404, "/v1/x", "default"),
+    ):
+        got, headers, body = api(running_info, "GET", path, key=key, request_id=f"it-{status}")
+        assert (got, headers["X-Request-ID"]) == (status, f"it-{status}"), body
+        assert headers["x-amzn-RequestId"]
+    status, headers, body = api(running_info, "GET", lead, key=None)
+    assert status == 401
+    assert body["error"]["details"]["request_id"] == headers["x-amzn-RequestId"]
 
 
 def test_throttling_returns_429_with_retry_after(running_info: dict[str, Any]) -> None:

@@ -14,8 +14,9 @@ from aiqleads.storage.aggregates import AggregateRepository
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.leads import LeadRepository
 from aiqleads.storage.markets import MarketSignalRepository
-from aiqleads.tenants.api_keys import ApiKeyRecord, authorize
+from aiqleads.tenants.api_keys import TIER_RATE_LIMITS_ENV, ApiKeyRecord, authorize
 from aiqleads_offline.generate import market_snapshots
+from infra.local_cloud.intrinsics import Resolver
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,11 @@ def test_latest_market_snapshot(aws: Callable[[str], Any], local_info: dict[str,
     assert markets.latest("atlantis") is None
 
 
-def test_api_keys_are_stored_hashed(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
+def test_api_keys_are_stored_hashed(
+    aws: Callable[[str], Any], local_info: dict[str, Any], template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variables = template["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    monkeypatch.setenv(TIER_RATE_LIMITS_ENV, Resolver(template).resolve(variables[TIER_RATE_LIMITS_ENV]))
     table = local_info["tables"]["ApiKeysTable"]
     keys = ApiKeyRepository(table, aws("dynamodb"))
     key, record = ApiKeyRecord.issue("tenant-k", Tier.PRO)

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from infra.local_cloud.functions import FunctionRuntime, discover_functions, local_environment
-from infra.local_cloud.gateway import MAX_BODY_BYTES, GatewayConfig, LocalGateway
+from infra.local_cloud.gateway import MAX_BODY_BYTES, GatewayConfig, GatewayResponse, LocalGateway
 from infra.local_cloud.intrinsics import Resolver
+from infra.local_cloud.server import LocalCloudError
 from infra.template import load_template
 
 TEMPLATE = """\
@@ -48,14 +49,20 @@ Resources:
       GatewayResponses:
         UNAUTHORIZED:
           StatusCode: "401"
+          ResponseParameters:
+            Headers: {X-Request-ID: method.request.header.X-Request-ID, X-Static: "'fixed'"}
           ResponseTemplates:
             application/json: '{"error": {"code": "unauthorized", "request_id": "$context.requestId"}}'
         ACCESS_DENIED:
           StatusCode: "403"
+          ResponseParameters:
+            Headers: {X-Request-ID: method.request.header.X-Request-ID, X-Lead: method.request.path.id}
           ResponseTemplates:
             application/json: '{"error": {"code": "forbidden", "request_id": "$context.requestId"}}'
         MISSING_AUTHENTICATION_TOKEN:
           StatusCode: "404"
+          ResponseParameters:
+            Headers: {X-Request-ID: method.request.header.X-Request-ID, X-Query: method.request.querystring.q}
           ResponseTemplates:
             application/json: '{"error": {"code": "not_found", "request_id": "$context.requestId"}}'
         THROTTLED:
@@ -63,8 +70,15 @@ Resources:
           ResponseParameters:
             Headers:
               Retry-After: "'1'"
+              X-Request-ID: method.request.header.X-Request-ID
           ResponseTemplates:
             application/json: '{"error": {"code": "rate_limited", "request_id": "$context.requestId"}}'
+        DEFAULT_4XX:
+          ResponseParameters:
+            Headers: {X-Request-ID: method.request.header.X-Request-ID}
+        DEFAULT_5XX:
+          ResponseParameters:
+            Headers: {X-Request-ID: method.request.header.X-Request-ID}
   SlowPlan:
     Type: AWS::ApiGateway::UsagePlan
     Metadata:
@@ -382,3 +396,64 @@ def test_body_over_10_mb_is_413(api: Api) -> None:
     assert body == {"message": "Request Too Long"}
     status, _, _ = api.request("POST", "/v1/upload", key="fast-big", body=b"x" * 1000)
     assert status == 200
+
+
+# ------------------------------------------------------------------------------------------------ request ids
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "path", "key"),
+    [
+        (401, "GET", "/v1/leads/abc", None),  # no key: refused before the authorizer
+        (401, "GET", "/v1/leads/abc", "nope"),  # the authorizer says Unauthorized
+        (403, "GET", "/v1/leads/abc", "deny"),  # its policy denies
+        (403, "GET", "/v1/leads/abc", "gold-rid"),  # no usage plan for the tier (DEFAULT_4XX)
+        (404, "GET", "/v1/nowhere", "fast-rid"),
+        (502, "GET", "/v1/crash", "fast-rid"),  # the function failed (DEFAULT_5XX)
+    ],
+)
+def test_gateway_responses_echo_the_callers_request_id(
+    api: Api, status: int, method: str, path: str, key: str | None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    got, headers, _ = api.request(method, path, key=key, headers={"X-Request-ID": f"trace-{status}"})
+    assert got == status
+    assert headers["x-request-id"] == f"trace-{status}"
+    assert headers["x-amzn-requestid"] not in {"", f"trace-{status}"}  # API Gateway's own id, always
+    capfd.readouterr()  # the 502's traceback
+
+
+def test_throttled_response_echoes_the_callers_request_id(api: Api) -> None:
+    key = "slow-rid"  # burst 2
+    assert [api.request("GET", "/v1/leads/a", key=key)[0] for _ in range(2)] == [200, 200]
+    status, headers, body = api.json("GET", "/v1/leads/a", key=key, headers={"X-Request-ID": "trace-429"})
+    assert status == 429
+    assert headers["x-request-id"] == "trace-429"
+    assert body["error"]["request_id"] == headers["x-amzn-requestid"]
+
+
+def test_without_a_callers_request_id_a_gateway_response_has_only_api_gateways(api: Api) -> None:
+    # As on AWS: the mapping has no request header to map, and no fallback; the generated id is x-amzn-RequestId.
+    status, headers, body = api.json("GET", "/v1/leads/abc")
+    assert status == 401
+    assert "x-request-id" not in headers
+    assert body["error"]["request_id"] == headers["x-amzn-requestid"]
+
+
+def test_gateway_response_headers_map_literals_and_request_values(api: Api) -> None:
+    assert api.request("GET", "/v1/leads/abc")[1]["x-static"] == "fixed"
+    assert api.request("GET", "/v1/leads/abc", key="deny")[1]["x-lead"] == "abc"  # the matched route's {id}
+    assert api.request("GET", "/v1/nowhere?q=hello", key="fast-rid")[1]["x-query"] == "hello"
+    assert "x-lead" not in api.request("GET", "/v1/leads/score", key="deny")[1]  # no such route: no {id}
+
+
+def test_the_callers_request_id_reaches_the_function(api: Api) -> None:
+    status, headers, seen = api.json("GET", "/v1/leads/abc", key="fast-rid", headers={"X-Request-ID": "trace-200"})
+    assert status == 200
+    assert seen["event"]["headers"]["X-Request-ID"] == "trace-200"
+    assert seen["event"]["requestContext"]["requestId"] == headers["x-amzn-requestid"]
+
+
+def test_a_mapping_the_gateway_cannot_evaluate_is_refused_at_start() -> None:
+    spec = {"ResponseParameters": {"Headers": {"X-Request-ID": "context.requestId"}}}
+    with pytest.raises(LocalCloudError, match=r"UNAUTHORIZED\.ResponseParameters\.Headers\.X-Request-ID"):
+        GatewayResponse.from_template("UNAUTHORIZED", spec)

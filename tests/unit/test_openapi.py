@@ -7,15 +7,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aiqleads.api.openapi import PUBLIC_ROUTES, document, render
+from aiqleads.api.openapi import committed, document, render
+from infra.openapi import public_routes
 from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
+PUBLIC = public_routes(ROOT / "template.yaml")
 
 
 def test_committed_openapi_is_current() -> None:
-    committed = (ROOT / "openapi.json").read_text(encoding="utf-8")
-    assert committed == render(), "openapi.json is stale: run `make openapi` and commit it"
+    on_disk = (ROOT / "openapi.json").read_text(encoding="utf-8")
+    assert on_disk == render(PUBLIC), "openapi.json is stale: run `make openapi` and commit it"
 
 
 def _template_routes() -> dict[tuple[str, str], dict[str, Any]]:
@@ -32,37 +34,36 @@ def _template_routes() -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_documented_operation_is_a_template_route_and_back() -> None:
     documented = {
-        (method, re.sub(r"\{[^}]+\}", "{}", path)) for path, ops in document()["paths"].items() for method in ops
+        (method, re.sub(r"\{[^}]+\}", "{}", path)) for path, ops in document(PUBLIC)["paths"].items() for method in ops
     }
     assert documented - {("get", "/v1/openapi.json")} <= set(_template_routes())
     assert set(_template_routes()) - documented <= {("get", "/v1/openapi.json")}
 
 
-def test_public_routes_are_exactly_the_template_routes_without_the_authorizer() -> None:
+def test_the_operations_that_need_no_key_are_the_template_routes_without_the_authorizer() -> None:
     public = {
         key for key, properties in _template_routes().items() if properties.get("Auth", {}).get("Authorizer") == "NONE"
     }
-    assert public == set(PUBLIC_ROUTES)
+    keyless = {
+        (method, re.sub(r"\{[^}]+\}", "{}", path))
+        for path, operations in document(PUBLIC)["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == []
+    }
+    assert keyless == public - {("get", "/v1/openapi.json")}  # the document does not list itself
+    assert ("get", "/v1/openapi.json") in PUBLIC
+
+
+def test_the_function_serves_the_committed_document() -> None:
+    assert committed() == (ROOT / "openapi.json").read_text(encoding="utf-8")
 
 
 def test_every_error_status_uses_the_envelope() -> None:
-    for path, operations in document()["paths"].items():
+    for path, operations in document(PUBLIC)["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path, status)
                 assert "X-Request-ID" in response["headers"]
-    assert json.dumps(document()).count("HTTPValidationError") == 0
-
-
-def test_tier_rates_match_the_usage_plans() -> None:
-    from aiqleads.tenants.api_keys import REQUESTS_PER_MINUTE
-
-    template = load_template(ROOT / "template.yaml")
-    plans = {
-        resource["Metadata"]["AIQLeads"]["tier"]: resource["Metadata"]["AIQLeads"]["requests_per_minute"]
-        for resource in template["Resources"].values()
-        if resource["Type"] == "AWS::ApiGateway::UsagePlan"
-    }
-    assert plans == {tier.value: rate for tier, rate in REQUESTS_PER_MINUTE.items()}
+    assert json.dumps(document(PUBLIC)).count("HTTPValidationError") == 0

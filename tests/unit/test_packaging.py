@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import struct
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from infra.packaging.build import function_dirs
-from infra.packaging.config import MB, PackagingError
+from infra.packaging.build import build_core_layer, function_dirs
+from infra.packaging.config import MB, MODEL_ROOT, OPENAPI_DOCUMENT, PackagingError
 from infra.packaging.distributions import prune_distributions
 from infra.packaging.elf import dedupe_shared_libraries, elf_dynamic, elf_files, unresolved_libraries
 from infra.packaging.install import pip_command, platform_tags
@@ -42,6 +43,22 @@ def sized(path: Path, size: int) -> Path:
 
 def relative_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+# ------------------------------------------------------------------------------------------------ core layer
+
+
+def test_the_core_layer_ships_the_document_get_openapi_json_serves(tmp_path: Path):
+    layer = tmp_path / "opt"
+    build_core_layer(layer, (MODEL_ROOT / "PRODUCTION").read_text().strip())
+    assert (layer / "openapi.json").read_bytes() == OPENAPI_DOCUMENT.read_bytes()
+    (layer / "openapi.json").write_text('{"paths": {"/from-the-layer": {}}}')
+    script = "import aiqleads, json; from aiqleads.api.openapi import committed; print(aiqleads.__file__, committed())"
+    environment = {**os.environ, "PYTHONPATH": str(layer / "python")}
+    found = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True)
+    module, document = found.stdout.split(" ", 1)
+    assert module.startswith(str(layer))
+    assert document.strip() == '{"paths": {"/from-the-layer": {}}}'
 
 
 # ------------------------------------------------------------------------------------------------ sizes and limits

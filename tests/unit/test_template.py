@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+from aiqleads.models import Tier
+from aiqleads.tenants.api_keys import TIER_RATE_LIMITS_ENV, requests_per_minute
+from infra.local_cloud.functions import discover_functions
+from infra.local_cloud.gateway import GatewayConfig
+from infra.local_cloud.intrinsics import Resolver
 from infra.template import dangling_references, load_template, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,19 +283,32 @@ def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> Non
     assert tables["ApiKeysTable"]["Properties"]["KeySchema"] == [{"AttributeName": "key_hash", "KeyType": "HASH"}]
 
 
-def test_usage_plans_carry_requests_per_minute(template: dict[str, Any]) -> None:
-    plans = resources_of(template, "AWS::ApiGateway::UsagePlan").values()
-    per_minute = {plan["Metadata"]["AIQLeads"]["tier"]: plan["Metadata"]["AIQLeads"] for plan in plans}
-    assert {tier: limits["requests_per_minute"] for tier, limits in per_minute.items()} == {
-        "basic": 60,
-        "pro": 300,
-        "enterprise": 1000,
+def test_every_gateway_response_echoes_the_callers_request_id(template: dict[str, Any]) -> None:
+    responses = template["Resources"]["Api"]["Properties"]["GatewayResponses"]
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED"} <= set(responses)
+    for response in responses.values():
+        assert response["ResponseParameters"]["Headers"]["X-Request-ID"] == "method.request.header.X-Request-ID"
+
+
+def test_the_authorizer_states_the_rates_the_usage_plans_enforce(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both come from Mappings.TierThrottle: what the authorizer passes to the API (X-RateLimit-Limit, per minute)
+    is what API Gateway's usage plans (per second) and the local gateway enforce, at the published figures."""
+    resolver = Resolver(template)
+    variables = template["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    monkeypatch.setenv(TIER_RATE_LIMITS_ENV, resolver.resolve(variables[TIER_RATE_LIMITS_ENV]))
+    stated = {tier.value: requests_per_minute(tier) for tier in Tier}
+    assert stated == {"basic": 60, "pro": 300, "enterprise": 1000}
+    plans = {
+        plan["Metadata"]["AIQLeads"]["tier"]: resolver.resolve(plan["Properties"]["Throttle"])
+        for plan in resources_of(template, "AWS::ApiGateway::UsagePlan").values()
     }
-    for plan in plans:
-        limits, throttle = plan["Metadata"]["AIQLeads"], plan["Properties"]["Throttle"]
-        assert throttle["RateLimit"] * 60 == pytest.approx(limits["requests_per_minute"], rel=0.01)
-        assert throttle["BurstLimit"] == limits["burst"]
-        assert f"{limits['requests_per_minute']} requests/min" in plan["Properties"]["Description"]
+    assert set(plans) == set(stated)
+    local = GatewayConfig.from_template(template, discover_functions(template, ROOT), resolver.resolve).usage_plans
+    for tier, throttle in plans.items():
+        assert round(throttle["RateLimit"] * 60) == stated[tier]
+        assert (round(local[tier].requests_per_minute), local[tier].burst) == (stated[tier], throttle["BurstLimit"])
 
 
 def test_uploads_notify_the_bulk_queue(template: dict[str, Any]) -> None:

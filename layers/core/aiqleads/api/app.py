@@ -27,9 +27,9 @@ app = create_app()
 
 
 def openapi_document() -> str:
-    from aiqleads.api.openapi import render
+    from aiqleads.api.openapi import committed
 
-    return render()
+    return committed()
 
 
 def request_id(event: dict[str, Any]) -> str:

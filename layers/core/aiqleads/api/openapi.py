@@ -1,18 +1,17 @@
 """The API's OpenAPI document, derived from the routes and their pydantic models.
 
 Powertools generates paths, parameters and body schemas; this adds what the resolver cannot know: the API-key
-security scheme (and the routes that need no key), our error envelope for every error status the API or API
-Gateway can answer, and the headers every response carries. `python -m aiqleads.api.openapi -o openapi.json`
-writes the committed copy (`make openapi`); a test fails when the committed copy is stale.
+security scheme (and the routes that need no key: template.yaml's routes without the authorizer), our error
+envelope for every error status the API or API Gateway can answer, and the headers every response carries.
+`python -m infra.openapi -o openapi.json` writes the committed copy (`make openapi`); a test fails when the
+committed copy is stale. GET /v1/openapi.json serves that copy (`committed`): a Lambda function has no template.yaml
+to build it from, so the core layer ships the document instead.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,7 @@ DESCRIPTION = (
     "the x-api-key header; every read and write is scoped to the key's tenant. Errors are "
     '{"error": {"code", "message", "details"}}.'
 )
-# Routes API Gateway serves without the authorizer (template.yaml: Auth {Authorizer: NONE}); a test keeps them equal.
-PUBLIC_ROUTES = frozenset({("get", "/v1/health"), ("get", "/v1/openapi.json")})
+DOCUMENT_FILE = "openapi.json"  # in the repository's root, and in the core layer's (/opt)
 
 ERRORS = {
     "400": "malformed JSON, cursor or query",
@@ -63,7 +61,8 @@ def _hoist(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def document() -> dict[str, Any]:
+def document(public_routes: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    """The document; `public_routes` are the (method, path) that need no API key."""
     from aiqleads.api.app import app
 
     doc: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION))
@@ -77,7 +76,7 @@ def document() -> dict[str, Any]:
     doc["security"] = [{"ApiKey": []}]
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
-            public = (method, path) in PUBLIC_ROUTES
+            public = (method, path) in public_routes
             if public:
                 operation["security"] = []
             responses = operation.setdefault("responses", {})
@@ -96,27 +95,18 @@ def document() -> dict[str, Any]:
     return doc
 
 
-def render() -> str:
-    return json.dumps(document(), indent=2, sort_keys=False) + "\n"
+def render(public_routes: frozenset[tuple[str, str]]) -> str:
+    return json.dumps(document(public_routes), indent=2, sort_keys=False) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aiqleads.api.openapi", description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if --output differs from the generated document")
-    arguments = parser.parse_args(argv)
-    text = render()
-    if arguments.check:
-        if arguments.output is None or not arguments.output.exists() or arguments.output.read_text() != text:
-            print(f"{arguments.output} is stale: run `make openapi`", file=sys.stderr)
-            return 1
-        return 0
-    if arguments.output:
-        arguments.output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
+def document_path() -> Path:
+    """The committed document: beside the package's directories in a checkout, at the layer's root in Lambda."""
+    for directory in Path(__file__).resolve().parents:
+        if (directory / DOCUMENT_FILE).is_file():
+            return directory / DOCUMENT_FILE
+    raise FileNotFoundError(f"no {DOCUMENT_FILE} above {Path(__file__).parent}: run `make openapi`")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@functools.cache
+def committed() -> str:
+    return document_path().read_text(encoding="utf-8")

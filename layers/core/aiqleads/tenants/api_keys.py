@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import os
 import secrets
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -12,9 +15,23 @@ from pydantic import BaseModel, Field
 from aiqleads.models import Tier
 
 KEY_PREFIX = "aiq_"
-# The usage plans' rates (template.yaml, Metadata.AIQLeads of each plan; a test keeps them equal). API Gateway
-# enforces them; the authorizer passes the caller's to the API so every response can state it.
-REQUESTS_PER_MINUTE = {Tier.BASIC: 60, Tier.PRO: 300, Tier.ENTERPRISE: 1000}
+# Each tier's rate in requests per second, as a JSON object: template.yaml passes its TierThrottle mapping, which
+# the usage plans' Throttle also reads. API Gateway enforces the plans; the authorizer passes the caller's rate to
+# the API so that every response can state it.
+TIER_RATE_LIMITS_ENV = "TIER_RATE_LIMITS"
+
+
+def requests_per_minute(tier: Tier) -> int:
+    """The tier's rate as the product states it, per minute (16.67 requests/s is 1,000 requests/min)."""
+    return _per_minute(os.environ.get(TIER_RATE_LIMITS_ENV, ""))[tier]
+
+
+@functools.cache
+def _per_minute(limits: str) -> dict[Tier, int]:
+    if not limits:
+        raise RuntimeError(f"{TIER_RATE_LIMITS_ENV} is not set: template.yaml gives it to the authorizer function")
+    per_second = json.loads(limits)
+    return {tier: round(float(per_second[tier.value]) * 60) for tier in Tier}
 
 
 def hash_key(api_key: str) -> str:
@@ -67,7 +84,7 @@ def authorize(keys: ApiKeyLookup, token: str | None, method_arn: str) -> dict[st
             "tenant_id": record.tenant_id,
             "tier": record.tier.value,
             "key_id": record.key_hash[:12],
-            "requests_per_minute": REQUESTS_PER_MINUTE[record.tier],
+            "requests_per_minute": requests_per_minute(record.tier),
         },
         # With ApiKeySourceType AUTHORIZER, the usage plan that throttles the caller is the one holding this key.
         "usageIdentifierKey": token,

@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiqleads.composition import api_keys
+from aiqleads.settings import AuthorizerSettings
 from aiqleads.tenants.api_keys import authorize
 
 logger = Logger()
@@ -13,7 +14,8 @@ logger = Logger()
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return authorize(api_keys(), event.get("authorizationToken"), event["methodArn"])
+        limits = AuthorizerSettings.current().requests_per_minute
+        return authorize(api_keys(), event.get("authorizationToken"), event["methodArn"], limits)
     except PermissionError:
         logger.info("rejected an API key")  # the key itself is never logged
         # API Gateway answers 401 exactly when the authorizer fails with the message "Unauthorized".

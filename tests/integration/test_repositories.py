@@ -10,11 +10,12 @@ import pytest
 
 from aiqleads.errors import Conflict
 from aiqleads.models import Action, Intent, Interaction, Lead, Score, Tier
+from aiqleads.settings import AuthorizerSettings
 from aiqleads.storage.aggregates import AggregateRepository
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.leads import LeadRepository
 from aiqleads.storage.markets import MarketSignalRepository
-from aiqleads.tenants.api_keys import TIER_RATE_LIMITS_ENV, ApiKeyRecord, authorize
+from aiqleads.tenants.api_keys import ApiKeyRecord, authorize
 from aiqleads_offline.generate import market_snapshots
 from infra.local_cloud.intrinsics import Resolver
 
@@ -101,17 +102,19 @@ def test_latest_market_snapshot(aws: Callable[[str], Any], local_info: dict[str,
 
 
 def test_api_keys_are_stored_hashed(
-    aws: Callable[[str], Any], local_info: dict[str, Any], template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    aws: Callable[[str], Any], local_info: dict[str, Any], template: dict[str, Any]
 ) -> None:
     variables = template["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
-    monkeypatch.setenv(TIER_RATE_LIMITS_ENV, Resolver(template).resolve(variables[TIER_RATE_LIMITS_ENV]))
+    rates = AuthorizerSettings.from_env(
+        {"API_KEYS_TABLE": "keys", "TIER_RATE_LIMITS": Resolver(template).resolve(variables["TIER_RATE_LIMITS"])}
+    ).requests_per_minute
     table = local_info["tables"]["ApiKeysTable"]
     keys = ApiKeyRepository(table, aws("dynamodb"))
     key, record = ApiKeyRecord.issue("tenant-k", Tier.PRO)
     keys.put(record)
     dumped = str(aws("dynamodb").scan(TableName=table)["Items"])
     assert key not in dumped
-    answer = authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")
+    answer = authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x", rates)
     assert answer["context"] == {
         "tenant_id": "tenant-k",
         "tier": "pro",
@@ -120,7 +123,7 @@ def test_api_keys_are_stored_hashed(
     }
     assert answer["policyDocument"]["Statement"][0]["Resource"].endswith("abc/dev/*")
     with pytest.raises(PermissionError, match="Unauthorized"):
-        authorize(keys, key + "x", "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")
+        authorize(keys, key + "x", "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x", rates)
     keys.put(record.model_copy(update={"status": "revoked"}))
     with pytest.raises(PermissionError, match="Unauthorized"):
-        authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x")
+        authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x", rates)

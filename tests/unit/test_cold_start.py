@@ -40,6 +40,7 @@ class Context:
 
 AUTHORIZER = """
 os.environ["API_KEYS_TABLE"] = "api-keys"
+os.environ["TIER_RATE_LIMITS"] = '{"basic": 1, "pro": 5, "enterprise": 16.67}'
 table("api-keys", "key_hash")
 from aiqleads.models import Tier
 from aiqleads.storage.api_keys import ApiKeyRepository

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from aiqleads.models import Tier
 from aiqleads.process_cache import reset
 from aiqleads.settings import (
     FUNCTION_SETTINGS,
@@ -29,6 +30,8 @@ READ_ELSEWHERE = {
     "MODEL_VERSION": "nobody: it documents the version AIQLEADS_MODEL_DIR points at",
 }
 
+RATES = '{"basic": 1, "pro": 5, "enterprise": 16.67}'
+
 
 @pytest.fixture(scope="module")
 def functions() -> dict[str, FunctionSpec]:
@@ -37,10 +40,24 @@ def functions() -> dict[str, FunctionSpec]:
 
 
 def test_a_missing_variable_is_named() -> None:
-    with pytest.raises(SettingsError, match=r"^AuthorizerSettings: missing environment variables: API_KEYS_TABLE$"):
+    with pytest.raises(
+        SettingsError, match=r"^AuthorizerSettings: missing environment variables: API_KEYS_TABLE, TIER_RATE_LIMITS$"
+    ):
         AuthorizerSettings.from_env({})
-    with pytest.raises(SettingsError, match="missing environment variables: API_KEYS_TABLE"):
-        AuthorizerSettings.from_env({"API_KEYS_TABLE": "  "})  # empty counts as unset
+    with pytest.raises(SettingsError, match=r"missing environment variables: API_KEYS_TABLE$"):
+        AuthorizerSettings.from_env({"API_KEYS_TABLE": "  ", "TIER_RATE_LIMITS": RATES})  # empty counts as unset
+
+
+def test_tier_rates_must_name_every_tier_with_a_positive_rate() -> None:
+    settings = AuthorizerSettings.from_env({"API_KEYS_TABLE": "keys", "TIER_RATE_LIMITS": RATES})
+    assert settings.requests_per_minute == {Tier.BASIC: 60, Tier.PRO: 300, Tier.ENTERPRISE: 1000}
+    for rates, problem in [('{"basic": 1, "pro": 5}', "no rate for enterprise"), ("{oops", "Invalid JSON")]:
+        with pytest.raises(SettingsError, match=f"invalid environment variables: TIER_RATE_LIMITS=.*{problem}"):
+            AuthorizerSettings.from_env({"API_KEYS_TABLE": "keys", "TIER_RATE_LIMITS": rates})
+    with pytest.raises(SettingsError, match="greater than 0"):
+        AuthorizerSettings.from_env(
+            {"API_KEYS_TABLE": "keys", "TIER_RATE_LIMITS": '{"basic": 0, "pro": 5, "enterprise": 16.67}'}
+        )
 
 
 def test_every_missing_and_invalid_variable_is_named_at_once() -> None:
@@ -70,6 +87,7 @@ def test_values_are_typed_and_the_webhook_policy_keeps_its_defaults() -> None:
 
 def test_settings_are_read_once_per_process_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_KEYS_TABLE", "first")
+    monkeypatch.setenv("TIER_RATE_LIMITS", RATES)
     reset()
     assert AuthorizerSettings.current().api_keys_table == "first"
     monkeypatch.setenv("API_KEYS_TABLE", "second")

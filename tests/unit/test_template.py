@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from aiqleads.models import Tier
-from aiqleads.tenants.api_keys import TIER_RATE_LIMITS_ENV, requests_per_minute
+from aiqleads.settings import AuthorizerSettings
 from infra.local_cloud.functions import discover_functions
 from infra.local_cloud.gateway import GatewayConfig
 from infra.local_cloud.intrinsics import Resolver
@@ -291,14 +290,15 @@ def test_every_gateway_response_echoes_the_callers_request_id(template: dict[str
 
 
 def test_the_authorizer_states_the_rates_the_usage_plans_enforce(
-    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    template: dict[str, Any],
 ) -> None:
     """Both come from Mappings.TierThrottle: what the authorizer passes to the API (X-RateLimit-Limit, per minute)
     is what API Gateway's usage plans (per second) and the local gateway enforce, at the published figures."""
     resolver = Resolver(template)
     variables = template["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
-    monkeypatch.setenv(TIER_RATE_LIMITS_ENV, resolver.resolve(variables[TIER_RATE_LIMITS_ENV]))
-    stated = {tier.value: requests_per_minute(tier) for tier in Tier}
+    environment = {name: str(resolver.resolve(value)) for name, value in variables.items()}
+    settings = AuthorizerSettings.from_env({"API_KEYS_TABLE": "keys", **environment})
+    stated = {tier.value: rate for tier, rate in settings.requests_per_minute.items()}
     assert stated == {"basic": 60, "pro": 300, "enterprise": 1000}
     plans = {
         plan["Metadata"]["AIQLeads"]["tier"]: resolver.resolve(plan["Properties"]["Throttle"])

@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, PositiveFloat, ValidationError, field_validator
 
+from aiqleads.models import Tier
 from aiqleads.process_cache import per_process
 from aiqleads.webhooks.settings import (
     Jitter,
@@ -114,6 +115,22 @@ class WebhookAttempts(EnvSettings):
 # ------------------------------------------------------------------------------------------------ one per function
 class AuthorizerSettings(EnvSettings):
     api_keys_table: str
+    # Each tier's rate in requests per second, as JSON: template.yaml passes its TierThrottle mapping, which the usage
+    # plans' Throttle also reads. API Gateway enforces the plans; the authorizer only states the caller's rate.
+    tier_rate_limits: Json[dict[Tier, PositiveFloat]]
+
+    @field_validator("tier_rate_limits")
+    @classmethod
+    def _every_tier(cls, rates: dict[Tier, float]) -> dict[Tier, float]:
+        missing = [tier.value for tier in Tier if tier not in rates]
+        if missing:
+            raise ValueError(f"no rate for {', '.join(missing)}")
+        return rates
+
+    @property
+    def requests_per_minute(self) -> dict[Tier, int]:
+        """Each tier's rate as the product states it, per minute (16.67 requests/s is 1,000 requests/min)."""
+        return {tier: round(rate * 60) for tier, rate in self.tier_rate_limits.items()}
 
 
 class ApiSettings(LeadResources, RecommendationJobResources, WebhookAttempts):

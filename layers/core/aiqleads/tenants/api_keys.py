@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
-import os
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -15,23 +13,6 @@ from pydantic import BaseModel, Field
 from aiqleads.models import Tier
 
 KEY_PREFIX = "aiq_"
-# Each tier's rate in requests per second, as a JSON object: template.yaml passes its TierThrottle mapping, which
-# the usage plans' Throttle also reads. API Gateway enforces the plans; the authorizer passes the caller's rate to
-# the API so that every response can state it.
-TIER_RATE_LIMITS_ENV = "TIER_RATE_LIMITS"
-
-
-def requests_per_minute(tier: Tier) -> int:
-    """The tier's rate as the product states it, per minute (16.67 requests/s is 1,000 requests/min)."""
-    return _per_minute(os.environ.get(TIER_RATE_LIMITS_ENV, ""))[tier]
-
-
-@functools.cache
-def _per_minute(limits: str) -> dict[Tier, int]:
-    if not limits:
-        raise RuntimeError(f"{TIER_RATE_LIMITS_ENV} is not set: template.yaml gives it to the authorizer function")
-    per_second = json.loads(limits)
-    return {tier: round(float(per_second[tier.value]) * 60) for tier in Tier}
 
 
 def hash_key(api_key: str) -> str:
@@ -68,8 +49,13 @@ def _api_wide(method_arn: str) -> str:
     return f"{prefix}:execute-api:{'/'.join(parts[:2])}/*" if len(parts) >= 2 else method_arn
 
 
-def authorize(keys: ApiKeyLookup, token: str | None, method_arn: str) -> dict[str, Any]:
-    """The TOKEN authorizer's answer. An unknown or revoked key raises 'Unauthorized' (API Gateway: 401)."""
+def authorize(
+    keys: ApiKeyLookup, token: str | None, method_arn: str, requests_per_minute: Mapping[Tier, int]
+) -> dict[str, Any]:
+    """The TOKEN authorizer's answer. An unknown or revoked key raises 'Unauthorized' (API Gateway: 401).
+
+    `requests_per_minute` is each tier's rate (the authorizer's settings), passed on so every response can state it.
+    """
     record = keys.get(hash_key(token)) if token else None
     if record is None or record.status != "active":
         raise PermissionError("Unauthorized")
@@ -84,7 +70,7 @@ def authorize(keys: ApiKeyLookup, token: str | None, method_arn: str) -> dict[st
             "tenant_id": record.tenant_id,
             "tier": record.tier.value,
             "key_id": record.key_hash[:12],
-            "requests_per_minute": requests_per_minute(record.tier),
+            "requests_per_minute": requests_per_minute[record.tier],
         },
         # With ApiKeySourceType AUTHORIZER, the usage plan that throttles the caller is the one holding this key.
         "usageIdentifierKey": token,

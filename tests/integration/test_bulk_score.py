@@ -313,6 +313,22 @@ def test_upload_gives_results_errors_items_and_one_event(
     assert leftovers == 0
 
 
+GOLDEN = ROOT / "tests" / "fixtures" / "batch"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet", "ndjson"])
+def test_uploads_give_the_golden_results(bulk: Bulk, fmt: str) -> None:
+    """The bytes the bulk function wrote for these inputs before batch scoring had one path (the CLI's too)."""
+    tenant = _tenant()
+    golden = "jsonl" if fmt == "ndjson" else fmt
+    bulk.upload(GOLDEN / f"leads.{golden}", f"uploads/{tenant}/leads.{fmt}")
+    assert bulk.run(f"uploads/{tenant}/leads.{fmt}") == 1
+    assert bulk.read(f"results/{tenant}/leads.scored.{fmt}") == (GOLDEN / f"leads.scored.{golden}").read_bytes()
+    assert bulk.read(f"results/{tenant}/leads.errors.jsonl") == (GOLDEN / "leads.errors.jsonl").read_bytes()
+    (event,) = bulk.events()
+    assert (event["data"]["rows"], event["data"]["status"]) == (300, "completed")
+
+
 # ------------------------------------------------------------------------------------------------ continuation
 
 

@@ -2,7 +2,8 @@
 
 Environment: BENCH_ROWS (default 1,000,000) and BENCH_BIG_ROWS (default 4,000,000) size the files;
 BENCH_RECS_LEADS, BENCH_RECS_SAMPLES and BENCH_RECS_PLAIN the recommendations bench (bench/recommendations.py);
-BENCH_COLD_RUNS the cold starts per function (bench/cold_start.py).
+BENCH_COLD_RUNS the cold starts per function (bench/cold_start.py);
+BENCH_BULK_ROWS the bulk function's (bench/bulk.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import platform
 import time
 
-from bench import cold_start, file_scoring, per_lead, recommendations
+from bench import bulk, cold_start, file_scoring, per_lead, recommendations
 from bench.data import DATA_DIR, leads_file
 from bench.reference_model import reference_model_dir, session_figures
 
@@ -48,6 +49,7 @@ def main() -> None:
     memory_big = file_scoring.peak_memory_mb(big)
     recs = recommendations.measure()
     cold = cold_start.measure()
+    bulk_cpu = bulk.measure()
 
     ratio_model = ours["rows_per_s"] / model["rows_per_s"]
     ratio_hand = ours["rows_per_s"] / by_hand["rows_per_s"]
@@ -95,6 +97,7 @@ def main() -> None:
     print(_line(f"{big_rows:,} / {rows:,}", f"{growth:.2f}x", "<= 1.2x", growth <= 1.2))
     recommendations.report(recs, _line)
     cold_start.report(cold)
+    bulk.report(bulk_cpu, _line)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     summary = {
         "per_lead": lead,
@@ -108,6 +111,7 @@ def main() -> None:
         "memory_mb": {str(rows): memory_small, str(big_rows): memory_big},
         "recommendations": recs,
         "cold_start": cold,
+        "bulk": bulk_cpu,
         "calibration": {
             "reference": reference_session,
             "shipped": shipped_session,

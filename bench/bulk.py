@@ -38,11 +38,14 @@ from aiqleads.bulk.requests import parse_message
 from aiqleads.storage.aws import new_client, reset_clients
 from bench.data import leads_file
 from infra.local_cloud import LocalCloud
+from infra.local_cloud.functions import discover_functions, local_environment
+from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "1.0.0"
 HANDLER_FILE = ROOT / "functions" / "bulk_score" / "handler.py"
+FUNCTION = "BulkScoreFunction"
 TARGET_RATIO = 1.5
 WARM_UP_ROWS = 2_000
 BATCH_WRITE_LIMIT = 25
@@ -83,6 +86,19 @@ class _Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
+
+
+def _function_environment(cloud: LocalCloud) -> dict[str, str]:
+    """The bulk function's environment as the template declares it, resolved against the local cloud (the
+    model from the repository, not the layer's /opt)."""
+    specs = discover_functions(load_template(TEMPLATE), ROOT)
+    environment, _ = local_environment(
+        {FUNCTION: specs[FUNCTION]},
+        cloud.resources.resolve,
+        aws=cloud.server.environment(),
+        overrides={"AIQLEADS_MODEL_DIR": str(MODEL_DIR), "POWERTOOLS_LOG_LEVEL": "WARNING"},
+    )
+    return environment
 
 
 def _load_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -188,20 +204,8 @@ def measure(rows: int | None = None) -> dict[str, Any]:
     source, warm = leads_file(rows), leads_file(WARM_UP_ROWS)
     cli = cli_cpu(source, warm)
     with LocalCloud(TEMPLATE, port=0, run_functions=False, demo=False) as cloud:
-        refs = cloud.resources.ref
-        environment = {
-            **cloud.server.environment(),
-            "LEADS_TABLE": refs("LeadsTable"),
-            "JOBS_TABLE": refs("JobsTable"),
-            "UPLOADS_BUCKET": refs("UploadsBucket"),
-            "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
-            "BULK_QUEUE_URL": refs("BulkQueue"),
-            "AIQLEADS_MODEL_DIR": str(MODEL_DIR),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "AIQLeads",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-        with _environment({name: str(value) for name, value in environment.items()}):
+        environment = _function_environment(cloud)
+        with _environment(environment):
             bulk = _Bulk(cloud)
             bulk.run(warm, "bench-warm-up")
             started = time.perf_counter()

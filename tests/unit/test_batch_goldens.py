@@ -51,9 +51,10 @@ FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 @pytest.fixture
 def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     import aiqleads.recommendations.card
+    import aiqleads.storage.lead_items
     import aiqleads.storage.leads
 
-    for module in (aiqleads.storage.leads, aiqleads.recommendations.card):
+    for module in (aiqleads.storage.leads, aiqleads.recommendations.card, aiqleads.storage.lead_items):
         monkeypatch.setattr(module, "datetime", _Frozen)
 
 
@@ -65,22 +66,15 @@ def _golden_items() -> list[dict[str, Any]]:
 @pytest.mark.usefixtures("pinned_clock")
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_bulk_items_are_the_golden_items(fmt: str) -> None:
-    from aiqleads.bulk.runner import BulkScorer
-    from aiqleads.bulk.state import BulkJob
     from aiqleads.composition import default_scorer
     from aiqleads.files.tabular import TableReader
-    from aiqleads.storage.leads import LeadRepository
+    from aiqleads.scoring.batch import score_table
+    from aiqleads.storage.codec import encode_item
+    from aiqleads.storage.lead_items import items_of
 
     scorer = default_scorer()
-    runner = BulkScorer(
-        objects=None, jobs=None, leads=LeadRepository("LeadsTable"), events=None, queue=None, scorer=lambda: scorer
-    )  # type: ignore[arg-type]
-    job = BulkJob(
-        tenant_id="acme", job_id="j", bucket="b", key="k", results_key="r", errors_key="e",
-        model_version=scorer.model_version, created_at=0,
-    )  # fmt: skip
     items, first = [], 1
     for batch in TableReader(GOLDEN / f"leads.{fmt}", batch_rows=128).batches():
-        items += runner._score_batch(scorer, batch, first, job).items
+        items += items_of("acme", score_table(scorer, batch, first))
         first += batch.num_rows
-    assert [json.loads(json.dumps(item, sort_keys=True)) for item in items] == _golden_items()
+    assert items == [encode_item(item) for item in _golden_items()]

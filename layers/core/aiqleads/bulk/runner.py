@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -63,16 +62,14 @@ from aiqleads.bulk.requests import (
     work_prefix,
 )
 from aiqleads.bulk.state import BulkJob, Checkpoint
-from aiqleads.files.score_file import SCORE_COLUMNS
 from aiqleads.files.tabular import FORMATS, TableReader, encode_csv, encode_jsonl
 from aiqleads.jobs.store import ReleasableJobStore
-from aiqleads.models import Lead, Score
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
-from aiqleads.scoring.scorer import Scorer, reason
+from aiqleads.scoring.batch import score_table
+from aiqleads.scoring.scorer import Scorer
 from aiqleads.settings import BulkSettings
-from aiqleads.validation.columnar import validate_batch
-from aiqleads.validation.flat import LEAD_COLUMNS, InvalidRow, lead_from_flat
+from aiqleads.storage.lead_items import items_of
 
 if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
@@ -94,17 +91,7 @@ class ObjectStorage(PartStore, Protocol):
 
 
 class LeadWriter(Protocol):
-    def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]: ...
-    def score_item(self, tenant_id: str, market: str, score: Score, lead: Lead | None = None) -> dict[str, Any]: ...
-    def write_items(self, items: Any) -> int: ...
-
-
-@dataclass(slots=True)
-class _Scored:
-    table: pa.Table
-    errors: list[dict[str, Any]]
-    scored: int
-    items: list[dict[str, Any]]
+    def write_encoded(self, items: Any) -> int: ...
 
 
 class _Clock:
@@ -336,14 +323,16 @@ class BulkScorer:
                     self.queue.send(as_continuation(job.tenant_id, job.job_id))
                     logger.info("bulk job checkpointed", extra={"job_id": job.job_id, "rows_done": cp.rows_done})
                     raise _Checkpointed
-                scored = self._score_batch(scorer, batch, start + 1, job)
+                scored = score_table(scorer, batch, start + 1)
                 part_uploaded = output.write(scored.table, first=start == 0)
-                errors.writelines(json.dumps(error) + "\n" for error in scored.errors)
-                self._write_items(pool, scored.items)
+                error_lines = scored.error_lines()
+                errors.writelines(json.dumps(error) + "\n" for error in error_lines)
+                # With the lead, the score item carries its card: recommendations rank it without reading the lead.
+                self._write_items(pool, items_of(job.tenant_id, scored))
                 cp.rows_done = position
                 cp.scored += scored.scored
                 cp.invalid += batch.num_rows - scored.scored
-                cp.error_lines += len(scored.errors)
+                cp.error_lines += len(error_lines)
                 processed += 1
                 if part_uploaded and time.monotonic() - last_save >= self.settings.checkpoint_every_s:
                     self._save(job, owner, output, errors, clock, release=False)
@@ -356,63 +345,13 @@ class BulkScorer:
             cp.stage = "finishing"
             self._save(job, owner, output, errors, clock, release=False)
 
-    def _score_batch(self, scorer: Scorer, batch: pa.Table, first_row: int, job: BulkJob) -> _Scored:
-        """The same output rows and error lines as `aiqleads score`, plus the DynamoDB items of the valid rows."""
-        validated = validate_batch(batch, scorer.spec, first_row=first_row)
-        valid_rows = batch.filter(pa.array(validated.valid)) if validated.errors else batch
-        table = valid_rows.drop_columns([c for c in SCORE_COLUMNS if c in valid_rows.column_names])
-        columns = scorer.score_batch(validated)
-        for name, column in columns.items():
-            table = table.append_column(name, column)
-        # Reason codes with their impacts for the score items (the results file has them as one string).
-        matrix = scorer.columnar_features.matrix(validated.typed, validated.size)
-        if not validated.all_valid:
-            matrix = matrix[validated.valid]
-        items = self._items(scorer, job, valid_rows, columns, matrix)
-        return _Scored(table, [e.as_dict() for e in validated.errors], validated.rows, items)
-
-    def _items(
-        self, scorer: Scorer, job: BulkJob, rows: pa.Table, columns: dict[str, pa.Array], matrix: Any
-    ) -> list[dict[str, Any]]:
-        lead_rows = rows.select([c for c in LEAD_COLUMNS if c in rows.column_names]).to_pylist()
-        probabilities = columns["probability"].to_pylist()
-        scores = columns["score"].to_pylist()
-        grades = columns["grade"].to_pylist()
-        items: dict[tuple[str, str], dict[str, Any]] = {}  # a repeated id: the last row wins, one write per key
-        skipped = 0
-        for index, row in enumerate(lead_rows):
-            try:
-                lead = lead_from_flat(row)
-            except InvalidRow:  # cannot happen (a property test keeps both validators in step): never fatal
-                skipped += 1
-                continue
-            score = Score.model_validate(
-                {
-                    "lead_id": lead.id,
-                    "probability": probabilities[index],
-                    "score": scores[index],
-                    "grade": grades[index],
-                    "reasons": [reason(factor) for factor in scorer.explainer.factors(matrix[index])],
-                    "model_version": scorer.model_version,
-                }
-            )
-            for item in (
-                self.leads.lead_item(job.tenant_id, lead),
-                # With the lead, the score item carries its card: recommendations rank it without reading the lead.
-                self.leads.score_item(job.tenant_id, lead.property.market, score, lead),
-            ):
-                items[(item["pk"], item["sk"])] = item
-        if skipped:
-            logger.warning("rows the record validator rejected", extra={"job_id": job.job_id, "rows": skipped})
-        return list(items.values())
-
     def _write_items(self, pool: ThreadPoolExecutor, items: list[dict[str, Any]]) -> None:
         if not items:
             return
         threads = self.settings.write_threads
         size = max(25, math.ceil(len(items) / threads / 25) * 25)
         slices = [items[i : i + size] for i in range(0, len(items), size)]
-        list(pool.map(self.leads.write_items, slices))  # re-raises the first failure
+        list(pool.map(self.leads.write_encoded, slices))  # re-raises the first failure
 
     def _save(self, job: BulkJob, owner: str, output: _Output, errors: TextIO, clock: _Clock, *, release: bool) -> None:
         """Checkpoint: the output tail (or Parquet segment) and errors so far as objects named by a new sequence

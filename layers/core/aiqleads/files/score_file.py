@@ -20,10 +20,10 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from aiqleads.files.tabular import DEFAULT_BATCH_ROWS, TableReader, TableWriter, file_format, open_writer
+from aiqleads.scoring.batch import SCORE_COLUMNS, score_table
 from aiqleads.scoring.scorer import Scorer
-from aiqleads.validation.columnar import validate_batch
 
-SCORE_COLUMNS = ("probability", "score", "grade", "reasons")
+__all__ = ["SCORE_COLUMNS", "FileScoringReport", "errors_path_for", "score_file"]
 
 
 def errors_path_for(output: Path) -> Path:
@@ -81,16 +81,12 @@ class _ScoredBatch:
 
 
 def _score_batch(batch: pa.Table, first_row: int, scorer: Scorer, writer: TableWriter) -> _ScoredBatch:
-    validated = validate_batch(batch, scorer.spec, first_row=first_row)
-    kept = batch.filter(pa.array(validated.valid)) if validated.errors else batch
-    kept = kept.drop_columns([c for c in SCORE_COLUMNS if c in kept.column_names])
-    for name, column in scorer.score_batch(validated).items():
-        kept = kept.append_column(name, column)
+    scored = score_table(scorer, batch, first_row)
     return _ScoredBatch(
-        encoded=writer.encode(kept, first=first_row == 1),
-        errors=[error.as_dict() for error in validated.errors],
-        rows=batch.num_rows,
-        scored=validated.rows,
+        encoded=writer.encode(scored.table, first=first_row == 1),
+        errors=scored.error_lines(),
+        rows=scored.rows,
+        scored=scored.scored,
     )
 
 

@@ -8,6 +8,7 @@ for a million leads a second, shared by the record and the columnar paths.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -37,6 +38,14 @@ class Explanations(BaseModel):
     features: list[FeatureBins]
     min_impact: float = Field(default=0.05, description="smaller contributions are not worth a reason")
     per_direction: int = Field(default=2, ge=1, le=5)
+
+
+class Chosen(NamedTuple):
+    """The reasons `Explainer.choose` picked for a batch: per pick (direction 0 up / 1 down, phrase slot per
+    row, rows without a reason there), and the rows without any reason."""
+
+    picks: list[tuple[int, np.ndarray, np.ndarray]]
+    no_reason: np.ndarray
 
 
 class Factor(NamedTuple):
@@ -111,6 +120,7 @@ class Explainer:
         self._slots = _compile_slots(self._active, [[float(e) for e in b.edges] for b in active], offsets)
         self._up = pa.array([f"{UP} {p}" for p in phrases], type=pa.string())
         self._down = pa.array([f"{DOWN} {p}" for p in phrases], type=pa.string())
+        self._json: tuple[pa.Array, pa.Array] | None = None  # built by the first reason_json
 
     def factors(self, vector: np.ndarray | list[float]) -> list[Factor]:
         """Reasons for one lead, strongest first: up to `per_direction` ups then as many downs. `vector` holds
@@ -137,20 +147,21 @@ class Explainer:
             k[np.isnan(column)] = len(edges) + 1  # the slot after the last bin
         return bins
 
-    def reason_strings(self, matrix: np.ndarray, separator: str = "; ") -> pa.Array:
-        """The reasons of each row as one string ("+ A; + B; − C"), same order as `factors`."""
+    def choose(self, matrix: np.ndarray) -> Chosen:
+        """Each row's reasons, strongest first (as `factors` orders them), as phrase slots of the active
+        features: the shared first step of every columnar rendering."""
+        rows = len(matrix)
+        picks: list[tuple[int, np.ndarray, np.ndarray]] = []
+        no_reason = np.ones(rows, dtype=bool)
         if not self._active:
-            return pa.array([""] * len(matrix), type=pa.string())
+            return Chosen(picks, no_reason)
         bins = self.bins(matrix)
-        rows = bins.shape[1]
         impacts = np.empty(bins.shape, dtype=np.float64)
         for i, table in enumerate(self._feature_impacts):
             np.take(table, bins[i], out=impacts[i])
         columns = np.arange(rows)
         flat_bins = bins.ravel()
-        parts: list[pa.Array] = []
-        no_reason = np.ones(rows, dtype=bool)
-        for sign, phrases in ((1.0, self._up), (-1.0, self._down)):
+        for direction, sign in enumerate((1.0, -1.0)):
             signed = impacts * sign
             flat = signed.ravel()
             for _ in range(self._per_direction):
@@ -159,8 +170,30 @@ class Explainer:
                 cells = best * rows + columns  # flat positions: far cheaper than 2-D fancy indexing
                 weak = flat[cells] < self._limit
                 no_reason &= weak
-                parts.append(pc.take(phrases, pa.array(self._offsets[best] + flat_bins[cells], mask=weak)))
+                picks.append((direction, self._offsets[best] + flat_bins[cells], weak))
                 flat[cells] = -np.inf
+        return Chosen(picks, no_reason)
+
+    def _render(self, chosen: Chosen, tables: tuple[pa.Array, pa.Array], separator: str) -> pa.Array:
+        if not chosen.picks:
+            return pa.array([""] * len(chosen.no_reason), type=pa.string())
+        parts = [pc.take(tables[direction], pa.array(slots, mask=weak)) for direction, slots, weak in chosen.picks]
         # Arrow 26 drops (!) rows whose parts are all null when skipping nulls; an empty first part keeps them.
-        parts[0] = pc.if_else(pa.array(no_reason), "", parts[0])
+        parts[0] = pc.if_else(pa.array(chosen.no_reason), "", parts[0])
         return pc.binary_join_element_wise(*parts, separator, null_handling="skip")
+
+    def reason_strings(self, matrix: np.ndarray | Chosen, separator: str = "; ") -> pa.Array:
+        """The reasons of each row as one string ("+ A; + B; − C"), same order as `factors`."""
+        chosen = matrix if isinstance(matrix, Chosen) else self.choose(matrix)
+        return self._render(chosen, (self._up, self._down), separator)
+
+    def reason_json(self, chosen: Chosen) -> pa.Array:
+        """The reasons of each row as the JSON list a score item stores: `json.dumps` of the Reason dumps of
+        `factors`, byte for byte."""
+        if self._json is None:
+            self._json = tuple(
+                pa.array([json.dumps(factor._asdict()) for factor in factors], type=pa.string())
+                for factors in self._factors
+            )
+        inner = self._render(chosen, self._json, ", ")
+        return pc.binary_join_element_wise("[", inner, "]", "")

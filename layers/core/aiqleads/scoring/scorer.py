@@ -15,7 +15,7 @@ from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
 from aiqleads.models import Lead, Reason, Score
 from aiqleads.scoring.artifact import ModelArtifact
-from aiqleads.scoring.reasons import Explainer, Factor
+from aiqleads.scoring.reasons import Chosen, Explainer, Factor
 from aiqleads.validation.columnar import ValidatedBatch
 
 GRADE_LETTERS = ("A", "B", "C")
@@ -124,15 +124,39 @@ class Scorer:
             values.update(signals)
         return self.score_values(values).to_model(lead.id, self.model_version)
 
-    def score_batch(self, batch: ValidatedBatch) -> dict[str, pa.Array]:
-        """Score the valid rows of a batch: probability, score, grade and reasons per row."""
+    def score_batch(self, batch: ValidatedBatch) -> BatchScores:
+        """Score the valid rows of a batch: features, probability, score, grade and the chosen reasons."""
         matrix = self.columnar_features.matrix(batch.typed, batch.size)
         if not batch.all_valid:
             matrix = matrix[batch.valid]
         probabilities = self.probabilities(matrix)
+        return BatchScores(
+            probability=probabilities,
+            score=to_scores(probabilities),
+            grade=self.grade_letters(probabilities),
+            reasons=self.explainer.choose(matrix),
+            model_version=self.model_version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    """The scores of a batch's valid rows, in row order."""
+
+    probability: np.ndarray
+    score: np.ndarray
+    grade: np.ndarray
+    reasons: Chosen
+    model_version: str
+
+    def __len__(self) -> int:
+        return len(self.probability)
+
+    def columns(self, explainer: Explainer) -> dict[str, pa.Array]:
+        """The score columns of a results file (reasons as one string per row)."""
         return {
-            "probability": pa.array(probabilities),
-            "score": pa.array(to_scores(probabilities)),
-            "grade": pa.array(self.grade_letters(probabilities)),
-            "reasons": self.explainer.reason_strings(matrix),
+            "probability": pa.array(self.probability),
+            "score": pa.array(self.score),
+            "grade": pa.array(self.grade),
+            "reasons": explainer.reason_strings(self.reasons),
         }

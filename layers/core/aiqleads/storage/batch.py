@@ -14,10 +14,15 @@ MAX_ATTEMPTS = 8
 
 def batch_put(dynamodb: Any, table_name: str, items: Iterable[dict[str, Any]]) -> int:
     """Upsert plain items; returns how many were written, raises if some stay unprocessed."""
+    return batch_write(dynamodb, table_name, (encode_item(item) for item in items))
+
+
+def batch_write(dynamodb: Any, table_name: str, items: Iterable[dict[str, Any]]) -> int:
+    """Upsert items already in AttributeValue form; returns how many were written."""
     written = 0
     chunk: list[dict[str, Any]] = []
     for item in items:
-        chunk.append({"PutRequest": {"Item": encode_item(item)}})
+        chunk.append({"PutRequest": {"Item": item}})
         if len(chunk) == BATCH_WRITE_LIMIT:
             written += _write(dynamodb, table_name, chunk)
             chunk = []

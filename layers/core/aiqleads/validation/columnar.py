@@ -58,7 +58,8 @@ class RowError:
 
 @dataclass(slots=True)
 class ValidatedBatch:
-    """Typed columns of every input row, which rows are valid, and every error found.
+    """Typed columns of every input row (the spec's inputs; for leads every lead column too), which rows are
+    valid, and every error found.
 
     Invalid rows keep placeholder values in `typed` so that batch-wide work (features) runs without first
     copying the columns; `columns()` gives the valid rows only."""
@@ -298,8 +299,10 @@ def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> Va
             typed[name] = _created_at(raw, checks) if name == "created_at" else _generic_datetime(raw, name, checks)
         else:
             typed[name] = raw
+    # A lead batch keeps every lead column too: its lead items are built from them.
+    kept = [*spec.inputs, *(name for name in LEAD_COLUMNS if spec.schema_ == "lead" and name not in spec.inputs)]
     return ValidatedBatch(
-        typed={name: typed[name] for name in spec.inputs},
+        typed={name: typed[name] for name in kept},
         valid=~checks.any_failure(),
         errors=checks.errors(first_row),
     )

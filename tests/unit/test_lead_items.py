@@ -1,0 +1,115 @@
+"""Lead and score items built from a batch's columns equal, attribute for attribute, those the per-lead builders
+(`lead_from_flat` -> `Lead`, `Score` -> `LeadRepository.lead_item` / `score_item` -> `encode_item`) give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from aiqleads.composition import default_scorer
+from aiqleads.models import Score
+from aiqleads.scoring.batch import ScoredBatch, score_table
+from aiqleads.scoring.scorer import Scorer, reason
+from aiqleads.storage.codec import encode_item, encode_value
+from aiqleads.storage.lead_items import _number, items_of
+from aiqleads.storage.leads import LeadRepository
+from aiqleads.validation.flat import LEAD_COLUMNS, lead_from_flat
+from aiqleads_offline.generate import generate_table
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class _Frozen(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        return NOW if tz is not None else NOW.replace(tzinfo=None)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aiqleads.recommendations.card
+    import aiqleads.storage.lead_items
+    import aiqleads.storage.leads
+
+    for module in (aiqleads.storage.leads, aiqleads.recommendations.card, aiqleads.storage.lead_items):
+        monkeypatch.setattr(module, "datetime", _Frozen)
+
+
+def per_lead_items(tenant_id: str, scored: ScoredBatch, scorer: Scorer) -> list[dict[str, Any]]:
+    """The bulk function's items as it built them before they came from columns (one Lead and Score per row)."""
+    repository = LeadRepository("LeadsTable")
+    validated = scored.validated
+    matrix = scorer.columnar_features.matrix(validated.typed, validated.size)[validated.valid]
+    rows = scored.table.select([c for c in LEAD_COLUMNS if c in scored.table.column_names]).to_pylist()
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, row in enumerate(rows):
+        lead = lead_from_flat(row)
+        score = Score.model_validate(
+            {
+                "lead_id": lead.id,
+                "probability": scored.scores.probability[index].item(),
+                "score": scored.scores.score[index].item(),
+                "grade": str(scored.scores.grade[index]),
+                "reasons": [reason(factor) for factor in scorer.explainer.factors(matrix[index])],
+                "model_version": scorer.model_version,
+            }
+        )
+        for item in (
+            repository.lead_item(tenant_id, lead),
+            repository.score_item(tenant_id, lead.property.market, score, lead),
+        ):
+            items[(item["pk"], item["sk"])] = item
+    return [encode_item(item) for item in items.values()]
+
+
+# Cells where a JSON writer, a number format or a card rule could drift from the per-lead path.
+EDITS: list[dict[str, str | None]] = [
+    {"name": 'Ana "the closer" O\'Neil, Jr.\\', "description": "Line one\nline two\ttab \u0001 ctrl é ü 😀 \u2028"},
+    {"name": "  Zoë  ", "email": "  INFO@Mailinator.COM ", "phone": "+1 (702) 555-0199"},
+    {"email": "noreply@example.com", "phone": "7025550123", "property_type": None, "timeline": None},
+    {"email": None, "phone": "+447946095800", "lat": "0.0000001", "lon": "-1e-5", "price": "1e5"},
+    {"created_at": "2026-11-20T10:00:00.5+02:00", "beds": "3.0", "baths": "2.50", "sqft": "100"},
+    {"created_at": "2026-11-20", "price": " 425000 ", "lat": "-0", "lon": "179.9999999999"},
+    {"created_at": None, "description": None, "name": None, "beds": None, "price": None, "sqft": None},
+    {"created_at": "2026-11-20 10:00", "phone": "702.777.7777", "email": None, "market": "Las-Vegas"},
+    {"phone": "+12345678901", "source": "ZILLOW", "intent": "sell", "timeline": "12+ months"},
+    {"email": "a.b-c+d@sub.example.co.uk", "phone": None, "description": "   "},
+]
+
+
+def _rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = generate_table(600, 23, invalid_rate=0.05).to_pylist()
+    for index, edit in enumerate(EDITS * 6):
+        rows[index * 7 + 3].update(edit)
+    rows[100]["id"] = rows[20]["id"]  # a repeated id: one write per key, the later row's values
+    rows[101]["id"] = rows[20]["id"]
+    return rows
+
+
+@pytest.mark.parametrize("batch_rows", [600, 97])
+def test_items_from_columns_are_the_per_lead_items(batch_rows: int) -> None:
+    scorer = default_scorer()
+    rows = _rows()
+    compared = invalid = 0
+    for start in range(0, len(rows), batch_rows):
+        batch = pa.Table.from_pylist(rows[start : start + batch_rows]).cast(
+            pa.schema([(name, pa.string()) for name in rows[0]])
+        )
+        scored = score_table(scorer, batch, start + 1)
+        invalid += scored.rows - scored.scored
+        expected = per_lead_items("acme", scored, scorer)
+        built = items_of("acme", scored)
+        assert len(built) == len(expected)
+        for ours, theirs in zip(built, expected, strict=True):
+            assert ours == theirs, {k: (ours.get(k), theirs.get(k)) for k in theirs if ours.get(k) != theirs.get(k)}
+        compared += len(expected)
+    assert compared > 1000
+    assert invalid > 20
+
+
+def test_item_numbers_are_the_codecs() -> None:
+    for value in (0.011059105396270752, 1e-7, 1.2e-05, 0.5, 1.0, 0.0, 0.1 + 0.2, 1.401298464324817e-45, 0.99999999):
+        assert {"N": _number(value)} == encode_value(value)

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from aiqleads.bulk.requests import CONTINUE_TYPE, parse_message
 from aiqleads.composition import default_scorer
 from aiqleads.files.score_file import errors_path_for, score_file
+from aiqleads.files.tabular import unsupported_type
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.storage.aws import reset_clients
@@ -436,6 +437,7 @@ def test_an_unsupported_file_is_reported_not_dropped(bulk: Bulk, tmp_path: Path)
     assert event["data"]["status"] == "failed"
     assert event["data"]["results_key"] is None
     assert "unsupported file type '.xlsx'" in event["data"]["error"]
+    assert event["data"]["error"] == unsupported_type(key)  # the words aiqleads score uses
     (line,) = [json.loads(x) for x in bulk.read("results/leads-dec.errors.jsonl").decode().splitlines()]
     assert "unsupported file type '.xlsx'" in line["message"]
     assert bulk.s3.list_objects_v2(Bucket=bulk.bucket, Prefix="results/leads-dec.scored").get("KeyCount", 0) == 0

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aiqleads.bulk.output import DEFAULT_PART_BYTES, MultipartOutput, ParquetSegment, UploadGone, merge_segments
+from aiqleads.bulk.output import DEFAULT_PART_BYTES, MultipartOutput, UploadGone, merge_segments
 from aiqleads.bulk.requests import (
     ContinueRequest,
     MalformedMessage,
@@ -23,6 +23,7 @@ from aiqleads.bulk.requests import (
 )
 from aiqleads.bulk.runner import BulkSettings
 from aiqleads.bulk.state import BulkJob, Checkpoint, job_view
+from aiqleads.files.tabular import CONTENT_TYPES, ParquetTableWriter, file_format, format_of, unsupported_type
 from aiqleads.jobs.status import ResultLocation
 from aiqleads.storage.jobs import StoredJob
 
@@ -143,11 +144,11 @@ def test_a_small_output_is_one_put() -> None:
 
 def test_parquet_segments_merge_to_the_bytes_of_one_segment(tmp_path: Path) -> None:
     batches = [pa.table({"id": [str(i) for i in range(s, s + 7)], "score": list(range(s, s + 7))}) for s in (0, 7, 14)]
-    one = ParquetSegment(tmp_path / "one.parquet")
+    one = ParquetTableWriter(tmp_path / "one.parquet")
     for batch in batches:
         one.write(batch)
     one.close()
-    split = [ParquetSegment(tmp_path / f"s{i}.parquet") for i in range(2)]
+    split = [ParquetTableWriter(tmp_path / f"s{i}.parquet") for i in range(2)]
     split[0].write(batches[0])
     split[1].write(batches[1])
     split[1].write(batches[2])
@@ -173,3 +174,16 @@ def test_a_bulk_jobs_status_is_read_from_its_typed_record() -> None:
     assert done.result == ResultLocation(bucket="b", key="results/r.csv")
     assert done.errors == ResultLocation(bucket="b", key="results/r.errors.jsonl")
     assert done.completed_at == "2027-01-15T08:01:00Z"
+
+
+def test_one_module_names_the_formats_of_cli_files_and_uploads() -> None:
+    """`aiqleads score` (file_format) and the bulk function (format_of on the key) read extensions alike."""
+    for name, fmt in (("a.csv", "csv"), ("a.jsonl", "jsonl"), ("a.NDJSON", "jsonl"), ("a.Parquet", "parquet")):
+        assert format_of(f"uploads/t/{name}") == file_format(Path(name)) == fmt
+        assert CONTENT_TYPES[fmt]
+    for name in ("leads.xlsx", "leads", "leads.json"):
+        assert format_of(f"uploads/t/{name}") is None
+        with pytest.raises(ValueError, match="unsupported file type") as refused:
+            file_format(Path(name))
+        assert str(refused.value) == f"{name}: {unsupported_type(name)}"
+    assert unsupported_type("leads.xlsx") == "unsupported file type '.xlsx'; use .csv, .jsonl, .ndjson or .parquet"

@@ -1,5 +1,6 @@
-"""Results files written as they are scored: a multipart upload fed batch by batch (CSV, JSON Lines), or Parquet
-segments assembled at the end. Both can stop after any batch and continue in another invocation."""
+"""Where a bulk job's results go as they are scored: a multipart upload fed batch by batch (CSV, JSON Lines), or
+Parquet segments (`files.tabular.ParquetTableWriter` files) assembled at the end. Both can stop after any batch
+and continue in another invocation; the bytes themselves are encoded by `files.tabular`, as for `aiqleads score`."""
 
 from __future__ import annotations
 
@@ -83,31 +84,6 @@ class MultipartOutput:
         assert self.upload_id is not None
         if not self.store.complete_multipart(self.bucket, self.key, self.upload_id, self.parts):
             raise UploadGone(self.key)
-
-
-class ParquetSegment:
-    """One invocation's scored rows as a local Parquet file, one row group per batch."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows = 0
-        self._writer: pq.ParquetWriter | None = None
-
-    def write(self, table: pa.Table) -> None:
-        if self._writer is not None and table.num_rows == 0:
-            return  # no empty row groups (the first write still fixes the schema)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table.cast(self._writer.schema), row_group_size=max(table.num_rows, 1))
-        self.rows += table.num_rows
-
-    def close(self) -> bool:
-        """Close the file; False when nothing was written (there is no file)."""
-        if self._writer is None:
-            return False
-        self._writer.close()
-        self._writer = None
-        return True
 
 
 def merge_segments(paths: Sequence[Path], output: Path) -> None:

@@ -44,13 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 
-from aiqleads.bulk.output import (
-    MultipartOutput,
-    ParquetSegment,
-    PartStore,
-    UploadGone,
-    merge_segments,
-)
+from aiqleads.bulk.output import MultipartOutput, PartStore, UploadGone, merge_segments
 from aiqleads.bulk.requests import (
     BulkRequest,
     ContinueRequest,
@@ -62,7 +56,14 @@ from aiqleads.bulk.requests import (
     work_prefix,
 )
 from aiqleads.bulk.state import BulkJob, Checkpoint
-from aiqleads.files.tabular import FORMATS, TableReader, encode_csv, encode_jsonl
+from aiqleads.files.tabular import (
+    CONTENT_TYPES,
+    ParquetTableWriter,
+    TableReader,
+    encode_bytes,
+    format_of,
+    unsupported_type,
+)
 from aiqleads.jobs.store import ReleasableJobStore
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
@@ -77,7 +78,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 
-CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 RemainingMillis = Callable[[], int]
 
 
@@ -126,23 +126,22 @@ class _Output(Protocol):
 class _ByteOutput:
     """CSV / JSON Lines: encoded batches appended to the multipart upload."""
 
-    def __init__(self, runner: BulkScorer, job: BulkJob, tail: bytes):
+    def __init__(self, runner: BulkScorer, job: BulkJob, fmt: str, tail: bytes):
         cp = job.checkpoint
-        self.objects, self.job, self.fmt = runner.objects, job, job.format
+        self.objects, self.job, self.fmt = runner.objects, job, fmt
         self.upload = MultipartOutput(
             runner.objects,
             job.bucket,
             job.results_key,
             part_bytes=runner.settings.part_bytes,
-            content_type=CONTENT_TYPES.get(job.format or ""),
+            content_type=CONTENT_TYPES[fmt],
             upload_id=cp.upload_id,
             parts=cp.parts,
             tail=tail,
         )
 
     def write(self, table: pa.Table, first: bool) -> bool:
-        encoded = encode_csv(table, header=first) if self.fmt == "csv" else encode_jsonl(table)
-        return self.upload.write(memoryview(encoded))
+        return self.upload.write(encode_bytes(self.fmt, table, first))
 
     def save(self, checkpoint: Checkpoint, prefix: str) -> list[str]:
         stale = [checkpoint.tail_key] if checkpoint.tail_key else []
@@ -157,7 +156,7 @@ class _ParquetOutput:
 
     def __init__(self, runner: BulkScorer, job: BulkJob, workdir: Path):
         self.objects, self.job, self.workdir = runner.objects, job, workdir
-        self.segment = ParquetSegment(workdir / "segment-0.parquet")
+        self.segment = ParquetTableWriter(workdir / "segment-0.parquet")
 
     def write(self, table: pa.Table, first: bool) -> bool:
         self.segment.write(table)
@@ -168,7 +167,7 @@ class _ParquetOutput:
             key = f"{prefix}segment-{checkpoint.seq:06d}.parquet"
             self.objects.upload_file(self.job.bucket, key, self.segment.path)
             checkpoint.segments.append(key)
-        self.segment = ParquetSegment(self.workdir / f"segment-{checkpoint.seq}.parquet")
+        self.segment = ParquetTableWriter(self.workdir / f"segment-{checkpoint.seq}.parquet")
         return []
 
 
@@ -226,7 +225,7 @@ class BulkScorer:
             version_id=info.version_id,
             etag=info.etag,
             size=info.size,
-            format=FORMATS.get(PurePosixPath(request.key).suffix.lower()),
+            format=format_of(request.key),
             results_key=results_key,
             errors_key=errors_key,
             model_version=self.scorer().model_version,
@@ -252,8 +251,7 @@ class BulkScorer:
         workdir = Path(tempfile.mkdtemp(prefix=f"{job_id}-", dir=self.settings.work_dir))
         try:
             if job.format is None:
-                suffix = PurePosixPath(job.key).suffix or "(none)"
-                return self._fail(job, owner, clock, f"unsupported file type {suffix!r}; use .csv, .jsonl or .parquet")
+                return self._fail(job, owner, clock, unsupported_type(job.key))
             errors_path = workdir / "errors.jsonl"
             if job.checkpoint.stage == "scoring":
                 try:
@@ -299,8 +297,9 @@ class BulkScorer:
         if job.format == "parquet":
             output = _ParquetOutput(self, job, workdir)
         else:
+            assert job.format is not None  # _run fails a job of no known format before scoring
             tail = self.objects.get_bytes(job.bucket, cp.tail_key) if cp.tail_key else b""
-            output = _ByteOutput(self, job, tail)
+            output = _ByteOutput(self, job, job.format, tail)
         scorer = self.scorer()
         if scorer.model_version != job.model_version:
             logger.warning(

@@ -1,5 +1,9 @@
 """Streaming readers and writers for lead tables: CSV, JSON Lines and Parquet, chosen by file extension.
 
+This module alone decides a file's format from its name (`format_of`, `file_format`), for `aiqleads score` and
+the bulk function alike, and encodes results the same way for both: bytes for CSV and JSON Lines (which the
+bulk function appends to a multipart upload), one Parquet row group per batch.
+
 Readers yield batches whose cells are all text (nulls for absent values) so that validation, not the parser,
 decides what a bad value is; rows the parser cannot read at all (a malformed CSV line, a JSON line that is
 not an object) are reported, never fatal. Memory stays bounded by the batch size, whatever the file's size.
@@ -12,7 +16,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -21,15 +25,26 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 DEFAULT_BATCH_ROWS = 16384
 # Arrow reads about 36 blocks ahead whatever the consumer does: small blocks keep that read-ahead small.
 CSV_BLOCK_BYTES = 512 << 10
 
 
+def format_of(name: str | PurePath) -> str | None:
+    """csv, jsonl or parquet by the name's extension (.ndjson is JSON Lines); None for any other."""
+    return FORMATS.get(PurePath(name).suffix.lower())
+
+
+def unsupported_type(name: str | PurePath) -> str:
+    """What to tell someone whose file has an extension no format claims."""
+    return f"unsupported file type {PurePath(name).suffix or '(none)'!r}; use .csv, .jsonl, .ndjson or .parquet"
+
+
 def file_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = format_of(path)
     if fmt is None:
-        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv, .jsonl or .parquet")
+        raise ValueError(f"{path}: {unsupported_type(path)}")
     return fmt
 
 
@@ -190,7 +205,7 @@ class TableWriter(Protocol):
 
     def write_encoded(self, encoded: Any) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self) -> Any: ...
 
 
 def encode_csv(table: pa.Table, header: bool) -> pa.Buffer:
@@ -206,28 +221,22 @@ def encode_jsonl(table: pa.Table) -> bytes:
     return "".join(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n" for row in rows).encode()
 
 
-class CsvTableWriter:
-    def __init__(self, path: Path):
+def encode_bytes(fmt: str, table: pa.Table, first: bool) -> memoryview:
+    """The bytes of a CSV or JSON Lines batch (the header with the first): appended in order they make the file."""
+    return memoryview(encode_csv(table, header=first) if fmt == "csv" else encode_jsonl(table))
+
+
+class ByteTableWriter:
+    """CSV or JSON Lines into a local file."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.fmt = fmt
         self._stream = path.open("wb")
 
-    def encode(self, table: pa.Table, first: bool) -> pa.Buffer:
-        return encode_csv(table, first)
+    def encode(self, table: pa.Table, first: bool) -> memoryview:
+        return encode_bytes(self.fmt, table, first)
 
-    def write_encoded(self, encoded: pa.Buffer) -> None:
-        self._stream.write(memoryview(encoded))
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-class JsonlTableWriter:
-    def __init__(self, path: Path):
-        self._stream = path.open("wb")
-
-    def encode(self, table: pa.Table, first: bool) -> bytes:
-        return encode_jsonl(table)
-
-    def write_encoded(self, encoded: bytes) -> None:
+    def write_encoded(self, encoded: memoryview) -> None:
         self._stream.write(encoded)
 
     def close(self) -> None:
@@ -235,30 +244,39 @@ class JsonlTableWriter:
 
 
 class ParquetTableWriter:
+    """Parquet into a local file, one row group per batch (an empty batch too: the same file however a job was
+    split into segments). The first batch fixes the schema."""
+
     def __init__(self, path: Path):
         self.path = path
+        self.rows = 0
         self._writer: pq.ParquetWriter | None = None
 
     def encode(self, table: pa.Table, first: bool) -> pa.Table:
         return table
 
     def write_encoded(self, encoded: pa.Table) -> None:
+        self.write(encoded)
+
+    def write(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, encoded.schema)
-        self._writer.write_table(encoded.cast(self._writer.schema))
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema), row_group_size=max(table.num_rows, 1))
+        self.rows += table.num_rows
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+    def close(self) -> bool:
+        """Close the file; False when nothing was written (there is no file)."""
+        if self._writer is None:
+            return False
+        self._writer.close()
+        self._writer = None
+        return True
 
 
-def open_writer(path: Path) -> TableWriter:
-    fmt = file_format(path)
-    if fmt == "csv":
-        return CsvTableWriter(path)
-    if fmt == "jsonl":
-        return JsonlTableWriter(path)
-    return ParquetTableWriter(path)
+def open_writer(path: Path, fmt: str | None = None) -> TableWriter:
+    """A writer for `path` in `fmt` (default: the format its name says)."""
+    fmt = fmt or file_format(path)
+    return ParquetTableWriter(path) if fmt == "parquet" else ByteTableWriter(path, fmt)
 
 
 def write_table(table: pa.Table, path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -143,6 +144,71 @@ def test_malformed_csv_lines_are_reported_not_fatal(tmp_path: Path, scorer: Scor
     assert report.unreadable == 1
     errors = (tmp_path / "out.csv.errors.jsonl").read_text()
     assert "found 3" in errors
+    (line,) = [json.loads(text) for text in errors.splitlines() if "found 3" in text]
+    assert line["line"] == 11  # the header is line 1
+
+
+def test_unreadable_csv_lines_carry_their_line_numbers_after_multi_line_cells(tmp_path: Path, scorer: Scorer):
+    rows = generate_rows(40)
+    rows[2]["description"] = "Two\nlines"
+    rows[5]["description"] = "Three\r\nmore\nlines"
+    source = tmp_path / "leads.csv"
+    pa_csv.write_csv(pa.Table.from_pylist(rows), source)
+    lines = source.read_bytes().decode().split("\n")
+    # after the header (line 1) and rows 1-7 (10 lines: two cells span more than one), then a blank line
+    lines[11:11] = ["one,two", ""]
+    lines[30:30] = ['"a","b","c"']
+    source.write_bytes("\n".join(lines).encode())
+    report = score_file(source, tmp_path / "out.csv", scorer, progress=False, batch_rows=7)
+    errors = [json.loads(text) for text in (tmp_path / "out.csv.errors.jsonl").read_text().splitlines()]
+    assert report.scored == 40
+    assert [(e["line"], e["message"][-7:]) for e in errors] == [(12, "found 2"), (31, "found 3")]
+    assert lines[12 - 1] == "one,two"
+    assert lines[31 - 1] == '"a","b","c"'
+
+
+def test_a_failed_run_leaves_no_output_and_keeps_an_earlier_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    source = tmp_path / "leads.csv"
+    generate_file(6000, 3, source, invalid_rate=0)
+    data = source.read_bytes()
+    cut = data.index(b',"', len(data) * 3 // 4) + 2
+    source.write_bytes(data[:cut] + b"\xff\xfe" + data[cut:])  # a cell that is not UTF-8: Arrow fails there
+    output = tmp_path / "out.csv"
+    assert main(["score", str(source), "-o", str(output), "-q"]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv"]  # no output, errors or partial files
+    output.write_text("an earlier run's results")
+    assert main(["score", str(source), "-o", str(output), "-q"]) == 1
+    assert output.read_text() == "an earlier run's results"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "out.csv"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_progress_reaches_the_end_only_at_the_end(
+    tmp_path: Path, scorer: Scorer, monkeypatch: pytest.MonkeyPatch, suffix: str
+):
+    """Arrow's CSV reader reads far ahead of the rows it has handed out: progress follows the rows written."""
+    from aiqleads.files import score_file as module
+    from aiqleads.files.tabular import CSV_BLOCK_BYTES
+
+    source = tmp_path / f"leads{suffix}"
+    generate_file(40_000, 9, source)
+    total = source.stat().st_size
+    seen: list[tuple[int, int, bool]] = []
+    original = module._Progress.update
+
+    def record(bar: Any, done_bytes: int, rows: int, final: bool = False) -> None:
+        seen.append((done_bytes, rows, final))
+        original(bar, done_bytes, rows, final)
+
+    monkeypatch.setattr(module._Progress, "update", record)
+    score_file(source, tmp_path / f"out{suffix}", scorer, progress=True, batch_rows=4000, workers=2)
+    assert seen[-1] == (total, 40_000, True)
+    for done_bytes, rows, final in seen[:-1]:
+        assert not final
+        assert done_bytes <= total * rows / 40_000 + CSV_BLOCK_BYTES, (done_bytes, rows)
+        assert done_bytes < total or rows == 40_000
+    assert len(seen) > 5
 
 
 def test_empty_string_cells_are_missing_not_invalid(scorer: Scorer):

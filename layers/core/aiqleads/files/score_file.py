@@ -11,8 +11,11 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -100,42 +103,24 @@ def score_file(
     workers: int | None = None,
 ) -> FileScoringReport:
     """Score `source` into `output`. Batches are scored by `workers` threads (Arrow, numpy and onnxruntime
-    release the GIL) and written strictly in input order; at most `workers + 1` batches are in flight."""
+    release the GIL) and written strictly in input order; at most `workers + 1` batches are in flight.
+    Both files appear only when the run succeeds (written beside them under a temporary name until then)."""
     file_format(source)
-    file_format(output)
+    fmt = file_format(output)
     if source.exists() and output.exists() and source.resolve() == output.resolve():
         raise ValueError("the output file must differ from the input file")
     started = time.perf_counter()
-    workers = workers or min(4, os.cpu_count() or 1)
     reader = TableReader(source, batch_rows=batch_rows)
-    writer = open_writer(output)
     errors_path = errors_path_for(output)
     bar = _Progress(sys.stderr, reader.total_bytes, sys.stderr.isatty() if progress is None else progress)
-    rows = scored = 0
-    unreadable_written = 0
-
-    with errors_path.open("w", encoding="utf-8") as errors, ThreadPoolExecutor(workers) as pool:
-
-        def finish(job: Future[_ScoredBatch]) -> None:
-            nonlocal rows, scored, unreadable_written
-            done = job.result()
-            writer.write_encoded(done.encoded)
-            errors.writelines(json.dumps(error) + "\n" for error in done.errors)
-            rows += done.rows
-            scored += done.scored
-            bar.update(reader.bytes_read, rows)
-
+    with (
+        _replaced_on_success(output) as partial,
+        _replaced_on_success(errors_path) as partial_errors,
+        partial_errors.open("w", encoding="utf-8") as errors,
+    ):
+        writer = open_writer(partial, fmt)
         try:
-            in_flight: deque[Future[_ScoredBatch]] = deque()
-            next_row = 1
-            for batch in reader.batches():
-                in_flight.append(pool.submit(_score_batch, batch, next_row, scorer, writer))
-                next_row += batch.num_rows
-                while len(in_flight) > workers:
-                    finish(in_flight.popleft())
-            while in_flight:
-                finish(in_flight.popleft())
-            errors.writelines(json.dumps(u.as_dict()) + "\n" for u in reader.unreadable)
+            rows, scored = _score_into(reader, writer, errors, scorer, bar, workers or min(4, os.cpu_count() or 1))
         finally:
             writer.close()
     bar.update(reader.total_bytes, rows, final=True)
@@ -149,3 +134,45 @@ def score_file(
         unreadable=len(reader.unreadable),
         seconds=time.perf_counter() - started,
     )
+
+
+@contextmanager
+def _replaced_on_success(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` that becomes `path` when the block succeeds and is removed when it fails
+    (a failed run leaves neither an empty or partial file nor a clobbered earlier one)."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+
+
+def _score_into(
+    reader: TableReader, writer: TableWriter, errors: TextIO, scorer: Scorer, bar: _Progress, workers: int
+) -> tuple[int, int]:
+    """Score every batch of `reader` into `writer` and `errors`; returns (rows, scored rows)."""
+    rows = scored = 0
+
+    def finish(job: Future[_ScoredBatch], consumed: int) -> None:
+        nonlocal rows, scored
+        done = job.result()
+        writer.write_encoded(done.encoded)
+        errors.writelines(json.dumps(error) + "\n" for error in done.errors)
+        rows += done.rows
+        scored += done.scored
+        bar.update(consumed, rows)  # the input behind the rows written, not what was read ahead
+
+    with ThreadPoolExecutor(workers) as pool:
+        in_flight: deque[tuple[Future[_ScoredBatch], int]] = deque()
+        next_row = 1
+        for batch in reader.batches():
+            in_flight.append((pool.submit(_score_batch, batch, next_row, scorer, writer), reader.bytes_consumed))
+            next_row += batch.num_rows
+            while len(in_flight) > workers:
+                finish(*in_flight.popleft())
+        while in_flight:
+            finish(*in_flight.popleft())
+    errors.writelines(json.dumps(u.as_dict()) + "\n" for u in reader.unreadable)
+    return rows, scored

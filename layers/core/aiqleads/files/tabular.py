@@ -61,10 +61,13 @@ class UnreadableRow:
 
 @dataclass(slots=True)
 class TableReader:
+    """`bytes_consumed`: how much of the file the batches yielded so far hold (not how far the parser has read
+    ahead: Arrow's CSV reader is far ahead of its consumer), for progress."""
+
     path: Path
     batch_rows: int = DEFAULT_BATCH_ROWS
     unreadable: list[UnreadableRow] = field(default_factory=list)
-    bytes_read: int = 0
+    bytes_consumed: int = 0
 
     @property
     def total_bytes(self) -> int:
@@ -92,10 +95,15 @@ class TableReader:
             return
         names = [name.strip() for name in header]
 
+        skipped: list[tuple[UnreadableRow, int]] = []  # with its cell count, to find its line afterwards
+
         def skip(row: Any) -> str:
-            self.unreadable.append(
-                UnreadableRow(row.number, f"expected {row.expected_columns} columns, found {row.actual_columns}")
+            # Arrow numbers rows only without newlines_in_values, which quoted multi-line cells need.
+            unreadable = UnreadableRow(
+                row.number, f"expected {row.expected_columns} columns, found {row.actual_columns}"
             )
+            self.unreadable.append(unreadable)
+            skipped.append((unreadable, row.actual_columns))
             return "skip"
 
         source = pa.OSFile(str(self.path))
@@ -109,25 +117,41 @@ class TableReader:
             ),
         )
         pending: list[pa.RecordBatch] = []
-        pending_rows = 0
+        pending_rows = blocks = 0
+        size = self.total_bytes
         try:
-            for batch in reader:
+            for batch in reader:  # one batch per block of the file
                 pending.append(batch)
                 pending_rows += batch.num_rows
+                blocks += 1
                 if pending_rows >= self.batch_rows:
-                    self.bytes_read = source.tell()
+                    self.bytes_consumed = min(blocks * CSV_BLOCK_BYTES, size)
                     yield pa.Table.from_batches(pending)
                     pending, pending_rows = [], 0
+            self.bytes_consumed = size
             if pending:
                 yield pa.Table.from_batches(pending)
         finally:
             source.close()
+        self._number_lines(skipped, len(names))
+
+    def _number_lines(self, skipped: list[tuple[UnreadableRow, int]], columns: int) -> None:
+        """Give each unreadable CSV row the line it starts on, from a pass of Python's csv module over the file
+        (only for files that have such rows): its records of a wrong cell count, in order, are Arrow's."""
+        if all(row.line is not None for row, _ in skipped):
+            return
+        wrong = iter(_wrong_records(self.path, columns))
+        for row, found in skipped:
+            for line, count in wrong:
+                if count == found:
+                    row.line = line
+                    break
 
     def _json_objects(self) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
         """(line number, object or None, problem or None) for every non-blank line."""
         with self.path.open("rb") as stream:
             for line_number, line in enumerate(stream, start=1):
-                self.bytes_read += len(line)
+                self.bytes_consumed += len(line)
                 if not line.strip():
                     continue
                 try:
@@ -147,7 +171,7 @@ class TableReader:
         for _, record, _ in self._json_objects():
             if record is not None:
                 names.update(dict.fromkeys(str(k) for k in record))
-        self.bytes_read = 0
+        self.bytes_consumed = 0
         rows: list[dict[str, str | None]] = []
         for line_number, record, problem in self._json_objects():
             if record is None:
@@ -165,8 +189,24 @@ class TableReader:
         size, total_rows, done = self.total_bytes, max(parquet.metadata.num_rows, 1), 0
         for batch in parquet.iter_batches(batch_size=self.batch_rows):
             done += batch.num_rows
-            self.bytes_read = size * done // total_rows
+            self.bytes_consumed = size * done // total_rows
             yield as_text_table(pa.Table.from_batches([batch]))
+
+
+def _wrong_records(path: Path, columns: int) -> Iterator[tuple[int, int]]:
+    """(first line, cell count) of each record of a CSV file (after the header) that has not `columns` cells;
+    blank lines are no records, as for Arrow."""
+    with path.open(newline="", encoding="utf-8-sig") as stream:
+        reader = csv.reader(stream)
+        next(reader, None)
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                if record and len(record) != columns:
+                    yield start, len(record)
+                start = reader.line_num + 1
+        except csv.Error:  # a cell over the module's size limit: the lines after it stay unknown
+            return
 
 
 def _cell_text(value: Any) -> str | None:

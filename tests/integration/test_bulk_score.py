@@ -330,6 +330,23 @@ def test_uploads_give_the_golden_results(bulk: Bulk, fmt: str) -> None:
     assert (event["data"]["rows"], event["data"]["status"]) == (300, "completed")
 
 
+def test_unreadable_lines_are_reported_with_their_line_numbers_as_the_cli_does(bulk: Bulk, tmp_path: Path) -> None:
+    tenant = _tenant()
+    source = tmp_path / "broken.csv"
+    lines = (GOLDEN / "leads.csv").read_bytes().split(b"\n")
+    lines[41:41] = [b"only,three,cells"]
+    source.write_bytes(b"\n".join(lines))
+    out = tmp_path / "broken.scored.csv"
+    score_file(source, out, default_scorer(), progress=False)
+    bulk.upload(source, f"uploads/{tenant}/broken.csv")
+    assert bulk.run(f"uploads/{tenant}/broken.csv") == 1
+    errors = bulk.read(f"results/{tenant}/broken.errors.jsonl")
+    assert errors == errors_path_for(out).read_bytes()
+    assert json.loads(errors.splitlines()[-1]) == {"line": 42, "field": None, "message": "expected 31 columns, found 3"}
+    assert bulk.read(f"results/{tenant}/broken.scored.csv") == out.read_bytes()
+    bulk.events()
+
+
 # ------------------------------------------------------------------------------------------------ continuation
 
 

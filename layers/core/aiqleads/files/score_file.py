@@ -1,8 +1,8 @@
 """Score a whole lead file, streaming: bounded memory, input order and columns kept, bad rows reported.
 
 Output: the input's valid rows in their original order with every input column as it was, plus `probability`,
-`score`, `grade` and `reasons`. Rows that fail validation go to `OUTPUT.errors.jsonl` (row number, field,
-message) and never stop the run.
+`score`, `grade` and `reasons` (`scoring.batch`, the path every batch job shares). Rows that fail validation go
+to `OUTPUT.errors.jsonl` (row number, field, message) and never stop the run.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from aiqleads.files.tabular import DEFAULT_BATCH_ROWS, TableReader, TableWriter, file_format, open_writer
-from aiqleads.scoring.batch import SCORE_COLUMNS, score_table
+from aiqleads.scoring.batch import score_table
 from aiqleads.scoring.scorer import Scorer
-
-__all__ = ["SCORE_COLUMNS", "FileScoringReport", "errors_path_for", "score_file"]
 
 
 def errors_path_for(output: Path) -> Path:

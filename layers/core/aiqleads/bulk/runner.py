@@ -4,9 +4,10 @@ One job per uploaded object version (the job id hashes bucket, key and version, 
 not versioned), kept in JobsTable. A job runs in as many invocations as it needs:
 
 1. The object is downloaded to local disk (/tmp) and read in batches of `batch_rows` (bounded memory).
-2. Each batch is validated and scored exactly as `aiqleads score` does (same columns, same errors file lines);
-   its output bytes are appended to an S3 multipart upload (a part whenever `part_bytes` have gathered), its bad
-   rows to a local errors file, and its valid rows are upserted as lead + score items (BatchWriteItem).
+2. Each batch goes through the batch path `aiqleads score` uses (`scoring.batch.score_table`: same columns, same
+   errors file lines); its output bytes are appended to an S3 multipart upload (a part whenever `part_bytes` have
+   gathered), its bad rows to a local errors file, and its valid rows are upserted as lead + score items built
+   from the validated columns (`storage.lead_items`, BatchWriteItem).
 3. When the invocation's remaining time falls under `time_margin_s`, the job saves a checkpoint (rows done, the
    upload id and part ETags, the output tail and the errors so far as temporary objects under `bulk-work/`),
    sends itself a continuation message and returns. The next invocation downloads the file again and skips the

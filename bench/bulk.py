@@ -15,7 +15,8 @@ row of the file:
   client with the functions' configuration: what the writes alone cost in boto3.
 
 The target is bulk <= 1.5 x (CLI + floor): the function may add a half of what it cannot avoid, no more.
-BENCH_BULK_PROFILE=FILE also writes a cProfile of the measured invocation to FILE (pstats format).
+BENCH_BULK_PROFILE=FILE also writes a cProfile of the measured invocation to FILE (pstats format; the handler's
+thread only: BatchWriteItem runs in its write threads, which `py-spy record -- python -m bench.bulk` also samples).
 """
 
 from __future__ import annotations

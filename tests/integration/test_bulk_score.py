@@ -412,7 +412,7 @@ def test_a_crash_mid_chunk_is_redone_from_the_last_checkpoint(
     key = f"uploads/{tenant}/leads-nov.csv"
     process_env("BULK_CHECKPOINT_SECONDS", "0")  # a checkpoint at every part boundary
     calls = {"n": 0}
-    original = LeadRepository.write_encoded
+    original = LeadRepository.write_requests
 
     def crash_on_the_ninth_write(repository: LeadRepository, items: Any) -> int:
         calls["n"] += 1
@@ -420,13 +420,13 @@ def test_a_crash_mid_chunk_is_redone_from_the_last_checkpoint(
             raise ConnectionError("the function died")
         return original(repository, items)
 
-    monkeypatch.setattr(LeadRepository, "write_encoded", crash_on_the_ninth_write)
+    monkeypatch.setattr(LeadRepository, "write_requests", crash_on_the_ninth_write)
     bulk.upload(leads_file, key)
     body = bulk.upload_event(key)
     with pytest.raises(BatchProcessingError):  # the whole (one-message) batch failed: SQS redelivers it
         bulk.invoke(body)
 
-    monkeypatch.setattr(LeadRepository, "write_encoded", original)
+    monkeypatch.setattr(LeadRepository, "write_requests", original)
     assert bulk.invoke(body) == {"batchItemFailures": []}  # the redelivery
 
     results, errors = expected

@@ -127,3 +127,44 @@ def test_api_keys_are_stored_hashed(
     keys.put(record.model_copy(update={"status": "revoked"}))
     with pytest.raises(PermissionError, match="Unauthorized"):
         authorize(keys, key, "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/v1/leads/x", rates)
+
+
+def test_put_requests_as_json_are_written_and_unprocessed_ones_retried(
+    aws: Callable[[str], Any], local_info: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """batch_write_json sends joined request texts in place of botocore's body; what DynamoDB leaves
+    unprocessed goes again by botocore's own path, and the client's other calls are untouched."""
+    import json
+
+    from aiqleads.storage import batch
+
+    dynamodb, table = aws("dynamodb"), local_info["tables"]["LeadsTable"]
+    items = [
+        {"pk": {"S": f"tenant-j#j-{i}"}, "sk": {"S": "lead"}, "note": {"S": f'"quoted" \\ é {i}'}} for i in range(60)
+    ]
+    requests = [json.dumps({"PutRequest": {"Item": item}}) for item in items]
+    bodies: list[Any] = []
+
+    def record(request: Any, **_: Any) -> None:
+        bodies.append(request.body)
+
+    def leave_two_unprocessed(parsed: dict[str, Any], **_: Any) -> None:
+        if len(bodies) == 1:  # the first call: DynamoDB processed all but two of its puts
+            parsed["UnprocessedItems"] = {table: [{"PutRequest": {"Item": item}} for item in items[23:25]]}
+
+    events = dynamodb.meta.events
+    events.register("before-send.dynamodb.BatchWriteItem", record)
+    events.register("after-call.dynamodb.BatchWriteItem", leave_two_unprocessed)
+    monkeypatch.setattr(batch.time, "sleep", lambda seconds: None)
+    try:
+        assert batch.batch_write_json(dynamodb, table, requests) == 60
+        assert batch.batch_put(dynamodb, table, [{"pk": "tenant-j#plain", "sk": "lead"}]) == 1
+    finally:
+        events.unregister("before-send.dynamodb.BatchWriteItem", record)
+        events.unregister("after-call.dynamodb.BatchWriteItem", leave_two_unprocessed)
+    assert len(bodies) == 5  # 3 joined bodies, the retry of the two, the plain write
+    assert json.loads(bodies[0]) == {"RequestItems": {table: [json.loads(r) for r in requests[:25]]}}
+    assert json.loads(bodies[1])["RequestItems"][table] == [{"PutRequest": {"Item": item}} for item in items[23:25]]
+    for item in [*items, {"pk": {"S": "tenant-j#plain"}, "sk": {"S": "lead"}}]:
+        stored = dynamodb.get_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})["Item"]
+        assert stored == item

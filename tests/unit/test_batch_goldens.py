@@ -70,11 +70,14 @@ def test_bulk_items_are_the_golden_items(fmt: str) -> None:
     from aiqleads.files.tabular import TableReader
     from aiqleads.scoring.batch import score_table
     from aiqleads.storage.codec import encode_item
-    from aiqleads.storage.lead_items import items_of
+    from aiqleads.storage.lead_items import put_requests
 
     scorer = default_scorer()
     items, first = [], 1
     for batch in TableReader(GOLDEN / f"leads.{fmt}", batch_rows=128).batches():
-        items += items_of("acme", score_table(scorer, batch, first))
+        items += [
+            json.loads(request)["PutRequest"]["Item"]
+            for request in put_requests("acme", score_table(scorer, batch, first))
+        ]
         first += batch.num_rows
     assert items == [encode_item(item) for item in _golden_items()]

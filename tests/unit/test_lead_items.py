@@ -1,8 +1,10 @@
-"""Lead and score items built from a batch's columns equal, attribute for attribute, those the per-lead builders
-(`lead_from_flat` -> `Lead`, `Score` -> `LeadRepository.lead_item` / `score_item` -> `encode_item`) give."""
+"""Lead and score items built from a batch's columns (as the JSON of their put requests) equal, attribute for
+attribute, those the per-lead builders (`lead_from_flat` -> `Lead`, `Score` -> `LeadRepository.lead_item` /
+`score_item` -> `encode_item`) give."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from aiqleads.models import Score
 from aiqleads.scoring.batch import ScoredBatch, score_table
 from aiqleads.scoring.scorer import Scorer, reason
 from aiqleads.storage.codec import encode_item, encode_value
-from aiqleads.storage.lead_items import _number, items_of
+from aiqleads.storage.lead_items import _number, put_requests
 from aiqleads.storage.leads import LeadRepository
 from aiqleads.validation.flat import LEAD_COLUMNS, lead_from_flat
 from aiqleads_offline.generate import generate_table
@@ -101,7 +103,7 @@ def test_items_from_columns_are_the_per_lead_items(batch_rows: int) -> None:
         scored = score_table(scorer, batch, start + 1)
         invalid += scored.rows - scored.scored
         expected = per_lead_items("acme", scored, scorer)
-        built = items_of("acme", scored)
+        built = [json.loads(request)["PutRequest"]["Item"] for request in put_requests("acme", scored)]
         assert len(built) == len(expected)
         for ours, theirs in zip(built, expected, strict=True):
             assert ours == theirs, {k: (ours.get(k), theirs.get(k)) for k in theirs if ours.get(k) != theirs.get(k)}

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 import pyarrow as pa
 from aws_lambda_powertools import Logger
@@ -71,7 +71,7 @@ from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.scoring.batch import score_table
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.settings import BulkSettings
-from aiqleads.storage.lead_items import items_of
+from aiqleads.storage.lead_items import put_requests
 
 if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
@@ -92,7 +92,7 @@ class ObjectStorage(PartStore, Protocol):
 
 
 class LeadWriter(Protocol):
-    def write_encoded(self, items: Any) -> int: ...
+    def write_requests(self, requests: Sequence[str]) -> int: ...
 
 
 class _Clock:
@@ -328,7 +328,7 @@ class BulkScorer:
                 error_lines = scored.error_lines()
                 errors.writelines(json.dumps(error) + "\n" for error in error_lines)
                 # With the lead, the score item carries its card: recommendations rank it without reading the lead.
-                self._write_items(pool, items_of(job.tenant_id, scored))
+                self._write_items(pool, put_requests(job.tenant_id, scored))
                 cp.rows_done = position
                 cp.scored += scored.scored
                 cp.invalid += batch.num_rows - scored.scored
@@ -345,13 +345,13 @@ class BulkScorer:
             cp.stage = "finishing"
             self._save(job, owner, output, errors, clock, release=False)
 
-    def _write_items(self, pool: ThreadPoolExecutor, items: list[dict[str, Any]]) -> None:
+    def _write_items(self, pool: ThreadPoolExecutor, items: list[str]) -> None:
         if not items:
             return
         threads = self.settings.write_threads
         size = max(25, math.ceil(len(items) / threads / 25) * 25)
         slices = [items[i : i + size] for i in range(0, len(items), size)]
-        list(pool.map(self.leads.write_encoded, slices))  # re-raises the first failure
+        list(pool.map(self.leads.write_requests, slices))  # re-raises the first failure
 
     def _save(self, job: BulkJob, owner: str, output: _Output, errors: TextIO, clock: _Clock, *, release: bool) -> None:
         """Checkpoint: the output tail (or Parquet segment) and errors so far as objects named by a new sequence

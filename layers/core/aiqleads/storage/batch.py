@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiqleads.storage.codec import encode_item
@@ -17,6 +18,41 @@ def batch_put(dynamodb: Any, table_name: str, items: Iterable[dict[str, Any]]) -
     return batch_write(dynamodb, table_name, (encode_item(item) for item in items))
 
 
+BODY = "AiqleadsRequestBody"  # no DynamoDB parameter: carries a ready request body past botocore's serialiser
+_STAND_IN: dict[str, Any] = {"PutRequest": {"Item": {}}}
+
+
+def _take_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    if BODY in params:
+        context[BODY] = params.pop(BODY)
+
+
+def _put_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    if BODY in context:
+        params["body"] = context[BODY]
+
+
+def batch_write_json(dynamodb: Any, table_name: str, requests: Sequence[str]) -> int:
+    """Upsert items given as the JSON of their put requests (`{"PutRequest":{"Item":{...}}}`, AttributeValue
+    form), 25 to a call; returns how many were written.
+
+    botocore would walk every attribute of every item to serialise what is already its wire form (a fifth of a
+    bulk job's CPU): the body is joined from the texts instead and put in place of botocore's just before the
+    call is signed and sent (`before-call`). Retries of unprocessed items take botocore's own path."""
+    events = dynamodb.meta.events
+    events.register("before-parameter-build.dynamodb.BatchWriteItem", _take_body, unique_id=f"{BODY}-take")
+    events.register("before-call.dynamodb.BatchWriteItem", _put_body, unique_id=f"{BODY}-put")
+    opening = '{"RequestItems":{' + json.dumps(table_name) + ":["
+    written = 0
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        chunk = requests[start : start + BATCH_WRITE_LIMIT]
+        body = (opening + ",".join(chunk) + "]}}").encode()
+        # A stand-in that passes parameter validation and that DynamoDB would refuse (an item without its keys)
+        # were it ever sent: only the joined body goes.
+        written += _write(dynamodb, table_name, len(chunk), {table_name: [_STAND_IN]}, {BODY: body})
+    return written
+
+
 def batch_write(dynamodb: Any, table_name: str, items: Iterable[dict[str, Any]]) -> int:
     """Upsert items already in AttributeValue form; returns how many were written."""
     written = 0
@@ -24,20 +60,23 @@ def batch_write(dynamodb: Any, table_name: str, items: Iterable[dict[str, Any]])
     for item in items:
         chunk.append({"PutRequest": {"Item": item}})
         if len(chunk) == BATCH_WRITE_LIMIT:
-            written += _write(dynamodb, table_name, chunk)
+            written += _write(dynamodb, table_name, len(chunk), {table_name: chunk})
             chunk = []
     if chunk:
-        written += _write(dynamodb, table_name, chunk)
+        written += _write(dynamodb, table_name, len(chunk), {table_name: chunk})
     return written
 
 
-def _write(dynamodb: Any, table_name: str, requests: list[dict[str, Any]]) -> int:
-    pending = {table_name: requests}
+def _write(
+    dynamodb: Any, table_name: str, count: int, pending: dict[str, Any], first: dict[str, Any] | None = None
+) -> int:
+    """One BatchWriteItem of `count` puts (`first`: extra arguments of the first call), then the unprocessed."""
+    extra = first or {}
     for attempt in range(MAX_ATTEMPTS):
-        response = dynamodb.batch_write_item(RequestItems=pending)
-        pending = response.get("UnprocessedItems") or {}
+        response = dynamodb.batch_write_item(RequestItems=pending, **extra)
+        pending, extra = response.get("UnprocessedItems") or {}, {}
         if not pending:
-            return len(requests)
+            return count
         time.sleep(min(0.05 * 2**attempt, 2.0))
     left = len(pending.get(table_name, []))
-    raise RuntimeError(f"DynamoDB left {left} of {len(requests)} writes to {table_name} unprocessed after retries")
+    raise RuntimeError(f"DynamoDB left {left} of {count} writes to {table_name} unprocessed after retries")

@@ -19,23 +19,22 @@ import pydantic_core
 NULL_TEXT = pa.scalar(None, pa.string())
 
 
-def _needs_escape(column: pa.Array, ensure_ascii: bool) -> bool:
+def _bytes(column: pa.Array) -> np.ndarray:
     _, offsets, data = column.buffers()
     if data is None or offsets is None or not len(column):
-        return False
+        return np.zeros(0, dtype=np.uint8)
     positions = np.frombuffer(offsets, dtype=np.int32, count=len(column) + 1, offset=column.offset * 4)
-    raw = np.frombuffer(data, dtype=np.uint8)[int(positions[0]) : int(positions[-1])]
-    special = (raw < 0x20) | (raw == 0x22) | (raw == 0x5C)
-    if ensure_ascii:
-        special |= raw >= 0x80
-    return bool(special.any())
+    return np.frombuffer(data, dtype=np.uint8)[int(positions[0]) : int(positions[-1])]
 
 
 def quoted(column: pa.Array, *, ensure_ascii: bool = False) -> pa.Array:
     """Each string as a JSON string literal (`json.dumps(value, ensure_ascii=...)`); nulls stay null."""
-    if _needs_escape(column, ensure_ascii):
+    raw = _bytes(column)
+    if (raw < 0x20).any() or (ensure_ascii and (raw >= 0x80).any()):
         texts = [None if v is None else json.dumps(v, ensure_ascii=ensure_ascii) for v in column.to_pylist()]
         return pa.array(texts, type=pa.string())
+    if ((raw == 0x22) | (raw == 0x5C)).any():  # JSON held in a string attribute: quotes, maybe backslashes
+        column = pc.replace_substring(pc.replace_substring(column, "\\", "\\\\"), '"', '\\"')
     return pc.binary_join_element_wise('"', column, '"', "")
 
 

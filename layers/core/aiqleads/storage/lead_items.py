@@ -1,10 +1,11 @@
 """Lead and score items of a scored batch, built from its validated columns: the columnar twin of
 `LeadRepository.lead_item` / `score_item` (with the lead's card) followed by `codec.encode_item`.
 
-No `Lead`, `Score` or `LeadCard` is built per row: every JSON attribute (the lead's wire form, the reasons, the
-card) is assembled a column at a time, and the items come out in DynamoDB's AttributeValue form, ready for
-BatchWriteItem without TypeSerializer's walk. A test proves the items equal, attribute for attribute, those the
-per-lead builders give for the same rows.
+No `Lead`, `Score`, `LeadCard` or item dict is built per row: every JSON attribute (the lead's wire form, the
+reasons, the card) and then every item, as the JSON of its BatchWriteItem put request, is assembled a column at
+a time; `storage.batch.batch_write_json` sends them without TypeSerializer's or botocore's walk over every
+attribute. A test proves the items equal, attribute for attribute, those the per-lead builders give for the
+same rows.
 """
 
 from __future__ import annotations
@@ -105,79 +106,51 @@ def _number(value: float) -> str:
     return str(Decimal(repr(value)))
 
 
-def items_of(tenant_id: str, scored: ScoredBatch, now: datetime | None = None) -> list[Item]:
-    """The lead and score items of the batch's valid rows, in row order (lead, then score), AttributeValue
-    form. A lead id that repeats keeps its first place and its last row's values, as one write per key must."""
+def put_requests(tenant_id: str, scored: ScoredBatch, now: datetime | None = None) -> list[str]:
+    """The lead and score items of the batch's valid rows as BatchWriteItem's `{"PutRequest":{"Item":...}}`
+    JSON, in row order (lead, then score). A lead id that repeats keeps its first place and its last row's
+    values, as one write per key must."""
     columns, scores = scored.columns, scored.scores
     now_text = (now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
     created = _seconds(columns["created_at"], now_text)
-    pair = _Pair(tenant_id, now_text, scores.model_version)
-    rows = zip(
-        columns["id"].to_pylist(),
-        columns["market"].to_pylist(),
-        columns["source"].to_pylist(),
-        created.to_pylist(),
-        lead_json(columns).to_pylist(),
-        scores.probability.tolist(),
-        scores.score.tolist(),
-        scores.grade.tolist(),
-        scored.explainer.reason_json(scores.reasons).to_pylist(),
-        card_json(columns, created).to_pylist(),
-        strict=True,
+    ids = columns["id"]
+    pk = pc.binary_join_element_wise(tenant_id, ids, "#")
+    shared = {"tenant_id": _s(tenant_id), "lead_id": _s(ids), "market": _s(columns["market"])}
+    lead = _item(
+        {"pk": _s(pk), "sk": _s(LEAD_SK), **shared, "source": _s(columns["source"]), "created_at": _s(created)},
+        {"stored_at": _s(now_text), "lead": _s(lead_json(columns)), "gsi2pk": _s(tenant_id)},
+        {"gsi2sk": _s(pc.binary_join_element_wise(created, ids, "#"))},
     )
-    pairs = {row[0]: pair(*row) for row in rows}
-    return [item for both in pairs.values() for item in both]
+    score_text = pc.cast(pa.array(scores.score), pa.string())
+    probability = pa.array([_number(value) for value in scores.probability.tolist()], type=pa.string())
+    score = _item(
+        {"pk": _s(pk), "sk": _s(SCORE_SK), **shared, "probability": _n(probability), "score": _n(score_text)},
+        {
+            "grade": _s(pa.array(scores.grade, type=pa.string())),
+            "reasons": _s(scored.explainer.reason_json(scores.reasons)),
+        },
+        {"model_version": _s(scores.model_version), "scored_at": _s(now_text)},
+        {"gsi1pk": _s(pc.binary_join_element_wise(tenant_id, columns["market"], "#"))},
+        {"gsi1sk": _s(pc.binary_join_element_wise(pc.utf8_lpad(score_text, 3, "0"), ids, "#"))},
+        {"card": _s(card_json(columns, created))},
+    )
+    last = {lead_id: row for row, lead_id in enumerate(ids.to_pylist())}  # dict order: first appearance
+    leads, score_items = lead.to_pylist(), score.to_pylist()
+    return [text for row in last.values() for text in (leads[row], score_items[row])]
 
 
-class _Pair:
-    """One row's (lead item, score item); the attribute values every item shares are made once."""
+def _s(value: pa.Array | str) -> pa.Array | str:
+    """A string AttributeValue's JSON."""
+    text = quoted(value) if isinstance(value, pa.Array) else json.dumps(value, ensure_ascii=False)
+    return pc.binary_join_element_wise('{"S":', text, "}", "")
 
-    def __init__(self, tenant_id: str, now: str, model_version: str):
-        self.tenant_id, self.tenant, self.clock = tenant_id, {"S": tenant_id}, {"S": now}
-        self.lead_sk, self.score_sk, self.version = {"S": LEAD_SK}, {"S": SCORE_SK}, {"S": model_version}
 
-    def __call__(
-        self,
-        lead_id: str,
-        market: str,
-        source: str,
-        created_at: str,
-        lead: str,
-        probability: float,
-        score: int,
-        grade: str,
-        reasons: str,
-        card: str,
-    ) -> tuple[Item, Item]:
-        tenant_id, tenant, clock = self.tenant_id, self.tenant, self.clock
-        pk, lead_value, market_value = {"S": f"{tenant_id}#{lead_id}"}, {"S": lead_id}, {"S": market}
-        lead_item = {
-            "pk": pk,
-            "sk": self.lead_sk,
-            "tenant_id": tenant,
-            "lead_id": lead_value,
-            "market": market_value,
-            "source": {"S": source},
-            "created_at": {"S": created_at},
-            "stored_at": clock,
-            "lead": {"S": lead},
-            "gsi2pk": tenant,
-            "gsi2sk": {"S": f"{created_at}#{lead_id}"},
-        }
-        score_item = {
-            "pk": pk,
-            "sk": self.score_sk,
-            "tenant_id": tenant,
-            "lead_id": lead_value,
-            "market": market_value,
-            "probability": {"N": _number(probability)},
-            "score": {"N": str(score)},
-            "grade": {"S": grade},
-            "reasons": {"S": reasons},
-            "model_version": self.version,
-            "scored_at": clock,
-            "gsi1pk": {"S": f"{tenant_id}#{market}"},
-            "gsi1sk": {"S": f"{score:03d}#{lead_id}"},
-            "card": {"S": card},
-        }
-        return lead_item, score_item
+def _n(text: pa.Array) -> pa.Array:
+    """A number AttributeValue's JSON, from the number's text."""
+    return pc.binary_join_element_wise('{"N":"', text, '"}', "")
+
+
+def _item(*groups: dict[str, pa.Array | str]) -> pa.Array:
+    """`{"PutRequest":{"Item":{...}}}` of the attributes, in the order given."""
+    members = [member(name, value) for group in groups for name, value in group.items()]
+    return pc.binary_join_element_wise('{"PutRequest":{"Item":{', pc.binary_join_element_wise(*members, ","), "}}}", "")

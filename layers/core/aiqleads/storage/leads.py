@@ -23,7 +23,7 @@ from aiqleads.errors import Conflict
 from aiqleads.models import Conversion, Lead, Score
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.storage.aws import DynamoTable, condition_failed
-from aiqleads.storage.batch import batch_put, batch_write
+from aiqleads.storage.batch import batch_put, batch_write_json
 from aiqleads.storage.codec import decode_item, encode_item, encode_value
 
 LEAD_SK = "lead"
@@ -144,9 +144,9 @@ class LeadRepository(DynamoTable):
         """Upsert plain items (lead_item/score_item dicts) with BatchWriteItem."""
         return batch_put(self.dynamodb, self.table_name, items)
 
-    def write_encoded(self, items: Iterable[dict[str, Any]]) -> int:
-        """Upsert items already in AttributeValue form (`storage.lead_items`) with BatchWriteItem."""
-        return batch_write(self.dynamodb, self.table_name, items)
+    def write_requests(self, requests: Sequence[str]) -> int:
+        """Upsert items given as the JSON of their put requests (`storage.lead_items`) with BatchWriteItem."""
+        return batch_write_json(self.dynamodb, self.table_name, requests)
 
     # ---------------------------------------------------------------- reads
     def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:

@@ -115,3 +115,23 @@ def test_items_from_columns_are_the_per_lead_items(batch_rows: int) -> None:
 def test_item_numbers_are_the_codecs() -> None:
     for value in (0.011059105396270752, 1e-7, 1.2e-05, 0.5, 1.0, 0.0, 0.1 + 0.2, 1.401298464324817e-45, 0.99999999):
         assert {"N": _number(value)} == encode_value(value)
+
+
+def test_json_floats_and_datetimes_are_pydantics() -> None:
+    import random
+    import struct
+
+    import pydantic_core
+
+    from aiqleads.storage.json_columns import json_datetimes, json_floats
+
+    draw = random.Random(11)
+    floats = [1e-7, 1.2e-05, 9.99e-6, 1e-5, 0.0, -0.0, 479000.0, 1e15, 1e16, 2.5e21, 33.52261, -112.15367, None]
+    floats += [draw.uniform(-1, 1) * 10 ** draw.uniform(-8, 18) for _ in range(3000)]
+    floats += [struct.unpack("d", struct.pack("Q", draw.getrandbits(62)))[0] for _ in range(3000)]
+    texts = json_floats(pa.array(floats, type=pa.float64())).to_pylist()
+    assert texts == [None if value is None else pydantic_core.to_json(value).decode() for value in floats]
+    moments = [datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC), datetime(2000, 1, 1, tzinfo=UTC), None]
+    moments += [datetime.fromtimestamp(draw.uniform(9.5e8, 4e9), UTC) for _ in range(2000)]
+    texts = json_datetimes(pa.array(moments, type=pa.timestamp("us", tz="UTC"))).to_pylist()
+    assert texts == [None if moment is None else pydantic_core.to_json(moment).decode() for moment in moments]

@@ -234,69 +234,85 @@ def measure(leads: int | None = None, samples: int | None = None, plain: bool | 
     result: dict[str, Any] = {"leads": leads, "markets": len(MARKETS), "generate_s": time.perf_counter() - started}
     with LocalCloud(TEMPLATE, port=0, demo=False) as cloud:
         resources = cloud.resources
-        leads_table, buyers_table = resources.ref("LeadsTable"), resources.ref("BuyersTable")
         admin = cloud.client("dynamodb")
         key, record = ApiKeyRecord.issue(TENANT, Tier.ENTERPRISE, name="bench")
         ApiKeyRepository(resources.ref("ApiKeysTable"), admin).put(record)
-        BuyerRepository(buyers_table, admin).put_many(TENANT, BUYERS)
-
-        tenth = leads // 10
-        first = seed(lambda: cloud.client("dynamodb"), leads_table, items[:tenth])
-        _query_page_ms(admin, leads_table, "austin", 1)  # builds the partition cache
-        small = _query_page_ms(admin, leads_table, "austin", 20)
-        rest = seed(lambda: cloud.client("dynamodb"), leads_table, items[tenth:])
-        result["seed_s"] = first + rest
-        result["seed_items_per_s"] = leads / (first + rest)
-        _query_page_ms(admin, leads_table, "austin", 1)
-        result["scaling"] = {"query_small_ms": small, "query_full_ms": _query_page_ms(admin, leads_table, "austin", 20)}
-
-        # The client the functions use (storage/aws.py: its configuration and DynamoDB parser), pointed locally.
-        timed = _TimedClient(
-            new_client("dynamodb", endpoint_url=cloud.server.endpoint_url, region_name=REGION, **DUMMY_CREDENTIALS)
-        )
-        with ThreadPoolExecutor(8, thread_name_prefix="markets") as pool:
-            service = RecommendationService(
-                store=MarketplaceRepository(buyers_table, leads_table, timed.client),
-                candidates=CandidateRepository(leads_table, timed.client),
-                mapper=_mapper(pool),
-            )
-            in_process: dict[str, Any] = {}
-            for buyer in BUYERS:
-                for _ in range(3):  # warm: partition caches, connections, the tenant's config
-                    service.recommend(TENANT, buyer.id, limit=PAGE)
-                totals, store = [], []
-                for _ in range(samples):
-                    begin = time.perf_counter()
-                    page = service.recommend(TENANT, buyer.id, limit=PAGE)
-                    total = time.perf_counter() - begin
-                    assert len(page.data) == PAGE, (buyer.id, len(page.data))
-                    totals.append(total * 1000)
-                    store.append(timed.busy_seconds(begin) * 1000)
-                figures = _percentiles(totals)
-                figures["store_share"] = sum(store) / sum(totals)
-                figures["markets"] = len(page.meta.markets)
-                figures["candidates"] = page.meta.candidates
-                in_process[buyer.tier.value] = figures
-        result["in_process"] = in_process
-        api_url = cloud.info()["api_url"]
-        # The API function runs in this process: its candidate cache (recommendations/candidate_cache.py) is
-        # this one, and clearing it before a request makes that request read every market from the ScoreIndex.
-        cache = api_context.recommendations().candidates
-        if not isinstance(cache, CachedCandidates):
-            raise RuntimeError("the API function's recommendation service has no candidate cache")
-        http_figures: dict[str, Any] = {}
-        cold_figures: dict[str, Any] = {}
-        for buyer in BUYERS:
-            _http_page_ms(api_url, key, buyer.id, 3)
-            http_figures[buyer.tier.value] = _percentiles(_http_page_ms(api_url, key, buyer.id, samples))
-            cold = _http_page_ms(api_url, key, buyer.id, samples, before_each=cache.clear)
-            cold_figures[buyer.tier.value] = _percentiles(cold)
-        result["http"] = http_figures
-        result["http_cold"] = cold_figures
+        BuyerRepository(resources.ref("BuyersTable"), admin).put_many(TENANT, BUYERS)
+        result.update(_seed_with_scaling(cloud, items))
+        result["in_process"] = _in_process(cloud, samples)
+        result["http"], result["http_cold"] = _over_http(cloud, key, samples)
     if plain:
         result["plain"] = measure_plain(items)
     result["total_s"] = time.perf_counter() - started
     return result
+
+
+def _seed_with_scaling(cloud: LocalCloud, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Seed a tenth, time a page, seed the rest, time it again: the page must not grow with the table."""
+    leads_table = cloud.resources.ref("LeadsTable")
+    admin = cloud.client("dynamodb")
+    tenth = len(items) // 10
+    first = seed(lambda: cloud.client("dynamodb"), leads_table, items[:tenth])
+    _query_page_ms(admin, leads_table, "austin", 1)  # builds the partition cache
+    small = _query_page_ms(admin, leads_table, "austin", 20)
+    rest = seed(lambda: cloud.client("dynamodb"), leads_table, items[tenth:])
+    _query_page_ms(admin, leads_table, "austin", 1)
+    return {
+        "seed_s": first + rest,
+        "seed_items_per_s": len(items) / (first + rest),
+        "scaling": {"query_small_ms": small, "query_full_ms": _query_page_ms(admin, leads_table, "austin", 20)},
+    }
+
+
+def _in_process(cloud: LocalCloud, samples: int) -> dict[str, Any]:
+    """The service with the functions' own DynamoDB client and no candidate cache, and the data store's share."""
+    leads_table, buyers_table = cloud.resources.ref("LeadsTable"), cloud.resources.ref("BuyersTable")
+    timed = _TimedClient(
+        new_client("dynamodb", endpoint_url=cloud.server.endpoint_url, region_name=REGION, **DUMMY_CREDENTIALS)
+    )
+    figures_by_tier: dict[str, Any] = {}
+    with ThreadPoolExecutor(8, thread_name_prefix="markets") as pool:
+        service = RecommendationService(
+            store=MarketplaceRepository(buyers_table, leads_table, timed.client),
+            candidates=CandidateRepository(leads_table, timed.client),
+            mapper=_mapper(pool),
+        )
+        for buyer in BUYERS:
+            for _ in range(3):  # warm: partition caches, connections, the tenant's config
+                service.recommend(TENANT, buyer.id, limit=PAGE)
+            totals, store = [], []
+            for _ in range(samples):
+                begin = time.perf_counter()
+                page = service.recommend(TENANT, buyer.id, limit=PAGE)
+                total = time.perf_counter() - begin
+                assert len(page.data) == PAGE, (buyer.id, len(page.data))
+                totals.append(total * 1000)
+                store.append(timed.busy_seconds(begin) * 1000)
+            figures = _percentiles(totals)
+            figures["store_share"] = sum(store) / sum(totals)
+            figures["markets"] = len(page.meta.markets)
+            figures["candidates"] = page.meta.candidates
+            figures_by_tier[buyer.tier.value] = figures
+    return figures_by_tier
+
+
+def _over_http(cloud: LocalCloud, key: str, samples: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Through the local API as deployed, and with the candidate cache cleared before every request."""
+    api_url = cloud.info()["api_url"]
+    # The API function runs in this process: its candidate cache (recommendations/candidate_cache.py) is
+    # this one, and clearing it before a request makes that request read every market from the ScoreIndex.
+    cache = api_context.recommendations().candidates
+    if not isinstance(cache, CachedCandidates):
+        raise RuntimeError("the API function's recommendation service has no candidate cache")
+    deployed: dict[str, Any] = {}
+    cleared: dict[str, Any] = {}
+    for buyer in BUYERS:
+        _http_page_ms(api_url, key, buyer.id, 3)
+        deployed[buyer.tier.value] = _percentiles(_http_page_ms(api_url, key, buyer.id, samples))
+        cleared[buyer.tier.value] = _percentiles(
+            _http_page_ms(api_url, key, buyer.id, samples, before_each=cache.clear)
+        )
+    return deployed, cleared
 
 
 def report(result: dict[str, Any], line: Callable[[str, str, str, bool | None], str]) -> None:

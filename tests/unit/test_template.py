@@ -320,3 +320,18 @@ def test_uploads_notify_the_bulk_queue(template: dict[str, Any]) -> None:
     (statement,) = template["Resources"]["BulkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert bucket["DependsOn"] == "BulkQueuePolicy"
+
+
+def test_every_function_behind_the_api_ends_within_the_gateways_integration_limit(template: dict[str, Any]) -> None:
+    """API Gateway gives up on an integration after 29 s; a function behind it must stop first (Globals'
+    Timeout is for the queue consumers)."""
+    default_timeout = template["Globals"]["Function"]["Timeout"]
+    behind_api = {
+        name: function["Properties"].get("Timeout", default_timeout)
+        for name, function in resources_of(template, "AWS::Serverless::Function").items()
+        if any(event["Type"] == "Api" for event in function["Properties"].get("Events", {}).values())
+    }
+    assert set(behind_api) == {"ApiFunction"}
+    assert all(timeout < 29 for timeout in behind_api.values()), behind_api
+    authorizer = template["Resources"]["AuthorizerFunction"]["Properties"]
+    assert authorizer.get("Timeout", default_timeout) < 29

@@ -61,7 +61,12 @@ def test_tier_rates_must_name_every_tier_with_a_positive_rate() -> None:
 
 
 def test_every_missing_and_invalid_variable_is_named_at_once() -> None:
-    environ = {"LEADS_TABLE": "leads", "AGGREGATES_TABLE": "aggregates", "IDEMPOTENCY_TABLE": "idempotency"}
+    environ = {
+        "LEADS_TABLE": "leads",
+        "AGGREGATES_TABLE": "aggregates",
+        "IDEMPOTENCY_TABLE": "idempotency",
+        "IDEMPOTENCY_EXPIRES_AFTER": "19d",
+    }
     with pytest.raises(SettingsError) as missing:
         EventsSettings.from_env(environ)
     assert str(missing.value) == (

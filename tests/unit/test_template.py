@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from aiqleads.settings import AuthorizerSettings
+from aiqleads.settings import FUNCTION_SETTINGS, AuthorizerSettings
+from aiqleads.webhooks.settings import parse_duration
 from infra.local_cloud.functions import discover_functions
 from infra.local_cloud.gateway import GatewayConfig
 from infra.local_cloud.intrinsics import Resolver
@@ -335,3 +336,25 @@ def test_every_function_behind_the_api_ends_within_the_gateways_integration_limi
     assert all(timeout < 29 for timeout in behind_api.values()), behind_api
     authorizer = template["Resources"]["AuthorizerFunction"]["Properties"]
     assert authorizer.get("Timeout", default_timeout) < 29
+
+
+def test_idempotency_records_outlive_every_message_they_guard(template: dict[str, Any]) -> None:
+    """A message lives at most its queue's retention and then its dead-letter queue's (a redrive sends it back):
+    every consumer that keeps idempotency records keeps them longer, or a late redrive is applied twice."""
+    idempotent = {
+        name
+        for name, function in resources_of(template, "AWS::Serverless::Function").items()
+        if "IDEMPOTENCY_TABLE" in FUNCTION_SETTINGS[snake(name.removesuffix("Function"))].variables()
+    }
+    assert idempotent == {"EventsFunction"}
+    for name in idempotent:
+        properties = template["Resources"][name]["Properties"]
+        expires = parse_duration(properties["Environment"]["Variables"]["IDEMPOTENCY_EXPIRES_AFTER"])
+        (event,) = [event for event in properties["Events"].values() if event["Type"] == "SQS"]
+        queue = template["Resources"][event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
+        dead_letter = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        longest = (
+            queue["MessageRetentionPeriod"] + template["Resources"][dead_letter]["Properties"]["MessageRetentionPeriod"]
+        )
+        assert longest == 18 * 86400
+        assert expires > longest, (name, expires, longest)

@@ -146,6 +146,9 @@ class ApiSettings(LeadResources, RecommendationJobResources, WebhookAttempts):
 
 class EventsSettings(LeadResources):
     idempotency_table: str
+    # How long a message's idempotency record is kept: template.yaml sets it longer than the longest a message can
+    # live (its queue's retention plus its dead-letter queue's, for a redrive), a test checks it.
+    idempotency_expires_after: PositiveSeconds
 
 
 class RecommendationsJobSettings(RecommendationJobResources):

@@ -6,7 +6,6 @@ idempotency table): a redelivered message neither counts the interaction twice n
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -25,12 +24,14 @@ from aiqleads.process_cache import per_process
 from aiqleads.settings import EventsSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
-IDEMPOTENCY_SECONDS = 3 * 24 * 3600  # longer than the queue keeps a message (plus its retries)
 
 
-@functools.cache
+@per_process
 def idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
+    # IDEMPOTENCY_EXPIRES_AFTER outlives the queue's and its dead-letter queue's retention (template.yaml), so a
+    # message redriven late still finds its record.
+    expires = EventsSettings.current().idempotency_expires_after
+    return IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=round(expires))
 
 
 def register_context(context: Any) -> None:

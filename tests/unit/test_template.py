@@ -358,3 +358,16 @@ def test_idempotency_records_outlive_every_message_they_guard(template: dict[str
         )
         assert longest == 18 * 86400
         assert expires > longest, (name, expires, longest)
+
+
+def test_the_api_has_only_its_declared_stage(template: dict[str, Any]) -> None:
+    """Without an OpenApiVersion SAM adds a stage named "Stage" to every REST API, beside StageName's: one with
+    no usage plan and no tracing. Setting it (any valid version) removes that stage."""
+    globals_api = template["Globals"]["Api"]
+    for name, api in resources_of(template, "AWS::Serverless::Api").items():
+        version = api["Properties"].get("OpenApiVersion", globals_api.get("OpenApiVersion"))
+        assert isinstance(version, str), name
+        assert re.fullmatch(r"2\.0|3\.0\.\d+", version), name
+        assert api["Properties"]["StageName"] == {"Ref": "Stage"}
+    for plan in resources_of(template, "AWS::ApiGateway::UsagePlan").values():
+        assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}]

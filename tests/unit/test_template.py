@@ -371,3 +371,16 @@ def test_the_api_has_only_its_declared_stage(template: dict[str, Any]) -> None:
         assert api["Properties"]["StageName"] == {"Ref": "Stage"}
     for plan in resources_of(template, "AWS::ApiGateway::UsagePlan").values():
         assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}]
+
+
+def test_data_is_kept_but_a_failed_first_deploy_leaves_nothing_behind(template: dict[str, Any]) -> None:
+    """Tables and the bucket survive a stack delete or replacement (Retain), but not the rollback of the deploy
+    that created them (RetainExceptOnCreate): a retained named bucket would make the redeploy fail."""
+    kept = {name: resource for name, resource in template["Resources"].items() if "DeletionPolicy" in resource}
+    transient = {"IdempotencyTable", "JobsTable"}  # records that expire anyway go with the stack
+    stateful = resources_of(template, "AWS::DynamoDB::Table") | resources_of(template, "AWS::S3::Bucket")
+    assert set(kept) == set(stateful) - transient
+    assert "UploadsBucket" in kept
+    for name, resource in kept.items():
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert resource["UpdateReplacePolicy"] == "Retain", name

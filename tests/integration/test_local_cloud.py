@@ -82,9 +82,10 @@ def test_local_json_names_what_a_user_needs(local_info: dict[str, Any], template
 
 
 def test_explicit_names_come_from_the_template(local_info: dict[str, Any]) -> None:
-    assert local_info["uploads_bucket"] == "aiqleads-uploads-dev-123456789012-us-east-1"
-    assert local_info["queues"]["BulkQueue"].endswith("/123456789012/aiqleads-dev-bulk")
-    assert local_info["events_topic_arn"] == "arn:aws:sns:us-east-1:123456789012:aiqleads-dev-domain-events"
+    # Names derive from the stack (aiqleads-local); the bucket's from the stage and the stack id's first group.
+    assert local_info["uploads_bucket"] == "aiqleads-uploads-dev-123456789012-us-east-1-local"
+    assert local_info["queues"]["BulkQueue"].endswith("/123456789012/aiqleads-local-bulk")
+    assert local_info["events_topic_arn"] == "arn:aws:sns:us-east-1:123456789012:aiqleads-local-domain-events"
     assert local_info["tables"]["LeadsTable"] == "aiqleads-local-LeadsTable"  # no TableName: <stack>-<LogicalId>
 
 

@@ -384,3 +384,37 @@ def test_data_is_kept_but_a_failed_first_deploy_leaves_nothing_behind(template: 
     for name, resource in kept.items():
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate", name
         assert resource["UpdateReplacePolicy"] == "Retain", name
+
+
+NAME_PROPERTIES = ("Name", "LayerName", "UsagePlanName", "LogGroupName", "BucketName", "QueueName", "TopicName")
+NAME_PROPERTIES += ("AlarmName",)
+
+
+def test_two_stacks_of_one_stage_share_no_name(template: dict[str, Any]) -> None:
+    """Every name the template gives derives from the stack (its name, or its id for the bucket, whose name must be
+    lower case), so a second stack of the same stage in the account collides with nothing; the bucket policy names
+    the bucket it belongs to."""
+
+    def names(stack: str, stack_uuid: str) -> dict[str, str]:
+        resolver = Resolver(template, stack_name=stack)
+        resolver.pseudo["AWS::StackId"] = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/{stack_uuid}"
+        given = {
+            f"{name}.{key}": str(resolver.resolve(resource["Properties"][key]))
+            for name, resource in template["Resources"].items()
+            for key in NAME_PROPERTIES
+            if key in resource.get("Properties", {}) and not resource["Type"].startswith("AWS::Serverless::Function")
+        }
+        condition = template["Resources"]["BulkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        source_arn = str(resolver.resolve(condition["Condition"]["ArnEquals"]["aws:SourceArn"]))
+        assert source_arn == f"arn:aws:s3:::{given['UploadsBucket.BucketName']}"
+        return given
+
+    blue = names("aiqleads-dev", "0f1e2d3c-aaaa-bbbb-cccc-000000000001")
+    green = names("aiqleads-dev-green", "9a8b7c6d-aaaa-bbbb-cccc-000000000002")
+    assert {"UploadsBucket.BucketName", "EventsQueue.QueueName", "ApiFunctionLogGroup.LogGroupName"} <= set(blue)
+    assert len(blue) >= 20
+    assert not set(blue.values()) & set(green.values())
+    # A stack named aiqleads-<stage> (what `redrive --stage` assumes) keeps the names a stage had before.
+    assert blue["EventsQueue.QueueName"] == "aiqleads-dev-events"
+    assert blue["UploadsBucket.BucketName"] == "aiqleads-uploads-dev-123456789012-us-east-1-0f1e2d3c"
+    assert len(blue["UploadsBucket.BucketName"].replace("us-east-1", "ap-southeast-2")) <= 63

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from aiqleads.storage.aws import reset_clients
-from aiqleads.webhooks.redrive import main, queue_names
+from aiqleads.webhooks.redrive import main, queue_names, stack_queue_names
 from infra.local_cloud.__main__ import main as local_cloud_main
 from infra.template import load_template
 
@@ -53,7 +53,10 @@ def test_queue_names_are_the_templates() -> None:
     named = [
         resources[logical_id]["Properties"]["QueueName"] for logical_id in ("NotifyQueue", "NotifyDeadLetterQueue")
     ]
-    assert [{"Fn::Sub": name.replace("dev", "${Stage}")} for name in queue_names("dev")] == named
+    assert [
+        {"Fn::Sub": name.replace("my-stack", "${AWS::StackName}")} for name in stack_queue_names("my-stack")
+    ] == named
+    assert queue_names("dev") == stack_queue_names("aiqleads-dev")
 
 
 def test_stage_finds_the_queues_and_moves_every_message(sqs: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,6 +65,17 @@ def test_stage_finds_the_queues_and_moves_every_message(sqs: Any, capsys: pytest
     assert depth(sqs, dlq) == 0
     assert depth(sqs, queue) == 3
     assert "moved 3 " in capsys.readouterr().out
+
+
+def test_stack_finds_the_queues_a_stack_of_any_name_has(sqs: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    queue_name, dead_letter_name = stack_queue_names("aiqleads-dev-blue")
+    queue = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=dead_letter_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"kind": "webhook.delivery", "n": 0}))
+    assert main(["--stack", "aiqleads-dev-blue"], environ={}) == 0
+    assert (depth(sqs, dlq), depth(sqs, queue)) == (0, 1)
+    assert main(["--stack", "aiqleads-dev-green"], environ={}) == 1
+    assert "no queue aiqleads-dev-green-notify in region us-east-1 (is the stack right" in capsys.readouterr().err
 
 
 def test_named_queues_and_max(sqs: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,6 +36,27 @@ def process_env() -> Iterator[Callable[[str, str], None]]:
     reset()
 
 
+@pytest.fixture
+def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process mock with dummy credentials, for unit tests of code that builds its own clients; the
+    process's cached clients are dropped on both sides so none points at another test's endpoint."""
+    from moto import mock_aws
+
+    from aiqleads.storage.aws import reset_clients
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_clients()
+    with mock_aws():
+        yield
+    reset_clients()
+
+
 @pytest.fixture(scope="session")
 def small_model(training_file: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
     from aiqleads_offline.training.pipeline import TrainingOptions, train

@@ -5,14 +5,13 @@ schedule, Retry-After, 410, dead letters and redrive, disabling an endpoint that
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from standardwebhooks import Webhook
 
 from aiqleads.errors import InvalidInput, NotFound
@@ -106,32 +105,24 @@ class World:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="buyers",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        )  # fmt: skip
-        settings = WebhookSettings(retry_schedule=(5, 300, 1800), retry_jitter=0, disable_after_seconds=3 * 86400)
-        repo = WebhookRepository("buyers", dynamodb)
-        transport, clock = FakeTransport(), Clock()
-        policy = UrlPolicy(resolver=resolve)
-        queue, dlq, alerts = FakeQueue(), FakeQueue(), FakeAlerts()
-        notifier = Notifier(
-            repo, queue, dlq, alerts, settings, transport=transport, policy=policy, clock=clock, rng=lambda: 0.5
-        )
-        service = WebhookService(repo, settings, policy=policy, transport=transport, clock=clock)
-        yield World(repo, service, notifier, transport, queue, dlq, alerts, clock)
+def world(in_process_aws: None) -> World:
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="buyers",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )  # fmt: skip
+    settings = WebhookSettings(retry_schedule=(5, 300, 1800), retry_jitter=0, disable_after_seconds=3 * 86400)
+    repo = WebhookRepository("buyers", dynamodb)
+    transport, clock = FakeTransport(), Clock()
+    policy = UrlPolicy(resolver=resolve)
+    queue, dlq, alerts = FakeQueue(), FakeQueue(), FakeAlerts()
+    notifier = Notifier(
+        repo, queue, dlq, alerts, settings, transport=transport, policy=policy, clock=clock, rng=lambda: 0.5
+    )
+    service = WebhookService(repo, settings, policy=policy, transport=transport, clock=clock)
+    return World(repo, service, notifier, transport, queue, dlq, alerts, clock)
 
 
 def subscribe(world: World, url: str = "https://hooks.example.com/in", **extra: Any) -> tuple[str, str]:

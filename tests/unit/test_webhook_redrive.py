@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aiqleads.storage.aws import reset_clients
 from aiqleads.webhooks.redrive import main, queue_names, stack_queue_names
@@ -20,18 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    reset_clients()  # the command's own client must be made here, inside the mock, not found cached from elsewhere
-    with mock_aws():
-        yield boto3.client("sqs", region_name="us-east-1")
-    reset_clients()
+def sqs(in_process_aws: None) -> Any:
+    return boto3.client("sqs", region_name="us-east-1")
 
 
 def dead_letter(sqs: Any, stage: str, count: int) -> tuple[str, str]:

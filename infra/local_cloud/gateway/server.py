@@ -9,9 +9,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from types import TracebackType
 
-from ..server import DEFAULT_HOST, LocalCloudError, NotLoopbackError, is_loopback_host
+from ..server import DEFAULT_HOST, LocalCloudError, NotLoopbackError, Started, is_loopback_host
 from .authorizer import AuthorizerCache, Identity, Invoker, identify
 from .config import GatewayConfig
 from .handler import IPv6Server, RequestHandler, Server
@@ -24,7 +23,7 @@ from .throttling import TokenBuckets, retry_after
 DEFAULT_API_PORT = 3000
 
 
-class LocalGateway:
+class LocalGateway(Started):
     """The API server: `start()` binds 127.0.0.1:`port` (0 = any free port) and serves in a thread."""
 
     def __init__(
@@ -76,14 +75,6 @@ class LocalGateway:
             server.server_close()
         if thread is not None:
             thread.join(5)
-
-    def __enter__(self) -> LocalGateway:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

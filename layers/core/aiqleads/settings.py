@@ -12,6 +12,7 @@ error later.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Mapping
@@ -127,7 +128,7 @@ class AuthorizerSettings(EnvSettings):
             raise ValueError(f"no rate for {', '.join(missing)}")
         return rates
 
-    @property
+    @functools.cached_property
     def requests_per_minute(self) -> dict[Tier, int]:
         """Each tier's rate as the product states it, per minute (16.67 requests/s is 1,000 requests/min)."""
         return {tier: round(rate * 60) for tier, rate in self.tier_rate_limits.items()}

@@ -36,24 +36,33 @@ def process_env() -> Iterator[Callable[[str, str], None]]:
     reset()
 
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One moto server (a real HTTP endpoint on 127.0.0.1) for the unit tests that need AWS; its endpoint."""
+    from infra.local_cloud.server import LocalAwsServer
+
+    with LocalAwsServer(port=0) as server:
+        yield server.endpoint_url
+
+
 @pytest.fixture
-def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto's in-process mock with dummy credentials, for unit tests of code that builds its own clients; the
-    process's cached clients are dropped on both sides so none points at another test's endpoint."""
-    from moto import mock_aws
+def local_aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh moto (its state reset) that clients built by the code under test reach through AWS_ENDPOINT_URL,
+    with dummy credentials; the process's cached clients are dropped on both sides so none points elsewhere."""
+    import urllib.request
 
     from aiqleads.storage.aws import reset_clients
 
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10).close()
     for name, value in {
+        "AWS_ENDPOINT_URL": moto_server,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     reset_clients()
-    with mock_aws():
-        yield
+    yield
     reset_clients()
 
 

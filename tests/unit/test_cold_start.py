@@ -1,10 +1,11 @@
 """Cold starts: a fresh interpreter imports a function's handler as Lambda does (its CodeUri on sys.path, the core
-layer importable), invokes it once against moto, and must not have loaded the scoring stack or the model: the
+layer importable), invokes it once against a moto server, and must not have loaded the scoring stack or the model: the
 authorizer and notify functions never score, and recommendation jobs rank the scores already stored."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +22,8 @@ sys.path.insert(0, os.path.join("functions", sys.argv[1]))
 import handler
 loaded = {"import": sorted(sys.modules)}
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-                  POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="aiqleads")
-os.environ.pop("AWS_ENDPOINT_URL", None)
-from moto import mock_aws
+                  POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="aiqleads", AWS_ENDPOINT_URL=sys.argv[2])
 import boto3
-mock = mock_aws()
-mock.start()
 def table(name, key, *sort):
     attributes = [{"AttributeName": k, "AttributeType": "S"} for k in (key, *sort)]
     schema = [{"AttributeName": key, "KeyType": "HASH"}] + [{"AttributeName": k, "KeyType": "RANGE"} for k in sort]
@@ -80,16 +77,15 @@ assert result == {"batchItemFailures": []}, result
 """
 
 EPILOGUE = """
-mock.stop()
 loaded["invoked"] = sorted(sys.modules)
 print(json.dumps(loaded))
 """
 
 
-def _cold_start(function: str, invocation: str) -> dict[str, set[str]]:
-    """The modules loaded after importing the handler, and after invoking it once (moto's own excluded)."""
+def _cold_start(function: str, invocation: str, endpoint: str) -> dict[str, set[str]]:
+    """The modules loaded after importing the handler, and after invoking it once against moto's server."""
     done = subprocess.run(
-        [sys.executable, "-c", PRELUDE + invocation + EPILOGUE, function],
+        [sys.executable, "-c", PRELUDE + invocation + EPILOGUE, function, endpoint],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -111,8 +107,8 @@ def _heavy(modules: set[str]) -> set[str]:
     ("function", "invocation"),
     [("authorizer", AUTHORIZER), ("notify", NOTIFY), ("recommendations_job", RECOMMENDATIONS_JOB)],
 )
-def test_a_function_that_never_scores_loads_no_model_stack(function: str, invocation: str) -> None:
-    modules = _cold_start(function, invocation)
+def test_a_function_that_never_scores_loads_no_model_stack(function: str, invocation: str, local_aws: None) -> None:
+    modules = _cold_start(function, invocation, os.environ["AWS_ENDPOINT_URL"])
     assert _heavy(modules["import"]) == set()
     assert _heavy(modules["invoked"]) == set()
     assert "aiqleads.composition" in modules["invoked"]  # wired through the one composition root

@@ -105,7 +105,7 @@ class World:
 
 
 @pytest.fixture
-def world(in_process_aws: None) -> World:
+def world(local_aws: None) -> World:
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     dynamodb.create_table(
         TableName="buyers",

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def sqs(in_process_aws: None) -> Any:
+def sqs(local_aws: None) -> Any:
     return boto3.client("sqs", region_name="us-east-1")
 
 

@@ -98,8 +98,3 @@ class RecommendationConfig(BaseModel):
 
     def rules(self, tier: Tier) -> TierRules:
         return self.tiers[tier]
-
-    @property
-    def max_multiplier(self) -> float:
-        """The largest factor ranking can apply to a probability (bounds unseen candidates in the search)."""
-        return 1.0 + self.fit.history_boost

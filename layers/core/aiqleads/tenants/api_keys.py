@@ -29,6 +29,7 @@ class ApiKeyRecord(BaseModel):
     tenant_id: str
     tier: Tier
     status: Literal["active", "revoked"] = "active"
+    role: Literal["admin", "member"] = "member"
     name: str = ""
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -69,6 +70,7 @@ def authorize(
         "context": {
             "tenant_id": record.tenant_id,
             "tier": record.tier.value,
+            "role": record.role,
             "key_id": record.key_hash[:12],
             "requests_per_minute": requests_per_minute[record.tier],
         },

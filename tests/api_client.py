@@ -9,10 +9,13 @@ from aiqleads.api.app import handle
 
 
 def call(method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
-         tenant: str | None = "t1", raw: str | None = None,
+         tenant: str | None = "t1", raw: str | None = None, role: str | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
-    """(status, headers, JSON body) of one request; `tenant=None` calls without the authorizer's context."""
+    """(status, headers, JSON body) of one request; `tenant=None` calls without the authorizer's context, `role`
+    is the key's role in that context (None: the context names none, as before keys had roles)."""
     authorizer = {"tenant_id": tenant, "tier": "pro", "principalId": tenant} if tenant else None
+    if authorizer is not None and role is not None:
+        authorizer["role"] = role
     event = {
         "resource": path,
         "path": path,

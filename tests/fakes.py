@@ -85,10 +85,27 @@ class MemoryAggregates:
 
 @dataclass
 class MemoryMarkets:
-    snapshots: dict[str, MarketSnapshot] = field(default_factory=dict)
+    """Snapshots by (tenant, market, period), as MarketSignalsTable keys them."""
 
-    def latest(self, market: str) -> MarketSnapshot | None:
-        return self.snapshots.get(market)
+    snapshots: dict[tuple[str, str, str], MarketSnapshot] = field(default_factory=dict)
+
+    def put(self, tenant_id: str, snapshot: MarketSnapshot) -> bool:
+        key = (tenant_id, snapshot.market, snapshot.period)
+        created = key not in self.snapshots
+        self.snapshots[key] = snapshot
+        return created
+
+    def put_many(self, tenant_id: str, snapshots: Sequence[MarketSnapshot]) -> int:
+        for snapshot in snapshots:
+            self.put(tenant_id, snapshot)
+        return len(snapshots)
+
+    def get(self, tenant_id: str, market: str, period: str) -> MarketSnapshot | None:
+        return self.snapshots.get((tenant_id, market, period))
+
+    def latest(self, tenant_id: str, market: str) -> MarketSnapshot | None:
+        periods = [k for k in self.snapshots if k[:2] == (tenant_id, market)]
+        return self.snapshots[max(periods)] if periods else None
 
 
 @dataclass

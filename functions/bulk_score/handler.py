@@ -1,4 +1,4 @@
-"""BulkQueue (S3 uploads/ notifications and the function's own continuations) -> bulk scoring jobs.
+"""BulkQueue (S3 uploads/ and market-signals/ notifications, the function's own continuations) -> bulk jobs.
 
 Batch size 1: one upload per invocation; a failure is reported for that message only (ReportBatchItemFailures).
 """

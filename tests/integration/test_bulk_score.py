@@ -154,6 +154,7 @@ def bulk() -> Iterator[Bulk]:
         environment = {
             **cloud.server.environment(),
             "LEADS_TABLE": refs("LeadsTable"),
+            "MARKET_SIGNALS_TABLE": refs("MarketSignalsTable"),
             "JOBS_TABLE": refs("JobsTable"),
             "UPLOADS_BUCKET": refs("UploadsBucket"),
             "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),

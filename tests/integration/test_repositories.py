@@ -94,11 +94,17 @@ def test_latest_market_snapshot(aws: Callable[[str], Any], local_info: dict[str,
     markets = MarketSignalRepository(local_info["tables"]["MarketSignalsTable"], aws("dynamodb"), cache_seconds=0)
     for month in (9, 11, 10):
         for snapshot in market_snapshots(2026, month):
-            markets.put(snapshot)
-    latest = markets.latest("austin")
+            assert markets.put("tenant-m", snapshot)  # new
+    latest = markets.latest("tenant-m", "austin")
     assert latest is not None
     assert latest.period == "2026-11"
-    assert markets.latest("atlantis") is None
+    assert markets.latest("tenant-m", "atlantis") is None
+    assert markets.latest("tenant-n", "austin") is None  # another tenant's snapshots are not its own
+    assert not markets.put("tenant-m", latest.model_copy(update={"inventory": 1}))  # replaced
+    assert markets.get("tenant-m", "austin", "2026-11") == latest.model_copy(update={"inventory": 1})
+    assert markets.put_many("tenant-n", market_snapshots(2026, 12)) == len(market_snapshots(2026, 12))
+    assert (markets.latest("tenant-n", "austin") or latest).period == "2026-12"
+    assert markets.latest("tenant-m", "austin") == markets.get("tenant-m", "austin", "2026-11")
 
 
 def test_api_keys_are_stored_hashed(
@@ -118,6 +124,7 @@ def test_api_keys_are_stored_hashed(
     assert answer["context"] == {
         "tenant_id": "tenant-k",
         "tier": "pro",
+        "role": "member",
         "key_id": record.key_hash[:12],
         "requests_per_minute": 300,
     }

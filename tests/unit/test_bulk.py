@@ -78,7 +78,13 @@ def test_job_ids_are_stable_per_object_version() -> None:
 
 
 def test_settings_from_environment() -> None:
-    resources = {"JOBS_TABLE": "j", "LEADS_TABLE": "l", "DOMAIN_EVENTS_TOPIC_ARN": "t", "BULK_QUEUE_URL": "q"}
+    resources = {
+        "JOBS_TABLE": "j",
+        "LEADS_TABLE": "l",
+        "MARKET_SIGNALS_TABLE": "m",
+        "DOMAIN_EVENTS_TOPIC_ARN": "t",
+        "BULK_QUEUE_URL": "q",
+    }
     settings = BulkSettings.from_env({**resources, "BULK_TIME_MARGIN_SECONDS": "5", "BULK_BATCH_ROWS": "100"})
     assert (settings.time_margin_s, settings.batch_rows) == (5.0, 100)
     assert BulkSettings.from_env(resources).time_margin_s == 60.0

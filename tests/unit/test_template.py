@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from aiqleads.bulk.requests import MARKET_SIGNALS_PREFIX, UPLOAD_KINDS, UPLOADS_PREFIX
 from aiqleads.settings import FUNCTION_SETTINGS, AuthorizerSettings
 from aiqleads.webhooks.settings import parse_duration
 from infra.local_cloud.functions import discover_functions
@@ -313,11 +314,14 @@ def test_the_authorizer_states_the_rates_the_usage_plans_enforce(
 
 
 def test_uploads_notify_the_bulk_queue(template: dict[str, Any]) -> None:
+    """Lead files (uploads/) and market signal files (market-signals/) both go to BulkQueue, by the prefixes the
+    bulk function's parser reads."""
     bucket = template["Resources"]["UploadsBucket"]
-    (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-    assert notification["Event"] == "s3:ObjectCreated:*"
-    assert notification["Queue"] == {"Fn::GetAtt": ["BulkQueue", "Arn"]}
-    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    notifications = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert all(n["Event"] == "s3:ObjectCreated:*" for n in notifications)
+    assert all(n["Queue"] == {"Fn::GetAtt": ["BulkQueue", "Arn"]} for n in notifications)
+    prefixes = [rule["Value"] for n in notifications for rule in n["Filter"]["S3Key"]["Rules"]]
+    assert prefixes == [UPLOADS_PREFIX, MARKET_SIGNALS_PREFIX] == list(UPLOAD_KINDS)
     (statement,) = template["Resources"]["BulkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert bucket["DependsOn"] == "BulkQueuePolicy"

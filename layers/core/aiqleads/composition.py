@@ -5,10 +5,10 @@ loads only what it wires: importing this module costs nothing, and the authorize
 numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds them to it).
 
     authorizer           api_keys()
-    api                  api_leads(), api_recommendations(), api_recommendation_jobs(), api_webhooks()
+    api                  api_leads(), api_markets(), api_recommendations(), api_recommendation_jobs(), api_webhooks()
     events               events_leads()
     notify               notifier()
-    bulk_score           bulk_scorer()
+    bulk_score           bulk_scorer(), bulk_market_imports()
     recommendations_job  recommendations_job_runner()
 """
 
@@ -38,11 +38,14 @@ from aiqleads.storage import aws  # noqa: F401
 if TYPE_CHECKING:
     from aiqleads.bulk.runner import BulkScorer
     from aiqleads.leads.service import LeadService
+    from aiqleads.markets.imports import MarketSignalImporter
+    from aiqleads.markets.service import MarketSignalService
     from aiqleads.ports import MessageQueue
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.recommendations.service import RecommendationService
     from aiqleads.scoring.scorer import Scorer
     from aiqleads.storage.api_keys import ApiKeyRepository
+    from aiqleads.storage.markets import MarketSignalRepository
     from aiqleads.webhooks.delivery import Notifier
     from aiqleads.webhooks.service import WebhookService
 
@@ -66,9 +69,24 @@ def api_keys() -> ApiKeyRepository:
 
 # ------------------------------------------------------------------------------------------------ api
 @per_process
+def api_market_signals() -> MarketSignalRepository:
+    """One per process, shared by scoring and the market routes: a PUT drops what scoring cached for its market."""
+    from aiqleads.storage.markets import MarketSignalRepository
+
+    return MarketSignalRepository(ApiSettings.current().market_signals_table)
+
+
+@per_process
 def api_leads() -> LeadService:
     settings = ApiSettings.current()
-    return lead_service(settings, interactions_queue_url=settings.events_queue_url)
+    return lead_service(settings, interactions_queue_url=settings.events_queue_url, markets=api_market_signals())
+
+
+@per_process
+def api_markets() -> MarketSignalService:
+    from aiqleads.markets.service import MarketSignalService
+
+    return MarketSignalService(api_market_signals())
 
 
 @per_process
@@ -138,6 +156,26 @@ def bulk_scorer() -> BulkScorer:
     )
 
 
+@per_process
+def bulk_market_imports() -> MarketSignalImporter:
+    from aiqleads.markets.imports import MarketSignalImporter
+    from aiqleads.markets.service import MarketSignalService
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.storage.messaging import EventPublisher
+    from aiqleads.storage.objects import ObjectStore
+
+    settings = BulkSettings.current()
+    return MarketSignalImporter(
+        objects=ObjectStore(),
+        jobs=JobRepository(settings.jobs_table),
+        markets=MarketSignalService(MarketSignalRepository(settings.market_signals_table)),
+        events=EventPublisher(settings.domain_events_topic_arn),
+        work_dir=settings.work_dir,
+        job_ttl_days=settings.job_ttl_days,
+    )
+
+
 # ------------------------------------------------------------------------------------------------ recommendations_job
 class _NoJobQueue:
     """The recommendations_job function runs queued jobs; only the API queues them."""
@@ -155,7 +193,9 @@ def recommendations_job_runner() -> RecommendationJobs:
 
 
 # ------------------------------------------------------------------------------------------------ shared services
-def lead_service(settings: LeadResources, interactions_queue_url: str | None = None) -> LeadService:
+def lead_service(
+    settings: LeadResources, interactions_queue_url: str | None = None, markets: MarketSignalRepository | None = None
+) -> LeadService:
     from aiqleads.leads.service import LeadService
     from aiqleads.storage.aggregates import AggregateRepository
     from aiqleads.storage.leads import LeadRepository
@@ -165,7 +205,7 @@ def lead_service(settings: LeadResources, interactions_queue_url: str | None = N
     return LeadService(
         leads=LeadRepository(settings.leads_table),
         aggregates=AggregateRepository(settings.aggregates_table),
-        markets=MarketSignalRepository(settings.market_signals_table),
+        markets=markets or MarketSignalRepository(settings.market_signals_table),
         events=EventPublisher(settings.domain_events_topic_arn),
         scorer=default_scorer,
         interactions_queue=QueueSender(interactions_queue_url) if interactions_queue_url else None,

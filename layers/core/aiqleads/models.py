@@ -223,9 +223,12 @@ class Conversion(Model):
     at: UtcDatetime
 
 
-class MarketSnapshot(Model):
-    market: Slug
-    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="calendar month, YYYY-MM")
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class MarketSignals(Model):
+    """One market's signals for one month: the body of PUT /v1/markets/{market}/snapshots/{period}."""
+
     median_price: float = Field(gt=0)
     inventory: int = Field(ge=0)
     days_on_market: float = Field(ge=0)
@@ -233,6 +236,16 @@ class MarketSnapshot(Model):
     inquiries: int = Field(default=0, ge=0)
     offers: int = Field(default=0, ge=0)
     price_trend: float = Field(default=0.0, ge=-1, le=10, description="fractional change over 3 months")
+
+
+class MarketPeriod(Model):
+    market: Slug
+    period: str = Field(pattern=PERIOD_PATTERN, description="calendar month, YYYY-MM")
+
+
+# MarketSignals first among the bases: pydantic orders fields from the last base on, so market and period lead.
+class MarketSnapshot(MarketSignals, MarketPeriod):
+    """A market's signals in one month (a tenant's own: MarketSignalsTable is keyed by tenant and market)."""
 
 
 class BuyerPreferences(Model):

@@ -181,6 +181,7 @@ class BulkSettings(EnvSettings):
 
     jobs_table: str
     leads_table: str
+    market_signals_table: str  # market signal files (market-signals/) are imported here
     domain_events_topic_arn: str
     bulk_queue_url: str  # the function's own continuations
     time_margin_s: float = Field(60.0, alias="BULK_TIME_MARGIN_SECONDS", ge=0)  # checkpoint when less is left

@@ -9,7 +9,18 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from aiqleads.api import errors
-from aiqleads.api.routes import activity, buyers, graphql, jobs, leads, models, recommendations, system, webhooks
+from aiqleads.api.routes import (
+    activity,
+    buyers,
+    graphql,
+    jobs,
+    leads,
+    markets,
+    models,
+    recommendations,
+    system,
+    webhooks,
+)
 from aiqleads.errors import NOT_JSON, UnsupportedMediaType
 
 logger = Logger()
@@ -17,7 +28,7 @@ logger = Logger()
 
 def create_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    for area in (leads, activity, buyers, recommendations, models, jobs, system, webhooks, graphql):
+    for area in (leads, activity, buyers, markets, recommendations, models, jobs, system, webhooks, graphql):
         app.include_router(area.router)
     errors.register(app)
     return app

@@ -1,42 +1,67 @@
-"""Per-request collaborators: the caller's tenant (from the authorizer) and the services (one per process)."""
+"""Per-request collaborators: the caller's tenant and role (from the authorizer) and the services (one per process)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.depends import Depends
 
 from aiqleads import composition
 from aiqleads.bulk import state as bulk_state
-from aiqleads.errors import Unauthorized
+from aiqleads.errors import Forbidden, Unauthorized
 from aiqleads.jobs.status import JobStatuses
 from aiqleads.leads.service import LeadService
+from aiqleads.markets import imports as market_imports
+from aiqleads.markets.service import MarketSignalService
 from aiqleads.recommendations import jobs as recommendation_job
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.webhooks.service import WebhookService
+
+Role = Literal["admin", "member"]
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     tenant_id: str
     tier: str
+    role: Role = "member"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 def caller(request: Request) -> Caller:
-    """Who is calling, as the authorizer established it; the request body never names the tenant."""
+    """Who is calling, as the authorizer established it; the request body never names the tenant. A key whose
+    context names no role (or one this API does not know) is a member."""
     context = request.resolved_event.request_context.authorizer.get_context()  # type: ignore[attr-defined]
     tenant_id = context.get("tenant_id") if context else None
     if not tenant_id:
         raise Unauthorized("no tenant in the request context (is the authorizer configured for this route?)")
-    return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")))
+    role: Role = "admin" if context.get("role") == "admin" else "member"
+    return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")), role=role)
+
+
+def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    """The caller, if its key is an admin key of its tenant; a member key is refused (403 `forbidden`)."""
+    if not who.is_admin:
+        raise Forbidden(
+            "this route needs an admin API key of the tenant; this key is a member key",
+            {"role": who.role, "required_role": "admin"},
+        )
+    return who
 
 
 # The routes' dependencies (tests override them): the API function's services, wired on first use.
 def leads() -> LeadService:
     return composition.api_leads()
+
+
+def markets() -> MarketSignalService:
+    return composition.api_markets()
 
 
 def recommendations() -> RecommendationService:
@@ -49,7 +74,10 @@ def recommendation_jobs() -> RecommendationJobs:
 
 def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs)]) -> JobStatuses:
     # Both kinds of job share JobsTable; the recommendation jobs' wiring is the one that opens it.
-    readers = {recommendation_job.JOB_KIND: recommendation_job.job_view}
+    readers = {
+        recommendation_job.JOB_KIND: recommendation_job.job_view,
+        market_imports.JOB_KIND: market_imports.job_view,
+    }
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)
 
 

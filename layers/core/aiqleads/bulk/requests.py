@@ -1,8 +1,9 @@
 """What a bulk queue message asks for, and the names a job derives from its upload.
 
-Messages are S3 event notifications for `uploads/` (keys URL-encoded, as S3 sends them; moto's records carry
-fewer fields than AWS's, so only bucket, key and, when present, version and ETag are read), S3's `s3:TestEvent`
-(ignored), or a continuation the bulk function sent itself: `{"type": "bulk.continue", "tenant_id", "job_id"}`.
+Messages are S3 event notifications for `uploads/` (lead files) and `market-signals/` (market signal files:
+`aiqleads.markets.imports`), keys URL-encoded as S3 sends them (moto's records carry fewer fields than AWS's, so
+only bucket, key and, when present, version and ETag are read); S3's `s3:TestEvent` (ignored); or a continuation
+the bulk function sent itself: `{"type": "bulk.continue", "tenant_id", "job_id"}`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
+UploadKind = Literal["leads", "market_signals"]
 UPLOADS_PREFIX = "uploads/"
+MARKET_SIGNALS_PREFIX = "market-signals/"
+UPLOAD_KINDS: dict[str, UploadKind] = {UPLOADS_PREFIX: "leads", MARKET_SIGNALS_PREFIX: "market_signals"}
 RESULTS_PREFIX = "results/"
 WORK_PREFIX = "bulk-work/"  # checkpoint objects (output tail, errors so far); outside uploads/: no notification
 CONTINUE_TYPE = "bulk.continue"
@@ -29,6 +33,7 @@ class UploadRequest:
     key: str
     version_id: str | None = None
     etag: str | None = None
+    kind: UploadKind = "leads"  # by prefix: uploads/ holds lead files, market-signals/ market signal files
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,7 @@ class MalformedMessage(ValueError):
 
 
 def parse_message(body: str) -> list[BulkRequest]:
-    """The requests in one SQS message body; [] for S3's test event and for objects outside uploads/."""
+    """The requests in one SQS message body; [] for S3's test event and for objects outside the upload prefixes."""
     try:
         message = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -66,7 +71,8 @@ def parse_message(body: str) -> list[BulkRequest]:
         if not str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
             continue
         key = S3Event({"Records": [record.raw_event]}).object_key  # unquote_plus, as S3 encodes keys
-        if not key.startswith(UPLOADS_PREFIX) or key.endswith("/"):
+        prefix = _upload_prefix(key)
+        if prefix is None or key.endswith("/"):
             continue
         s3_object = record.s3.get_object
         requests.append(
@@ -75,26 +81,32 @@ def parse_message(body: str) -> list[BulkRequest]:
                 key=key,
                 version_id=s3_object.version_id or None,
                 etag=s3_object.etag.strip('"') or None,
+                kind=UPLOAD_KINDS[prefix],
             )
         )
     return requests
 
 
+def _upload_prefix(key: str) -> str | None:
+    return next((prefix for prefix in UPLOAD_KINDS if key.startswith(prefix)), None)
+
+
 def tenant_for(key: str, metadata: dict[str, str]) -> str:
-    """The object's `tenant-id` metadata, else the folder in `uploads/<tenant>/<file>`, else "default"."""
+    """The object's `tenant-id` metadata, else the folder in `uploads/<tenant>/<file>` (or
+    `market-signals/<tenant>/<file>`), else "default"."""
     tagged = metadata.get(TENANT_METADATA, "").strip()
     if tagged:
         return tagged
-    parts = key.removeprefix(UPLOADS_PREFIX).split("/")
+    parts = key.removeprefix(_upload_prefix(key) or "").split("/")
     if len(parts) > 1 and parts[0].strip():
         return parts[0].strip()
     return DEFAULT_TENANT
 
 
-def job_id_for(bucket: str, key: str, version: str) -> str:
+def job_id_for(bucket: str, key: str, version: str, prefix: str = "bulk") -> str:
     """Stable per uploaded object version (or ETag): a redelivered notification finds the same job."""
     digest = hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()
-    return f"bulk-{digest[:32]}"
+    return f"{prefix}-{digest[:32]}"
 
 
 def results_keys(key: str) -> tuple[str, str]:

@@ -2,7 +2,7 @@
 
 Pure domain logic over small store interfaces (the repositories in `aiqleads.storage` implement them; tests may
 pass fakes). Features for real-time scoring come from the stored lead, its behaviour aggregates and the latest
-market signals, exactly the inputs the feature spec names.
+market signals of the tenant (each tenant keeps its own), exactly the inputs the feature spec names.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class AggregateStore(Protocol):
 
 
 class MarketStore(Protocol):
-    def latest(self, market: str) -> MarketSnapshot | None: ...
+    def latest(self, tenant_id: str, market: str) -> MarketSnapshot | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ class LeadService:
         as never-tracked leads were in training (zero counts would be a state the model never saw)."""
         if totals is None and tracked:
             totals = self.aggregates.get(tenant_id, lead.id)
-        values = market_signals(self.markets.latest(lead.property.market))
+        values = market_signals(self.markets.latest(tenant_id, lead.property.market))  # the tenant's own
         if totals is not None:
             values.update(totals.signals(lead.created_at, self.clock()))
         return values

@@ -1,5 +1,7 @@
 """Demo data for the local cloud: two tenants with API keys, buyers in every tier, market signals and leads.
 
+Market signals go in as a market signals file's rows would (`MarketSignalService.load_rows`), for both tenants.
+
 The leads are generated (`aiqleads generate`'s story, recent dates, no invalid rows), scored with the shipped
 model and stored with their behaviour aggregates, so every API route has something to show straight away.
 """
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from aiqleads.composition import default_scorer
 from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS, BehaviourTotals
 from aiqleads.features.market import market_signals
-from aiqleads.models import Buyer, BuyerPreferences, PropertyType, Tier
+from aiqleads.markets.service import MarketSignalService
+from aiqleads.models import Buyer, BuyerPreferences, MarketSnapshot, PropertyType, Tier
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
@@ -68,10 +71,7 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
 
     BuyerRepository(resources.ref("BuyersTable"), dynamodb).put_many(DEMO_TENANT, DEMO_BUYERS)
 
-    markets = MarketSignalRepository(resources.ref("MarketSignalsTable"), dynamodb)
-    snapshots = {s.market: s for s in market_snapshots(now.year, now.month)}
-    for snapshot in snapshots.values():
-        markets.put(snapshot)
+    snapshots = _load_market_signals(MarketSignalRepository(resources.ref("MarketSignalsTable"), dynamodb), now)
 
     lead_ids = _seed_leads(cloud, leads, now, snapshots)
     return {
@@ -85,6 +85,19 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
         "demo_lead_ids": lead_ids[:5],
         "demo_leads": len(lead_ids),
     }
+
+
+def _load_market_signals(repository: MarketSignalRepository, now: datetime) -> dict[str, MarketSnapshot]:
+    """This month's signals for both tenants, through the import path market signal files take (rows validated
+    and stored by MarketSignalService); the demo tenant's, read back as scoring reads them."""
+    service = MarketSignalService(repository)
+    rows = [snapshot.model_dump() for snapshot in market_snapshots(now.year, now.month)]
+    for tenant in (DEMO_TENANT, OTHER_TENANT):
+        loaded = service.load_rows(tenant, rows)
+        if loaded.errors:
+            raise RuntimeError(f"demo market signals rejected: {loaded.errors[:3]}")
+    found = {market: repository.latest(DEMO_TENANT, market) for market in sorted(loaded.latest)}
+    return {market: snapshot for market, snapshot in found.items() if snapshot is not None}
 
 
 def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[str, Any]) -> list[str]:

@@ -248,3 +248,86 @@ def test_a_redelivered_interaction_counts_once(running_info: dict[str, Any], run
         time.sleep(0.3)
     time.sleep(2)  # give the second copy time to be (not) applied
     assert views() == before + 1
+
+
+# ------------------------------------------------------------------------------------------------ market signals
+EXTREME_SIGNALS = {"median_price": 4_900_000, "inventory": 3, "days_on_market": 350, "views": 10,
+                   "inquiries": 9_000, "offers": 0, "price_trend": -0.8}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def admin_key(running_info: dict[str, Any], running_aws: Callable[[str], Any]) -> str:
+    """The demo tenant's admin key: the demo's own once it writes one, else an admin key record put into
+    ApiKeysTable, as issuing a key does."""
+    if running_info.get("admin_api_key"):
+        return str(running_info["admin_api_key"])
+    from aiqleads.models import Tier
+    from aiqleads.storage.api_keys import ApiKeyRepository
+    from aiqleads.tenants.api_keys import ApiKeyRecord
+
+    key, record = ApiKeyRecord.issue(running_info["tenant_id"], Tier.ENTERPRISE, name="integration admin")
+    ApiKeyRepository(running_info["tables"]["ApiKeysTable"], running_aws("dynamodb")).put(
+        record.model_copy(update={"role": "admin"})
+    )
+    return key
+
+
+def test_an_admins_snapshot_moves_only_its_own_tenants_scores(running_info: dict[str, Any], admin_key: str) -> None:
+    lead = {**LEAD, "id": "it-market-lead", "property": {**LEAD["property"], "market": "reno"}}
+    other = running_info["other_tenant_api_key"]
+    _, _, own_before = api(running_info, "POST", "/v1/leads/score", lead)
+    _, _, other_before = api(running_info, "POST", "/v1/leads/score", lead, key=other)
+    path = "/v1/markets/reno/snapshots/2099-12"
+    status, _, body = api(running_info, "PUT", path, EXTREME_SIGNALS)  # a member key
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
+    status, headers, body = api(running_info, "PUT", path, EXTREME_SIGNALS, key=admin_key)
+    assert headers["Location"] == path
+    assert status == 201, body
+    assert body == {"market": "reno", "period": "2099-12", **EXTREME_SIGNALS}
+    assert api(running_info, "GET", "/v1/markets/reno/snapshots/latest")[2] == body  # members read
+    _, _, own_after = api(running_info, "POST", "/v1/leads/score", lead)
+    _, _, other_after = api(running_info, "POST", "/v1/leads/score", lead, key=other)
+    assert own_after["probability"] != own_before["probability"]  # the tenant's scores use its latest snapshot
+    assert other_after == other_before  # another tenant's are untouched
+    assert api(running_info, "GET", path, key=other)[0] == 404
+    status, _, body = api(running_info, "PUT", path, {**EXTREME_SIGNALS, "inventory": -1}, key=admin_key)
+    assert status == 422
+    assert body["error"]["details"][0]["field"] == "inventory"
+
+
+def test_a_market_signals_file_is_imported_and_reported(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], observer: str, admin_key: str
+) -> None:
+    text = (
+        "market,period,median_price,inventory,days_on_market,views,inquiries,offers,price_trend,note\n"
+        "boise,2099-11,455000,1200,31,90000,3100,410,0.02,fine\n"
+        "boise,2026-13,-1,1200,31,90000,3100,410,0.02,two bad cells\n"
+        "tucson,2099-11,380000,2100,44,,,,,blank optional cells\n"
+    )
+    key = "market-signals/demo/it-signals.csv"
+    running_aws("s3").put_object(Bucket=running_info["uploads_bucket"], Key=key, Body=text.encode())
+
+    def imported(message: dict[str, Any]) -> bool:
+        event = event_of(message)
+        return event["type"] == "bulk.completed" and event["data"].get("key") == key
+
+    done, _ = receive_until(running_aws("sqs"), observer, imported, timeout=120)
+    data = event_of(done)["data"]
+    assert (data["kind"], data["status"]) == ("market_signals", "completed")
+    assert (data["rows"], data["stored"], data["invalid"]) == (3, 2, 1)
+    assert data["markets"] == ["boise", "tucson"]
+    s3 = running_aws("s3")
+    errors = s3.get_object(Bucket=running_info["uploads_bucket"], Key=data["errors_key"])["Body"].read().decode()
+    lines = [json.loads(line) for line in errors.splitlines()]
+    assert {(line["row"], line["field"]) for line in lines} == {(2, "period"), (2, "median_price")}
+    report = json.loads(s3.get_object(Bucket=running_info["uploads_bucket"], Key=data["report_key"])["Body"].read())
+    assert report["markets"] == {"boise": "2099-11", "tucson": "2099-11"}
+    assert report["ignored_columns"] == ["note"]
+    status, _, job = api(running_info, "GET", f"/v1/jobs/{data['job_id']}")
+    assert status == 200
+    assert (job["kind"], job["status"], job["result"]["key"]) == ("market_signals", "completed", data["report_key"])
+    _, _, tucson = api(running_info, "GET", "/v1/markets/tucson/snapshots/latest")
+    assert (tucson["period"], tucson["views"], tucson["price_trend"]) == ("2099-11", 0, 0.0)
+    other = running_info["other_tenant_api_key"]
+    assert api(running_info, "GET", "/v1/markets/boise/snapshots/latest", key=other)[0] == 404  # demo's file only

@@ -273,7 +273,7 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:
     tables = resources_of(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 7
+    assert len(tables) == 8
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -282,6 +282,9 @@ def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> Non
     assert tables["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
     assert tables["LeadsTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
     assert tables["ApiKeysTable"]["Properties"]["KeySchema"] == [{"AttributeName": "key_hash", "KeyType": "HASH"}]
+    (by_key_id,) = tables["ApiKeysTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert by_key_id["KeySchema"] == [{"AttributeName": "key_id", "KeyType": "HASH"}]
+    assert tables["TenantsTable"]["Properties"]["KeySchema"] == [{"AttributeName": "tenant_id", "KeyType": "HASH"}]
 
 
 def test_every_gateway_response_echoes_the_callers_request_id(template: dict[str, Any]) -> None:
@@ -307,7 +310,8 @@ def test_the_authorizer_states_the_rates_the_usage_plans_enforce(
         for plan in resources_of(template, "AWS::ApiGateway::UsagePlan").values()
     }
     assert set(plans) == set(stated)
-    local = GatewayConfig.from_template(template, discover_functions(template, ROOT), resolver.resolve).usage_plans
+    config = GatewayConfig.from_template(template, discover_functions(template, ROOT), resolver.resolve)
+    local = {plan.tier: plan for plan in config.usage_plans.values()}
     for tier, throttle in plans.items():
         assert round(throttle["RateLimit"] * 60) == stated[tier]
         assert (round(local[tier].requests_per_minute), local[tier].burst) == (stated[tier], throttle["BurstLimit"])

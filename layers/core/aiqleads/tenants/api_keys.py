@@ -1,4 +1,4 @@
-"""API keys: issued once, stored as SHA-256, resolved to a tenant and tier for API Gateway's authorizer."""
+"""API keys: issued once, stored as SHA-256, resolved to a tenant, tier and role for API Gateway's authorizer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -13,6 +14,13 @@ from pydantic import BaseModel, Field
 from aiqleads.models import Tier
 
 KEY_PREFIX = "aiq_"
+
+
+class Role(StrEnum):
+    """What a key may do inside its tenant: admin keys may also call the admin-only routes."""
+
+    ADMIN = "admin"
+    MEMBER = "member"
 
 
 def hash_key(api_key: str) -> str:
@@ -26,17 +34,26 @@ def new_api_key() -> str:
 
 class ApiKeyRecord(BaseModel):
     key_hash: str
+    # API Gateway's id of the same key: the public name operators revoke and rotate by (None: a key written to the
+    # table alone, which API Gateway does not admit).
+    key_id: str | None = None
     tenant_id: str
     tier: Tier
+    role: Role = Role.MEMBER
     status: Literal["active", "revoked"] = "active"
-    role: Literal["admin", "member"] = "member"
     name: str = ""
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Set when the key was rotated: it keeps working until then (the grace period), never after.
+    expires_at: datetime | None = None
+    replaced_by: str | None = None  # the key_id of the key that rotated this one out
 
     @classmethod
-    def issue(cls, tenant_id: str, tier: Tier, name: str = "") -> tuple[str, ApiKeyRecord]:
+    def issue(cls, tenant_id: str, tier: Tier, name: str = "", *, role: Role = Role.MEMBER) -> tuple[str, ApiKeyRecord]:
         key = new_api_key()
-        return key, cls(key_hash=hash_key(key), tenant_id=tenant_id, tier=tier, name=name)
+        return key, cls(key_hash=hash_key(key), tenant_id=tenant_id, tier=tier, name=name, role=role)
+
+    def usable(self, now: datetime) -> bool:
+        return self.status == "active" and (self.expires_at is None or now < self.expires_at)
 
 
 class ApiKeyLookup(Protocol):
@@ -51,14 +68,18 @@ def _api_wide(method_arn: str) -> str:
 
 
 def authorize(
-    keys: ApiKeyLookup, token: str | None, method_arn: str, requests_per_minute: Mapping[Tier, int]
+    keys: ApiKeyLookup,
+    token: str | None,
+    method_arn: str,
+    requests_per_minute: Mapping[Tier, int],
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The TOKEN authorizer's answer. An unknown or revoked key raises 'Unauthorized' (API Gateway: 401).
+    """The TOKEN authorizer's answer. An unknown, revoked or expired key raises 'Unauthorized' (API Gateway: 401).
 
     `requests_per_minute` is each tier's rate (the authorizer's settings), passed on so every response can state it.
     """
     record = keys.get(hash_key(token)) if token else None
-    if record is None or record.status != "active":
+    if record is None or not record.usable(now or datetime.now(UTC)):
         raise PermissionError("Unauthorized")
     return {
         "principalId": record.tenant_id,
@@ -70,10 +91,11 @@ def authorize(
         "context": {
             "tenant_id": record.tenant_id,
             "tier": record.tier.value,
-            "role": record.role,
-            "key_id": record.key_hash[:12],
+            "role": record.role.value,
+            "key_id": record.key_id or record.key_hash[:12],
             "requests_per_minute": requests_per_minute[record.tier],
         },
-        # With ApiKeySourceType AUTHORIZER, the usage plan that throttles the caller is the one holding this key.
+        # With ApiKeySourceType AUTHORIZER, API Gateway admits the request only if this value is an enabled API key
+        # in a usage plan of the stage, and that plan throttles the caller (see tenants.service: issuing registers it).
         "usageIdentifierKey": token,
     }

@@ -39,15 +39,14 @@ from aiqleads.models import Buyer, Tier
 from aiqleads.recommendations.candidate_cache import CachedCandidates
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.service import RecommendationService
-from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.aws import new_client
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
-from aiqleads.tenants.api_keys import ApiKeyRecord
 from aiqleads.validation.flat import lead_from_flat
 from aiqleads_offline.generate import generate_table
 from infra.local_cloud import LocalCloud
+from infra.local_cloud.demo import key_service
 from infra.local_cloud.server import DUMMY_CREDENTIALS, REGION, LocalAwsServer
 from infra.template import load_template
 
@@ -235,8 +234,9 @@ def measure(leads: int | None = None, samples: int | None = None, plain: bool | 
     with LocalCloud(TEMPLATE, port=0, demo=False) as cloud:
         resources = cloud.resources
         admin = cloud.client("dynamodb")
-        key, record = ApiKeyRecord.issue(TENANT, Tier.ENTERPRISE, name="bench")
-        ApiKeyRepository(resources.ref("ApiKeysTable"), admin).put(record)
+        keys = key_service(cloud)  # registered in API Gateway's usage plan too, or the gateway refuses it
+        keys.ensure_tenant(TENANT)
+        key = keys.issue(TENANT, Tier.ENTERPRISE, name="bench").api_key
         BuyerRepository(resources.ref("BuyersTable"), admin).put_many(TENANT, BUYERS)
         result.update(_seed_with_scaling(cloud, items))
         result["in_process"] = _in_process(cloud, samples)

@@ -22,7 +22,14 @@ from typing import Any
 from infra.template import load_template
 
 from .functions import FunctionRuntime, FunctionSpec, discover_functions, local_environment
-from .gateway import DEFAULT_API_PORT, GatewayConfig, LocalGateway
+from .gateway import (
+    DEFAULT_API_PORT,
+    DEFAULT_KEY_CACHE_SECONDS,
+    ApiKeyCache,
+    GatewayConfig,
+    LocalGateway,
+    api_gateway_lookup,
+)
 from .pollers import DEFAULT_RETRY_DELAY_SECONDS, QueuePoller, QueuePollers
 from .resources import DEFAULT_STACK_NAME, LocalResources, create_resources
 from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError, Started, client
@@ -46,6 +53,7 @@ class LocalCloud(Started):
     `retry_delay` is how soon a message a function failed is retried (see `pollers`). `root` is where CodeUri
     paths and model_artifacts/ are found (default: the template's directory, else the current directory).
     `moto_environment` adds variables for the moto process (e.g. `S3_UPLOAD_PART_MIN_SIZE` in tests).
+    `key_cache_seconds` is how long the API server trusts what it read about an API key (see `gateway.keys`).
     """
 
     def __init__(
@@ -66,6 +74,7 @@ class LocalCloud(Started):
         root: str | Path | None = None,
         environment: Mapping[str, str] | None = None,
         moto_environment: Mapping[str, str] | None = None,
+        key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS,
     ) -> None:
         self.template = template
         self.parameters = dict(parameters or {})
@@ -83,6 +92,7 @@ class LocalCloud(Started):
             root = Path(template).resolve().parent if isinstance(template, str | Path) else Path.cwd()
         self.root = Path(root)
         self.environment_overrides = dict(environment or {})
+        self.key_cache_seconds = key_cache_seconds
         self._resources: LocalResources | None = None
         self.runtime: FunctionRuntime | None = None
         self.gateway: LocalGateway | None = None
@@ -163,8 +173,14 @@ class LocalCloud(Started):
                 account_id=resources.account_id,
                 stack_name=self.stack_name,
             )
+            apigateway = client("apigateway", self.server.endpoint_url, resources.region)
             self.gateway = LocalGateway(
-                config, runtime.invoke, port=self.api_port, host=self.host, log_requests=self.log_api_requests
+                config,
+                runtime.invoke,
+                port=self.api_port,
+                host=self.host,
+                log_requests=self.log_api_requests,
+                api_keys=ApiKeyCache(api_gateway_lookup(apigateway, config.usage_plans), self.key_cache_seconds),
             ).start()
         queues_by_arn = {
             item.attributes.get("Arn"): item.physical_id for item in resources.of_type("AWS::SQS::Queue").values()

@@ -1,5 +1,7 @@
 """Demo data for the local cloud: two tenants with API keys, buyers in every tier, market signals and leads.
 
+Tenants and keys go through `aiqleads.tenants.service` as `aiqleads tenants create` / `keys issue` do, so every
+demo key is registered in its tier's usage plan in moto's API Gateway, which the local API server checks.
 Market signals go in as a market signals file's rows would (`MarketSignalService.load_rows`), for both tenants.
 
 The leads are generated (`aiqleads generate`'s story, recent dates, no invalid rows), scored with the shipped
@@ -19,9 +21,12 @@ from aiqleads.models import Buyer, BuyerPreferences, MarketSnapshot, PropertyTyp
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
+from aiqleads.storage.gateway_keys import GatewayKeyRegistry
 from aiqleads.storage.leads import LeadRepository, lead_key
 from aiqleads.storage.markets import MarketSignalRepository
-from aiqleads.tenants.api_keys import ApiKeyRecord
+from aiqleads.storage.tenants import TenantRepository
+from aiqleads.tenants.api_keys import Role
+from aiqleads.tenants.service import KeyService
 from aiqleads.validation.flat import lead_from_flat
 from aiqleads_offline.generate import generate_table, market_snapshots
 
@@ -60,14 +65,13 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
     resources = cloud.resources
     dynamodb = cloud.client("dynamodb")
 
-    keys = ApiKeyRepository(resources.ref("ApiKeysTable"), dynamodb)
-    api_keys: dict[str, str] = {}
-    for tier in Tier:
-        key, record = ApiKeyRecord.issue(DEMO_TENANT, tier, name=f"demo {tier.value} key")
-        keys.put(record)
-        api_keys[tier.value] = key
-    other_key, other_record = ApiKeyRecord.issue(OTHER_TENANT, Tier.PRO, name="second tenant (isolation demo)")
-    keys.put(other_record)
+    keys = key_service(cloud)
+    keys.ensure_tenant(DEMO_TENANT, "Demo Realty")
+    keys.ensure_tenant(OTHER_TENANT, "Acme Realty (isolation demo)")
+    api_keys = {tier.value: keys.issue(DEMO_TENANT, tier, name=f"demo {tier.value} key").api_key for tier in Tier}
+    other_key = keys.issue(OTHER_TENANT, Tier.PRO, name="second tenant (isolation demo)").api_key
+    admin_key = keys.issue(DEMO_TENANT, Tier.ENTERPRISE, Role.ADMIN, name="demo admin key").api_key
+    other_admin_key = keys.issue(OTHER_TENANT, Tier.PRO, Role.ADMIN, name="second tenant admin key").api_key
 
     BuyerRepository(resources.ref("BuyersTable"), dynamodb).put_many(DEMO_TENANT, DEMO_BUYERS)
 
@@ -80,6 +84,8 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
         "api_keys": api_keys,
         "other_tenant_id": OTHER_TENANT,
         "other_tenant_api_key": other_key,
+        "admin_api_key": admin_key,
+        "other_tenant_admin_api_key": other_admin_key,
         "buyer_ids": [buyer.id for buyer in DEMO_BUYERS],
         "markets": sorted(snapshots),
         "demo_lead_ids": lead_ids[:5],
@@ -98,6 +104,18 @@ def _load_market_signals(repository: MarketSignalRepository, now: datetime) -> d
             raise RuntimeError(f"demo market signals rejected: {loaded.errors[:3]}")
     found = {market: repository.latest(DEMO_TENANT, market) for market in sorted(loaded.latest)}
     return {market: snapshot for market, snapshot in found.items() if snapshot is not None}
+
+
+def key_service(cloud: LocalCloud) -> KeyService:
+    """The onboarding service on the local cloud's tables and moto's API Gateway (what `aiqleads keys` uses)."""
+    resources, dynamodb = cloud.resources, cloud.client("dynamodb")
+    return KeyService(
+        TenantRepository(resources.ref("TenantsTable"), dynamodb),
+        ApiKeyRepository(resources.ref("ApiKeysTable"), dynamodb),
+        GatewayKeyRegistry(
+            {Tier(tier): plan for tier, plan in resources.usage_plans.items()}, cloud.client("apigateway")
+        ),
+    )
 
 
 def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[str, Any]) -> list[str]:

@@ -9,8 +9,10 @@
 Resources are created in dependency order (Ref, Fn::GetAtt, Fn::Sub and DependsOn), so a dead-letter queue exists
 before the queue whose RedrivePolicy names its ARN, and the queue before the bucket that notifies it. Physical names
 are the template's own (TableName, QueueName, TopicName, BucketName) or `<stack>-<LogicalId>`. Types with no local
-meaning (functions, layers, API Gateway, IAM, logs, alarms) are listed in `skipped` with the reason; properties the
+meaning (functions, layers, the REST API, IAM, logs, alarms) are listed in `skipped` with the reason; properties the
 local cloud does not apply are listed in `notes`. Running it again on the same server converges instead of failing.
+Usage plans are created in moto's API Gateway, so API keys can be registered in them as in AWS; the local API server
+serves them on its stage (`resources.usage_plans`: tier -> usage plan id).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ SKIPPED_TYPES: dict[str, str] = {
     "AWS::Serverless::LayerVersion": "layers are the local virtualenv's packages",
     "AWS::Serverless::Api": "served by the local API server from the template's routes",
     "AWS::Serverless::HttpApi": "served by the local API server from the template's routes",
-    "AWS::ApiGateway::": "API Gateway (usage plans, keys, stages) is emulated by the local API server",
+    "AWS::ApiGateway::": "API Gateway is emulated by the local API server (usage plans are created in moto)",
     "AWS::ApiGatewayV2::": "API Gateway is emulated by the local API server",
     "AWS::IAM::": "IAM is not enforced locally",
     "AWS::Logs::": "handlers log to the console locally",
@@ -109,6 +111,17 @@ class LocalResources:
         """Logical id -> topic ARN."""
         return {name: item.physical_id for name, item in self.of_type("AWS::SNS::Topic").items()}
 
+    @property
+    def usage_plans(self) -> dict[str, str]:
+        """Tier (the plan's `Metadata.AIQLeads.tier`) -> usage plan id in moto's API Gateway."""
+        declared = self._resolver.template.get("Resources") or {}
+        plans: dict[str, str] = {}
+        for name, item in self.of_type("AWS::ApiGateway::UsagePlan").items():
+            tier = ((declared[name].get("Metadata") or {}).get("AIQLeads") or {}).get("tier")
+            if tier is not None:
+                plans[str(tier)] = item.physical_id
+        return plans
+
     def function_environment(self, function_id: str | None = None) -> dict[str, str]:
         """A function's environment variables as deployed: Globals.Function's merged with the function's own,
         resolved against the local resources (the AWS endpoint variables come from the server, not from here)."""
@@ -136,6 +149,7 @@ class LocalResources:
             "buckets": self.buckets,
             "queues": self.queues,
             "topics": self.topics,
+            "usage_plans": self.usage_plans,
             "resources": {
                 name: {"type": item.type, "ref": item.physical_id, **dict(item.attributes)}
                 for name, item in self.created.items()
@@ -662,6 +676,49 @@ def _create_topic_policy(context: _Context, logical_id: str, properties: dict[st
     return CreatedResource(logical_id, "AWS::SNS::TopicPolicy", context.generated_name(logical_id, 255))
 
 
+# ---------------------------------------------------------------------------------------------------- API Gateway
+
+# Properties about the REST API itself, which moto does not hold (the local API server emulates it): resolving them
+# would name a skipped resource.
+_UNRESOLVED_PROPERTIES = {"AWS::ApiGateway::UsagePlan": {"ApiStages"}}
+
+
+def _create_usage_plan(context: _Context, logical_id: str, properties: dict[str, Any]) -> CreatedResource:
+    """The plan in moto's API Gateway, where API keys are registered as in AWS; the local API server reads which
+    plan holds a key from there. Found again by name, so a second run keeps the keys registered in it."""
+    apigateway = context.client("apigateway")
+    name = str(properties.get("UsagePlanName") or context.generated_name(logical_id, 255))
+    existing = [
+        plan
+        for page in apigateway.get_paginator("get_usage_plans").paginate()
+        for plan in page.get("items", [])
+        if plan.get("name") == name
+    ]
+    if existing:
+        plan_id = str(existing[0]["id"])
+    else:
+        request: dict[str, Any] = {"name": name}
+        if properties.get("Description"):
+            request["description"] = str(properties["Description"])
+        throttle = properties.get("Throttle") or {}
+        if throttle:
+            request["throttle"] = {
+                **({"rateLimit": float(throttle["RateLimit"])} if "RateLimit" in throttle else {}),
+                **({"burstLimit": int(throttle["BurstLimit"])} if "BurstLimit" in throttle else {}),
+            }
+        quota = properties.get("Quota") or {}
+        if quota:
+            request["quota"] = {key[0].lower() + key[1:]: value for key, value in quota.items()}
+        if properties.get("Tags"):
+            request["tags"] = _tags_dict(properties["Tags"])
+        plan_id = str(apigateway.create_usage_plan(**request)["id"])
+    context.notes.append(
+        f"{logical_id}: ApiStages name the emulated REST API; the local API server serves this plan on its stage"
+    )
+    context.unapplied(logical_id, properties, {"UsagePlanName", "Description", "Throttle", "Quota", "Tags"})
+    return CreatedResource(logical_id, "AWS::ApiGateway::UsagePlan", plan_id, {"Id": plan_id})
+
+
 _HANDLERS: dict[str, Creator] = {
     "AWS::DynamoDB::Table": _create_table,
     "AWS::S3::Bucket": _create_bucket,
@@ -671,6 +728,7 @@ _HANDLERS: dict[str, Creator] = {
     "AWS::SNS::Topic": _create_topic,
     "AWS::SNS::Subscription": _create_subscription,
     "AWS::SNS::TopicPolicy": _create_topic_policy,
+    "AWS::ApiGateway::UsagePlan": _create_usage_plan,
 }
 
 CREATED_TYPES = frozenset(_HANDLERS)
@@ -739,7 +797,9 @@ def create_resources(
             resolver.skipped[logical_id] = SkippedResource(logical_id, resource_type, reason)
             continue
         try:
-            properties = resolver.resolve(resource.get("Properties") or {})
+            unresolved = _UNRESOLVED_PROPERTIES.get(resource_type, set())
+            declared_properties = resource.get("Properties") or {}
+            properties = resolver.resolve({k: v for k, v in declared_properties.items() if k not in unresolved})
             resolver.created[logical_id] = _HANDLERS[resource_type](context, logical_id, properties)
         except LocalCloudError as error:
             raise ResourceCreationError(f"{logical_id} ({resource_type}): {error}") from error

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from infra.local_cloud.functions import FunctionRuntime, discover_functions, local_environment
-from infra.local_cloud.gateway import MAX_BODY_BYTES, GatewayConfig, GatewayResponse, LocalGateway
+from infra.local_cloud.gateway import MAX_BODY_BYTES, ApiKeyCache, GatewayConfig, GatewayResponse, LocalGateway
 from infra.local_cloud.intrinsics import Resolver
 from infra.local_cloud.server import LocalCloudError
 from infra.template import load_template
@@ -84,11 +84,20 @@ Resources:
     Metadata:
       AIQLeads: {tier: slow, requests_per_minute: 6, burst: 2}
     Properties:
+      ApiStages: [{ApiId: !Ref Api, Stage: !Ref Api.Stage}]
       Throttle: {RateLimit: 0.1, BurstLimit: 2}
   FastPlan:
     Type: AWS::ApiGateway::UsagePlan
     Metadata:
       AIQLeads: {tier: fast, requests_per_minute: 6000, burst: 100}
+    Properties:
+      ApiStages: [{ApiId: !Ref Api, Stage: !Ref Api.Stage}]
+  OtherApiPlan:
+    Type: AWS::ApiGateway::UsagePlan
+    Metadata:
+      AIQLeads: {tier: other}
+    Properties:
+      ApiStages: [{ApiId: some-other-api, Stage: test}]
   EchoFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -150,7 +159,8 @@ def handler(event, context):
 """
 
 # Tokens: "<tier>-<anything>" is allowed with that tier; "deny" is denied; "nope" is Unauthorized;
-# "...leads-only" is allowed on /v1/leads/* only (a wildcard resource).
+# "...leads-only" is allowed on /v1/leads/* only (a wildcard resource). Which usage plan holds a key is
+# `registered_plan` below, standing in for API Gateway's keys.
 AUTH = """
 import os
 
@@ -173,6 +183,14 @@ def handler(event, context):
         "usageIdentifierKey": token,
     }
 """
+
+
+# Keys API Gateway holds: "slow-..." in SlowPlan, "fast-..." in FastPlan, "other-..." in a plan of another API;
+# anything else in none. "fast-held-by-slow" says tier fast to the authorizer but is SlowPlan's key.
+def registered_plan(value: str) -> str | None:
+    if value == "fast-held-by-slow":
+        return "SlowPlan"
+    return {"slow": "SlowPlan", "fast": "FastPlan", "other": "OtherApiPlan"}.get(value.split("-")[0])
 
 
 class Api:
@@ -220,7 +238,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     environment, _ = local_environment(specs, resolver.resolve, aws={})
     runtime = FunctionRuntime(specs, environment).start()
     config = GatewayConfig.from_template(template, specs, resolver.resolve)
-    gateway = LocalGateway(config, runtime.invoke, port=0).start()
+    gateway = LocalGateway(config, runtime.invoke, port=0, api_keys=ApiKeyCache(registered_plan)).start()
     try:
         yield Api(gateway, calls)
     finally:
@@ -333,9 +351,20 @@ def test_throttling_after_the_burst_gives_429_with_a_real_retry_after(api: Api) 
     assert api.request("GET", "/v1/leads/a", key="slow-other")[0] == 200  # buckets are per API key
 
 
-def test_unknown_tier_is_refused_when_an_api_key_is_required(api: Api) -> None:
-    status, _, _ = api.request("GET", "/v1/leads/a", key="gold-1")
-    assert status == 403
+def test_a_key_no_usage_plan_of_the_stage_holds_is_refused_whatever_the_authorizer_says(api: Api) -> None:
+    """API Gateway's rule with ApiKeySourceType AUTHORIZER: the authorizer allowed both, but no usage plan holds
+    gold-1, and other-1 is held only by a plan of another API."""
+    for key in ("gold-1", "other-1"):
+        status, _, body = api.json("GET", "/v1/leads/a", key=key)
+        assert status == 403, key
+        assert body == {"message": "Forbidden"}  # INVALID_API_KEY: API Gateway's default, the template sets none
+    assert api.request("GET", "/v1/health", key="gold-1")[0] == 200  # a route that needs no key
+
+
+def test_the_plan_holding_the_key_throttles_it_not_the_tier_the_authorizer_names(api: Api) -> None:
+    key = "fast-held-by-slow"  # the authorizer's context says tier fast; SlowPlan (burst 2) holds the key
+    statuses = [api.request("GET", "/v1/leads/a", key=key)[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
 
 
 # ------------------------------------------------------------------------------------------------ proxy events

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..functions import FunctionSpec, logical_id_of
+from ..intrinsics import UnresolvableError
 from ..server import ACCOUNT_ID, REGION, LocalCloudError
 from .authorizer import Authorizer
 from .proxy import is_true
@@ -71,25 +72,45 @@ def _routes(
     return routes
 
 
-def _usage_plans(resources: Mapping[str, Any], resolve: Callable[[Any], Any]) -> dict[str, UsagePlan]:
-    """The usage plans by tier (`Metadata.AIQLeads.tier`; the plan's name if it has none), with their rate:
+def _serves(properties: Mapping[str, Any], api_name: str) -> bool:
+    """Whether a usage plan's ApiStages name this REST API (its one stage: `!Ref <Api>.Stage` or the stage name)."""
+    return any(
+        isinstance(entry, dict) and entry.get("ApiId") == {"Ref": api_name}
+        for entry in properties.get("ApiStages") or []
+    )
+
+
+def _plan_id(name: str, resolve: Callable[[Any], Any]) -> str:
+    """What `!Ref` gives for the plan where it exists (its id in moto's API Gateway), else its logical id."""
+    try:
+        return str(resolve({"Ref": name}))
+    except UnresolvableError:
+        return name
+
+
+def _usage_plans(resources: Mapping[str, Any], resolve: Callable[[Any], Any], api_name: str) -> dict[str, UsagePlan]:
+    """The usage plans of this API's stage by id, with their tier (`Metadata.AIQLeads.tier`) and rate:
     Metadata.AIQLeads `requests_per_minute` and `burst` if given, else the plan's Throttle."""
     plans: dict[str, UsagePlan] = {}
     for name, resource in resources.items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::ApiGateway::UsagePlan":
             continue
+        properties = resource.get("Properties") or {}
+        if not _serves(properties, api_name):
+            continue
         metadata = (resource.get("Metadata") or {}).get("AIQLeads") or {}
-        throttle = resolve((resource.get("Properties") or {}).get("Throttle") or {})
+        throttle = resolve(properties.get("Throttle") or {})
         tier = metadata.get("tier")
         if "requests_per_minute" in metadata:
             per_minute = float(metadata["requests_per_minute"])
         elif "RateLimit" in throttle:
             per_minute = float(throttle["RateLimit"]) * 60
         else:
-            continue  # no throttle: nothing to enforce
-        burst = int(metadata.get("burst", throttle.get("BurstLimit", max(1, math.ceil(per_minute / 60)))))
-        plan = UsagePlan(name, None if tier is None else str(tier), per_minute, burst)
-        plans[plan.tier or name] = plan
+            per_minute = math.inf  # no throttle: the plan admits its keys without a limit
+        default_burst = max(1, math.ceil(per_minute / 60)) if math.isfinite(per_minute) else 1
+        burst = int(metadata.get("burst", throttle.get("BurstLimit", default_burst)))
+        plan_id = _plan_id(name, resolve)
+        plans[plan_id] = UsagePlan(name, None if tier is None else str(tier), per_minute, burst, plan_id)
     return plans
 
 
@@ -98,7 +119,7 @@ class GatewayConfig:
     stage: str
     routes: RouteTable
     authorizers: dict[str, Authorizer] = field(default_factory=dict)
-    usage_plans: dict[str, UsagePlan] = field(default_factory=dict)  # by tier
+    usage_plans: dict[str, UsagePlan] = field(default_factory=dict)  # the stage's, by usage plan id
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
     api_id: str = "local"
     region: str = REGION
@@ -125,7 +146,7 @@ class GatewayConfig:
             stage=str(resolve(properties.get("StageName", "Prod"))),
             routes=RouteTable(_routes(auth, authorizers, functions)),
             authorizers=authorizers,
-            usage_plans=_usage_plans(template.get("Resources") or {}, resolve),
+            usage_plans=_usage_plans(template.get("Resources") or {}, resolve, api_name),
             gateway_responses={kind: GatewayResponse.from_template(kind, spec) for kind, spec in responses.items()},
             api_id=hashlib.sha256(f"{stack_name}/{api_name}".encode()).hexdigest()[:10],
             region=region,

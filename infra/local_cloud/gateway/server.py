@@ -4,6 +4,7 @@ any of them can answer it with a gateway response instead."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ from ..server import DEFAULT_HOST, LocalCloudError, NotLoopbackError, Started, i
 from .authorizer import AuthorizerCache, Identity, Invoker, identify
 from .config import GatewayConfig
 from .handler import IPv6Server, RequestHandler, Server
+from .keys import ApiKeyCache
 from .proxy import proxy_event, proxy_reply
 from .request import Reply, Request
 from .responses import LAMBDA_ERROR, GatewayRefusal
@@ -24,7 +26,8 @@ DEFAULT_API_PORT = 3000
 
 
 class LocalGateway(Started):
-    """The API server: `start()` binds 127.0.0.1:`port` (0 = any free port) and serves in a thread."""
+    """The API server: `start()` binds 127.0.0.1:`port` (0 = any free port) and serves in a thread. `api_keys`
+    says which usage plan holds a key (see `keys`)."""
 
     def __init__(
         self,
@@ -35,6 +38,7 @@ class LocalGateway(Started):
         host: str = DEFAULT_HOST,
         log_requests: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        api_keys: ApiKeyCache | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise NotLoopbackError(f"refusing to bind {host!r}: the local API server listens on loopback only")
@@ -45,6 +49,8 @@ class LocalGateway(Started):
         self.log_requests = log_requests
         self.buckets = TokenBuckets(clock)
         self.authorizer_cache = AuthorizerCache()
+        # Without a registry nothing is registered, and every keyed route answers 403, as an API with no keys would.
+        self.api_keys = api_keys if api_keys is not None else ApiKeyCache()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -122,14 +128,17 @@ class LocalGateway(Started):
         return identify(authorizer, request.header(authorizer.header), method_arn, self.invoke, self.authorizer_cache)
 
     def _throttle(self, route: Route, identity: Identity | None) -> Mapping[str, str]:
-        """The caller's usage plan's view of its budget (headers for the reply); over the limit is THROTTLED."""
+        """The usage plan holding the caller's key, and that plan's view of its budget (headers for the reply).
+        A key no plan of the stage holds as an enabled API key is INVALID_API_KEY (as in AWS, whatever the
+        authorizer said); over the plan's limit is THROTTLED."""
         api_key = identity.api_key if identity is not None else None
         plan = None
-        if api_key is not None and identity is not None:  # the key comes with the identity
-            plan = self.config.usage_plans.get(str(identity.context.get("tier")))
+        if api_key is not None:
+            plan_id = self.api_keys.plan_of(api_key)
+            plan = self.config.usage_plans.get(plan_id) if plan_id is not None else None
         if route.api_key_required and (api_key is None or plan is None):
             raise GatewayRefusal("INVALID_API_KEY")
-        if plan is None or api_key is None:
+        if plan is None or api_key is None or not math.isfinite(plan.requests_per_minute):
             return {}
         wait = self.buckets.take(api_key, plan)
         headers = self.buckets.headers(api_key, plan)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class UsagePlan:
-    name: str
+    name: str  # logical id
     tier: str | None
-    requests_per_minute: float
+    requests_per_minute: float  # inf: no throttle
     burst: int
+    id: str = ""  # its id in moto's API Gateway (the logical id where it exists only in the template)
 
 
 class TokenBuckets:

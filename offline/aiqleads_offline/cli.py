@@ -1,4 +1,5 @@
-"""`aiqleads`: generate synthetic leads, train a model, score lead files — no AWS needed."""
+"""`aiqleads`: generate synthetic leads, train a model, score lead files (no AWS needed); onboard tenants and
+their API keys on a deployment (AWS or the local cloud)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiqleads.validation.flat import LABEL_COLUMN
+from aiqleads_offline.onboarding import keys, tenants
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -150,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("scored", type=Path)
     summarize.add_argument("--top", type=int, default=5)
     summarize.set_defaults(run=_summarize)
+
+    tenants.register(commands)
+    keys.register(commands)
     return parser
 
 

@@ -4,7 +4,7 @@
 
 Starts moto on 127.0.0.1, creates every resource template.yaml declares, loads the functions, seeds the demo
 tenant and data, serves the API as API Gateway would and polls the queues; writes `.aiqleads/local.json`
-(`api_url`, `aws_endpoint_url`, `api_key`, `uploads_bucket`, `events_topic_arn`, tables, queues, ...), prints the
+(`api_url`, `aws_endpoint_url`, `api_key`, `admin_api_key`, `uploads_bucket`, tables, usage plans, ...), prints the
 URLs with copy-paste examples of what is running, and waits. Ctrl-C (or SIGTERM) stops it and removes the state file.
 
     python -m infra.local_cloud redrive [--max N] [--state-file .aiqleads/local.json]
@@ -93,6 +93,14 @@ def examples(info: dict[str, Any], scratch: Path = DEFAULT_STATE_FILE.parent) ->
             f"  curl -s -X POST {api_url}/v1/leads/score -H 'x-api-key: {key or '<your API key>'}' "
             f"-H 'content-type: application/json' -d {lead}",
         ]
+    if api_url and info.get("usage_plans"):
+        state = scratch / DEFAULT_STATE_FILE.name
+        where = "" if state == DEFAULT_STATE_FILE else f" --local-state {shlex.quote(str(state))}"
+        lines += [
+            "  # onboard a tenant and issue it a key, registered in API Gateway's usage plan (--stack NAME in AWS)",
+            f"  .venv/bin/aiqleads tenants create my-realty{where}",
+            f"  .venv/bin/aiqleads keys issue --tenant my-realty --tier pro --role admin{where}",
+        ]
     lines += [
         "  # AWS clients reach the local endpoint with these (dummy credentials; boto3 and the AWS CLI read them)",
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
@@ -135,6 +143,8 @@ def describe(info: dict[str, Any], state_file: Path) -> str:
         lines.append(f"  API               {info['api_url']}  (API Gateway's stage in the path: append /v1/...)")
     if info.get("api_key"):
         lines.append(f"  demo API key      {info['api_key']}  (tenant {info.get('tenant_id', '?')})")
+    if info.get("admin_api_key"):
+        lines.append(f"  demo admin key    {info['admin_api_key']}  (tenant {info.get('tenant_id', '?')}, role admin)")
     lines += [
         f"  uploads bucket    {info['uploads_bucket']}",
         f"  events topic      {info['events_topic_arn']}",

@@ -712,9 +712,9 @@ def _create_usage_plan(context: _Context, logical_id: str, properties: dict[str,
         if properties.get("Tags"):
             request["tags"] = _tags_dict(properties["Tags"])
         plan_id = str(apigateway.create_usage_plan(**request)["id"])
-    context.notes.append(
-        f"{logical_id}: ApiStages name the emulated REST API; the local API server serves this plan on its stage"
-    )
+    note = "usage plans: ApiStages name the emulated REST API; the local API server serves the plans on its stage"
+    if note not in context.notes:
+        context.notes.append(note)
     context.unapplied(logical_id, properties, {"UsagePlanName", "Description", "Throttle", "Quota", "Tags"})
     return CreatedResource(logical_id, "AWS::ApiGateway::UsagePlan", plan_id, {"Id": plan_id})
 

@@ -125,7 +125,7 @@ def test_api_keys_are_stored_hashed(
         "tenant_id": "tenant-k",
         "tier": "pro",
         "role": "member",
-        "key_id": record.key_hash[:12],
+        "key_id": record.key_hash[:12],  # a record with no API Gateway key id (written to the table alone)
         "requests_per_minute": 300,
     }
     assert answer["policyDocument"]["Statement"][0]["Resource"].endswith("abc/dev/*")

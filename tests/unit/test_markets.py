@@ -16,7 +16,7 @@ from aiqleads.leads.service import LeadService
 from aiqleads.markets.imports import result_keys
 from aiqleads.markets.service import COLUMNS, MarketSignalService
 from aiqleads.models import Lead, MarketSnapshot, Tier
-from aiqleads.tenants.api_keys import ApiKeyRecord, authorize, hash_key
+from aiqleads.tenants.api_keys import ApiKeyRecord, Role, authorize, hash_key
 from tests.api_client import call
 from tests.fakes import MemoryMarkets, memory_lead_service
 
@@ -66,7 +66,7 @@ def test_member_keys_may_not_write_market_data(stores: Any, role: str | None) ->
 
 def test_the_authorizer_passes_the_keys_role() -> None:
     key, member = ApiKeyRecord.issue("acme", Tier.PRO)
-    admin = member.model_copy(update={"role": "admin", "key_hash": hash_key(key + "a")})
+    admin = member.model_copy(update={"role": Role.ADMIN, "key_hash": hash_key(key + "a")})
     records = {member.key_hash: member, admin.key_hash: admin}
 
     class Keys:

@@ -269,8 +269,6 @@ class Meter:
                 else "get_requests"
             )
             self._add(actor, "s3", kind, 1)
-            if operation in ("PutObject", "UploadPart"):
-                self._add(actor, "s3", "bytes_written", len(call.params.get("Body", b"") or b""))
 
     @staticmethod
     def _sqs_requests(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> int:

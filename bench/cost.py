@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.cost          # also a section of `make bench` (bench/run_all.py)
 
-Env: COST_LEADS (API path leads, default 100), COST_EVENTS (interactions per lead, 3), COST_BULK_ROWS (10,000),
+Env: COST_LEADS (API path leads, default 60), COST_EVENTS (interactions per lead, 3), COST_BULK_ROWS (10,000),
 COST_REC_SAMPLES (recommendation pages per buyer, 5).
 
 One local cloud (template.yaml, its functions, API and pollers) and one tenant with one webhook endpoint (every
@@ -195,7 +195,7 @@ def storage(
 def measure(
     leads: int | None = None, events: int | None = None, bulk_rows: int | None = None, rec_samples: int | None = None
 ) -> dict[str, Any]:
-    leads = leads or int(os.environ.get("COST_LEADS", "100"))
+    leads = leads or int(os.environ.get("COST_LEADS", "60"))
     events = events if events is not None else int(os.environ.get("COST_EVENTS", "3"))
     bulk_rows = bulk_rows or int(os.environ.get("COST_BULK_ROWS", "10000"))
     rec_samples = rec_samples or int(os.environ.get("COST_REC_SAMPLES", "5"))
@@ -285,7 +285,7 @@ def _details(result: dict[str, Any], functions: Mapping[str, Function], columns:
         for function in sorted({i.function for i in phase.invocations}):
             times = [i.net_ms for i in phase.invocations if i.function == function]
             spec = functions[function]
-            print(f"    {function:<28} {len(times) / per:7.3f} invocations  mean {statistics.mean(times):7.1f} ms"
+            print(f"    {function:<28} {len(times) / per:9.5f} invocations  mean {statistics.mean(times):7.1f} ms"
                   f"  p50 {statistics.median(times):7.1f} ms  at {spec.memory_mb} MB {spec.architecture}")  # fmt: skip
         wru, rru = phase.total("dynamodb", "write_units"), phase.total("dynamodb", "read_units")
         print(f"    DynamoDB {wru / per:.2f} write units, {rru / per:.2f} read units", end="")

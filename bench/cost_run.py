@@ -19,14 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiqleads.models import Buyer, Tier
-from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.markets import MarketSignalRepository
-from aiqleads.tenants.api_keys import ApiKeyRecord
 from aiqleads.validation.flat import lead_from_flat
 from aiqleads_offline.generate import generate_table, market_snapshots
 from bench.metering import Meter
 from infra.local_cloud import LocalCloud
+from infra.local_cloud.demo import key_service
 
 ACTIONS = ("view", "click", "inquiry", "message", "schedule")
 KEYS_PER_TENANT = 4  # the enterprise plan's rate is per key (16.67/s): four keys keep throttling out of the way
@@ -115,16 +114,16 @@ class Flows:
         self.now = datetime.now(UTC).replace(microsecond=0)
         markets = MarketSignalRepository(refs("MarketSignalsTable"), self.dynamodb)
         for snapshot in market_snapshots(self.now.year, self.now.month):
-            markets.put(snapshot)
+            markets.put(self.tenant, snapshot)
 
     def _keys(self) -> list[str]:
-        repository = ApiKeyRepository(self.cloud.resources.ref("ApiKeysTable"), self.dynamodb)
-        keys = []
-        for number in range(KEYS_PER_TENANT):
-            key, record = ApiKeyRecord.issue(self.tenant, Tier.ENTERPRISE, name=f"cost model {number}")
-            repository.put(record)
-            keys.append(key)
-        return keys
+        # Issued as `aiqleads keys issue` does, so the gateway's usage plans hold them.
+        service = key_service(self.cloud)
+        service.ensure_tenant(self.tenant, "cost model")
+        return [
+            service.issue(self.tenant, Tier.ENTERPRISE, name=f"cost model {number}").api_key
+            for number in range(KEYS_PER_TENANT)
+        ]
 
     def subscribe(self, url: str) -> None:
         types = ["lead.scored", "lead.score_changed", "bulk.completed"]

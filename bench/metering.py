@@ -250,6 +250,10 @@ class Meter:
             return
         _, service, operation = event_name.split(".", 2)
         call, self._local.call = self._call(), None
+        if service == "api-gateway" and getattr(self._local, "function", None) is None:
+            # The local API server's own lookup of a caller's API key in moto: API Gateway's key check, which its
+            # per-request price already includes.
+            return
         if service == "sqs" and operation == "ReceiveMessage" and not parsed.get("Messages"):
             self._add(actor, "sqs", "empty_receives", 1)  # a poller waiting: a fixed cost, not a lead's
             return

@@ -135,11 +135,26 @@ class LocalCloud(Started):
             else f"{self.stack_name}-{logical_id}"
             for logical_id, spec in specs.items()
         }
+        self._name_resources_to_recorders()
         self.runtime = FunctionRuntime(
             specs, environment, function_names=names, region=resources.region, account_id=resources.account_id
         ).start()
         for logical_id, reason in self.runtime.unavailable.items():
             self.notes.append(f"{logical_id} is not running: {reason}")
+
+    def _name_resources_to_recorders(self) -> None:
+        """Tell an active call recorder (calls.py) which physical names are which of the template's resources."""
+        from .calls import active_recorders
+
+        resources = self.resources
+        names: dict[str, str] = {}
+        for logical_id, item in resources.created.items():
+            names[str(item.physical_id)] = logical_id
+            for attribute in ("Arn", "QueueName", "TopicName"):
+                if attribute in item.attributes:
+                    names[str(item.attributes[attribute])] = logical_id
+        for recorder in active_recorders():
+            recorder.name_resources(names)
 
     def _local_overrides(self, specs: Mapping[str, FunctionSpec]) -> dict[str, str]:
         """The model directory: the repository's model_artifacts/, not the Lambda layer's /opt path."""

@@ -22,8 +22,8 @@ from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.gateway_keys import GatewayKeyRegistry
-from aiqleads.storage.leads import LeadRepository, lead_key
-from aiqleads.storage.markets import MarketSignalRepository
+from aiqleads.storage.leads import LeadBatchWriter, LeadRepository, lead_key
+from aiqleads.storage.markets import MarketSignalStore
 from aiqleads.storage.tenants import TenantRepository
 from aiqleads.tenants.api_keys import Role
 from aiqleads.tenants.service import KeyService
@@ -75,7 +75,7 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
 
     BuyerRepository(resources.ref("BuyersTable"), dynamodb).put_many(DEMO_TENANT, DEMO_BUYERS)
 
-    snapshots = _load_market_signals(MarketSignalRepository(resources.ref("MarketSignalsTable"), dynamodb), now)
+    snapshots = _load_market_signals(MarketSignalStore(resources.ref("MarketSignalsTable"), dynamodb), now)
 
     lead_ids = _seed_leads(cloud, leads, now, snapshots)
     return {
@@ -93,7 +93,7 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
     }
 
 
-def _load_market_signals(repository: MarketSignalRepository, now: datetime) -> dict[str, MarketSnapshot]:
+def _load_market_signals(repository: MarketSignalStore, now: datetime) -> dict[str, MarketSnapshot]:
     """This month's signals for both tenants, through the import path market signal files take (rows validated
     and stored by MarketSignalService); the demo tenant's, read back as scoring reads them."""
     service = MarketSignalService(repository)
@@ -142,6 +142,6 @@ def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[st
         lead_items.append(repository.lead_item(DEMO_TENANT, lead))
         lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score, lead))
         ids.append(lead.id)
-    repository.write_items(lead_items)
+    LeadBatchWriter(repository.table_name, cloud.client("dynamodb")).write_items(lead_items)
     batch_put(cloud.client("dynamodb"), cloud.resources.ref("AggregatesTable"), aggregate_items)
     return ids

@@ -19,6 +19,7 @@ keep the current event on the app object and are not meant to be shared between 
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import os
 import re
@@ -54,6 +55,11 @@ WEBHOOK_LOCAL_ENVIRONMENT = {
     "WEBHOOK_RETRY_SCHEDULE": "1s,2s,4s,8s,15s,30s",
     "WEBHOOK_DISABLE_AFTER": "10m",
 }
+
+
+# The logical id of the function whose invocation is running in this context (None outside any invocation): the
+# call recorder (calls.py) attributes AWS calls by it.
+current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_function", default=None)
 
 
 class FunctionUnavailableError(LocalCloudError):
@@ -285,9 +291,11 @@ class LocalFunction:
             raise FunctionUnavailableError(self.unavailable or f"{self.spec.logical_id} is not loaded")
         with self._lock:
             started = time.monotonic()
+            token = current_function.set(self.spec.logical_id)
             try:
                 return self.handler(event, self.context())
             finally:
+                current_function.reset(token)
                 elapsed = time.monotonic() - started
                 if elapsed > self.spec.timeout:
                     print(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from infra.local_cloud import LocalCloud
+from infra.local_cloud.calls import CallRecorder
 from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,21 @@ TEMPLATE = ROOT / "template.yaml"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: drives the local cloud (moto on 127.0.0.1) from outside")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_calls() -> Iterator[CallRecorder]:
+    """Every AWS call the local functions make in this session's flows, as IAM authorisations."""
+    with CallRecorder() as recorder:
+        yield recorder
+    import os
+
+    if os.environ.get("AIQLEADS_DUMP_CALLS"):
+        Path(os.environ["AIQLEADS_DUMP_CALLS"]).write_text(
+            "\n".join(sorted(f"{f} {r.action} {r.resource} {r.path}" for f, r in recorder.calls))
+            + "\nUNNAMED\n"
+            + "\n".join(sorted(f"{f} {r}" for f, r in recorder.unnamed))
+        )
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from aiqleads.files.tabular import unsupported_type
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.storage.aws import reset_clients
-from aiqleads.storage.leads import LeadRepository, lead_key
+from aiqleads.storage.leads import LeadBatchWriter, LeadRepository, lead_key
 from aiqleads.storage.recommendations import CandidateRepository
 from aiqleads_offline.generate import generate_file
 from infra.local_cloud import LocalCloud
@@ -413,7 +413,7 @@ def test_a_crash_mid_chunk_is_redone_from_the_last_checkpoint(
     key = f"uploads/{tenant}/leads-nov.csv"
     process_env("BULK_CHECKPOINT_SECONDS", "0")  # a checkpoint at every part boundary
     calls = {"n": 0}
-    original = LeadRepository.write_requests
+    original = LeadBatchWriter.write_requests
 
     def crash_on_the_ninth_write(repository: LeadRepository, items: Any) -> int:
         calls["n"] += 1
@@ -421,13 +421,13 @@ def test_a_crash_mid_chunk_is_redone_from_the_last_checkpoint(
             raise ConnectionError("the function died")
         return original(repository, items)
 
-    monkeypatch.setattr(LeadRepository, "write_requests", crash_on_the_ninth_write)
+    monkeypatch.setattr(LeadBatchWriter, "write_requests", crash_on_the_ninth_write)
     bulk.upload(leads_file, key)
     body = bulk.upload_event(key)
     with pytest.raises(BatchProcessingError):  # the whole (one-message) batch failed: SQS redelivers it
         bulk.invoke(body)
 
-    monkeypatch.setattr(LeadRepository, "write_requests", original)
+    monkeypatch.setattr(LeadBatchWriter, "write_requests", original)
     assert bulk.invoke(body) == {"batchItemFailures": []}  # the redelivery
 
     results, errors = expected

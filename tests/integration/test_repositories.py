@@ -13,8 +13,8 @@ from aiqleads.models import Action, Intent, Interaction, Lead, Score, Tier
 from aiqleads.settings import AuthorizerSettings
 from aiqleads.storage.aggregates import AggregateRepository
 from aiqleads.storage.api_keys import ApiKeyRepository
-from aiqleads.storage.leads import LeadRepository
-from aiqleads.storage.markets import MarketSignalRepository
+from aiqleads.storage.leads import LeadBatchWriter, LeadRepository
+from aiqleads.storage.markets import MarketSignalStore
 from aiqleads.tenants.api_keys import ApiKeyRecord, authorize
 from aiqleads_offline.generate import market_snapshots
 from infra.local_cloud.intrinsics import Resolver
@@ -58,7 +58,7 @@ def test_score_index_orders_candidates_by_score(aws: Callable[[str], Any], local
     for index, value in enumerate([5, 97, 40, 100, 0]):
         lead = LEAD.model_copy(update={"id": f"idx-{index}"})
         items += [leads.lead_item("tenant-i", lead), leads.score_item("tenant-i", "austin", _score(lead.id, value))]
-    assert leads.write_items(items) == 10
+    assert LeadBatchWriter(leads.table_name, dynamodb).write_items(items) == 10
     response = dynamodb.query(
         TableName=local_info["tables"]["LeadsTable"],
         IndexName="ScoreIndex",
@@ -91,7 +91,7 @@ def test_aggregates_count_atomically_and_split_sessions(aws: Callable[[str], Any
 
 
 def test_latest_market_snapshot(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:
-    markets = MarketSignalRepository(local_info["tables"]["MarketSignalsTable"], aws("dynamodb"), cache_seconds=0)
+    markets = MarketSignalStore(local_info["tables"]["MarketSignalsTable"], aws("dynamodb"), cache_seconds=0)
     for month in (9, 11, 10):
         for snapshot in market_snapshots(2026, month):
             assert markets.put("tenant-m", snapshot)  # new

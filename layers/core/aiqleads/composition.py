@@ -6,10 +6,13 @@ numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds th
 
     authorizer           api_keys()
     api                  api_leads(), api_markets(), api_recommendations(), api_recommendation_jobs(), api_webhooks()
-    events               events_leads()
+    events               events_leads(), events_idempotency()
     notify               notifier()
     bulk_score           bulk_scorer(), bulk_market_imports()
     recommendations_job  recommendations_job_runner()
+
+`FUNCTION_WIRING` names them per function; `infra.iam` builds them to find which adapters, on which resources,
+each function holds (their `IAM` declarations), which is what template.yaml must grant it.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ if TYPE_CHECKING:
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.recommendations.service import RecommendationService
     from aiqleads.scoring.scorer import Scorer
-    from aiqleads.storage.api_keys import ApiKeyRepository
-    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.storage.api_keys import ApiKeyReader
+    from aiqleads.storage.idempotency import IdempotencyStore
+    from aiqleads.storage.markets import MarketSignalRepository, MarketSignalStore
     from aiqleads.webhooks.delivery import Notifier
     from aiqleads.webhooks.service import WebhookService
 
@@ -61,25 +65,30 @@ def default_scorer() -> Scorer:
 
 # ------------------------------------------------------------------------------------------------ authorizer
 @per_process
-def api_keys() -> ApiKeyRepository:
-    from aiqleads.storage.api_keys import ApiKeyRepository
+def api_keys() -> ApiKeyReader:
+    from aiqleads.storage.api_keys import ApiKeyReader
 
-    return ApiKeyRepository(AuthorizerSettings.current().api_keys_table)
+    return ApiKeyReader(AuthorizerSettings.current().api_keys_table)
 
 
 # ------------------------------------------------------------------------------------------------ api
 @per_process
-def api_market_signals() -> MarketSignalRepository:
+def api_market_signals() -> MarketSignalStore:
     """One per process, shared by scoring and the market routes: a PUT drops what scoring cached for its market."""
-    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.storage.markets import MarketSignalStore
 
-    return MarketSignalRepository(ApiSettings.current().market_signals_table)
+    return MarketSignalStore(ApiSettings.current().market_signals_table)
 
 
 @per_process
 def api_leads() -> LeadService:
     settings = ApiSettings.current()
-    return lead_service(settings, interactions_queue_url=settings.events_queue_url, markets=api_market_signals())
+    return lead_service(
+        settings,
+        interactions_queue_url=settings.events_queue_url,
+        markets=api_market_signals(),
+        applies_interactions=False,
+    )
 
 
 @per_process
@@ -117,6 +126,13 @@ def events_leads() -> LeadService:
     return lead_service(EventsSettings.current())
 
 
+@per_process
+def events_idempotency() -> IdempotencyStore:
+    from aiqleads.storage.idempotency import IdempotencyStore
+
+    return IdempotencyStore(table_name=EventsSettings.current().idempotency_table)
+
+
 # ------------------------------------------------------------------------------------------------ notify
 @per_process
 def notifier() -> Notifier:
@@ -140,7 +156,7 @@ def notifier() -> Notifier:
 def bulk_scorer() -> BulkScorer:
     from aiqleads.bulk.runner import BulkScorer
     from aiqleads.storage.jobs import JobRepository
-    from aiqleads.storage.leads import LeadRepository
+    from aiqleads.storage.leads import LeadBatchWriter
     from aiqleads.storage.messaging import EventPublisher, QueueSender
     from aiqleads.storage.objects import ObjectStore
 
@@ -148,7 +164,7 @@ def bulk_scorer() -> BulkScorer:
     return BulkScorer(
         objects=ObjectStore(),
         jobs=JobRepository(settings.jobs_table),
-        leads=LeadRepository(settings.leads_table),
+        leads=LeadBatchWriter(settings.leads_table),
         events=EventPublisher(settings.domain_events_topic_arn),
         queue=QueueSender(settings.bulk_queue_url),
         scorer=default_scorer,
@@ -161,7 +177,7 @@ def bulk_market_imports() -> MarketSignalImporter:
     from aiqleads.markets.imports import MarketSignalImporter
     from aiqleads.markets.service import MarketSignalService
     from aiqleads.storage.jobs import JobRepository
-    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.storage.markets import MarketSignalStore
     from aiqleads.storage.messaging import EventPublisher
     from aiqleads.storage.objects import ObjectStore
 
@@ -169,7 +185,7 @@ def bulk_market_imports() -> MarketSignalImporter:
     return MarketSignalImporter(
         objects=ObjectStore(),
         jobs=JobRepository(settings.jobs_table),
-        markets=MarketSignalService(MarketSignalRepository(settings.market_signals_table)),
+        markets=MarketSignalService(MarketSignalStore(settings.market_signals_table)),
         events=EventPublisher(settings.domain_events_topic_arn),
         work_dir=settings.work_dir,
         job_ttl_days=settings.job_ttl_days,
@@ -194,17 +210,22 @@ def recommendations_job_runner() -> RecommendationJobs:
 
 # ------------------------------------------------------------------------------------------------ shared services
 def lead_service(
-    settings: LeadResources, interactions_queue_url: str | None = None, markets: MarketSignalRepository | None = None
+    settings: LeadResources,
+    interactions_queue_url: str | None = None,
+    markets: MarketSignalRepository | None = None,
+    *,
+    applies_interactions: bool = True,
 ) -> LeadService:
+    """`applies_interactions`: the events function updates the aggregates; the API only reads them."""
     from aiqleads.leads.service import LeadService
-    from aiqleads.storage.aggregates import AggregateRepository
+    from aiqleads.storage.aggregates import AggregateReader, AggregateRepository
     from aiqleads.storage.leads import LeadRepository
     from aiqleads.storage.markets import MarketSignalRepository
     from aiqleads.storage.messaging import EventPublisher, QueueSender
 
     return LeadService(
         leads=LeadRepository(settings.leads_table),
-        aggregates=AggregateRepository(settings.aggregates_table),
+        aggregates=(AggregateRepository if applies_interactions else AggregateReader)(settings.aggregates_table),
         markets=markets or MarketSignalRepository(settings.market_signals_table),
         events=EventPublisher(settings.domain_events_topic_arn),
         scorer=default_scorer,
@@ -250,3 +271,15 @@ def recommendation_jobs(settings: RecommendationJobResources, queue: MessageQueu
         events=EventPublisher(settings.domain_events_topic_arn),
         bucket=settings.uploads_bucket,
     )
+
+
+# ------------------------------------------------------------------------------------------------ per function
+FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
+    "authorizer": (api_keys,),
+    "api": (api_leads, api_markets, api_recommendations, api_recommendation_jobs, api_webhooks),
+    "events": (events_leads, events_idempotency),
+    "notify": (notifier,),
+    "bulk_score": (bulk_scorer, bulk_market_imports),
+    "recommendations_job": (recommendations_job_runner,),
+}
+"""Each function (its directory under functions/, as settings.FUNCTION_SETTINGS) -> the factories it uses."""

@@ -40,13 +40,16 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, ClassVar, Protocol, TextIO
 
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 
 from aiqleads.bulk.output import MultipartOutput, PartStore, UploadGone, merge_segments
 from aiqleads.bulk.requests import (
+    RESULTS_PREFIX,
+    UPLOADS_PREFIX,
+    WORK_PREFIX,
     BulkRequest,
     ContinueRequest,
     UploadRequest,
@@ -65,6 +68,7 @@ from aiqleads.files.tabular import (
     format_of,
     unsupported_type,
 )
+from aiqleads.iam import NOTIFYING_BUCKET, Access, access
 from aiqleads.jobs.store import ReleasableJobStore
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
@@ -174,6 +178,26 @@ class _ParquetOutput:
 
 # ------------------------------------------------------------------------------------------------ the job runner
 class BulkScorer:
+    # The objects it reads and writes, in the bucket that notified it: the upload (head, and download by
+    # version), the results (multipart, aborted when the job fails; head: already completed?), the job's
+    # checkpoint objects (upload_file goes multipart above 8 MiB, and s3transfer aborts what fails).
+    # head() tells an absent object by S3's 404, which needs ListBucket (else 403).
+    IAM: ClassVar[tuple[Access, ...]] = (
+        access("s3:GetObject", "s3:GetObjectVersion", on=NOTIFYING_BUCKET, path=f"{UPLOADS_PREFIX}*"),
+        access(
+            "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", on=NOTIFYING_BUCKET, path=f"{RESULTS_PREFIX}*"
+        ),
+        access(
+            "s3:PutObject",
+            "s3:AbortMultipartUpload",
+            "s3:GetObject",
+            "s3:DeleteObject",
+            on=NOTIFYING_BUCKET,
+            path=f"{WORK_PREFIX}*",
+        ),
+        access("s3:ListBucket", on=NOTIFYING_BUCKET),
+    )
+
     def __init__(
         self,
         *,

@@ -12,13 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-from aiqleads.composition import events_leads
+from aiqleads.composition import events_idempotency, events_leads
 from aiqleads.models import Interaction
 from aiqleads.process_cache import per_process
 from aiqleads.settings import EventsSettings
@@ -41,10 +37,9 @@ def register_context(context: Any) -> None:
 
 @per_process
 def _apply_once() -> Callable[..., Any]:
-    persistence = DynamoDBPersistenceLayer(table_name=EventsSettings.current().idempotency_table)
     config = idempotency_config()
 
-    @idempotent_function(data_keyword_argument="message", persistence_store=persistence, config=config)
+    @idempotent_function(data_keyword_argument="message", persistence_store=events_idempotency(), config=config)
     def apply(message: dict[str, Any]) -> dict[str, Any]:
         interaction = Interaction.model_validate(message["interaction"])
         change = events_leads().apply_interaction(message["tenant_id"], interaction)

@@ -29,14 +29,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from aiqleads.bulk.requests import RESULTS_PREFIX, UploadRequest, job_id_for, tenant_for
+from aiqleads.bulk.requests import MARKET_SIGNALS_PREFIX, RESULTS_PREFIX, UploadRequest, job_id_for, tenant_for
 from aiqleads.files.tabular import TableReader, format_of, unsupported_type
+from aiqleads.iam import NOTIFYING_BUCKET, Access, access
 from aiqleads.jobs.status import JobView, ResultLocation
 from aiqleads.jobs.store import ReleasableJobStore
 from aiqleads.markets.service import COLUMNS, REQUIRED_COLUMNS, LoadedRows, MarketSignalService
@@ -117,6 +118,14 @@ class _BadFile(Exception):
 
 
 class MarketSignalImporter:
+    # In the bucket that notified it: the file (head, download by version; head tells an absent one by S3's 404,
+    # which needs ListBucket), its report and errors file under results/market-signals/.
+    IAM: ClassVar[tuple[Access, ...]] = (
+        access("s3:GetObject", "s3:GetObjectVersion", on=NOTIFYING_BUCKET, path=f"{MARKET_SIGNALS_PREFIX}*"),
+        access("s3:PutObject", on=NOTIFYING_BUCKET, path=f"{RESULTS_PREFIX}{MARKET_SIGNALS_PREFIX}*"),
+        access("s3:ListBucket", on=NOTIFYING_BUCKET),
+    )
+
     def __init__(
         self,
         *,

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from aiqleads.errors import DomainError
+from aiqleads.iam import Access, access
 from aiqleads.jobs.status import JobView, ResultLocation
 from aiqleads.jobs.store import JobStore
 from aiqleads.notifications.domain_events import DomainEvent
@@ -81,6 +82,9 @@ class RecommendationJobs:
     events: EventSink
     bucket: str
     clock: Callable[[], float] = field(default=time.time)
+
+    # Each job's results, one object (a single PutObject).
+    IAM: ClassVar[tuple[Access, ...]] = (access("s3:PutObject", on="bucket", path=f"{RESULTS_PREFIX}*"),)
 
     def submit(self, tenant_id: str, request: GenerateRequest) -> JobAccepted:
         job_id = f"rec-{uuid.uuid4().hex[:20]}"

@@ -9,14 +9,15 @@ session. The condition expression decides that inside DynamoDB, so concurrent ev
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from aiqleads.features.behaviour import ACTION_COUNTERS, COUNTERS, BehaviourTotals
+from aiqleads.iam import Access, access
 from aiqleads.models import Action, Interaction
 from aiqleads.storage.aws import DynamoTable, condition_failed
-from aiqleads.storage.codec import decode_item, encode_item
+from aiqleads.storage.codec import decode_item
 from aiqleads.storage.leads import lead_key
 
 TOTAL_SK = "total"
@@ -28,7 +29,27 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class AggregateRepository(DynamoTable):
+class AggregateReader(DynamoTable):
+    """A lead's totals, read (the API scores with them); applying interactions is the events function's."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:GetItem", on="table_name"),)
+
+    def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": lead_key(tenant_id, lead_id)}, "sk": {"S": TOTAL_SK}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return BehaviourTotals.from_item(decode_item(item)) if item else None
+
+    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
+        raise RuntimeError("interactions are applied by the events function (EventsQueue), not here")
+
+
+class AggregateRepository(AggregateReader):
+    IAM = (*AggregateReader.IAM, access("dynamodb:UpdateItem", on="table_name"))
+
     def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
         """Apply one interaction; returns the totals after it."""
         counter = ACTION_COUNTERS.get(interaction.action)
@@ -86,18 +107,3 @@ class AggregateRepository(DynamoTable):
                 raise
             return BehaviourTotals.from_item(decode_item(response["Attributes"]))
         raise AssertionError("the last attempt has no condition")  # pragma: no cover
-
-    def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None:
-        response = self.dynamodb.get_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": lead_key(tenant_id, lead_id)}, "sk": {"S": TOTAL_SK}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return BehaviourTotals.from_item(decode_item(item)) if item else None
-
-    def put(self, tenant_id: str, lead_id: str, totals: BehaviourTotals) -> None:
-        """Seed totals directly (demo data, imports)."""
-        item = {"pk": lead_key(tenant_id, lead_id), "sk": TOTAL_SK, "tenant_id": tenant_id, "lead_id": lead_id}
-        item.update(totals.as_item())
-        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from aiqleads.iam import Access, access
 from aiqleads.notifications.alerts import Alert
 from aiqleads.storage.messaging import SnsTopic, message_attribute
 
@@ -12,6 +15,8 @@ def _subject(text: str) -> str:
 
 
 class AlertPublisher(SnsTopic):
+    IAM: ClassVar[tuple[Access, ...]] = (access("sns:Publish", on="topic_arn"),)
+
     def publish(self, alert: Alert) -> None:
         self.sns.publish(
             TopicArn=self.topic_arn,

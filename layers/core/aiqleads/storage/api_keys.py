@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable
 from aiqleads.storage.codec import decode_item, encode_item
 from aiqleads.tenants.api_keys import ApiKeyRecord
@@ -11,11 +12,26 @@ from aiqleads.tenants.api_keys import ApiKeyRecord
 KEY_ID_INDEX = "KeyIdIndex"
 
 
-class ApiKeyRepository(DynamoTable):
+class ApiKeyReader(DynamoTable):
+    """What the authorizer needs: a key's record by its hash."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:GetItem", on="table_name"),)
+
     def get(self, key_hash: str) -> ApiKeyRecord | None:
         response = self.dynamodb.get_item(TableName=self.table_name, Key={"key_hash": {"S": key_hash}})
         item = response.get("Item")
         return ApiKeyRecord.model_validate(decode_item(item)) if item else None
+
+
+class ApiKeyRepository(ApiKeyReader):
+    """The key service's (operators' commands): stores keys, finds them by API Gateway's key id, lists those
+    retiring."""
+
+    IAM = (
+        *ApiKeyReader.IAM,
+        access("dynamodb:PutItem", "dynamodb:Scan", on="table_name"),
+        access("dynamodb:Query", on="table_name", path=f"index/{KEY_ID_INDEX}"),
+    )
 
     def put(self, record: ApiKeyRecord) -> None:
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(record.model_dump(mode="json")))

@@ -7,8 +7,9 @@ tenant's rules (storage/recommendations.py) and webhooks (storage/webhooks.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
+from aiqleads.iam import Access, access
 from aiqleads.models import Buyer
 from aiqleads.storage.aws import DynamoTable
 from aiqleads.storage.batch import batch_put
@@ -21,6 +22,8 @@ def buyer_key(tenant_id: str, buyer_id: str) -> str:
 
 
 class BuyerRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:BatchWriteItem", "dynamodb:GetItem", on="table_name"),)
+
     def profile_item(self, tenant_id: str, buyer: Buyer) -> dict[str, Any]:
         return {
             "pk": buyer_key(tenant_id, buyer.id),

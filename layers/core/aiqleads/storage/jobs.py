@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.codec import decode_item, encode_item, encode_value
 
@@ -44,6 +45,10 @@ class StoredJob:
 
 
 class JobRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (
+        access("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", on="table_name"),
+    )
+
     def _key(self, tenant_id: str, job_id: str) -> dict[str, Any]:
         return {"pk": {"S": job_key(tenant_id, job_id)}, "sk": {"S": JOB_SK}}
 

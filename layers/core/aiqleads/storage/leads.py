@@ -15,11 +15,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from aiqleads.errors import Conflict
+from aiqleads.iam import Access, access
 from aiqleads.models import Conversion, Lead, Score
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.storage.aws import DynamoTable, condition_failed
@@ -50,7 +51,27 @@ class LeadRecord:
     scored_at: str | None = None
 
 
+class LeadBatchWriter(DynamoTable):
+    """Upserts of lead and score items in bulk (the bulk job, the demo seeder): BatchWriteItem only."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:BatchWriteItem", on="table_name"),)
+
+    def write_items(self, items: Iterable[dict[str, Any]]) -> int:
+        """Upsert plain items (LeadRepository.lead_item/score_item dicts) with BatchWriteItem."""
+        return batch_put(self.dynamodb, self.table_name, items)
+
+    def write_requests(self, requests: Sequence[str]) -> int:
+        """Upsert items given as the JSON of their put requests (`storage.lead_items`) with BatchWriteItem."""
+        return batch_write_json(self.dynamodb, self.table_name, requests)
+
+
 class LeadRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (
+        # create (a transaction of two puts), put_conversion; put_score; get; exists and recent
+        access("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem", on="table_name"),
+        access("dynamodb:Query", on="table_name", path="index/TenantIndex"),  # recent
+    )
+
     # ---------------------------------------------------------------- items
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]:
         created = _iso(lead.created_at)
@@ -139,14 +160,6 @@ class LeadRepository(DynamoTable):
             "at": _iso(conversion.at),
         }
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))
-
-    def write_items(self, items: Iterable[dict[str, Any]]) -> int:
-        """Upsert plain items (lead_item/score_item dicts) with BatchWriteItem."""
-        return batch_put(self.dynamodb, self.table_name, items)
-
-    def write_requests(self, requests: Sequence[str]) -> int:
-        """Upsert items given as the JSON of their put requests (`storage.lead_items`) with BatchWriteItem."""
-        return batch_write_json(self.dynamodb, self.table_name, requests)
 
     # ---------------------------------------------------------------- reads
     def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:

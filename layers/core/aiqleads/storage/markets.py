@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from aiqleads.iam import Access, access
 from aiqleads.models import MarketSnapshot
 from aiqleads.storage.aws import DynamoTable
 from aiqleads.storage.batch import batch_put
@@ -27,6 +28,10 @@ def market_key(tenant_id: str, market: str) -> str:
 
 
 class MarketSignalRepository(DynamoTable):
+    """The latest snapshot per (tenant, market), for scoring; `MarketSignalStore` also writes and reads by period."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:Query", on="table_name"),)
+
     def __init__(self, table_name: str, dynamodb: Any | None = None, cache_seconds: float = CACHE_SECONDS):
         super().__init__(table_name, dynamodb)
         self.cache_seconds = cache_seconds
@@ -41,6 +46,33 @@ class MarketSignalRepository(DynamoTable):
     def _snapshot(item: dict[str, Any]) -> MarketSnapshot:
         decoded = decode_item(item)
         return MarketSnapshot.model_validate({k: v for k, v in decoded.items() if k not in _NOT_SNAPSHOT})
+
+    def latest(self, tenant_id: str, market: str) -> MarketSnapshot | None:
+        cached = self._cache.get((tenant_id, market))
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        response = self.dynamodb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": market_key(tenant_id, market)}},
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        snapshot = self._snapshot(items[0]) if items else None
+        self._cache[tenant_id, market] = (now, snapshot)
+        return snapshot
+
+
+class MarketSignalStore(MarketSignalRepository):
+    """The market routes and market signal files: snapshots stored one (PutItem) or many (BatchWriteItem) at a
+    time, read by period (GetItem)."""
+
+    IAM = (
+        *MarketSignalRepository.IAM,
+        access("dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", on="table_name"),
+    )
 
     def put(self, tenant_id: str, snapshot: MarketSnapshot) -> bool:
         """Store (or replace) one snapshot; True when it is new."""
@@ -63,20 +95,3 @@ class MarketSignalRepository(DynamoTable):
         )
         item = response.get("Item")
         return self._snapshot(item) if item else None
-
-    def latest(self, tenant_id: str, market: str) -> MarketSnapshot | None:
-        cached = self._cache.get((tenant_id, market))
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self.cache_seconds:
-            return cached[1]
-        response = self.dynamodb.query(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": market_key(tenant_id, market)}},
-            ScanIndexForward=False,
-            Limit=1,
-        )
-        items = response.get("Items", [])
-        snapshot = self._snapshot(items[0]) if items else None
-        self._cache[tenant_id, market] = (now, snapshot)
-        return snapshot

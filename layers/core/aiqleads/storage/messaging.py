@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from aiqleads.iam import Access, access
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.storage.aws import client
 
@@ -31,6 +32,8 @@ class SnsTopic:
 class EventPublisher(SnsTopic):
     """Publishes domain events to the domain-events topic, with filterable message attributes."""
 
+    IAM: ClassVar[tuple[Access, ...]] = (access("sns:Publish", on="topic_arn"),)  # PublishBatch is sns:Publish
+
     def publish(self, event: DomainEvent) -> None:
         self.publish_many([event])
 
@@ -51,6 +54,8 @@ class EventPublisher(SnsTopic):
 
 
 class QueueSender:
+    IAM: ClassVar[tuple[Access, ...]] = (access("sqs:SendMessage", on="queue_url"),)  # and SendMessageBatch
+
     def __init__(self, queue_url: str, sqs: Any | None = None):
         self.queue_url = queue_url
         self._sqs = sqs

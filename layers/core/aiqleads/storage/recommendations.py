@@ -16,11 +16,12 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from aiqleads.errors import Conflict
+from aiqleads.iam import Access, access
 from aiqleads.models import Buyer, Lead, Recommendation, RecommendationFeedback
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.config import RecommendationConfig
@@ -80,6 +81,11 @@ def _cancelled_by(error: ClientError) -> list[str]:
 
 
 class CandidateRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (
+        access("dynamodb:GetItem", "dynamodb:BatchGetItem", on="table_name"),  # candidate, cards, sales
+        access("dynamodb:Query", on="table_name", path=f"index/{SCORE_INDEX}"),  # top
+    )
+
     def __init__(self, leads_table: str, dynamodb: Any | None = None):
         super().__init__(leads_table, dynamodb)
 
@@ -160,6 +166,19 @@ def _fields(candidate: Candidate) -> dict[str, Any]:
 
 
 class MarketplaceRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (
+        # buyer context, profiles, the purchase, rules, served recommendations (BatchWriteItem), feedback
+        access(
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+            on="table_name",
+        ),
+        access("dynamodb:PutItem", "dynamodb:UpdateItem", on="leads_table"),  # the purchase's sale record and mark
+    )
+
     """Buyers, purchases (with exclusive sales), the tenant's rules, served recommendations and feedback."""
 
     def __init__(self, buyers_table: str, leads_table: str, dynamodb: Any | None = None):

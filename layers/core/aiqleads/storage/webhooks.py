@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.codec import decode_item, encode_item, encode_value
 from aiqleads.webhooks.models import DeliveryAttempt, DeliveryTask, WebhookEndpoint
@@ -55,6 +56,18 @@ def _names(expressions: str) -> dict[str, str]:
 
 
 class WebhookRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (
+        # endpoints (put, get, list, update, delete), delivery claims and attempts (update, get, put, query)
+        access(
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            on="table_name",
+        ),
+    )
+
     # ------------------------------------------------------------------------------------------ endpoints
 
     def _endpoint_item_key(self, tenant_id: str, endpoint_id: str) -> dict[str, Any]:

@@ -30,6 +30,9 @@ class Request:
     resource: str
     path: str = ""
 
+    def astuple(self) -> tuple[str, str, str]:
+        return (self.action, self.resource, self.path)
+
 
 _TRANSACT_WRITE = {
     "Put": "PutItem",

@@ -108,7 +108,7 @@ def api_recommendation_jobs() -> RecommendationJobs:
     from aiqleads.storage.messaging import QueueSender
 
     settings = ApiSettings.current()
-    return recommendation_jobs(settings, QueueSender(settings.jobs_queue_url))
+    return recommendation_jobs(settings, QueueSender(settings.jobs_queue_url), runs_jobs=False)
 
 
 @per_process
@@ -245,31 +245,37 @@ def _concurrent_map(function: Callable[[str], Any], items: Sequence[str]) -> Ite
     return list(_market_pool().map(function, items)) if len(items) > 1 else [function(i) for i in items]
 
 
-def recommendation_service(settings: RecommendationResources) -> RecommendationService:
+def recommendation_service(
+    settings: RecommendationResources, *, records_purchases: bool = True
+) -> RecommendationService:
+    """`records_purchases`: the API records purchases (LeadsTable's sale records); recommendation jobs only rank."""
     from aiqleads.recommendations.candidate_cache import CachedCandidates
     from aiqleads.recommendations.service import RecommendationService
     from aiqleads.storage.recommendations import CandidateRepository, MarketplaceRepository
 
     return RecommendationService(
-        store=MarketplaceRepository(settings.buyers_table, settings.leads_table),
+        store=MarketplaceRepository(settings.buyers_table, settings.leads_table if records_purchases else None),
         candidates=CachedCandidates(CandidateRepository(settings.leads_table), settings.candidate_cache_seconds),
         mapper=_concurrent_map,
     )
 
 
-def recommendation_jobs(settings: RecommendationJobResources, queue: MessageQueue) -> RecommendationJobs:
+def recommendation_jobs(
+    settings: RecommendationJobResources, queue: MessageQueue, *, runs_jobs: bool = True
+) -> RecommendationJobs:
+    """`runs_jobs`: the recommendations_job function writes results to the bucket; the API only submits jobs."""
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.messaging import EventPublisher
     from aiqleads.storage.objects import ObjectStore
 
     return RecommendationJobs(
-        recommendations=recommendation_service(settings),
+        recommendations=recommendation_service(settings, records_purchases=False),
         jobs=JobRepository(settings.jobs_table),
         queue=queue,
         objects=ObjectStore(),
         events=EventPublisher(settings.domain_events_topic_arn),
-        bucket=settings.uploads_bucket,
+        bucket=settings.uploads_bucket if runs_jobs else None,
     )
 
 

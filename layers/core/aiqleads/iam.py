@@ -9,7 +9,8 @@ function's settings), `path` a part of it (an index, an S3 key pattern). `infra.
 (`composition.FUNCTION_WIRING`), maps every such attribute back to the template resource its environment
 variable refers to, and compares the result with the function's policies in template.yaml; in the local cloud every
 AWS call a function makes is checked against the same declarations, so they cannot drift from the calls.
-S3 access is declared by the classes that decide the keys (the bulk job, recommendation jobs), per prefix.
+A declaration whose attribute is None is not wired (that function holds the class but not the resource: the API
+submits recommendation jobs without their results bucket). S3 access is declared by the classes that decide the keys (the bulk job, recommendation jobs), per prefix.
 """
 
 from __future__ import annotations

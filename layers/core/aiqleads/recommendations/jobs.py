@@ -80,7 +80,7 @@ class RecommendationJobs:
     queue: MessageQueue
     objects: Objects
     events: EventSink
-    bucket: str
+    bucket: str | None  # where results go: None where jobs are only submitted (the API)
     clock: Callable[[], float] = field(default=time.time)
 
     # Each job's results, one object (a single PutObject).
@@ -96,7 +96,6 @@ class RecommendationJobs:
             "created_at": now,
             "done": 0,
             "total": len(request.buyer_ids),
-            "bucket": self.bucket,
             "results_key": f"{RESULTS_PREFIX}{job_id}.jsonl",
         }
         self.jobs.create(tenant_id, job_id, record, int(now) + JOB_TTL_SECONDS)
@@ -132,9 +131,13 @@ class RecommendationJobs:
             record["done"] = index
             if index % SAVE_EVERY == 0 and index < len(request.buyer_ids):
                 self.jobs.save(tenant_id, job_id, owner, record)
+        if self.bucket is None:
+            raise RuntimeError(
+                "recommendation jobs run where they have a results bucket (the recommendations_job function)"
+            )
         body = ("\n".join(lines) + "\n").encode()
         self.objects.put_bytes(self.bucket, record["results_key"], body, "application/x-ndjson")
-        record.update(completed_at=self.clock(), recommendations=served)
+        record.update(bucket=self.bucket, completed_at=self.clock(), recommendations=served)
         self.jobs.save(tenant_id, job_id, owner, record, status="completed", release=True)
         self.events.publish(
             DomainEvent(

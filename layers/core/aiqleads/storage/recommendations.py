@@ -181,7 +181,8 @@ class MarketplaceRepository(DynamoTable):
 
     """Buyers, purchases (with exclusive sales), the tenant's rules, served recommendations and feedback."""
 
-    def __init__(self, buyers_table: str, leads_table: str, dynamodb: Any | None = None):
+    def __init__(self, buyers_table: str, leads_table: str | None, dynamodb: Any | None = None):
+        """`leads_table` None: purchases are not recorded through this one (recommendation jobs only rank)."""
         super().__init__(buyers_table, dynamodb)
         self.leads_table = leads_table
         self._profiles = BuyerRepository(buyers_table, dynamodb)
@@ -229,6 +230,8 @@ class MarketplaceRepository(DynamoTable):
     def record_purchase(self, tenant_id: str, buyer_id: str, purchase: Purchase) -> None:
         """One transaction: the purchase, the lead's sale record and (exclusive) the mark on its score item.
         Conflict when the buyer already has it, it is sold exclusively, or an exclusive sale finds other buyers."""
+        if self.leads_table is None:
+            raise RuntimeError("purchases are recorded by the API, not by recommendation jobs")
         sale = (
             self._exclusive_sale(tenant_id, buyer_id, purchase)
             if purchase.exclusive

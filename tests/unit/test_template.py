@@ -74,8 +74,8 @@ BREAKAGES = {
         "          BROKEN_GETATT: !GetAtt Missing.Arn\n"
         '          BROKEN_SUB: !Sub "${AlsoMissing}"\n'
     ),
-    # ... but not these, inside SAM policy templates and event sources (nor the Globals one above).
-    "- DynamoDBReadPolicy: {TableName: !Ref ApiKeysTable}": "- DynamoDBReadPolicy: {TableName: !Ref NoSuchPolicyTable}",
+    # ... but not these, inside a function's Policies and event sources (nor the Globals one above).
+    "Resource: !GetAtt ApiKeysTable.Arn": "Resource: !GetAtt NoSuchPolicyTable.Arn",
     "Queue: !GetAtt EventsQueue.Arn": "Queue: !GetAtt NoSuchQueue.Arn",
 }
 MISSING = ["NoSuchGlobal", "NoSuchTable", "Missing", "AlsoMissing", "NoSuchPolicyTable", "NoSuchQueue"]
@@ -98,7 +98,7 @@ def test_dangling_references_are_found_in_a_broken_copy(broken_template: Path) -
     for name, problem in zip(MISSING, problems, strict=True):
         assert f"named {name!r}" in problem
     assert "Globals.Function.Environment.Variables.BROKEN_GLOBAL" in problems[0]
-    assert "Resources.AuthorizerFunction.Properties.Policies[0].DynamoDBReadPolicy.TableName" in problems[4]
+    assert "Resources.AuthorizerFunction.Properties.Policies[0].Statement[0].Resource" in problems[4]
     assert "Resources.EventsFunction.Properties.Events.Interactions.Properties.Queue" in problems[5]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from infra.iam.policies import Grant, needed
 from infra.local_cloud import LocalCloud
 from infra.local_cloud.calls import CallRecorder
 from infra.template import load_template
@@ -28,17 +29,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def aws_calls() -> Iterator[CallRecorder]:
-    """Every AWS call the local functions make in this session's flows, as IAM authorisations."""
+    """Every AWS call the template's functions make in this session's flows, as the IAM authorisations AWS
+    checks; at the end each must be covered by what the function's wiring declares (aiqleads.iam), which is what
+    tests/unit/test_iam.py holds template.yaml's policies to. So a call added without its declaration fails here."""
     with CallRecorder() as recorder:
         yield recorder
-    import os
-
-    if os.environ.get("AIQLEADS_DUMP_CALLS"):
-        Path(os.environ["AIQLEADS_DUMP_CALLS"]).write_text(
-            "\n".join(sorted(f"{f} {r.action} {r.resource} {r.path}" for f, r in recorder.calls))
-            + "\nUNNAMED\n"
-            + "\n".join(sorted(f"{f} {r}" for f, r in recorder.unnamed))
-        )
+    needs = needed(load_template(TEMPLATE))
+    undeclared = sorted(
+        f"{function}: {request.action} {request.resource} {request.path}".rstrip()
+        for function, request in recorder.calls
+        if function in needs and not any(grant.covers(Grant(*request.astuple())) for grant in needs[function])
+    )
+    unnamed = sorted(f"{function}: {request}" for function, request in recorder.unnamed if function in needs)
+    assert not undeclared, "calls no IAM declaration covers:\n" + "\n".join(undeclared)
+    assert not unnamed, "calls on resources template.yaml does not declare:\n" + "\n".join(unnamed)
 
 
 @pytest.fixture(scope="session")

@@ -148,7 +148,10 @@ class LocalCloud(Started):
 
         resources = self.resources
         names: dict[str, str] = {}
+        named = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic")
         for logical_id, item in resources.created.items():
+            if item.type not in named:
+                continue  # a bucket policy's physical id is its bucket's name, a subscription's its ARN, ...
             names[str(item.physical_id)] = logical_id
             for attribute in ("Arn", "QueueName", "TopicName"):
                 if attribute in item.attributes:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from aiqleads.models import Buyer, Tier
 from aiqleads.storage.buyers import BuyerRepository
-from aiqleads.storage.markets import MarketSignalRepository
+from aiqleads.storage.markets import MarketSignalStore
 from aiqleads.validation.flat import lead_from_flat
 from aiqleads_offline.generate import generate_table, market_snapshots
 from bench.metering import Meter
@@ -112,7 +112,7 @@ class Flows:
         }
         self.api = Api(cloud.info()["api_url"], self._keys())
         self.now = datetime.now(UTC).replace(microsecond=0)
-        markets = MarketSignalRepository(refs("MarketSignalsTable"), self.dynamodb)
+        markets = MarketSignalStore(refs("MarketSignalsTable"), self.dynamodb)
         for snapshot in market_snapshots(self.now.year, self.now.month):
             markets.put(self.tenant, snapshot)
 

@@ -11,9 +11,10 @@ each task in a copy of the submitter's context. Calls outside an invocation (the
 pollers' ReceiveMessage and DeleteMessage, which Lambda's event-source mapping makes in AWS, tests' own clients)
 belong to no function and are not kept.
 
-The hook is botocore's `provide-client-params` event on every client created while recording (clients are made
-per process on first use, and the runtime resets them when it starts), so it sees the parameters as the code passed
-them, before any handler rewrites the request.
+The hook is botocore's `provide-client-params` event on every client a function creates while recording (clients
+are made per process on first use, inside an invocation, and the runtime resets them when it starts; clients made
+outside one, such as a harness's inspector that reads items while a function's call is metered, are not hooked),
+so it sees the parameters as the code passed them, before any handler rewrites the request.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class CallRecorder:
 
         def recording_create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
             created = create_client(session, *args, **kwargs)
-            recorder._hook(created)
+            if current_function.get() is not None:  # a function's own client (they are made on first use)
+                recorder._hook(created)
             return created
 
         def submit_in_context(executor: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

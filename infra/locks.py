@@ -9,7 +9,9 @@ layers/deps/requirements.txt declare, and the check that a lock still satisfies 
   (any OS and machine, Python >= 3.11), the two smaller ones resolved within dev.txt's pins, so a package has one
   version in every lock.
 - layers/deps/requirements.lock: layers/deps/requirements.txt for the Lambda runtime (python3.13, manylinux_2_34,
-  wheels only), resolved for x86_64 and for aarch64, which must agree: `make package` installs it on both.
+  wheels only), resolved for x86_64 and for aarch64, which must agree: `make package` installs it on both. The
+  AWS SDK is held to dev.txt's pins: the layer ships it, and the tests (of storage/dynamo_parser.py's override of a
+  private botocore method above all) run against dev.txt's.
 """
 
 from __future__ import annotations
@@ -146,15 +148,32 @@ def compile_project_locks(upgrade: bool) -> None:
             _run(uv_compile(PYPROJECT, lock, [*universal, *within_dev], upgrade=False))
 
 
+# What the layer lock must pin as dev.txt does (tests/unit/test_locks.py checks it), through a constraints file
+# make lock writes from dev.txt and commits beside the layer lock: uv names it in the lock's `# via` comments.
+SDK_PINNED_AS_DEV = ("boto3", "botocore", "s3transfer")
+SDK_CONSTRAINTS = DEPS_LOCK.parent / "sdk-constraints.txt"
+
+
+def write_sdk_constraints() -> Path:
+    pins = [pin for pin in read_lock(DEV_LOCK) if pin.name in SDK_PINNED_AS_DEV]
+    header = (
+        "# Written by `make lock` from requirements/dev.txt: the deps layer ships the AWS SDK the tests run against.\n"
+    )
+    SDK_CONSTRAINTS.write_text(header + "".join(f"{pin.name}=={pin.version}\n" for pin in pins), encoding="utf-8")
+    return SDK_CONSTRAINTS
+
+
 def compile_layer_lock(upgrade: bool) -> None:
     """One resolution per Lambda architecture; the lock is written only when they agree."""
     texts = []
     with tempfile.TemporaryDirectory(prefix="aiqleads-lock-") as scratch:
+        constraints = shorten(str(write_sdk_constraints()))
         for platform in LAMBDA_PLATFORMS:
             output = Path(scratch) / platform
             if DEPS_LOCK.is_file():
                 shutil.copyfile(DEPS_LOCK, output)  # uv keeps the pins of the file it rewrites
             options = ["--python-version", PYTHON_VERSION, "--python-platform", platform, "--only-binary", ":all:"]
+            options += ["-c", constraints]
             _run(uv_compile(DEPS_REQUIREMENTS, output, options, upgrade))
             texts.append(output.read_text(encoding="utf-8"))
     if texts[0] != texts[1]:

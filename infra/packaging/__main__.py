@@ -61,9 +61,11 @@ def parser() -> argparse.ArgumentParser:
         help="interpreter that runs pip and the smoke test (default: a python3.13 if one is found, else this one)",
     )
     build_command.add_argument(
-        "--bundle-sdk",
-        action="store_true",
-        help="keep boto3/botocore/s3transfer and their dependencies in the deps layer (about +22 MB)",
+        "--runtime-sdk",
+        dest="bundle_sdk",
+        action="store_false",
+        help="leave boto3/botocore/s3transfer and what only they need out of the deps layer (about -22 MB) and use "
+        "the Lambda runtime's SDK, of a version the tests never ran against",
     )
     build_command.add_argument(
         "--no-strip-symbols",

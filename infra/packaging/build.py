@@ -23,7 +23,7 @@ from infra.packaging.config import (
     PackagingError,
     shorten,
 )
-from infra.packaging.distributions import RUNTIME_PROVIDED, UNUSED_DISTRIBUTIONS, prune_distributions
+from infra.packaging.distributions import SDK_DISTRIBUTIONS, UNUSED_DISTRIBUTIONS, prune_distributions
 from infra.packaging.elf import ELF_MACHINES, dedupe_shared_libraries, elf_files, unresolved_libraries
 from infra.packaging.install import pip_command, read_requirements, run_pip
 from infra.packaging.report import ArchitectureBuild, artifact_for
@@ -38,7 +38,7 @@ class BuildOptions:
     out: Path
     python: str
     model_version: str
-    bundle_sdk: bool = False
+    bundle_sdk: bool = True  # the locked SDK in the deps layer; False: the runtime's (--runtime-sdk)
     strip_symbols: bool = True  # strip --strip-unneeded native libraries, if a strip for the arch is found
     smoke_test: bool = True
     requirements: Path = DEPS_REQUIREMENTS  # what the layer declares: the roots of the distributions it keeps
@@ -88,7 +88,7 @@ def build_deps_layer(arch: str, layer: Path, options: BuildOptions) -> list[str]
     before = tree_size(site)
     excluded = dict(UNUSED_DISTRIBUTIONS)
     if not options.bundle_sdk:
-        excluded.update(RUNTIME_PROVIDED)
+        excluded.update(SDK_DISTRIBUTIONS)
     removed = prune_distributions(site, declared, excluded, arch)
     report = strip_tree(site)
     dedupe_shared_libraries(site, report)

@@ -1,5 +1,6 @@
-"""The distributions pip installed into the deps layer, and the pruning of those Lambda does not need: the SDK the
-runtime provides, declared dependencies nothing imports, and whatever only they required."""
+"""The distributions pip installed into the deps layer, and the pruning of those Lambda does not need: declared
+dependencies nothing imports (and, with --runtime-sdk, the SDK the runtime provides), and whatever only they
+required."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from packaging.utils import canonicalize_name
 from infra.packaging.config import ARCHITECTURES, PYTHON_VERSION
 from infra.packaging.strip import remove_empty_dirs
 
-# Distributions the python3.13 Lambda runtime already ships (the AWS SDK for Python). They are installed while
-# resolving (so the layer's other packages are resolved against a current SDK) and then removed together with
-# whatever only they needed (urllib3, python-dateutil, six): in Lambda the runtime's own SDK and its dependencies
-# are used. `--bundle-sdk` keeps them (about 22 MB unzipped) for a pinned SDK version.
-RUNTIME_PROVIDED: dict[str, str] = {
-    "boto3": "provided by the Lambda python3.13 runtime",
-    "botocore": "provided by the Lambda python3.13 runtime",
-    "s3transfer": "provided by the Lambda python3.13 runtime",
+# The AWS SDK for Python. The python3.13 Lambda runtime ships one too, but of a version we neither choose nor
+# test, and storage/dynamo_parser.py overrides a private botocore method whose shape follows the SDK's version; so
+# the layer ships the locked SDK (layers/deps/requirements.lock, the same pins as requirements/dev.txt, which the
+# tests run against: tests/unit/test_locks.py) and Lambda imports it, /opt/python coming before the runtime's own
+# on sys.path. `--runtime-sdk` removes them, with whatever only they needed (urllib3, python-dateutil, six,
+# jmespath): about 22 MB unzipped.
+SDK_DISTRIBUTIONS: dict[str, str] = {
+    "boto3": "provided by the Lambda python3.13 runtime (--runtime-sdk)",
+    "botocore": "provided by the Lambda python3.13 runtime (--runtime-sdk)",
+    "s3transfer": "provided by the Lambda python3.13 runtime (--runtime-sdk)",
 }
 # Declared dependencies that nothing in the functions' import paths uses.
 UNUSED_DISTRIBUTIONS: dict[str, str] = {

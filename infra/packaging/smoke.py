@@ -4,7 +4,7 @@
     PYTHONPATH=TASK:OPT/python  python -s -P smoke.py handler      # in an extracted function's directory
 
 Run by path with `-P` (see `smoke_runner`), so nothing of the repository is importable: whatever this imports must
-come from the extracted zips or, for boto3, from the stand-in for the SDK the Lambda runtime provides. It prints
+come from the extracted zips (or, built with --runtime-sdk, boto3 from a stand-in for the runtime's SDK). It prints
 one JSON object for the build's summary; any failure is an exception and a non-zero exit.
 """
 
@@ -167,12 +167,24 @@ def score_files() -> dict[str, str]:
     return bulk
 
 
-def runtime_sdk() -> str | None:
+SDK_MODULES = ("boto3", "botocore", "s3transfer")
+
+
+def sdk(opt: str) -> str | None:
+    """The SDK the functions get. When the deps layer ships one, it must be the one imported (Lambda puts
+    /opt/python before the runtime's own SDK): storage/dynamo_parser.py is tested against that version only."""
     try:
-        import boto3
+        modules = [importlib.import_module(name) for name in SDK_MODULES]
     except ImportError:
         return None
-    return f"boto3 {boto3.__version__} from {os.path.dirname(os.path.dirname(boto3.__file__ or ''))}"
+    boto3 = modules[0]
+    where = os.path.dirname(os.path.dirname(boto3.__file__ or ""))
+    if os.path.isdir(os.path.join(opt, "python", "botocore")):
+        outside = [m.__name__ for m in modules if not _inside(m.__file__, opt)]
+        assert not outside, f"the layer ships the SDK but these were imported from elsewhere: {outside}"
+        where = "the deps layer"
+    versions = ", ".join(f"{m.__name__} {m.__version__}" for m in modules)
+    return f"{versions} from {where}"
 
 
 def check_openapi_document(opt: str) -> None:
@@ -194,7 +206,7 @@ def check_layers(opt: str) -> None:
         "lead": score_one_lead(opt),
         "bulk": score_files(),
         "versions": {**versions, "powertools": powertools.VERSION},
-        "sdk": runtime_sdk(),
+        "sdk": sdk(opt),
     }
     print(json.dumps(summary))
 

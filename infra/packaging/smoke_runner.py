@@ -1,6 +1,7 @@
 """The smoke test of one architecture's build, run when this host can execute its binaries: the layer zips
-extracted into one /opt-like directory as Lambda does, `smoke.py` run there on python3.13 with only them (and a
-stand-in for the runtime's SDK) on the path, then each function's `handler.handler` imported the same way."""
+extracted into one /opt-like directory as Lambda does, `smoke.py` run there on python3.13 with only them (and, when
+built with --runtime-sdk, a stand-in for the runtime's SDK) on the path, then each function's `handler.handler`
+imported the same way."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from infra.packaging import smoke
 from infra.packaging.config import PackagingError
-from infra.packaging.distributions import RUNTIME_PROVIDED
+from infra.packaging.distributions import SDK_DISTRIBUTIONS
 from infra.packaging.install import pip_command, read_requirements, run_pip
 from infra.packaging.zips import extract_zip
 
@@ -26,7 +27,7 @@ LAMBDA_ENVIRONMENT = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-
 
 def runtime_sdk(requirements: Path, out: Path, arch: str, python: str) -> Path | None:
     """A stand-in for the SDK the Lambda runtime provides (boto3 and its dependencies), outside every artifact."""
-    wanted = [str(r) for r in read_requirements(requirements) if canonicalize_name(r.name) in RUNTIME_PROVIDED]
+    wanted = [str(r) for r in read_requirements(requirements) if canonicalize_name(r.name) in SDK_DISTRIBUTIONS]
     if not wanted:
         return None
     target = out / "lambda-runtime-sdk" / arch

@@ -3,6 +3,7 @@ agree with each other; no network: a stale lock fails here before pip or CI sees
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from infra import locks
+from infra.packaging import __main__ as packaging_cli
 from infra.packaging.build import BuildOptions, build_deps_layer
 from infra.packaging.config import PackagingError
 from infra.packaging.install import pip_command
@@ -86,3 +88,20 @@ def test_make_package_installs_the_layer_lock_hash_checked_and_refuses_a_stale_o
     stale = replace(options, requirements=newer, python="/nonexistent/python3.13")  # pip would fail: never run
     with pytest.raises(PackagingError, match=r"lock is stale, run `make lock`:\n  .*numpy>=99 is declared but"):
         build_deps_layer("arm64", tmp_path / "deps", stale)
+
+
+def test_the_layer_ships_the_sdk_the_tests_run_against():
+    """storage/dynamo_parser.py overrides a private botocore method: the botocore it is tested against here (dev.txt's,
+    installed by make setup) must be the one the deps layer ships, and so the one Lambda imports."""
+    dev = {pin.name: pin.version for pin in locks.read_lock(locks.DEV_LOCK)}
+    layer = {pin.name: pin.version for pin in locks.read_lock(locks.DEPS_LOCK)}
+    constrained = {pin.name: pin.version for pin in locks.read_lock(locks.SDK_CONSTRAINTS)}
+    for name in locks.SDK_PINNED_AS_DEV:
+        assert layer[name] == dev[name] == constrained[name], f"{name}: run make lock"
+        assert importlib.metadata.version(name) == dev[name], f"{name}: run make setup"
+
+
+def test_make_package_ships_the_locked_sdk_unless_told_to_use_the_runtimes():
+    assert BuildOptions(out=Path("out"), python="python3.13", model_version="1.0.0").bundle_sdk
+    assert packaging_cli.parser().parse_args(["build"]).bundle_sdk
+    assert not packaging_cli.parser().parse_args(["build", "--runtime-sdk"]).bundle_sdk

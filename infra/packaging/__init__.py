@@ -1,13 +1,14 @@
 """Build the Lambda artifacts (deps layer, core layer, functions) for python3.13 on x86_64 and arm64.
 
-    python -m infra.packaging build [--arch x86_64|arm64|all] [--out build/package]
+    python -m infra.packaging build [--arch x86_64|arm64|all] [--out build/package] [--require-smoke-test]
+    python -m infra.packaging emulator [--arch arm64]    # the root that smoke-tests arm64 here under qemu
 
 Per architecture, under `<out>/<arch>/`:
 
 - `deps.zip`: layers/deps/requirements.txt installed by pip for the Lambda platform (`--platform`,
-  `--python-version 3.13`, `--only-binary=:all:` let any machine build it), minus what the Lambda runtime
-  already provides (the AWS SDK) and what Lambda never runs (caches, tests, stubs, headers, build tooling,
-  unused native libraries), see `strip.STRIP_RULES` and `distributions.UNUSED_DISTRIBUTIONS`.
+  `--python-version 3.13`, `--only-binary=:all:` let any machine build it), with the locked AWS SDK (not the
+  runtime's, unless `--runtime-sdk`) and minus what Lambda never runs (caches, tests, stubs, headers, build
+  tooling, unused native libraries), see `strip.STRIP_RULES` and `distributions.UNUSED_DISTRIBUTIONS`.
 - `core.zip`: the `aiqleads` library (`python/aiqleads/`; the offline package `aiqleads_offline` is not shipped),
   the shipped model (`model_artifacts/lead_scorer/<version>/`; layers are mounted at /opt, where
   `aiqleads.scoring.artifact` looks) and the committed `openapi.json` (at /opt, where `aiqleads.api.openapi`
@@ -18,12 +19,14 @@ Every zip is deterministic (sorted entries, fixed timestamps and permissions). T
 unzipped and zipped size and fails if functions + layers exceed Lambda's 250 MB unzipped limit (262,144,000
 bytes: Lambda's MB are MiB, and so are the sizes printed here) for any architecture; above the 150 MB goal it
 warns. The stripped deps layer must pass a shared-library check (every DT_NEEDED of every ELF file resolves
-inside the layer or to a system library) and, when the host can run the architecture, a smoke test that extracts
-the zips into an /opt-like directory and scores a lead with the shipped model.
+inside the layer or to a system library) and a smoke test that extracts the zips into an /opt-like directory and
+scores a lead with the shipped model: natively on the host's architecture, under qemu on the other once
+`emulator` has made its root (skipped otherwise, unless `--require-smoke-test`).
 
 The steps, one module each: `config` (paths, the Lambda platform, size limits), `install` (pip for the Lambda
 platform), `distributions` (pruning what Lambda provides or nothing imports), `strip` (the strip rules), `elf`
 (DT_NEEDED check, duplicate libraries), `symbols` (strip --strip-unneeded), `zips` (trees and reproducible zips),
 `report` (sizes, limits, the table), `build` (one architecture's artifacts), `smoke_runner` and `smoke` (the smoke
-test: `smoke.py` is the program run inside the extracted zips), `__main__` (the command line).
+test: `smoke.py` is the program run inside the extracted zips), `emulation` (another architecture's python3.13
+under qemu), `__main__` (the command line).
 """

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import infra.packaging
+from infra.packaging import emulation
 from infra.packaging.build import BuildOptions, build_architecture
 from infra.packaging.config import ARCHITECTURES, DEFAULT_OUT, MODEL_ROOT, PYTHON_VERSION, PackagingError, shorten
 from infra.packaging.install import find_python313
@@ -75,13 +76,37 @@ def parser() -> argparse.ArgumentParser:
         "for the architecture is on PATH: llvm-strip, or GNU binutils for that target)",
     )
     build_command.add_argument("--no-smoke-test", dest="smoke_test", action="store_false")
+    build_command.add_argument(
+        "--require-smoke-test",
+        action="store_true",
+        help="fail when an architecture cannot be smoke-tested (no python3.13, no emulation for it): make rehearse",
+    )
+    emulator_command = commands.add_parser(
+        "emulator", help="make the Debian root whose python3.13 smoke-tests another architecture under qemu"
+    )
+    emulator_command.add_argument("--arch", choices=list(ARCHITECTURES), default="arm64")
+    emulator_command.add_argument("--mirror", default=emulation.DEFAULT_MIRROR)
     return parser
+
+
+def make_emulator(arch: str, mirror: str) -> int:
+    try:
+        emulation.create_root(arch, mirror=mirror, native_python=find_python313())
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "emulator":
+        return make_emulator(args.arch, args.mirror)
     python = args.python or find_python313()
     smoke = args.smoke_test
+    if python is None and args.require_smoke_test:
+        print(f"error: no python{PYTHON_VERSION} found to smoke-test with (--require-smoke-test)", file=sys.stderr)
+        return 1
     if python is None:
         python = sys.executable
         print(
@@ -96,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bundle_sdk=args.bundle_sdk,
         strip_symbols=args.strip_symbols,
         smoke_test=smoke,
+        require_smoke_test=args.require_smoke_test,
     )
     arches = list(ARCHITECTURES) if args.arch == "all" else [args.arch]
     return build(arches, options)

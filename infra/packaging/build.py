@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.locks import stale
+from infra.packaging import emulation
 from infra.packaging.config import (
     ARCHITECTURES,
     CORE_PACKAGE,
@@ -27,7 +28,7 @@ from infra.packaging.distributions import SDK_DISTRIBUTIONS, UNUSED_DISTRIBUTION
 from infra.packaging.elf import ELF_MACHINES, dedupe_shared_libraries, elf_files, unresolved_libraries
 from infra.packaging.install import pip_command, read_requirements, run_pip
 from infra.packaging.report import ArchitectureBuild, artifact_for
-from infra.packaging.smoke_runner import runtime_sdk, smoke_test
+from infra.packaging.smoke_runner import Interpreter, runtime_sdk, smoke_test
 from infra.packaging.strip import StripReport, strip_tree
 from infra.packaging.symbols import find_strip_tool, strip_symbols
 from infra.packaging.zips import CACHE_PATTERNS, copy_tree, tree_size, write_zip
@@ -41,6 +42,7 @@ class BuildOptions:
     bundle_sdk: bool = True  # the locked SDK in the deps layer; False: the runtime's (--runtime-sdk)
     strip_symbols: bool = True  # strip --strip-unneeded native libraries, if a strip for the arch is found
     smoke_test: bool = True
+    require_smoke_test: bool = False  # an architecture that cannot be smoke-tested here fails the build
     requirements: Path = DEPS_REQUIREMENTS  # what the layer declares: the roots of the distributions it keeps
     lock: Path = DEPS_LOCK  # what pip installs: `requirements` pinned with hashes
     functions_dir: Path = FUNCTIONS_DIR
@@ -163,16 +165,29 @@ def build_functions(work: Path, options: BuildOptions, build: ArchitectureBuild)
         build.artifacts.append(artifact_for(f"functions/{source.name}.zip", work / "functions" / f"{source.name}.zip"))
 
 
+def smoke_interpreter(arch: str, options: BuildOptions) -> Interpreter | None:
+    """The python3.13 that runs `arch`'s smoke test here: the build's own on the host's architecture, an emulated one
+    (infra/packaging/emulation.py) on another, or None."""
+    if host_architecture() == arch:
+        return Interpreter([options.python])
+    command = emulation.interpreter(arch)
+    return Interpreter(command, native=options.python) if command else None
+
+
 def smoke_test_note(arch: str, work: Path, options: BuildOptions) -> str:
     if not options.smoke_test:
         return "smoke test skipped (--no-smoke-test)"
-    if host_architecture() != arch:
-        return (
-            f"smoke test skipped: the host is {platform.machine()}, it cannot run {arch} binaries "
-            "(the shared-library check ran; the same strip rules are smoke-tested on x86_64)"
+    python = smoke_interpreter(arch, options)
+    if python is None:
+        reason = (
+            f"smoke test skipped: the host is {platform.machine()}, it cannot run {arch} binaries without emulation "
+            f"({emulation.SETUP_HINT})"
         )
+        if options.require_smoke_test:
+            raise PackagingError(f"{arch}: {reason}")
+        return reason
     sdk = None if options.bundle_sdk else runtime_sdk(options.requirements, options.out, arch, options.python)
-    return smoke_test(work, options.python, sdk)
+    return smoke_test(work, python, sdk)
 
 
 def build_architecture(arch: str, options: BuildOptions) -> ArchitectureBuild:

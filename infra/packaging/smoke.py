@@ -2,6 +2,7 @@
 
     PYTHONPATH=OPT/python[:SDK] python -s -P smoke.py layers OPT   # the layers extracted into OPT, as Lambda's /opt
     PYTHONPATH=TASK:OPT/python  python -s -P smoke.py handler      # in an extracted function's directory
+    PYTHONPATH=OPT/python       python -s -P smoke.py handlers TASK...   # every function's in turn (emulated)
 
 Run by path with `-P` (see `smoke_runner`), so nothing of the repository is importable: whatever this imports must
 come from the extracted zips (or, built with --runtime-sdk, boto3 from a stand-in for the runtime's SDK). It prints
@@ -14,6 +15,7 @@ import csv
 import importlib
 import json
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -203,6 +205,7 @@ def check_layers(opt: str) -> None:
 
     versions = {name: sys.modules[name].__version__ for name in ("numpy", "onnxruntime", "pyarrow", "pydantic")}
     summary = {
+        "python": f"{platform.python_version()} on {platform.machine()}",  # aarch64 when run under emulation
         "lead": score_one_lead(opt),
         "bulk": score_files(),
         "versions": {**versions, "powertools": powertools.VERSION},
@@ -217,13 +220,34 @@ def check_handler() -> None:
     assert callable(getattr(handler, "handler", None)), "handler.handler is not callable"
 
 
+def check_handlers(tasks: list[str]) -> None:
+    """Each function's handler in turn, its directory first on sys.path as /var/task is, in one process (under
+    emulation, where a process per handler is too slow)."""
+    task_root = os.environ.get("LAMBDA_TASK_ROOT")
+    for task in tasks:
+        sys.path.insert(0, task)
+        os.environ["LAMBDA_TASK_ROOT"] = task
+        try:
+            check_handler()
+            assert _inside(sys.modules["handler"].__file__, os.path.realpath(task)), f"{task}: another handler.py"
+        finally:
+            sys.modules.pop("handler", None)
+            sys.path.remove(task)
+            if task_root is None:
+                os.environ.pop("LAMBDA_TASK_ROOT", None)
+            else:
+                os.environ["LAMBDA_TASK_ROOT"] = task_root
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["layers"] and len(argv) == 2:
         check_layers(os.path.realpath(argv[1]))
     elif argv == ["handler"]:
         check_handler()
+    elif argv[:1] == ["handlers"] and len(argv) > 1:
+        check_handlers(argv[1:])
     else:
-        sys.exit("usage: smoke.py layers OPT | smoke.py handler")
+        sys.exit("usage: smoke.py layers OPT | smoke.py handler | smoke.py handlers TASK...")
 
 
 if __name__ == "__main__":

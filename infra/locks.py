@@ -12,6 +12,9 @@ layers/deps/requirements.txt declare, and the check that a lock still satisfies 
   wheels only), resolved for x86_64 and for aarch64, which must agree: `make package` installs it on both. The
   AWS SDK is held to dev.txt's pins: the layer ships it, and the tests (of storage/dynamo_parser.py's override of a
   private botocore method above all) run against dev.txt's.
+- requirements/sam.txt: the AWS SAM CLI (requirements/sam.in) for the deploy rehearsal (make rehearse), universal
+  like dev.txt but resolved on its own: it goes into a venv of its own, .venv-sam, whose pins of boto3, cfn-lint,
+  pydantic and others need not agree with the project's.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ LOCKS = ROOT / "requirements"
 DEV_LOCK = LOCKS / "dev.txt"
 RUNTIME_LOCK = LOCKS / "runtime.txt"
 TRAIN_LOCK = LOCKS / "train.txt"
+SAM_REQUIREMENTS = LOCKS / "sam.in"
+SAM_LOCK = LOCKS / "sam.txt"
 
 # Each lock and the pyproject.toml extras it holds besides [project].dependencies.
 PROJECT_LOCKS: dict[Path, tuple[str, ...]] = {DEV_LOCK: ("train", "dev"), RUNTIME_LOCK: (), TRAIN_LOCK: ("train",)}
@@ -108,6 +113,7 @@ def stale(lock: Path, requirements: Sequence[Requirement]) -> list[str]:
 
 def all_stale() -> list[str]:
     problems = [problem for lock, extras in PROJECT_LOCKS.items() for problem in stale(lock, declared(extras))]
+    problems += stale(SAM_LOCK, read_requirements(SAM_REQUIREMENTS))
     return problems + stale(DEPS_LOCK, read_requirements(DEPS_REQUIREMENTS))
 
 
@@ -138,14 +144,16 @@ def _run(command: Sequence[str]) -> None:
     subprocess.run(command, cwd=ROOT, check=True)
 
 
+UNIVERSAL = ["--universal", "--python-version", OLDEST_PYTHON]
+
+
 def compile_project_locks(upgrade: bool) -> None:
-    universal = ["--universal", "--python-version", OLDEST_PYTHON]
     extras = [f"--extra={extra}" for extra in PROJECT_LOCKS[DEV_LOCK]]
-    _run(uv_compile(PYPROJECT, DEV_LOCK, [*universal, *extras], upgrade))
+    _run(uv_compile(PYPROJECT, DEV_LOCK, [*UNIVERSAL, *extras], upgrade))
     for lock, lock_extras in PROJECT_LOCKS.items():
         if lock != DEV_LOCK:
             within_dev = ["-c", shorten(str(DEV_LOCK)), *(f"--extra={extra}" for extra in lock_extras)]
-            _run(uv_compile(PYPROJECT, lock, [*universal, *within_dev], upgrade=False))
+            _run(uv_compile(PYPROJECT, lock, [*UNIVERSAL, *within_dev], upgrade=False))
 
 
 # What the layer lock must pin as dev.txt does (tests/unit/test_locks.py checks it), through a constraints file
@@ -184,6 +192,10 @@ def compile_layer_lock(upgrade: bool) -> None:
     DEPS_LOCK.write_text(texts[0], encoding="utf-8")
 
 
+def compile_sam_lock(upgrade: bool) -> None:
+    _run(uv_compile(SAM_REQUIREMENTS, SAM_LOCK, UNIVERSAL, upgrade))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.locks", description=(__doc__ or "").splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "compile":
         compile_project_locks(args.upgrade)
         compile_layer_lock(args.upgrade)
+        compile_sam_lock(args.upgrade)
     problems = all_stale()
     for problem in problems:
         print(f"stale: {problem}", file=sys.stderr)

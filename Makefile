@@ -4,11 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.txt
+SAM_VENV := .venv-sam
+SAM_LOCK := requirements/sam.txt
+SAM_STAMP := $(SAM_VENV)/.installed
 MODEL_VERSION := 1.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
-.PHONY: setup lock run file-demo local-cloud redrive test lint typecheck unit bench model openapi format clean package deploy
+.PHONY: setup lock run file-demo local-cloud redrive test lint typecheck unit bench model openapi format clean package deploy \
+	rehearse
 AWS_PORT ?= 4566
 API_PORT ?= 3000
 
@@ -24,8 +28,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Rewrite the locks (requirements/*.txt, layers/deps/requirements.lock) from pyproject.toml and
-# layers/deps/requirements.txt, keeping every pin that still fits; `make lock UPGRADE=1` takes the newest versions.
+# Rewrite the locks (requirements/*.txt, layers/deps/requirements.lock) from pyproject.toml,
+# layers/deps/requirements.txt and requirements/sam.in, keeping every pin that still fits; `make lock UPGRADE=1` takes the newest versions.
 lock: $(STAMP)
 	$(BIN)/python -m infra.locks compile $(if $(UPGRADE),--upgrade)
 
@@ -81,6 +85,20 @@ model: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python -m infra.packaging build --arch all
 
+# The AWS SAM CLI, hash-checked from requirements/sam.txt, in a venv of its own: its pins need not agree with ours.
+$(SAM_STAMP): $(SAM_LOCK)
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet --require-hashes -r $(SAM_LOCK)
+	touch $(SAM_STAMP)
+
+# The deploy rehearsal, offline (CI runs it): the arm64 emulation root, make package with both architectures
+# smoke-tested (arm64 under qemu), sam validate --lint, sam build, sam package into moto's S3 on 127.0.0.1, every
+# artifact proven there, the CloudFormation it becomes; prints a summary. Needs root once, for debootstrap, and
+# apt-get install qemu-user-static debootstrap (.ci/run installs them).
+rehearse: $(STAMP) $(SAM_STAMP)
+	$(BIN)/python -m infra.rehearsal
+
 # For someone with an AWS account and the SAM CLI; never run in CI. The first run asks for the stack name, region
 # and parameters (sam deploy --guided) and saves them in samconfig.toml for the next runs.
 deploy: package
@@ -102,4 +120,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .aiqleads .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) .aiqleads .pytest_cache .mypy_cache .ruff_cache .hypothesis

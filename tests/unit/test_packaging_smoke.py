@@ -5,12 +5,13 @@ the core layer's library, which must not need the offline package the layer leav
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from infra.packaging import smoke
-from infra.packaging.build import offline_imports
+from infra.packaging.build import offline_imports, precompile_sdk
 from infra.packaging.config import CORE_PACKAGE
 
 
@@ -42,3 +43,15 @@ def test_the_core_layer_imports_nothing_of_the_offline_package(tmp_path: Path):
         "def train():\n    from aiqleads_offline.training import pipeline\n    import aiqleads_offline.cli as cli\n"
     )
     assert offline_imports(package) == ["aiqleads/scoring/lazy.py:2", "aiqleads/scoring/lazy.py:3"]
+
+
+def test_the_shipped_sdk_gets_bytecode_python_uses_without_checking_the_sources(tmp_path: Path):
+    """A zip keeps no timestamps and /opt is read-only: only unchecked-hash .pyc files spare the compile."""
+    (tmp_path / "botocore").mkdir()
+    (tmp_path / "botocore" / "parsers.py").write_text("X = 1\n")
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy" / "core.py").write_text("Y = 1\n")
+    precompile_sdk(tmp_path, sys.executable)
+    [pyc] = (tmp_path / "botocore" / "__pycache__").glob("parsers.*.pyc")
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01  # hash-based, source not checked
+    assert not (tmp_path / "numpy" / "__pycache__").exists()

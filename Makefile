@@ -99,16 +99,15 @@ $(SAM_STAMP): $(SAM_LOCK)
 rehearse: $(STAMP) $(SAM_STAMP)
 	$(BIN)/python -m infra.rehearsal
 
-# For someone with an AWS account and the SAM CLI; never run in CI. The first run asks for the stack name, region
-# and parameters (sam deploy --guided) and saves them in samconfig.toml for the next runs.
-deploy: package
-	@command -v sam >/dev/null 2>&1 || { \
-		echo "make deploy needs the AWS SAM CLI (sam), which is not installed:" >&2; \
-		echo "  https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html" >&2; \
-		echo "It also needs AWS credentials (aws configure). 'make package' builds and sizes the artifacts without either." >&2; \
-		exit 1; }
-	sam build
-	sam deploy $(if $(wildcard samconfig.toml),,--guided)
+# For someone with an AWS account and credentials (never run in CI; the README's deploy guide): make package, then
+# the locked SAM CLI builds and deploys stack $(STACK) (default aiqleads-<stage>, what --stage commands assume),
+# with SAM's managed bucket for the artifacts. STAGE=dev|staging|prod, STACK=..., and AWS_REGION as usual.
+STAGE ?= dev
+STACK ?= aiqleads-$(STAGE)
+deploy: package $(SAM_STAMP)
+	$(SAM_VENV)/bin/sam build
+	$(SAM_VENV)/bin/sam deploy --stack-name $(STACK) --parameter-overrides Stage=$(STAGE) \
+		--capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset
 
 # The committed OpenAPI document, regenerated from the routes, the models and template.yaml's routes that need no
 # key (a test fails when it is stale). GET /v1/openapi.json serves it; make package puts it in the core layer.

@@ -39,6 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Protocol, TextIO
 
@@ -352,7 +353,10 @@ class BulkScorer:
                 error_lines = scored.error_lines()
                 errors.writelines(json.dumps(error) + "\n" for error in error_lines)
                 # With the lead, the score item carries its card: recommendations rank it without reading the lead.
-                self._write_items(pool, put_requests(job.tenant_id, scored))
+                # A row's outcome (history in the upload) becomes its conversion item, dated by the job's creation
+                # when the row gives no outcome_at: the same keys however often the batch is redone.
+                uploaded_at = datetime.fromtimestamp(job.created_at, UTC)
+                self._write_items(pool, put_requests(job.tenant_id, scored, uploaded_at=uploaded_at, job_id=job.job_id))
                 cp.rows_done = position
                 cp.scored += scored.scored
                 cp.invalid += batch.num_rows - scored.scored

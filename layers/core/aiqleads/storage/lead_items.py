@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from aiqleads.recommendations.card import DISPOSABLE_DOMAINS, ROLE_MAILBOXES, suspicious_phone
 from aiqleads.scoring.batch import ScoredBatch
 from aiqleads.storage.json_columns import compact_object, json_datetimes, json_floats, member, quoted
-from aiqleads.storage.leads import LEAD_SK, SCORE_SK
+from aiqleads.storage.leads import CONVERSION_PREFIX, LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
 
 Columns = Mapping[str, pa.Array]
 Item = dict[str, dict[str, str]]
@@ -106,10 +106,21 @@ def _number(value: float) -> str:
     return str(Decimal(repr(value)))
 
 
-def put_requests(tenant_id: str, scored: ScoredBatch, now: datetime | None = None) -> list[str]:
+def put_requests(
+    tenant_id: str,
+    scored: ScoredBatch,
+    now: datetime | None = None,
+    *,
+    uploaded_at: datetime | None = None,
+    job_id: str | None = None,
+) -> list[str]:
     """The lead and score items of the batch's valid rows as BatchWriteItem's `{"PutRequest":{"Item":...}}`
-    JSON, in row order (lead, then score). A lead id that repeats keeps its first place and its last row's
-    values, as one write per key must."""
+    JSON, in row order (lead, then score, then its conversion item when the row has an `outcome`). A lead id
+    that repeats keeps its first place and its last row's values, as one write per key must.
+
+    A conversion item is `LeadRepository.put_conversion`'s shape (`storage.leads.conversion_item`) with
+    `via` "bulk" and the job id; `uploaded_at` (the upload's time, stable across the job's invocations so a
+    redone batch writes the same keys) is its `recorded_at`, and its `at` when the row has no `outcome_at`."""
     columns, scores = scored.columns, scored.scores
     now_text = (now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
     created = _seconds(columns["created_at"], now_text)
@@ -134,7 +145,35 @@ def put_requests(tenant_id: str, scored: ScoredBatch, now: datetime | None = Non
     )
     last = {lead_id: row for row, lead_id in enumerate(ids.to_pylist())}  # dict order: first appearance
     leads, score_items = lead.to_pylist(), score.to_pylist()
-    return [text for row in last.values() for text in (leads[row], score_items[row])]
+    if "outcome" not in columns:
+        return [text for row in last.values() for text in (leads[row], score_items[row])]
+    recorded = (uploaded_at or now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
+    conversions = _conversions(tenant_id, columns, pk, recorded, job_id).to_pylist()  # None: no outcome
+    return [
+        text for row in last.values() for text in (leads[row], score_items[row], conversions[row]) if text is not None
+    ]
+
+
+def _conversions(tenant_id: str, columns: Columns, pk: pa.Array, recorded: str, job_id: str | None) -> pa.Array:
+    """The conversion item of each row, null where the row has no outcome (a null column nulls the join)."""
+    at = _seconds(columns["outcome_at"], recorded)
+    reported = pc.if_else(pc.is_valid(columns["outcome_at"]), "true", "false")
+    attributes: dict[str, Parts] = {
+        "pk": _s(pk),
+        "sk": _s(pc.binary_join_element_wise(CONVERSION_PREFIX, at, "")),
+        "tenant_id": _s(tenant_id),
+        "lead_id": _s(columns["id"]),
+        "outcome": _s(columns["outcome"]),
+        "at": _s(at),
+        "recorded_at": _s(recorded),
+        "at_reported": ['{"BOOL":', reported, "}"],
+        "via": _s("bulk"),
+        "gsi2pk": _s(tenant_id + OUTCOMES_PARTITION),
+        "gsi2sk": _s(pc.binary_join_element_wise(at, columns["id"], "#")),
+    }
+    if job_id is not None:
+        attributes["job_id"] = _s(job_id)
+    return _item(attributes)
 
 
 Parts = list[pa.Array | str]  # text pieces of one JSON value per row: literals and columns, joined once

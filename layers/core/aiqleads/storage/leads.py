@@ -2,11 +2,19 @@
 
     pk = <tenant>#<lead id>
     sk = lead | score | conversion#<at>
-    ScoreIndex   (score items)  gsi1pk = <tenant>#<market>, gsi1sk = <score 000-100>#<lead id>
-    TenantIndex  (lead items)   gsi2pk = <tenant>,          gsi2sk = <created_at>#<lead id>
+    ScoreIndex   (score items)       gsi1pk = <tenant>#<market>,   gsi1sk = <score 000-100>#<lead id>
+    TenantIndex  (lead items)        gsi2pk = <tenant>,            gsi2sk = <created_at>#<lead id>
+                 (conversion items)  gsi2pk = <tenant>#outcomes,   gsi2sk = <at>#<lead id>
 
 The lead is stored as its JSON wire form (exact round trip, no Decimal conversions); the score's number fields
 are attributes so the index and filters can use them.
+
+An outcome, converted or lost, is a conversion item whoever reported it (`POST /v1/conversions` or a bulk
+upload's `outcome` column): `at` when it happened, `recorded_at` when we learned it, `at_reported` false when the
+upload gave no `outcome_at` (then `at` is the upload's time: the latest it can have happened). A lead with no
+conversion item has no known outcome. Conversion items sit in their own TenantIndex partition, so a training job
+reads a tenant's outcomes in time order (`LeadRepository.outcomes`) without walking its leads, and `recent`
+never sees them.
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
 
 from aiqleads.errors import Conflict
 from aiqleads.iam import Access, access
-from aiqleads.models import Conversion, Lead, Score
+from aiqleads.models import Conversion, Lead, Outcome, Score
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.batch import batch_put, batch_write_json
@@ -30,6 +39,9 @@ from aiqleads.storage.codec import decode_item, encode_item, encode_value
 LEAD_SK = "lead"
 SCORE_SK = "score"
 CONVERSION_PREFIX = "conversion#"
+OUTCOMES_PARTITION = "#outcomes"  # after the tenant id: TenantIndex's partition of the tenant's conversion items
+
+Via = Literal["api", "bulk"]
 
 
 def lead_key(tenant_id: str, lead_id: str) -> str:
@@ -38,6 +50,75 @@ def lead_key(tenant_id: str, lead_id: str) -> str:
 
 def _iso(value: datetime | None) -> str:
     return (value or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class LeadOutcome(BaseModel):
+    """One recorded outcome of a lead, as a dataset builder reads it: the label, when it happened (and whether
+    the reporter said so or it is the upload's time), when we learned it, and who reported it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_id: str
+    outcome: Outcome
+    at: datetime
+    at_reported: bool
+    recorded_at: datetime
+    via: Via
+    job_id: str | None = None  # the bulk job whose upload carried it
+
+
+def conversion_item(
+    tenant_id: str,
+    lead_id: str,
+    outcome: str,
+    at: datetime,
+    *,
+    recorded_at: datetime | None = None,
+    via: Via = "api",
+    at_reported: bool = True,
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """A conversion item (plain values): the one shape of an outcome, whoever reports it."""
+    at_text = _iso(at)
+    item: dict[str, Any] = {
+        "pk": lead_key(tenant_id, lead_id),
+        "sk": f"{CONVERSION_PREFIX}{at_text}",
+        "tenant_id": tenant_id,
+        "lead_id": lead_id,
+        "outcome": outcome,
+        "at": at_text,
+        "recorded_at": _iso(recorded_at),
+        "at_reported": at_reported,
+        "via": via,
+        "gsi2pk": f"{tenant_id}{OUTCOMES_PARTITION}",
+        "gsi2sk": f"{at_text}#{lead_id}",
+    }
+    if job_id is not None:
+        item["job_id"] = job_id
+    return item
+
+
+def outcome_from_item(item: dict[str, Any]) -> LeadOutcome:
+    """A decoded conversion item; one stored before items said when and by whom counts as reported by the API."""
+    return LeadOutcome(
+        lead_id=item["lead_id"],
+        outcome=item["outcome"],
+        at=item["at"],
+        at_reported=item.get("at_reported", True),
+        recorded_at=item.get("recorded_at", item["at"]),
+        via=item.get("via", "api"),
+        job_id=item.get("job_id"),
+    )
+
+
+def latest_outcomes(outcomes: Iterable[LeadOutcome]) -> dict[str, LeadOutcome]:
+    """Each lead's outcome: its latest by `at` (a later report supersedes, e.g. lost then won back)."""
+    latest: dict[str, LeadOutcome] = {}
+    for outcome in outcomes:
+        known = latest.get(outcome.lead_id)
+        if known is None or (outcome.at, outcome.recorded_at) >= (known.at, known.recorded_at):
+            latest[outcome.lead_id] = outcome
+    return latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +148,9 @@ class LeadBatchWriter(DynamoTable):
 
 class LeadRepository(DynamoTable):
     IAM: ClassVar[tuple[Access, ...]] = (
-        # create (a transaction of two puts), put_conversion; put_score; get; exists and recent
+        # create (a transaction of two puts), put_conversion; put_score; get; exists, recent and outcomes
         access("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem", on="table_name"),
-        access("dynamodb:Query", on="table_name", path="index/TenantIndex"),  # recent
+        access("dynamodb:Query", on="table_name", path="index/TenantIndex"),  # recent, outcomes
     )
 
     # ---------------------------------------------------------------- items
@@ -151,14 +232,7 @@ class LeadRepository(DynamoTable):
         )
 
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:
-        item = {
-            "pk": lead_key(tenant_id, conversion.lead_id),
-            "sk": f"{CONVERSION_PREFIX}{_iso(conversion.at)}",
-            "tenant_id": tenant_id,
-            "lead_id": conversion.lead_id,
-            "outcome": conversion.outcome.value,
-            "at": _iso(conversion.at),
-        }
+        item = conversion_item(tenant_id, conversion.lead_id, conversion.outcome.value, conversion.at)
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))
 
     # ---------------------------------------------------------------- reads
@@ -221,6 +295,39 @@ class LeadRepository(DynamoTable):
         paired = [(records[p["pk"]], p) for p in positions if p["pk"] in records]
         last = response.get("LastEvaluatedKey")
         return paired, None if last is None else {name: value["S"] for name, value in last.items()}
+
+    def outcomes(self, tenant_id: str, since: datetime | None = None) -> list[LeadOutcome]:
+        """Every outcome recorded for the tenant's leads (API and bulk alike), oldest first; with `since`, those
+        that happened at or after it. `latest_outcomes` gives each lead's current one; a lead absent from both
+        has no known outcome."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "TenantIndex",
+            "KeyConditionExpression": "gsi2pk = :partition",
+            "ExpressionAttributeValues": {":partition": {"S": f"{tenant_id}{OUTCOMES_PARTITION}"}},
+        }
+        if since is not None:
+            request["KeyConditionExpression"] += " AND gsi2sk >= :since"
+            request["ExpressionAttributeValues"][":since"] = {"S": _iso(since)}
+        keys: list[dict[str, Any]] = []
+        while True:
+            response = self.dynamodb.query(**request)
+            keys += [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        found: dict[tuple[str, str], LeadOutcome] = {}
+        for start in range(0, len(keys), 100):  # the index holds keys only: the items say the rest
+            batch: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
+            while batch:
+                got = self.dynamodb.batch_get_item(RequestItems=batch)
+                for raw in got["Responses"].get(self.table_name, []):
+                    item = decode_item(raw)
+                    found[item["pk"], item["sk"]] = outcome_from_item(item)
+                batch = got.get("UnprocessedKeys") or {}
+        ordered = (found.get((key["pk"]["S"], key["sk"]["S"])) for key in keys)
+        return [outcome for outcome in ordered if outcome is not None]
 
     def _records(self, pks: Sequence[str]) -> dict[str, LeadRecord]:
         """Lead and score items of `pks` (BatchGetItem), by pk."""

@@ -26,6 +26,7 @@ from aiqleads.validation.flat import (
     lead_from_flat,
     typed_cells,
 )
+from aiqleads.validation.labels import label_values
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 _REQUIRED = ("id", "source", "market", "intent")
@@ -35,6 +36,10 @@ _ENUMS: dict[str, list[str]] = {
     "timeline": [t.value for t in Timeline],
 }
 _SLUGS = ("source", "market")
+# A lead file's history (a CRM export): what became of each lead and when. Stored as the lead's outcome
+# (`storage.lead_items`), never a model input: no feature spec names them and features read only their inputs.
+OUTCOME_COLUMNS = ("outcome", "outcome_at")
+OUTCOME_ERROR = "Input should be 'converted' or 'lost' (or 1/0, yes/no, true/false)"
 
 
 def enum_message(allowed: list[str]) -> str:
@@ -288,6 +293,9 @@ def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> Va
             typed[name] = _number_column(table, name, checks)[1]
     else:
         typed = {}
+    history = spec.schema_ == "lead" and any(name in table.column_names for name in OUTCOME_COLUMNS)
+    if history:  # a file without the columns pays nothing for them
+        typed |= _outcome_columns(table, typed["created_at"], checks)
     for name, kind in spec.inputs.items():
         if name in typed:
             continue
@@ -301,11 +309,29 @@ def validate_batch(table: pa.Table, spec: FeatureSpec, first_row: int = 0) -> Va
             typed[name] = raw
     # A lead batch keeps every lead column too: its lead items are built from them.
     kept = [*spec.inputs, *(name for name in LEAD_COLUMNS if spec.schema_ == "lead" and name not in spec.inputs)]
+    kept += [name for name in OUTCOME_COLUMNS if history and name not in kept]
     return ValidatedBatch(
         typed={name: typed[name] for name in kept},
         valid=~checks.any_failure(),
         errors=checks.errors(first_row),
     )
+
+
+def _outcome_columns(table: pa.Table, created_at: pa.Array, checks: _Checks) -> dict[str, pa.Array]:
+    """`outcome` as "converted" / "lost" / null (blank: no outcome known) in the forms `aiqleads train` reads,
+    and `outcome_at` as a UTC moment (same grammar and years as created_at; null when not given)."""
+    raw = _text(table, "outcome")
+    values = label_values(raw)
+    checks.fail("outcome", OUTCOME_ERROR, values.unknown, raw)
+    null_text = pa.scalar(None, pa.string())
+    outcome = pc.if_else(values.positive, "converted", pc.if_else(values.negative, "lost", null_text))
+    raw_at = _text(table, "outcome_at")
+    moments = _generic_datetime(raw_at, "outcome_at", checks)
+    # A time without an outcome, or an outcome before the lead existed, is a mistake in the export: training
+    # would learn from a label it cannot place in time.
+    checks.fail("outcome_at", "outcome_at needs an outcome", pc.and_(pc.is_valid(raw_at), pc.is_null(raw)), raw_at)
+    checks.fail("outcome_at", "outcome_at is before created_at", pc.less(moments, created_at), raw_at)
+    return {"outcome": outcome, "outcome_at": moments}
 
 
 def _generic_datetime(raw: pa.Array, name: str, checks: _Checks) -> pa.Array:

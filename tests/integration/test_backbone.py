@@ -9,6 +9,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from aiqleads_offline.generate import generate_file
+from aiqleads_offline.generate import generate_file, generate_table
 from tests.integration.conftest import receive_until
 
 pytestmark = pytest.mark.integration
@@ -331,3 +332,72 @@ def test_a_market_signals_file_is_imported_and_reported(
     assert (tucson["period"], tucson["views"], tucson["price_trend"]) == ("2099-11", 0, 0.0)
     other = running_info["other_tenant_api_key"]
     assert api(running_info, "GET", "/v1/markets/boise/snapshots/latest", key=other)[0] == 404  # demo's file only
+
+
+def test_an_upload_with_outcomes_stores_them_as_conversions_read_like_the_apis(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], observer: str, tmp_path: Path
+) -> None:
+    """A new tenant's CRM export with its outcomes, in every form `aiqleads train` accepts, and one bad value:
+    the leads are stored with their outcome, the bad row is reported by field, and an outcome posted later
+    through the API is read back beside them by the one reader a training job uses."""
+    from aiqleads.storage.leads import LeadRepository, latest_outcomes
+
+    tenant, run = running_info["tenant_id"], uuid.uuid4().hex[:8]
+    forms = ["converted", "lost", "1", "0", "yes", "no", "true", "false", "Converted", "maybe", "", "won"]
+    times = ["2026-06-01T12:00:00Z", "2026-06-02", *[""] * 9, "2026-13-01"]
+    rows = generate_table(len(forms), 7, leads_only=True, invalid_rate=0.0).to_pylist()
+    for index, row in enumerate(rows):
+        row |= {"id": f"hist-{run}-{index}", "created_at": "2026-05-01T00:00:00Z"}
+        row |= {"outcome": forms[index], "outcome_at": times[index]}
+    source = tmp_path / f"history-{run}.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    bucket, key = running_info["uploads_bucket"], f"uploads/{tenant}/history-{run}.csv"
+    running_aws("s3").upload_file(str(source), bucket, key)
+
+    def completed(message: dict[str, Any]) -> bool:
+        event = event_of(message)
+        return event["type"] == "bulk.completed" and event["data"].get("key") == key
+
+    done, _ = receive_until(running_aws("sqs"), observer, completed, timeout=120)
+    data = event_of(done)["data"]
+    assert (data["status"], data["rows"], data["scored"], data["invalid"]) == ("completed", 12, 10, 2)
+    errors = running_aws("s3").get_object(Bucket=bucket, Key=data["errors_key"])["Body"].read().decode()
+    reported = [json.loads(line) for line in errors.splitlines()]
+    assert [(e["row"], e["field"], e.get("value")) for e in reported] == [
+        (10, "outcome", "maybe"),
+        (12, "outcome_at", "2026-13-01"),
+    ]
+
+    # What the tenant sees: each lead with its outcome.
+    expected = ["converted", "lost"] * 4 + ["converted"]
+    for index, outcome in zip([0, 1, 2, 3, 4, 5, 6, 7, 8], expected, strict=True):
+        status, _, body = api(running_info, "GET", f"/v1/leads/hist-{run}-{index}")
+        assert status == 200
+        assert [c["outcome"] for c in body["conversions"]] == [outcome]
+    status, _, body = api(running_info, "GET", f"/v1/leads/hist-{run}-0")
+    assert body["conversions"][0]["at"].startswith("2026-06-01T12:00:00")
+    status, _, body = api(running_info, "GET", f"/v1/leads/hist-{run}-10")
+    assert (status, body["conversions"]) == (200, [])  # a blank outcome: stored, no outcome known
+
+    # The blank one converts later, reported through the API.
+    conversion = {"lead_id": f"hist-{run}-10", "outcome": "converted", "at": "2026-07-01T00:00:00Z"}
+    assert api(running_info, "POST", "/v1/conversions", {"conversions": [conversion]})[0] == 201
+
+    repository = LeadRepository(running_info["tables"]["LeadsTable"], running_aws("dynamodb"))
+    ours = [o for o in repository.outcomes(tenant) if o.lead_id.startswith(f"hist-{run}-")]
+    latest = latest_outcomes(ours)
+    assert {lead: o.outcome.value for lead, o in latest.items()} == {
+        **{f"hist-{run}-{index}": outcome for index, outcome in enumerate(expected)},
+        f"hist-{run}-10": "converted",
+    }
+    assert [o.at for o in ours] == sorted(o.at for o in ours)  # oldest first
+    api_one, bulk_one = latest[f"hist-{run}-10"], latest[f"hist-{run}-1"]
+    assert (api_one.via, api_one.at_reported, api_one.job_id) == ("api", True, None)
+    assert (bulk_one.via, bulk_one.at_reported, bulk_one.job_id) == ("bulk", True, data["job_id"])
+    assert latest[f"hist-{run}-2"].at_reported is False  # no outcome_at: dated by the upload
+    assert latest[f"hist-{run}-2"].at == latest[f"hist-{run}-2"].recorded_at
+    other = repository.outcomes(running_info["other_tenant_id"])
+    assert not [o for o in other if o.lead_id.startswith(f"hist-{run}-")]

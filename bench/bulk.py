@@ -1,6 +1,7 @@
 """Bulk scoring CPU per row beside the CLI's and beside the bare cost of its DynamoDB writes.
 
     python -m bench.bulk            # also part of `make bench` (bench/run_all.py); BENCH_BULK_ROWS (default 50,000)
+    BENCH_BULK_HISTORY=1 python -m bench.bulk   # the same file as a CRM export with outcomes (a conversion item a row)
 
 One generated csv file (1% invalid rows), three figures, all process CPU time (user + system, every thread) per
 row of the file:
@@ -42,7 +43,7 @@ from typing import Any
 from aiqleads.bulk.requests import parse_message
 from aiqleads.storage.aws import new_client, reset_clients
 from aiqleads.storage.batch import batch_write_json
-from bench.data import leads_file
+from bench.data import history_file, leads_file
 from infra.local_cloud import LocalCloud
 from infra.local_cloud.functions import discover_functions, local_environment
 from infra.template import load_template
@@ -219,6 +220,8 @@ def measure(rows: int | None = None) -> dict[str, Any]:
     rows = rows or int(os.environ.get("BENCH_BULK_ROWS", "50000"))
     profile = os.environ.get("BENCH_BULK_PROFILE")
     source, warm = leads_file(rows), leads_file(WARM_UP_ROWS)
+    if os.environ.get("BENCH_BULK_HISTORY") == "1":
+        source, warm = history_file(source), history_file(warm)
     cli = cli_cpu(source, warm)
     with LocalCloud(TEMPLATE, port=0, run_functions=False, demo=False) as cloud:
         environment = _function_environment(cloud)

@@ -2,7 +2,8 @@
 
 Applies the rules of `aiqleads.models` / `aiqleads.validation.flat` (same grammar, same limits, same messages) to a batch
 at once, so bulk files are validated at Arrow speed. A row is valid here exactly when `record_values` accepts it;
-a test proves the two agree on generated data with invalid values.
+a test proves the two agree on generated data with invalid values. The one addition is a lead file's history
+(`outcome`, `outcome_at`): a single lead to score has none, so only batches check it.
 """
 
 from __future__ import annotations

@@ -136,6 +136,6 @@ def memory_lead_service() -> LeadService:
         aggregates=MemoryAggregates(),
         markets=MemoryMarkets(),
         events=MemoryEvents(),
-        scorer=default_scorer,
+        scorer=lambda tenant_id: default_scorer(),
         interactions_queue=MemoryQueue(),
     )

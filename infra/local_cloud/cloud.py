@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,7 @@ class LocalCloud(Started):
         self.environment_overrides = dict(environment or {})
         self.key_cache_seconds = key_cache_seconds
         self._resources: LocalResources | None = None
+        self._model_cache: str | None = None
         self.runtime: FunctionRuntime | None = None
         self.gateway: LocalGateway | None = None
         self.pollers: QueuePollers | None = None
@@ -166,6 +169,11 @@ class LocalCloud(Started):
         version = self.resources.parameters.get("ModelVersion")
         if "AIQLEADS_MODEL_DIR" in declared and version:
             overrides["AIQLEADS_MODEL_DIR"] = str(self.root / "model_artifacts" / "lead_scorer" / str(version))
+        if "MODELS_BUCKET" in declared:
+            # Each cloud its own artifact cache, as each Lambda sandbox has its own /tmp: a model downloaded by an
+            # earlier cloud (another registry, maybe other bytes) is never what this one serves.
+            self._model_cache = tempfile.mkdtemp(prefix="aiqleads-models-")
+            overrides["MODEL_CACHE_DIR"] = self._model_cache
         overrides.update(self.environment_overrides)
         return overrides
 
@@ -240,6 +248,9 @@ class LocalCloud(Started):
             runtime.stop()
         self._resources = None
         self.server.stop()
+        if self._model_cache is not None:
+            shutil.rmtree(self._model_cache, ignore_errors=True)
+            self._model_cache = None
 
     @property
     def resources(self) -> LocalResources:

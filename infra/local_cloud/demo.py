@@ -18,12 +18,16 @@ from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS, BehaviourTotals
 from aiqleads.features.market import market_signals
 from aiqleads.markets.service import MarketSignalService
 from aiqleads.models import Buyer, BuyerPreferences, MarketSnapshot, PropertyType, Tier
+from aiqleads.registry.service import ModelRegistry
+from aiqleads.scoring.artifact import default_model_dir
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.batch import batch_put
 from aiqleads.storage.buyers import BuyerRepository
 from aiqleads.storage.gateway_keys import GatewayKeyRegistry
 from aiqleads.storage.leads import LeadBatchWriter, LeadRepository, lead_key
 from aiqleads.storage.markets import MarketSignalStore
+from aiqleads.storage.messaging import EventPublisher
+from aiqleads.storage.models import ArtifactBucket, ModelRepository
 from aiqleads.storage.tenants import TenantRepository
 from aiqleads.tenants.api_keys import Role
 from aiqleads.tenants.service import KeyService
@@ -74,6 +78,7 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
     other_admin_key = keys.issue(OTHER_TENANT, Tier.PRO, Role.ADMIN, name="second tenant admin key").api_key
 
     BuyerRepository(resources.ref("BuyersTable"), dynamodb).put_many(DEMO_TENANT, DEMO_BUYERS)
+    default_model = register_default_model(cloud)
 
     snapshots = _load_market_signals(MarketSignalStore(resources.ref("MarketSignalsTable"), dynamodb), now)
 
@@ -90,6 +95,7 @@ def seed_demo(cloud: LocalCloud, *, leads: int = DEMO_LEADS, now: datetime | Non
         "markets": sorted(snapshots),
         "demo_lead_ids": lead_ids[:5],
         "demo_leads": len(lead_ids),
+        "default_model_version": default_model,
     }
 
 
@@ -104,6 +110,21 @@ def _load_market_signals(repository: MarketSignalStore, now: datetime) -> dict[s
             raise RuntimeError(f"demo market signals rejected: {loaded.errors[:3]}")
     found = {market: repository.latest(DEMO_TENANT, market) for market in sorted(loaded.latest)}
     return {market: snapshot for market, snapshot in found.items() if snapshot is not None}
+
+
+def model_registry(cloud: LocalCloud) -> ModelRegistry:
+    """The model registry on the local cloud's ModelsTable and models bucket (what the API function holds)."""
+    resources = cloud.resources
+    return ModelRegistry(
+        ModelRepository(resources.ref("ModelsTable"), cloud.client("dynamodb")),
+        ArtifactBucket(resources.ref("ModelsBucket"), cloud.client("s3")),
+        EventPublisher(resources.ref("DomainEventsTopic"), cloud.client("sns")),
+    )
+
+
+def register_default_model(cloud: LocalCloud) -> str:
+    """The shipped model as the global default at start, as the API would on its first models request."""
+    return model_registry(cloud).ensure_global_default(default_model_dir()).version
 
 
 def key_service(cloud: LocalCloud) -> KeyService:

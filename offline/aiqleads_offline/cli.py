@@ -1,5 +1,5 @@
 """`aiqleads`: generate synthetic leads, train a model, score lead files (no AWS needed); onboard tenants and
-their API keys on a deployment (AWS or the local cloud)."""
+their API keys on a deployment (AWS or the local cloud); list, register, promote and roll back a tenant's models."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiqleads.validation.flat import LABEL_COLUMN
+from aiqleads_offline import models
 from aiqleads_offline.onboarding import keys, tenants
 
 
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tenants.register(commands)
     keys.register(commands)
+    models.register(commands)
     return parser
 
 

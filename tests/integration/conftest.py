@@ -61,7 +61,8 @@ def local_cloud() -> Iterator[LocalCloud]:
 def running_cloud() -> Iterator[LocalCloud]:
     """Everything `make run` starts: functions behind the API server and the queue pollers, and the demo data.
     One per test module: its handlers share this process's environment, which it restores when it stops."""
-    with LocalCloud(TEMPLATE, port=0, retry_delay=1) as cloud:
+    # ModelAliasTtlSeconds 0: a promotion is visible to the very next score, so tests need not wait for it.
+    with LocalCloud(TEMPLATE, port=0, retry_delay=1, parameters={"ModelAliasTtlSeconds": 0}) as cloud:
         yield cloud
 
 

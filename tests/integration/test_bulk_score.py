@@ -159,6 +159,9 @@ def bulk() -> Iterator[Bulk]:
             "UPLOADS_BUCKET": refs("UploadsBucket"),
             "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
             "BULK_QUEUE_URL": refs("BulkQueue"),
+            # An empty registry: the shipped model (AIQLEADS_MODEL_DIR) scores every tenant's files.
+            "MODELS_TABLE": refs("ModelsTable"),
+            "MODELS_BUCKET": refs("ModelsBucket"),
             "AIQLEADS_MODEL_DIR": str(MODEL_DIR),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "AIQLeads",

@@ -84,6 +84,8 @@ def test_settings_from_environment() -> None:
         "MARKET_SIGNALS_TABLE": "m",
         "DOMAIN_EVENTS_TOPIC_ARN": "t",
         "BULK_QUEUE_URL": "q",
+        "MODELS_TABLE": "models",
+        "MODELS_BUCKET": "models-bucket",
     }
     settings = BulkSettings.from_env({**resources, "BULK_TIME_MARGIN_SECONDS": "5", "BULK_BATCH_ROWS": "100"})
     assert (settings.time_margin_s, settings.batch_rows) == (5.0, 100)

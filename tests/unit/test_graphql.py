@@ -19,6 +19,7 @@ from aiqleads.recommendations.service import BuyerProfile, RecommendationService
 from tests.api_client import call
 from tests.fakes import memory_lead_service
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
+from tests.registry_fakes import memory_registry
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -32,6 +33,8 @@ def service() -> Iterator[LeadService]:
     app.dependency_overrides[context.leads] = lambda: fake
     recommendations = ranking()
     app.dependency_overrides[context.recommendations] = lambda: recommendations
+    registry = memory_registry()
+    app.dependency_overrides[context.models] = lambda: registry
     yield fake
     app.dependency_overrides.clear()
 

@@ -20,6 +20,7 @@ from aiqleads.storage.jobs import StoredJob
 from tests.api_client import call
 from tests.fakes import MemoryEvents
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
+from tests.registry_fakes import memory_registry
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 BUYER = {"name": "Rosa", "tier": "pro", "authorised_markets": ["las-vegas", "austin"],
@@ -76,6 +77,8 @@ def wired() -> Iterator[tuple[RecommendationService, RecommendationJobs, Recorde
     )
     app.dependency_overrides[context.recommendations] = lambda: service
     app.dependency_overrides[context.recommendation_jobs] = lambda: jobs
+    registry = memory_registry()
+    app.dependency_overrides[context.models] = lambda: registry
     yield service, jobs, recorder
     app.dependency_overrides.clear()
 
@@ -172,4 +175,5 @@ def test_generate_job_and_models(wired: Any) -> None:
     assert status == 200
     assert models["serving"] == "1.0.0"
     assert models["data"][0]["metrics"]["roc_auc"] > 0.7
-    assert models["data"][0]["aliases"] == ["PRODUCTION"]
+    assert models["data"][0]["aliases"] == ["production"]  # the global default, the tenant's production
+    assert models["data"][0]["training_rows"] == 197_978

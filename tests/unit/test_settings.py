@@ -66,6 +66,8 @@ def test_every_missing_and_invalid_variable_is_named_at_once() -> None:
         "AGGREGATES_TABLE": "aggregates",
         "IDEMPOTENCY_TABLE": "idempotency",
         "IDEMPOTENCY_EXPIRES_AFTER": "19d",
+        "MODELS_TABLE": "models",
+        "MODELS_BUCKET": "models-bucket",
     }
     with pytest.raises(SettingsError) as missing:
         EventsSettings.from_env(environ)
@@ -88,6 +90,8 @@ def test_values_are_typed_and_the_webhook_policy_keeps_its_defaults() -> None:
     assert settings.webhooks.rotation_grace_seconds == 3600
     assert settings.webhooks.timeout_seconds == 15  # the policy's default: the API's template sets no timeout
     assert ApiSettings.from_env(environ).candidate_cache_seconds == 10
+    assert ApiSettings.from_env(environ).model_alias_ttl_seconds == 60  # template.yaml's ModelAliasTtlSeconds
+    assert ApiSettings.from_env({**environ, "MODEL_ALIAS_TTL_SECONDS": "0"}).model_alias_ttl_seconds == 0
 
 
 def test_settings_are_read_once_per_process_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:

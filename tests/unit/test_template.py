@@ -223,6 +223,9 @@ def test_every_route_is_an_api_event(template: dict[str, Any]) -> None:
         ("GET", "/v1/jobs/{id}"),
         ("PATCH", "/v1/recommendations/{id}"),
         ("GET", "/v1/models"),
+        ("GET", "/v1/models/{version}"),
+        ("PUT", "/v1/models/aliases/{alias}"),
+        ("POST", "/v1/models/aliases/production/rollback"),
     }
     assert all(event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "Api"} for event in events)
     public = {event["Properties"]["Path"] for event in events if event["Properties"].get("Auth")}
@@ -273,7 +276,7 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:
     tables = resources_of(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 8
+    assert len(tables) == 9
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

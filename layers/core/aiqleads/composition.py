@@ -5,10 +5,14 @@ loads only what it wires: importing this module costs nothing, and the authorize
 numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds them to it).
 
     authorizer           api_keys()
-    api                  api_leads(), api_markets(), api_recommendations(), api_recommendation_jobs(), api_webhooks()
+    api                  api_leads(), api_markets(), api_models(), api_recommendations(), api_recommendation_jobs(),
+                         api_webhooks()
     events               events_leads(), events_idempotency()
     notify               notifier()
     bulk_score           bulk_scorer(), bulk_market_imports()
+
+Every function that scores holds a `ModelResolver` (api_scoring, events_scoring, bulk_scoring): tenant -> the
+model its production alias names, re-read at most every MODEL_ALIAS_TTL_SECONDS.
     recommendations_job  recommendations_job_runner()
 
 `FUNCTION_WIRING` names them per function; `infra.iam` builds them to find which adapters, on which resources,
@@ -28,6 +32,7 @@ from aiqleads.settings import (
     BulkSettings,
     EventsSettings,
     LeadResources,
+    ModelResources,
     NotifySettings,
     RecommendationJobResources,
     RecommendationResources,
@@ -46,6 +51,8 @@ if TYPE_CHECKING:
     from aiqleads.ports import MessageQueue
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.recommendations.service import RecommendationService
+    from aiqleads.registry.service import ModelRegistry
+    from aiqleads.registry.serving import ModelResolver
     from aiqleads.scoring.scorer import Scorer
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
@@ -61,6 +68,20 @@ def default_scorer() -> Scorer:
     from aiqleads.scoring.scorer import Scorer
 
     return Scorer(load_artifact())
+
+
+def model_resolver(settings: ModelResources) -> ModelResolver:
+    """Tenant -> its production model (registry/serving.py); the shipped model until the registry has a default."""
+    from aiqleads.registry.serving import ModelResolver
+    from aiqleads.storage.models import ArtifactReader, ModelReader
+
+    return ModelResolver(
+        ModelReader(settings.models_table),
+        ArtifactReader(settings.models_bucket),
+        cache_dir=settings.model_cache_dir,
+        ttl_seconds=settings.model_alias_ttl_seconds,
+        fallback=default_scorer,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ authorizer
@@ -81,14 +102,46 @@ def api_market_signals() -> MarketSignalStore:
 
 
 @per_process
+def api_scoring() -> ModelResolver:
+    return model_resolver(ApiSettings.current())
+
+
+@per_process
 def api_leads() -> LeadService:
     settings = ApiSettings.current()
     return lead_service(
         settings,
+        api_scoring(),
         interactions_queue_url=settings.events_queue_url,
         markets=api_market_signals(),
         applies_interactions=False,
     )
+
+
+@per_process
+def api_models() -> ModelRegistry:
+    """The registry's routes (api/context.models registers the global default before the first one runs)."""
+    from aiqleads.registry.service import ModelRegistry
+    from aiqleads.storage.messaging import EventPublisher
+    from aiqleads.storage.models import ArtifactBucket, ModelRepository
+
+    settings = ApiSettings.current()
+    return ModelRegistry(
+        ModelRepository(settings.models_table),
+        ArtifactBucket(settings.models_bucket),
+        EventPublisher(settings.domain_events_topic_arn),
+    )
+
+
+@per_process
+def api_global_default() -> str:
+    """The shipped model registered as the global default, once per process, on the models routes' first use
+    (idempotent, conditional writes). The API is the one function that writes the registry, so it does this
+    rather than a deploy-time custom resource; until then every scoring function falls back to the same shipped
+    model, so nothing scores differently before it."""
+    from aiqleads.scoring.artifact import default_model_dir
+
+    return api_models().ensure_global_default(default_model_dir()).version
 
 
 @per_process
@@ -122,8 +175,13 @@ def api_webhooks() -> WebhookService:
 
 # ------------------------------------------------------------------------------------------------ events
 @per_process
+def events_scoring() -> ModelResolver:
+    return model_resolver(EventsSettings.current())
+
+
+@per_process
 def events_leads() -> LeadService:
-    return lead_service(EventsSettings.current())
+    return lead_service(EventsSettings.current(), events_scoring())
 
 
 @per_process
@@ -153,6 +211,11 @@ def notifier() -> Notifier:
 
 # ------------------------------------------------------------------------------------------------ bulk_score
 @per_process
+def bulk_scoring() -> ModelResolver:
+    return model_resolver(BulkSettings.current())
+
+
+@per_process
 def bulk_scorer() -> BulkScorer:
     from aiqleads.bulk.runner import BulkScorer
     from aiqleads.storage.jobs import JobRepository
@@ -167,7 +230,7 @@ def bulk_scorer() -> BulkScorer:
         leads=LeadBatchWriter(settings.leads_table),
         events=EventPublisher(settings.domain_events_topic_arn),
         queue=QueueSender(settings.bulk_queue_url),
-        scorer=default_scorer,
+        scorer=bulk_scoring(),
         settings=settings,
     )
 
@@ -211,6 +274,7 @@ def recommendations_job_runner() -> RecommendationJobs:
 # ------------------------------------------------------------------------------------------------ shared services
 def lead_service(
     settings: LeadResources,
+    scorer: Callable[[str], Scorer],
     interactions_queue_url: str | None = None,
     markets: MarketSignalRepository | None = None,
     *,
@@ -228,7 +292,7 @@ def lead_service(
         aggregates=(AggregateRepository if applies_interactions else AggregateReader)(settings.aggregates_table),
         markets=markets or MarketSignalRepository(settings.market_signals_table),
         events=EventPublisher(settings.domain_events_topic_arn),
-        scorer=default_scorer,
+        scorer=scorer,
         interactions_queue=QueueSender(interactions_queue_url) if interactions_queue_url else None,
     )
 
@@ -282,7 +346,7 @@ def recommendation_jobs(
 # ------------------------------------------------------------------------------------------------ per function
 FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
     "authorizer": (api_keys,),
-    "api": (api_leads, api_markets, api_recommendations, api_recommendation_jobs, api_webhooks),
+    "api": (api_leads, api_markets, api_models, api_recommendations, api_recommendation_jobs, api_webhooks),
     "events": (events_leads, events_idempotency),
     "notify": (notifier,),
     "bulk_score": (bulk_scorer, bulk_market_imports),

@@ -87,6 +87,18 @@ class LeadResources(EnvSettings):
     domain_events_topic_arn: str
 
 
+class ModelResources(EnvSettings):
+    """The model registry, for every function that scores: which model a tenant's production alias names."""
+
+    models_table: str
+    models_bucket: str
+    # How long a process trusts the aliases it read (registry/serving.py): a promotion reaches warm functions
+    # within this time. template.yaml's ModelAliasTtlSeconds; 0 (tests) reads them on every score.
+    model_alias_ttl_seconds: float = Field(60.0, ge=0, le=3600)
+    # Where downloaded artifacts are kept for the process (Lambda's /tmp).
+    model_cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "aiqleads-models")
+
+
 class RecommendationResources(EnvSettings):
     leads_table: str
     buyers_table: str
@@ -134,7 +146,7 @@ class AuthorizerSettings(EnvSettings):
         return {tier: round(rate * 60) for tier, rate in self.tier_rate_limits.items()}
 
 
-class ApiSettings(LeadResources, RecommendationJobResources, WebhookAttempts):
+class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, WebhookAttempts):
     stage: str
     events_queue_url: str  # interactions are accepted here and applied by the events function
     jobs_queue_url: str  # recommendation jobs are queued here and run by the recommendations_job function
@@ -145,7 +157,7 @@ class ApiSettings(LeadResources, RecommendationJobResources, WebhookAttempts):
         return self.webhook_policy(rotation_grace_seconds=self.webhook_rotation_grace)
 
 
-class EventsSettings(LeadResources):
+class EventsSettings(LeadResources, ModelResources):
     idempotency_table: str
     # How long a message's idempotency record is kept: template.yaml sets it longer than the longest a message can
     # live (its queue's retention plus its dead-letter queue's, for a redrive), a test checks it.
@@ -176,7 +188,7 @@ class NotifySettings(WebhookAttempts):
         )
 
 
-class BulkSettings(EnvSettings):
+class BulkSettings(ModelResources):
     """Where the bulk_score function reads and writes, and its tuning (defaults suit a 900 s, 2 GB function)."""
 
     jobs_table: str

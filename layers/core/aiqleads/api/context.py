@@ -18,6 +18,7 @@ from aiqleads.markets.service import MarketSignalService
 from aiqleads.recommendations import jobs as recommendation_job
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
+from aiqleads.registry.service import ModelRegistry
 from aiqleads.webhooks.service import WebhookService
 
 Role = Literal["admin", "member"]
@@ -62,6 +63,11 @@ def leads() -> LeadService:
 
 def markets() -> MarketSignalService:
     return composition.api_markets()
+
+
+def models() -> ModelRegistry:
+    composition.api_global_default()
+    return composition.api_models()
 
 
 def recommendations() -> RecommendationService:

@@ -207,7 +207,7 @@ class BulkScorer:
         leads: LeadWriter,
         events: EventSink,
         queue: MessageQueue,
-        scorer: Callable[[], Scorer],
+        scorer: Callable[[str], Scorer],  # tenant -> the model scoring its leads
         settings: BulkSettings,
     ):
         self.objects, self.jobs, self.leads, self.events, self.queue = objects, jobs, leads, events, queue
@@ -254,7 +254,7 @@ class BulkScorer:
             format=format_of(request.key),
             results_key=results_key,
             errors_key=errors_key,
-            model_version=self.scorer().model_version,
+            model_version=self.scorer(tenant).model_version,
             created_at=time.time(),
         )
         self.jobs.create(tenant, job_id, job.model_dump(mode="json"), self._expires_at())
@@ -326,7 +326,7 @@ class BulkScorer:
             assert job.format is not None  # _run fails a job of no known format before scoring
             tail = self.objects.get_bytes(job.bucket, cp.tail_key) if cp.tail_key else b""
             output = _ByteOutput(self, job, job.format, tail)
-        scorer = self.scorer()
+        scorer = self.scorer(job.tenant_id)  # the tenant's production model, resolved when the slice starts
         if scorer.model_version != job.model_version:
             logger.warning(
                 "the model changed during the job",

@@ -102,7 +102,7 @@ class LeadService:
     aggregates: AggregateStore
     markets: MarketStore
     events: EventSink
-    scorer: Callable[[], Scorer]
+    scorer: Callable[[str], Scorer]  # the tenant -> the model scoring its leads (its production alias)
     interactions_queue: MessageQueue | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -121,7 +121,7 @@ class LeadService:
 
     def score(self, tenant_id: str, lead: Lead) -> Score:
         """Score without storing (aggregates of a stored lead with the same id count)."""
-        return self.scorer().score_lead(lead, self.signals(tenant_id, lead))
+        return self.scorer(tenant_id).score_lead(lead, self.signals(tenant_id, lead))
 
     def ingest(self, tenant_id: str, lead: Lead) -> Score:
         """Store a new lead with its score and announce it; an existing id is a 409 and nothing changes."""
@@ -132,7 +132,7 @@ class LeadService:
     def _store(self, tenant_id: str, lead: Lead) -> tuple[Score, DomainEvent]:
         if lead.created_at is None:
             lead = lead.model_copy(update={"created_at": self.clock().replace(microsecond=0)})
-        score = self.scorer().score_lead(lead, self.signals(tenant_id, lead, tracked=False))
+        score = self.scorer(tenant_id).score_lead(lead, self.signals(tenant_id, lead, tracked=False))
         self.leads.create(tenant_id, lead, score)
         return score, self._scored_event("lead.scored", tenant_id, lead, score)
 
@@ -248,7 +248,7 @@ class LeadService:
             return None  # the lead was deleted (or expired) after the event was accepted
         totals = self.aggregates.record(tenant_id, interaction)
         lead: Lead = record.lead
-        current = self.scorer().score_lead(lead, self.signals(tenant_id, lead, totals))
+        current = self.scorer(tenant_id).score_lead(lead, self.signals(tenant_id, lead, totals))
         change = ScoreChange(lead.id, record.score, current)
         if change.changed:
             self.leads.put_score(tenant_id, lead.property.market, current)

@@ -3,5 +3,4 @@
 artifact.py  a versioned model (model.onnx + manifest.json), checked when loaded, one session per process
 scorer.py    features -> ONNX probability -> score, grade and reasons, for one lead or a whole batch
 reasons.py   the factors that raised and lowered a score, in words a buyer understands
-catalog.py   the model versions a deployment ships and which one is serving
 """

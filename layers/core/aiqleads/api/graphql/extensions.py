@@ -10,7 +10,7 @@ from aiqleads.api.graphql.derive import argument, connection, object_type
 from aiqleads.api.routes.recommendations import FeedbackRecorded
 from aiqleads.errors import InvalidInput
 from aiqleads.models import Recommendation, RecommendationFeedback
-from aiqleads.scoring.catalog import ModelList, list_models
+from aiqleads.registry.records import ModelList
 
 
 def resolve_recommendations(_: Any, info: Any, buyerId: str, first: int | None = None, after: str | None = None) -> Any:  # noqa: N803
@@ -31,7 +31,7 @@ def resolve_recommendations(_: Any, info: Any, buyerId: str, first: int | None =
 
 
 def resolve_models(_: Any, info: Any) -> ModelList:
-    return list_models()
+    return info.context.models.versions(info.context.tenant_id)
 
 
 def resolve_give_feedback(_: Any, info: Any, recommendationId: str, input: dict[str, Any]) -> FeedbackRecorded:  # noqa: N803

@@ -49,6 +49,7 @@ class Context:
     tenant_id: str
     leads: LeadService
     recommendations: Any  # RecommendationService (resolved per request, like the REST routes)
+    models: Any  # ModelRegistry
     extensions: dict[str, Any]
 
 

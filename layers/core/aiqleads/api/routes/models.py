@@ -1,4 +1,4 @@
-"""/v1/models: model versions, their metrics, and which one serves."""
+"""/v1/models: the tenant's model versions and the global default, and the aliases that choose which one scores."""
 
 from __future__ import annotations
 
@@ -7,14 +7,64 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from aiqleads.api.context import Caller, caller
-from aiqleads.scoring.catalog import ModelList, list_models
+from aiqleads.api.context import Caller, admin, caller, models
+from aiqleads.registry.records import AliasChange, AliasUpdate, ModelList, ModelVersion
+from aiqleads.registry.service import ModelRegistry
 
 router = APIGatewayRouter()
 
+AdminDep = Annotated[Caller, Depends(admin)]
 CallerDep = Annotated[Caller, Depends(caller)]
+RegistryDep = Annotated[ModelRegistry, Depends(models)]
+
+_FORBIDDEN = "not an admin key"
+_UNKNOWN = "unknown alias, or no such version for the tenant or the global default"
 
 
-@router.get("/v1/models", summary="Model versions with their evaluation metrics, and the one serving")
-def get_models(who: CallerDep) -> ModelList:
-    return list_models()
+@router.get(
+    "/v1/models",
+    summary="The tenant's model versions and the global default, with metrics, lineage, aliases and the one serving",
+)
+def get_models(who: CallerDep, registry: RegistryDep) -> ModelList:
+    return registry.versions(who.tenant_id)
+
+
+@router.get(
+    "/v1/models/<version>",
+    summary="One model version of the tenant's or the global default's",
+    responses={404: {"description": "no such version for the tenant or the global default"}},
+)
+def get_model(version: str, who: CallerDep, registry: RegistryDep) -> ModelVersion:
+    return registry.show(who.tenant_id, version)
+
+
+@router.put(
+    "/v1/models/aliases/<alias>",
+    summary="Point the tenant's production or shadow alias at a version; admin keys only",
+    description=(
+        "`production` scores the tenant's leads (warm functions switch within ModelAliasTtlSeconds); naming the"
+        " global default's version returns the tenant to it. `shadow` may be cleared with `null`. Moving"
+        " production publishes `model.promoted` with the previous and the new version."
+    ),
+    responses={
+        403: {"description": _FORBIDDEN},
+        404: {"description": _UNKNOWN},
+        409: {"description": "the artifact no longer matches its recorded sha256 (artifact_corrupt), or a race"},
+        422: {"description": "invalid body (production cannot be cleared)"},
+    },
+)
+def put_alias(alias: str, body: AliasUpdate, who: AdminDep, registry: RegistryDep) -> AliasChange:
+    return registry.set_alias(who.tenant_id, alias, body.version)
+
+
+@router.post(
+    "/v1/models/aliases/production/rollback",
+    summary="Production back to the version it named before its last change; admin keys only",
+    responses={
+        403: {"description": _FORBIDDEN},
+        404: {"description": "the previous version is no longer registered"},
+        409: {"description": "no earlier production version, or artifact_corrupt"},
+    },
+)
+def rollback(who: AdminDep, registry: RegistryDep) -> AliasChange:
+    return registry.rollback(who.tenant_id)

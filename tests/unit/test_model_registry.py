@@ -1,0 +1,158 @@
+"""The model registry and serving's alias resolution, on in-memory stores: registration, aliases and their
+history, `model.promoted`, corrupt artifacts, tenant isolation, the session LRU and the alias TTL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiqleads.composition import default_scorer
+from aiqleads.errors import Conflict, InvalidInput, NotFound
+from aiqleads.models import Lead
+from aiqleads.registry.service import CorruptArtifact, ModelRegistry
+from aiqleads.registry.serving import ModelResolver
+from tests.fakes import MemoryEvents
+from tests.registry_fakes import MemoryBlobs, MemoryRegistryStore, memory_registry, shipped_files
+
+LEAD = Lead.model_validate(
+    {"id": "l-1", "source": "zillow", "intent": "sell", "contact": {"email": "a@example.com"},
+     "property": {"type": "condo", "price": 300000, "market": "austin"}}
+)  # fmt: skip
+
+
+def resolver(registry: ModelRegistry, tmp_path: Path, ttl: float = 0.0, **options: Any) -> ModelResolver:
+    return ModelResolver(
+        registry.store,  # type: ignore[arg-type]
+        registry.blobs,
+        cache_dir=tmp_path,
+        ttl_seconds=ttl,
+        fallback=default_scorer,
+        **options,
+    )
+
+
+def events(registry: ModelRegistry) -> list[Any]:
+    assert isinstance(registry.events, MemoryEvents)
+    return registry.events.published
+
+
+def test_the_shipped_model_is_the_global_default_with_its_training_rows_and_lineage() -> None:
+    registry = memory_registry()
+    listed = registry.versions("demo")
+    (entry,) = listed.data
+    assert (entry.version, entry.tenant, entry.global_default, entry.serving) == ("1.0.0", None, True, True)
+    assert entry.aliases == ["production"]  # the tenant has none of its own: the default is its production
+    assert entry.training_rows == 197_978
+    assert entry.metrics["roc_auc"] > 0.7
+    assert entry.lineage.data_sha256
+    assert entry.lineage.parent_version is None
+    assert listed.serving == "1.0.0"
+    # Registering it again (another process's first use) changes nothing.
+    assert registry.ensure_global_default(default_scorer().artifact.directory).version == "1.0.0"
+    assert len(registry.store.versions(None)) == 1
+
+
+def test_promote_then_roll_back_announces_each_move_and_keeps_the_other_tenant_on_the_default() -> None:
+    registry = memory_registry()
+    record = registry.register("demo", shipped_files(), version="2.0.0")
+    assert record.lineage.parent_version == "1.0.0"
+    promoted = registry.set_alias("demo", "production", "2.0.0")
+    assert (promoted.previous_version, promoted.version, promoted.serving) == ("1.0.0", "2.0.0", "2.0.0")
+    assert registry.versions("acme-realty").serving == "1.0.0"
+    assert [v.version for v in registry.versions("acme-realty").data] == ["1.0.0"]  # demo's are not listed
+    with pytest.raises(NotFound):
+        registry.set_alias("acme-realty", "production", "2.0.0")  # another tenant's version is no target
+    back = registry.rollback("demo")
+    assert (back.previous_version, back.version) == ("2.0.0", "1.0.0")
+    with pytest.raises(Conflict, match="no earlier production version"):
+        registry.rollback("demo")
+    kinds = [(e.type, e.tenant_id, e.data["previous_version"], e.data["version"]) for e in events(registry)]
+    assert kinds == [("model.promoted", "demo", "1.0.0", "2.0.0"), ("model.promoted", "demo", "2.0.0", "1.0.0")]
+    assert events(registry)[-1].data["rollback"] is True
+
+
+def test_shadow_is_set_and_cleared_without_a_promotion_and_production_cannot_be_cleared() -> None:
+    registry = memory_registry()
+    registry.register("demo", shipped_files(), version="2.0.0")
+    assert registry.set_alias("demo", "shadow", "2.0.0").version == "2.0.0"
+    assert registry.show("demo", "2.0.0").aliases == ["shadow"]
+    assert registry.set_alias("demo", "shadow", None).version is None
+    assert registry.show("demo", "2.0.0").aliases == []
+    with pytest.raises(InvalidInput):
+        registry.set_alias("demo", "production", None)
+    with pytest.raises(NotFound, match="unknown alias"):
+        registry.set_alias("demo", "champion", "2.0.0")
+    with pytest.raises(NotFound, match=r"no model version '9\.9\.9'"):
+        registry.set_alias("demo", "production", "9.9.9")
+    assert events(registry) == []
+
+
+def test_versions_are_immutable_and_never_shadow_the_global_default() -> None:
+    registry = memory_registry()
+    registry.register("demo", shipped_files(), version="2.0.0")
+    assert registry.register("demo", shipped_files(), version="2.0.0").version == "2.0.0"  # same bytes: the same
+    other = shipped_files()
+    other["model.onnx"] += b" "
+    with pytest.raises(InvalidInput, match="sha256"):
+        registry.register("demo", other, version="3.0.0")  # the pair must belong together
+    with pytest.raises(Conflict, match="global default"):
+        registry.register("demo", shipped_files())  # 1.0.0 is the global default's
+    with pytest.raises(InvalidInput, match="invalid model version"):
+        registry.register("demo", shipped_files(), version="../x")
+
+
+def test_a_corrupt_artifact_is_refused_at_promotion() -> None:
+    registry = memory_registry()
+    record = registry.register("demo", shipped_files(), version="2.0.0")
+    blobs = registry.blobs
+    assert isinstance(blobs, MemoryBlobs)
+    blobs.objects[record.files["model.onnx"].key] += b"tampered"
+    with pytest.raises(CorruptArtifact, match=r"model\.onnx does not match the sha256"):
+        registry.set_alias("demo", "production", "2.0.0")
+    assert registry.versions("demo").serving == "1.0.0"
+    assert events(registry) == []
+
+
+def test_serving_follows_the_alias_per_tenant_and_keeps_the_previous_session_on_a_corrupt_load(
+    tmp_path: Path,
+) -> None:
+    registry = memory_registry()
+    serve = resolver(registry, tmp_path)
+    assert serve("demo").model_version == serve("acme-realty").model_version == "1.0.0"
+    registry.register("demo", shipped_files(), version="2.0.0")
+    registry.set_alias("demo", "production", "2.0.0")
+    assert serve("demo").score_lead(LEAD, {}).model_version == "2.0.0"  # no new resolver: a warm swap
+    assert serve("acme-realty").score_lead(LEAD, {}).model_version == "1.0.0"  # never demo's model
+    registry.register("demo", shipped_files(), version="3.0.0")
+    registry.set_alias("demo", "production", "3.0.0")
+    blobs = registry.blobs
+    assert isinstance(blobs, MemoryBlobs)
+    blobs.objects[registry.store.get_version("demo", "3.0.0").files["model.onnx"].key] = b"not a model"  # type: ignore[union-attr]
+    assert serve("demo").model_version == "2.0.0"  # refused at load: the previous session keeps serving
+    registry.rollback("demo")
+    assert serve("demo").model_version == "2.0.0"
+
+
+def test_the_alias_is_read_at_most_once_per_ttl_and_sessions_are_bounded(tmp_path: Path) -> None:
+    registry = memory_registry()
+    now = [0.0]
+    serve = resolver(registry, tmp_path, ttl=60.0, max_sessions=2, clock=lambda: now[0])
+    assert serve("demo").model_version == "1.0.0"
+    for version in ("2.0.0", "3.0.0", "4.0.0"):
+        registry.register("demo", shipped_files(), version=version)
+    registry.set_alias("demo", "production", "2.0.0")
+    assert serve("demo").model_version == "1.0.0"  # within the TTL: what it read
+    now[0] = 61.0
+    assert serve("demo").model_version == "2.0.0"
+    for step, version in enumerate(("3.0.0", "4.0.0"), start=2):
+        registry.set_alias("demo", "production", version)
+        now[0] = 61.0 * step
+        assert serve("demo").model_version == version
+    assert serve.sessions() == [("demo", "3.0.0"), ("demo", "4.0.0")]  # at most two, least recent dropped
+
+
+def test_without_a_registered_default_the_shipped_model_serves(tmp_path: Path) -> None:
+    registry = ModelRegistry(MemoryRegistryStore(), MemoryBlobs(), MemoryEvents())
+    assert resolver(registry, tmp_path)("demo").model_version == "1.0.0"

@@ -3,6 +3,7 @@ history, `model.promoted`, corrupt artifacts, tenant isolation, the session LRU 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,30 @@ def test_the_alias_is_read_at_most_once_per_ttl_and_sessions_are_bounded(tmp_pat
 def test_without_a_registered_default_the_shipped_model_serves(tmp_path: Path) -> None:
     registry = ModelRegistry(MemoryRegistryStore(), MemoryBlobs(), MemoryEvents())
     assert resolver(registry, tmp_path)("demo").model_version == "1.0.0"
+
+
+def test_a_newer_shipped_model_becomes_the_default_and_an_older_one_never_moves_it_back(tmp_path: Path) -> None:
+    registry = memory_registry()
+    newer = tmp_path / "1.1.0"
+    newer.mkdir()
+    manifest = json.loads(shipped_files()["manifest.json"])
+    (newer / "model.onnx").write_bytes(shipped_files()["model.onnx"])
+    (newer / "manifest.json").write_text(json.dumps({**manifest, "version": "1.1.0"}))
+    assert registry.ensure_global_default(newer).version == "1.1.0"  # a deploy that ships 1.1.0
+    assert registry.versions("demo").serving == "1.1.0"
+    assert registry.ensure_global_default(default_scorer().artifact.directory).version == "1.1.0"  # 1.0.0 is older
+    assert registry.versions("demo").serving == "1.1.0"
+
+
+def test_a_registry_that_cannot_be_read_leaves_the_tenant_on_its_model(tmp_path: Path) -> None:
+    registry = memory_registry()
+    serve = resolver(registry, tmp_path)
+    assert serve("demo").model_version == "1.0.0"
+
+    def unreachable(tenant: str | None, name: str) -> None:
+        raise TimeoutError("read timed out")
+
+    registry.store.alias = unreachable  # type: ignore[attr-defined]
+    assert serve("demo").model_version == "1.0.0"
+    with pytest.raises(TimeoutError):
+        serve("never-scored")  # nothing to keep: the request fails rather than guess

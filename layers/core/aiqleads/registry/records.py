@@ -27,6 +27,11 @@ def valid_version(version: str) -> bool:
     return bool(_VERSION.match(version))
 
 
+def version_order(version: str) -> tuple[tuple[int, str], ...]:
+    """Numeric parts compare as numbers (1.10.0 after 1.9.0); anything else sorts before them."""
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
+
+
 class Lineage(BaseModel):
     """Where a version came from; null where unknown (the shipped model has no parent and no recorded commit)."""
 

@@ -34,6 +34,7 @@ from aiqleads.registry.records import (
     ModelVersion,
     training_rows,
     valid_version,
+    version_order,
 )
 
 logger = logging.getLogger(__name__)
@@ -176,20 +177,27 @@ class ModelRegistry:
         return self.register(tenant, files, version=version, lineage=lineage)
 
     def ensure_global_default(self, directory: Path) -> ModelRecord:
-        """The shipped model as the global default, registered on first use (idempotent; a concurrent first use
-        elsewhere wins or loses the conditional writes and either way leaves one default)."""
+        """The shipped model as the global default, on a process's first use: registered (idempotent), and the
+        global production alias moved to it when it is newer than what the alias names (a deploy that ships a new
+        model); an older process starting during that deploy never moves it back. Concurrent first uses race on
+        the conditional writes and either way leave one default."""
+        shipped = str(json.loads((directory / "manifest.json").read_text()).get("version", ""))
         production = self.store.aliases(None).get("production")
-        if production is not None and production.target is not None:
-            record = self.store.get_version(None, production.target.version)
+        current = production.target if production else None
+        if current is not None and version_order(shipped) <= version_order(current.version):
+            record = self.store.get_version(None, current.version)
             if record is not None:
                 return record
         record = self.register_directory(None, directory)
+        if current == AliasTarget(tenant=None, version=record.version):
+            return record
+        history = [*(production.history if production else []), *([current] if current else [])][-HISTORY_LIMIT:]
         state = AliasState(alias="production", target=AliasTarget(tenant=None, version=record.version),
-                           updated_at=self.clock())  # fmt: skip
-        if not self.store.put_alias(None, state, None):
-            logger.info("the global default was registered concurrently", extra={"version": record.version})
+                           updated_at=self.clock(), history=history)  # fmt: skip
+        if self.store.put_alias(None, state, production.updated_at if production else None):
+            logger.info("the shipped model is the global default", extra={"version": record.version})
         else:
-            logger.info("registered the shipped model as the global default", extra={"version": record.version})
+            logger.info("the global default was changed concurrently", extra={"version": record.version})
         return record
 
     # ---------------------------------------------------------------- reads

@@ -77,7 +77,16 @@ class ModelResolver:
         return list(self._sessions)
 
     def _resolve(self, tenant_id: str, previous: Scorer | None) -> Scorer:
-        target = self._production(tenant_id)
+        try:
+            target = self._production(tenant_id)
+        except Exception as exc:  # the registry unreachable (throttled, timed out): any AWS error, from storage/
+            if previous is None:
+                raise
+            logger.warning(
+                "could not read the model aliases; the tenant keeps its model",
+                extra={"tenant_id": tenant_id, "kept": previous.model_version, "error": str(exc)},
+            )
+            return previous
         if target is None:
             return self.fallback()
         try:

@@ -101,6 +101,17 @@ def examples(info: dict[str, Any], scratch: Path = DEFAULT_STATE_FILE.parent) ->
             f"  .venv/bin/aiqleads tenants create my-realty{where}",
             f"  .venv/bin/aiqleads keys issue --tenant my-realty --tier pro --role admin{where}",
         ]
+    if api_url and info.get("default_model_version") and info.get("admin_api_key"):
+        state = scratch / DEFAULT_STATE_FILE.name
+        where = "" if state == DEFAULT_STATE_FILE else f" --local-state {shlex.quote(str(state))}"
+        shipped = f"model_artifacts/lead_scorer/{info['default_model_version']}"
+        tenant = info.get("tenant_id", "demo")
+        lines += [
+            f"  # a model version of {tenant}'s own, promoted (the next score carries it), then rolled back",
+            f"  .venv/bin/aiqleads models register --dir {shipped} --tenant {tenant} --version 2.0.0{where}",
+            f"  .venv/bin/aiqleads models promote 2.0.0{where}",
+            f"  .venv/bin/aiqleads models rollback{where}",
+        ]
     lines += [
         "  # AWS clients reach the local endpoint with these (dummy credentials; boto3 and the AWS CLI read them)",
         f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "

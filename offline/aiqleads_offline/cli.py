@@ -49,11 +49,14 @@ def _train(args: argparse.Namespace) -> int:
         id_column=args.id_column,
         spec=spec,
         exclude=tuple(args.exclude),
+        include=tuple(args.include),
         version=args.version,
         seed=args.seed,
         trees=args.trees,
         leaves=args.leaves,
         learning_rate=args.learning_rate,
+        split=args.split,
+        time_column=args.time_column,
     )
     try:
         report = train(args.data, args.out, options)
@@ -61,15 +64,27 @@ def _train(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for dropped in report.dropped_columns:
-        print(f"dropped column {dropped.column!r}: {dropped.reason}", file=sys.stderr)
+        if dropped.kind == "personal":
+            note = f"left out column {dropped.column!r}: {dropped.reason} (--include {dropped.column!r} to use it)"
+            print(note, file=sys.stderr)
+        else:
+            print(f"dropped column {dropped.column!r}: {dropped.reason}", file=sys.stderr)
     if report.rows["invalid"]:
         print(f"skipped {report.rows['invalid']:,} invalid rows, e.g. {report.invalid_examples[:3]}", file=sys.stderr)
-    print(
-        json.dumps(
-            {"model": str(report.out_dir), "version": report.version, "metrics": report.metrics, "rows": report.rows},
-            indent=1,
-        )
-    )
+    summary = {
+        "model": str(report.out_dir),
+        "version": report.version,
+        "metrics": report.metrics,
+        "rows": report.rows,
+        "split": report.split,
+        "selection": report.selection,
+        "left_out": [
+            {"column": d.column, "reason": d.reason, "kind": d.kind}
+            for d in report.dropped_columns
+            if d.kind != "unusable"
+        ],
+    }
+    print(json.dumps(summary, indent=1))
     return 0
 
 
@@ -128,12 +143,30 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--exclude", action="append", default=[], metavar="COLUMN", help="keep a column out of the model"
     )
+    train.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="use a column although it looks like a personal identifier (names, emails, phones, ids are left out)",
+    )
     train.add_argument("--out", type=Path, required=True, help="directory for model.onnx and manifest.json")
     train.add_argument("--version", help="model version (default: date and data hash)")
     train.add_argument("--seed", type=int, default=7)
-    train.add_argument("--trees", type=int, default=60)
-    train.add_argument("--leaves", type=int, default=15)
+    train.add_argument(
+        "--trees", type=int, help="fixed number of trees (default: early stopping on the validation rows)"
+    )
+    train.add_argument(
+        "--leaves", type=int, help="fixed leaves per tree (default: the best of 7, 15, 31 on validation)"
+    )
     train.add_argument("--learning-rate", type=float, default=0.1)
+    train.add_argument(
+        "--split",
+        choices=("auto", "time", "random"),
+        default="auto",
+        help="auto (default): by time when there is a timestamp (test on the newest leads), else stratified random",
+    )
+    train.add_argument("--time-column", help="the timestamp to split by (default: created_at, or the only one)")
     train.set_defaults(run=_train)
 
     score = commands.add_parser("score", help="score a lead file (csv, jsonl or parquet)")

@@ -1,7 +1,8 @@
 """Infer a feature spec from any table of historical leads (bring your own CRM export).
 
 Each column becomes a number, a date-time (month, weekday and hour) or a category, judged by what its cells
-hold; columns that cannot help a model (empty, constant, id-like or free text) are dropped and reported.
+hold; columns that cannot help a model (empty, constant, id-like or free text) are dropped and reported, and so
+are personal identifiers (names, emails, phones, addresses, ids: `identifiers.py`) unless the user includes one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pyarrow.compute as pc
 
 from aiqleads.features.spec import Feature, FeatureSpec, InputType
 from aiqleads.validation import grammar
+from aiqleads_offline.training.identifiers import personal_identifier
 
 TYPE_SHARE = 0.95
 MAX_CATEGORIES = 60
@@ -23,6 +25,8 @@ ID_NAMES = ("id", "uuid", "key", "guid")
 class DroppedColumn:
     column: str
     reason: str
+    # "unusable" (nothing a model can learn), "personal" (left out by default; `include` overrides) or "excluded"
+    kind: str = "unusable"
 
 
 def _feature_name(column: str, suffix: str = "") -> str:
@@ -42,8 +46,21 @@ def _named_like_id(column: str) -> bool:
 
 
 def infer_spec(
-    table: pa.Table, label: str, id_column: str | None = None, exclude: tuple[str, ...] = ()
+    table: pa.Table,
+    label: str,
+    id_column: str | None = None,
+    exclude: tuple[str, ...] = (),
+    include: tuple[str, ...] = (),
 ) -> tuple[FeatureSpec, list[DroppedColumn]]:
+    """The spec of `table`'s usable columns and the columns left out, with why. `include` names columns to use
+    even though they look like personal identifiers (the user's explicit choice); `exclude` wins over nothing:
+    naming a column in both is refused."""
+    unknown = sorted(set(include) - set(table.column_names))
+    if unknown:
+        raise ValueError(f"--include names no column of the data: {unknown}; columns are {table.column_names}")
+    both = sorted(set(include) & set(exclude))
+    if both:
+        raise ValueError(f"columns both included and excluded: {both}")
     inputs: dict[str, InputType] = {}
     features: list[Feature] = []
     dropped: list[DroppedColumn] = []
@@ -51,11 +68,13 @@ def infer_spec(
     for column in table.column_names:
         if column in (label, id_column):
             continue
-        kind, why_not = (
-            (None, "excluded on request") if column in exclude else _input_type(column, table.column(column))
-        )
+        if column in exclude:
+            dropped.append(DroppedColumn(column, "excluded on request", "excluded"))
+            continue
+        kind, why_not = _input_type(column, table.column(column), screen=column not in include)
         if kind is None:
-            dropped.append(DroppedColumn(column, why_not))
+            personal = why_not.startswith("personal identifier")
+            dropped.append(DroppedColumn(column, why_not, "personal" if personal else "unusable"))
             continue
         inputs[column] = kind
         for suffix, fields in _features_of(column, kind):
@@ -70,8 +89,9 @@ def infer_spec(
     return FeatureSpec.model_validate({"schema": "table", "inputs": inputs, "features": features}), dropped
 
 
-def _input_type(column: str, values: pa.ChunkedArray) -> tuple[InputType | None, str]:
-    """The input type of a usable column, or None and why the column is dropped."""
+def _input_type(column: str, values: pa.ChunkedArray, *, screen: bool = True) -> tuple[InputType | None, str]:
+    """The input type of a usable column, or None and why the column is dropped. `screen`: leave out personal
+    identifiers (checked before the types, since a column of digit-only phone numbers would pass for numbers)."""
     text = pc.utf8_trim_whitespace(pc.cast(values.combine_chunks(), pa.string()))
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     present = len(text) - text.null_count
@@ -80,6 +100,9 @@ def _input_type(column: str, values: pa.ChunkedArray) -> tuple[InputType | None,
     distinct = len(pc.unique(pc.drop_null(text)))
     if distinct == 1:
         return None, "constant"
+    personal = personal_identifier(column, pc.drop_null(text), distinct) if screen else None
+    if personal:
+        return None, personal
     if _share(pc.match_substring_regex(pc.drop_null(text), grammar.NUMBER_PATTERN), present) >= TYPE_SHARE:
         if distinct == present and _named_like_id(column):
             return None, "id-like (a different number on every row)"

@@ -1,0 +1,119 @@
+"""Training: `aiqleads train`'s whole pipeline on generated labelled leads against a bare LightGBM fit.
+
+The pipeline (read the CSV, validate, split by time, fit the spec, build the matrix, choose leaves and trees on the
+validation rows, calibrate, export ONNX and prove its parity, evaluate, explain, write) runs in a fresh process
+with the built-in lead spec, so its peak RSS (VmHWM) is its own. The same process then builds the same feature
+matrix again (untimed) and times one bare `lgb.train` on the same train rows with the parameters and the number of
+trees the pipeline chose: the floor any pipeline that trains this model pays. Target: pipeline <= 1.5x the floor.
+
+`python -m bench.training` prints the section; BENCH_TRAIN_ROWS (default 1,000,000) sizes the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.data import leads_file
+
+TARGET_RATIO = 1.5
+
+
+def _rows() -> int:
+    return int(os.environ.get("BENCH_TRAIN_ROWS", "1000000"))
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _child(data: Path, out: Path) -> dict[str, Any]:
+    """In a fresh process: the pipeline, its peak memory, then the bare fit of the same matrix."""
+    import lightgbm as lgb
+
+    from aiqleads.features.spec import default_spec
+    from aiqleads_offline.training.pipeline import TrainingOptions, prepare, train
+
+    options = TrainingOptions(label="converted", id_column="id", spec=default_spec(), version="bench")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    report = train(data, out, options, timings)
+    pipeline_s = time.perf_counter() - start
+    peak = _peak_rss_mb()
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    params = dict(manifest["training"]["params"])
+    trees = params.pop("num_boost_round")
+    prepared = prepare(data, options)
+    train_rows = prepared.rows[0]
+    categorical = [j for j, f in enumerate(prepared.fitted.features) if f.transform == "category"]
+    start = time.perf_counter()
+    dataset = lgb.Dataset(
+        prepared.design[train_rows],
+        prepared.labels[train_rows],
+        feature_name=prepared.fitted.names,
+        categorical_feature=categorical,
+    )
+    lgb.train(params, dataset, num_boost_round=trees)
+    bare_s = time.perf_counter() - start
+    return {
+        "rows": report.rows,
+        "pipeline_s": pipeline_s,
+        "bare_fit_s": bare_s,
+        "ratio": pipeline_s / bare_s,
+        "peak_rss_mb": peak,
+        "timings": timings,
+        "selection": report.selection,
+        "metrics": report.metrics,
+    }
+
+
+def measure(rows: int | None = None) -> dict[str, Any]:
+    rows = rows or _rows()
+    data = leads_file(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "bench.training", "--child", str(data), str(Path(tmp) / "model")]
+        root = Path(__file__).resolve().parent.parent
+        done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["input_rows"] = rows
+    return figures
+
+
+def report(figures: dict[str, Any], line: Callable[[str, str, str, bool | None], str]) -> None:
+    selection, ratio = figures["selection"], figures["ratio"]
+    size = f"{selection['trees']} trees x {selection['leaves']} leaves"
+    print(f"\nTraining, {figures['input_rows']:,} generated labelled leads (csv), lead spec, chose {size}:")
+    print(line("aiqleads train pipeline", f"{figures['pipeline_s']:.1f} s", "", None))
+    print(line("bare lgb.train, same matrix, params and trees", f"{figures['bare_fit_s']:.1f} s", "", None))
+    print(line("pipeline / bare fit", f"{ratio:.2f}x", f"<= {TARGET_RATIO}x", ratio <= TARGET_RATIO))
+    print(line("pipeline peak memory (fresh process, RSS)", f"{figures['peak_rss_mb']:.0f} MB", "", None))
+    phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["timings"].items())
+    print(f"  phases (s): {phases}")
+    metrics = figures["metrics"]
+    print(
+        f"  newest {figures['rows']['test']:,} leads: ROC AUC {metrics['roc_auc']:.3f}, PR AUC {metrics['pr_auc']:.3f},"
+        f" Brier {metrics['brier']:.4f}, lift {metrics['lift_top_decile']:.2f}"
+    )
+
+
+def _line(name: str, value: str, target: str, ok: bool | None) -> str:
+    verdict = "" if ok is None else ("met" if ok else "MISSED")
+    return f"  {name:<52} {value:>16}   {target:<22} {verdict}"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(_child(Path(sys.argv[2]), Path(sys.argv[3]))))
+    else:
+        report(measure(), _line)

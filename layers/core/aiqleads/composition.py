@@ -122,14 +122,18 @@ def api_leads() -> LeadService:
 def api_models() -> ModelRegistry:
     """The registry's routes (api/context.models registers the global default before the first one runs)."""
     from aiqleads.registry.service import ModelRegistry
+    from aiqleads.registry.shadow import ShadowReports
+    from aiqleads.storage.leads import LeadRepository
     from aiqleads.storage.messaging import EventPublisher
     from aiqleads.storage.models import ArtifactBucket, ModelRepository
+    from aiqleads.storage.shadow import ShadowScoreReader
 
     settings = ApiSettings.current()
     return ModelRegistry(
         ModelRepository(settings.models_table),
         ArtifactBucket(settings.models_bucket),
         EventPublisher(settings.domain_events_topic_arn),
+        shadow_reports=ShadowReports(ShadowScoreReader(settings.leads_table), LeadRepository(settings.leads_table)),
     )
 
 
@@ -274,7 +278,7 @@ def recommendations_job_runner() -> RecommendationJobs:
 # ------------------------------------------------------------------------------------------------ shared services
 def lead_service(
     settings: LeadResources,
-    scorer: Callable[[str], Scorer],
+    scorer: ModelResolver,
     interactions_queue_url: str | None = None,
     markets: MarketSignalRepository | None = None,
     *,
@@ -282,10 +286,12 @@ def lead_service(
 ) -> LeadService:
     """`applies_interactions`: the events function updates the aggregates; the API only reads them."""
     from aiqleads.leads.service import LeadService
+    from aiqleads.registry.shadow import ShadowScoring
     from aiqleads.storage.aggregates import AggregateReader, AggregateRepository
     from aiqleads.storage.leads import LeadRepository
     from aiqleads.storage.markets import MarketSignalRepository
     from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.shadow import ShadowScoreWriter
 
     return LeadService(
         leads=LeadRepository(settings.leads_table),
@@ -294,6 +300,7 @@ def lead_service(
         events=EventPublisher(settings.domain_events_topic_arn),
         scorer=scorer,
         interactions_queue=QueueSender(interactions_queue_url) if interactions_queue_url else None,
+        shadow=ShadowScoring(scorer.shadow, ShadowScoreWriter(settings.leads_table)),
     )
 
 

@@ -20,6 +20,7 @@ from aiqleads.features.market import market_signals
 from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent, new_event_id
 from aiqleads.ports import EventSink, MessageQueue
+from aiqleads.registry.shadow import ShadowScoring
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.validation.fields import field_errors, summary
 
@@ -104,6 +105,7 @@ class LeadService:
     events: EventSink
     scorer: Callable[[str], Scorer]  # the tenant -> the model scoring its leads (its production alias)
     interactions_queue: MessageQueue | None = None
+    shadow: ShadowScoring | None = None  # scores again with the tenant's shadow model, stored aside (item 7)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # ---------------------------------------------------------------- scoring
@@ -132,8 +134,11 @@ class LeadService:
     def _store(self, tenant_id: str, lead: Lead) -> tuple[Score, DomainEvent]:
         if lead.created_at is None:
             lead = lead.model_copy(update={"created_at": self.clock().replace(microsecond=0)})
-        score = self.scorer(tenant_id).score_lead(lead, self.signals(tenant_id, lead, tracked=False))
+        signals = self.signals(tenant_id, lead, tracked=False)
+        score = self.scorer(tenant_id).score_lead(lead, signals)
         self.leads.create(tenant_id, lead, score)
+        if self.shadow is not None:  # after the lead is stored: a pair never exists without its lead
+            self.shadow.record(tenant_id, lead, signals, score)
         return score, self._scored_event("lead.scored", tenant_id, lead, score)
 
     def ingest_many(self, tenant_id: str, items: Sequence[Any]) -> list[ItemResult]:
@@ -248,7 +253,10 @@ class LeadService:
             return None  # the lead was deleted (or expired) after the event was accepted
         totals = self.aggregates.record(tenant_id, interaction)
         lead: Lead = record.lead
-        current = self.scorer(tenant_id).score_lead(lead, self.signals(tenant_id, lead, totals))
+        signals = self.signals(tenant_id, lead, totals)
+        current = self.scorer(tenant_id).score_lead(lead, signals)
+        if self.shadow is not None:  # every re-score, changed or not: the shadow's latest view of the lead
+            self.shadow.record(tenant_id, lead, signals, current)
         change = ScoreChange(lead.id, record.score, current)
         if change.changed:
             self.leads.put_score(tenant_id, lead.property.market, current)

@@ -79,6 +79,22 @@ class AliasState(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------------ the API's views
+class ShadowFigures(BaseModel):
+    """The shadow version against production on the leads both scored."""
+
+    count: int = Field(description="leads scored by both models (each lead's latest pair)")
+    production_versions: list[str] = Field(description="the production versions it was compared with")
+    grade_agreement: float | None = Field(description="share of those leads given the same grade by both")
+    score_correlation: float | None = Field(
+        description="Pearson correlation of the two models' probabilities (null below 2 leads or with no variance)"
+    )
+    outcomes: int = Field(description="of those leads, how many have a known outcome")
+    min_outcomes: int = Field(description="outcomes (with both classes) needed before AUCs are reported")
+    production_roc_auc: float | None
+    shadow_roc_auc: float | None
+    note: str | None = Field(None, description="why the AUCs are null")
+
+
 class ModelVersion(BaseModel):
     name: str
     version: str
@@ -91,6 +107,11 @@ class ModelVersion(BaseModel):
     aliases: list[Alias] = Field(description="the caller's aliases naming this version")
     serving: bool = Field(description="the version that scores the caller's leads")
     global_default: bool = Field(False, description="the global default, serving tenants without their own")
+    shadow: ShadowFigures | None = Field(
+        None,
+        description="GET /v1/models/{version} only: this version against production on the leads it shadowed "
+        "(null when it has shadowed none)",
+    )
 
 
 class ModelList(BaseModel):

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiqleads.errors import Conflict, DomainError, InvalidInput, NotFound
 from aiqleads.notifications.domain_events import DomainEvent
@@ -36,6 +36,9 @@ from aiqleads.registry.records import (
     valid_version,
     version_order,
 )
+
+if TYPE_CHECKING:
+    from aiqleads.registry.shadow import ShadowReports
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ class ModelRegistry:
         blobs: ArtifactBlobs,
         events: EventSink | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        shadow_reports: ShadowReports | None = None,
     ):
         self.store, self.blobs, self.events, self.clock = store, blobs, events, clock
+        self.shadow_reports = shadow_reports
 
     # ---------------------------------------------------------------- registration
     def register(
@@ -213,7 +218,11 @@ class ModelRegistry:
 
     def show(self, tenant: str, version: str) -> ModelVersion:
         record = self._find(tenant, version)
-        return self._view(record, self._effective_aliases(tenant), self._global_production())
+        view = self._view(record, self._effective_aliases(tenant), self._global_production())
+        if self.shadow_reports is not None:
+            # Only here, not in the list: the figures read every pair and the tenant's outcomes.
+            view.shadow = self.shadow_reports.figures(tenant, record.version)
+        return view
 
     # ---------------------------------------------------------------- alias writes
     def set_alias(self, tenant: str, alias: str, version: str | None) -> AliasChange:

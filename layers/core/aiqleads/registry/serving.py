@@ -56,6 +56,7 @@ class ModelResolver:
         self.store, self.blobs, self.cache_dir, self.ttl_seconds = store, blobs, cache_dir, ttl_seconds
         self.fallback, self.max_sessions, self.clock = fallback, max_sessions, clock
         self._tenants: dict[str, tuple[float, Scorer]] = {}
+        self._shadows: dict[str, tuple[float, Scorer | None]] = {}
         self._sessions: OrderedDict[tuple[str | None, str], Scorer] = OrderedDict()
         # Bulk scores batches on several threads: one resolution and one session load at a time.
         self._lock = threading.Lock()
@@ -70,6 +71,28 @@ class ModelResolver:
         with self._lock:
             scorer = self._resolve(tenant_id, cached[1] if cached else None)
             self._tenants[tenant_id] = (self.clock(), scorer)
+            return scorer
+
+    def shadow(self, tenant_id: str) -> Scorer | None:
+        """The model the tenant's shadow alias names, or None (no shadow, or it cannot be read or loaded: a
+        shadow is an experiment, so it is dropped and logged rather than ever standing in the way of a score).
+        Re-read at most every `ttl_seconds`, like production; its session shares the same LRU."""
+        cached = self._shadows.get(tenant_id)
+        if cached is not None and self.clock() - cached[0] < self.ttl_seconds:
+            return cached[1]
+        with self._lock:
+            scorer: Scorer | None = None
+            try:
+                # The tenant's own alias only: the global default's shadow (if any) is not the tenant's experiment.
+                state = self.store.alias(tenant_id, "shadow")
+                if state is not None and state.target is not None:
+                    scorer = self._load(state.target)
+            except Exception as exc:  # registry unreachable, corrupt artifact: the shadow waits for the next TTL
+                logger.warning(
+                    "could not resolve the shadow model; shadow scoring skipped",
+                    extra={"tenant_id": tenant_id, "error": str(exc)},
+                )
+            self._shadows[tenant_id] = (self.clock(), scorer)
             return scorer
 
     def sessions(self) -> list[tuple[str | None, str]]:

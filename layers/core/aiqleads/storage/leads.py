@@ -6,6 +6,8 @@
     TenantIndex  (lead items)        gsi2pk = <tenant>,            gsi2sk = <created_at>#<lead id>
                  (conversion items)  gsi2pk = <tenant>#outcomes,   gsi2sk = <at>#<lead id>
 
+Shadow scores live in their own partitions, `<tenant>#shadow#<version>` (storage/shadow.py).
+
 The lead is stored as its JSON wire form (exact round trip, no Decimal conversions); the score's number fields
 are attributes so the index and filters can use them.
 

@@ -184,3 +184,28 @@ def test_a_registry_that_cannot_be_read_leaves_the_tenant_on_its_model(tmp_path:
     assert serve("demo").model_version == "1.0.0"
     with pytest.raises(TimeoutError):
         serve("never-scored")  # nothing to keep: the request fails rather than guess
+
+
+def test_the_shadow_resolves_per_tenant_and_a_broken_one_is_dropped(tmp_path: Path) -> None:
+    registry = memory_registry()
+    serve = resolver(registry, tmp_path)
+    assert serve.shadow("demo") is None  # no alias: nothing to shadow with
+    registry.register("demo", shipped_files(), version="2.0.0")
+    registry.set_alias("demo", "shadow", "2.0.0")
+    shadow = serve.shadow("demo")
+    assert shadow is not None
+    assert shadow.model_version == "2.0.0"
+    assert serve("demo").model_version == "1.0.0"  # production is untouched
+    assert serve.shadow("acme-realty") is None  # never another tenant's
+    blobs = registry.blobs
+    assert isinstance(blobs, MemoryBlobs)
+    registry.register("demo", shipped_files(), version="3.0.0")
+    registry.set_alias("demo", "shadow", "3.0.0")
+    blobs.objects[registry.store.get_version("demo", "3.0.0").files["model.onnx"].key] = b"not a model"  # type: ignore[union-attr]
+    assert serve.shadow("demo") is None  # refused at load: no shadow rather than a wrong one
+
+    def unreachable(tenant: str | None, name: str) -> None:
+        raise TimeoutError("read timed out")
+
+    registry.store.alias = unreachable  # type: ignore[attr-defined]
+    assert serve.shadow("demo") is None  # an unreadable registry skips the shadow; it never raises

@@ -24,7 +24,7 @@ TREES, LEAVES = 200, 31
 def reference_model_dir() -> Path:
     out = DATA_DIR / f"reference-{TREES}x{LEAVES}"
     if not (out / "manifest.json").exists():
-        from aiqleads_offline.training.pipeline import TrainingOptions, train
+        from aiqleads.training.pipeline import TrainingOptions, train
 
         options = TrainingOptions(
             label="converted", id_column="id", spec=default_spec(), trees=TREES, leaves=LEAVES, version="reference"

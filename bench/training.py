@@ -43,7 +43,7 @@ def _child(data: Path, out: Path) -> dict[str, Any]:
     import lightgbm as lgb
 
     from aiqleads.features.spec import default_spec
-    from aiqleads_offline.training.pipeline import TrainingOptions, prepare, train
+    from aiqleads.training.pipeline import TrainingOptions, prepare, train
 
     options = TrainingOptions(label="converted", id_column="id", spec=default_spec(), version="bench")
     timings: dict[str, float] = {}

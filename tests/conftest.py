@@ -68,7 +68,7 @@ def local_aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 @pytest.fixture(scope="session")
 def small_model(training_file: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
-    from aiqleads_offline.training.pipeline import TrainingOptions, train
+    from aiqleads.training.pipeline import TrainingOptions, train
 
     out = tmp_path_factory.mktemp("model") / "lead_scorer"
     train(

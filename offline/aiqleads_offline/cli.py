@@ -29,7 +29,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     try:
-        from aiqleads_offline.training.pipeline import TrainingError, TrainingOptions, train
+        from aiqleads.training.pipeline import TrainingError, TrainingOptions, train
     except ImportError as exc:
         print(f"training needs the train extra (pip install 'aiqleads[train]'): {exc}", file=sys.stderr)
         return 2

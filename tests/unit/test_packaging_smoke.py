@@ -40,7 +40,7 @@ def test_the_core_layer_imports_nothing_of_the_offline_package(tmp_path: Path):
     (package / "scoring").mkdir(parents=True)
     (package / "__init__.py").write_text("import aiqleads_offline_not_it\nfrom . import scoring\n")
     (package / "scoring" / "lazy.py").write_text(
-        "def train():\n    from aiqleads_offline.training import pipeline\n    import aiqleads_offline.cli as cli\n"
+        "def train():\n    from aiqleads_offline.generate import generate\n    import aiqleads_offline.cli as cli\n"
     )
     assert offline_imports(package) == ["aiqleads/scoring/lazy.py:2", "aiqleads/scoring/lazy.py:3"]
 

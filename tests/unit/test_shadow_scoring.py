@@ -12,7 +12,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from aiqleads.models import Interaction, Lead, Score
-from aiqleads.registry.shadow import ShadowPair, ShadowScoring, compare, latest_converted, roc_auc
+from aiqleads.registry.shadow import ShadowPair, ShadowScoring, compare, latest_converted
+from aiqleads.scoring.metrics import roc_auc
 from tests.fakes import MemoryEvents, memory_lead_service
 
 LEAD: dict[str, Any] = {

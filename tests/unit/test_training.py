@@ -12,9 +12,9 @@ import pytest
 from aiqleads.features.spec import default_spec
 from aiqleads.files.tabular import TableReader
 from aiqleads.scoring.artifact import ModelArtifact
+from aiqleads.training import pipeline
+from aiqleads.training.pipeline import TrainingError, TrainingOptions, train
 from aiqleads_offline.cli import main
-from aiqleads_offline.training import pipeline
-from aiqleads_offline.training.pipeline import TrainingError, TrainingOptions, train
 
 
 def write_crm_export(path: Path, rows: int, seed: int = 3, positive_share: float | None = None) -> None:

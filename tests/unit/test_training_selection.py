@@ -14,10 +14,10 @@ import pytest
 
 from aiqleads.features.spec import Feature
 from aiqleads.scoring.artifact import ModelArtifact
+from aiqleads.training.inference_spec import infer_spec
+from aiqleads.training.pipeline import TrainingOptions, train
 from aiqleads_offline.cli import main
 from aiqleads_offline.generate import generate_file, generate_table
-from aiqleads_offline.training.inference_spec import infer_spec
-from aiqleads_offline.training.pipeline import TrainingOptions, train
 from tests.unit.test_training import write_crm_export
 
 CONTACT_COLUMNS = ("id", "name", "email", "phone")

@@ -20,6 +20,7 @@ import numpy as np
 
 from aiqleads.models import Lead, Score
 from aiqleads.registry.records import ShadowFigures
+from aiqleads.scoring.metrics import roc_auc
 from aiqleads.scoring.scorer import Scorer
 
 logger = logging.getLogger(__name__)
@@ -95,20 +96,6 @@ class ShadowScoring:
                 "shadow scoring failed; the production score is unaffected",
                 extra={"tenant_id": tenant_id, "lead_id": lead.id, "shadow_failed": self.failures, "error": str(exc)},
             )
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The Mann-Whitney form of ROC AUC, ties counted as half (what sklearn's roc_auc_score computes)."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    # Average ranks over ties: each run of equal scores shares the mean of its positions (1-based).
-    _, starts, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    mean_ranks = starts + (counts + 1) / 2.0
-    ranks[order] = np.repeat(mean_ranks, counts)
-    positives = int(labels.sum())
-    negatives = len(labels) - positives
-    return float((ranks[labels].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:

@@ -13,7 +13,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,19 +25,18 @@ import numpy as np
 import onnxruntime as ort
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.spec import FeatureSpec
 from aiqleads.files.tabular import TableReader
 from aiqleads.scoring.artifact import MANIFEST_FILE, MODEL_FILE, Calibration, Manifest, OnnxInfo, sha256_file
+from aiqleads.scoring.metrics import brier, evaluate, platt, sigmoid
+from aiqleads.training.explanations import fit_explanations
+from aiqleads.training.fitting import fit_spec
+from aiqleads.training.inference_spec import DroppedColumn, infer_spec
+from aiqleads.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 from aiqleads.validation.columnar import validate_batch
 from aiqleads.validation.labels import parse_labels
-from aiqleads_offline.training.explanations import fit_explanations
-from aiqleads_offline.training.fitting import fit_spec
-from aiqleads_offline.training.inference_spec import DroppedColumn, infer_spec
-from aiqleads_offline.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 
 log = logging.getLogger(__name__)
 
@@ -183,29 +181,8 @@ def _take(columns: dict[str, pa.Array], rows: np.ndarray) -> dict[str, pa.Array]
     return {name: column.take(indices) for name, column in columns.items()}
 
 
-def lift_top_decile(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    top = np.argsort(-probabilities, kind="stable")[: max(1, len(labels) // 10)]
-    base = labels.mean()
-    return float(labels[top].mean() / base) if base > 0 else math.nan
-
-
-def evaluate(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    return {
-        "roc_auc": round(float(roc_auc_score(labels, probabilities)), 6),
-        "pr_auc": round(float(average_precision_score(labels, probabilities)), 6),
-        "brier": round(float(brier_score_loss(labels, probabilities)), 6),
-        "log_loss": round(float(log_loss(labels, probabilities, labels=[0, 1])), 6),
-        "lift_top_decile": round(lift_top_decile(labels, probabilities), 4),
-        "base_rate": round(float(labels.mean()), 6),
-    }
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
-
-
 def _library_versions() -> dict[str, str]:
-    names = ("lightgbm", "scikit-learn", "onnx", "onnxmltools", "onnxruntime", "numpy", "pyarrow", "pydantic")
+    names = ("lightgbm", "onnx", "onnxmltools", "onnxruntime", "numpy", "pyarrow", "pydantic")
     return {name: metadata.version(name) for name in names}
 
 
@@ -371,8 +348,8 @@ def _fit(
     else:
         booster, validation_loss = chosen or _early_stopped(params, data.datasets(train_rows, validation_rows), options)
     raw_validation = np.asarray(booster.predict(design[validation_rows], raw_score=True))
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(raw_validation.reshape(-1, 1), labels[validation_rows])
-    calibration = Calibration(slope=float(platt.coef_[0][0]), intercept=float(platt.intercept_[0]))
+    slope, intercept = platt(raw_validation, labels[validation_rows])
+    calibration = Calibration(slope=slope, intercept=intercept)
     selection: dict[str, Any] = {
         "trees": booster.num_trees(),
         "leaves": leaves,
@@ -396,7 +373,7 @@ def _export_with_parity(fit: _Fit, width: int, matrix: np.ndarray, design: np.nd
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     p_onnx = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: matrix[test_rows]})[0], dtype=np.float64)
     raw_test = np.asarray(fit.booster.predict(design[test_rows], raw_score=True))
-    p_trained = _sigmoid(fit.calibration.slope * raw_test + fit.calibration.intercept)
+    p_trained = sigmoid(fit.calibration.slope * raw_test + fit.calibration.intercept)
     parity = float(np.max(np.abs(p_onnx - p_trained))) if len(test_rows) else 0.0
     if not parity <= PARITY_TOLERANCE:
         raise TrainingError(
@@ -408,7 +385,7 @@ def _export_with_parity(fit: _Fit, width: int, matrix: np.ndarray, design: np.nd
 
 def _held_out_metrics(labels: np.ndarray, held: _Held) -> dict[str, float]:
     metrics = evaluate(labels, held.p_onnx)
-    metrics["brier_uncalibrated"] = round(float(brier_score_loss(labels, _sigmoid(held.raw_test))), 6)
+    metrics["brier_uncalibrated"] = round(float(brier(labels, sigmoid(held.raw_test))), 6)
     metrics["parity_max_abs_diff"] = held.parity
     return metrics
 

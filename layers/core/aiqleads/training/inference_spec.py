@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aiqleads.features.spec import Feature, FeatureSpec, InputType
+from aiqleads.training.identifiers import personal_identifier
 from aiqleads.validation import grammar
-from aiqleads_offline.training.identifiers import personal_identifier
 
 TYPE_SHARE = 0.95
 MAX_CATEGORIES = 60

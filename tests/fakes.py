@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiqleads.errors import Conflict
-from aiqleads.features.behaviour import ACTION_COUNTERS, BehaviourTotals
+from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.leads.service import LeadService
 from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent
@@ -58,29 +59,24 @@ class MemoryLeads:
 
 @dataclass
 class MemoryAggregates:
+    """Totals by the same rules as AggregatesTable (`BehaviourTotals.apply`), and the log, by event id."""
+
     totals: dict[tuple[str, str], BehaviourTotals] = field(default_factory=dict)
+    log: dict[tuple[str, str], dict[str, Interaction]] = field(default_factory=dict)
 
     def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None:
         return self.totals.get((tenant_id, lead_id))
 
-    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
+    def record(self, tenant_id: str, interaction: Interaction, event_id: str) -> BehaviourTotals:
+        self.log.setdefault((tenant_id, interaction.lead_id), {})[event_id] = interaction
         current = self.totals.get((tenant_id, interaction.lead_id), BehaviourTotals())
-        counts = {name: getattr(current, name) for name in ACTION_COUNTERS.values()}
-        counter = ACTION_COUNTERS.get(interaction.action)
-        if counter:
-            counts[counter] += 1
-        first_contact = current.first_contact_at
-        if interaction.action is Action.CONTACT and first_contact is None:
-            first_contact = interaction.timestamp
-        updated = BehaviourTotals(
-            **counts,
-            sessions=max(current.sessions, 1),
-            interactions=current.interactions + 1,
-            last_activity_at=interaction.timestamp,
-            first_contact_at=first_contact,
-        )
+        updated = current.apply(interaction.action, interaction.timestamp)
         self.totals[tenant_id, interaction.lead_id] = updated
         return updated
+
+    def before(self, tenant_id: str, lead_id: str, moment: datetime) -> list[tuple[Action, datetime]]:
+        logged = self.log.get((tenant_id, lead_id), {}).values()
+        return sorted(((i.action, i.timestamp) for i in logged if i.timestamp < moment), key=lambda pair: pair[1])
 
 
 @dataclass
@@ -106,6 +102,9 @@ class MemoryMarkets:
     def latest(self, tenant_id: str, market: str) -> MarketSnapshot | None:
         periods = [k for k in self.snapshots if k[:2] == (tenant_id, market)]
         return self.snapshots[max(periods)] if periods else None
+
+    def history(self, tenant_id: str, market: str) -> list[MarketSnapshot]:
+        return [self.snapshots[k] for k in sorted(self.snapshots) if k[:2] == (tenant_id, market)]
 
 
 @dataclass

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from aiqleads.errors import Conflict
+from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.models import Action, Intent, Interaction, Lead, Score, Tier
 from aiqleads.settings import AuthorizerSettings
-from aiqleads.storage.aggregates import AggregateRepository
+from aiqleads.storage.aggregates import AggregateRepository, InteractionLogReader
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.leads import LeadBatchWriter, LeadRepository
 from aiqleads.storage.markets import MarketSignalStore
@@ -76,18 +77,24 @@ def test_aggregates_count_atomically_and_split_sessions(aws: Callable[[str], Any
     def event(action: Action, minutes: int) -> Interaction:
         return Interaction(lead_id="agg-1", actor="lead", action=action, timestamp=start + timedelta(minutes=minutes))
 
-    aggregates.record("t", event(Action.VIEW, 0))
-    aggregates.record("t", event(Action.VIEW, 10))  # same session
-    aggregates.record("t", event(Action.CONTACT, 20))
-    aggregates.record("t", event(Action.INQUIRY, 120))  # gap of 100 min: a new session
-    aggregates.record("t", event(Action.VIEW, 5))  # late arrival: counted, last activity unchanged
-    totals = aggregates.record("t", event(Action.CONTACT, 130))  # a later contact keeps the first
+    aggregates.record("t", event(Action.VIEW, 0), "e1")
+    aggregates.record("t", event(Action.VIEW, 10), "e2")  # same session
+    aggregates.record("t", event(Action.CONTACT, 20), "e3")
+    aggregates.record("t", event(Action.INQUIRY, 120), "e4")  # gap of 100 min: a new session
+    aggregates.record("t", event(Action.VIEW, 5), "e5")  # late arrival: counted, last activity unchanged
+    totals = aggregates.record("t", event(Action.CONTACT, 130), "e6")  # a later contact keeps the first
     assert (totals.views, totals.inquiries, totals.sessions, totals.interactions) == (3, 1, 2, 6)
     assert totals.first_contact_at == start + timedelta(minutes=20)
     assert totals.last_activity_at == start + timedelta(minutes=130)
     signals = totals.signals(lead_created_at=start, now=start + timedelta(minutes=190))
     assert signals["minutes_to_first_contact"] == pytest.approx(20)
     assert signals["hours_since_last_activity"] == pytest.approx(1)
+    # The log replays to the same totals (the pure rule is DynamoDB's), and to what they were at any moment.
+    log = InteractionLogReader(aggregates.table_name, aws("dynamodb"))
+    assert BehaviourTotals.replay(log.before("t", "agg-1", start + timedelta(days=1))) == totals
+    assert [action for action, _ in log.before("t", "agg-1", start + timedelta(minutes=20))] == [Action.VIEW] * 3
+    assert log.before("t", "agg-1", start) == []  # strictly before: the first view at `start` is left out
+    assert log.before("t", "other", start + timedelta(days=1)) == []
 
 
 def test_latest_market_snapshot(aws: Callable[[str], Any], local_info: dict[str, Any]) -> None:

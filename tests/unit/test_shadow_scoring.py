@@ -157,7 +157,9 @@ def test_the_events_re_score_is_shadowed_too() -> None:
     service, _ = shadowed(lambda tenant: ShadowModel(), store)
     service.ingest("demo", Lead.model_validate(LEAD))
     at = datetime.now(UTC)
-    service.apply_interaction("demo", Interaction(lead_id=LEAD["id"], actor="buyer-1", action="inquiry", timestamp=at))
+    service.apply_interaction(
+        "demo", Interaction(lead_id=LEAD["id"], actor="buyer-1", action="inquiry", timestamp=at), "evt-1"
+    )
     assert [p.lead_id for _, p in store.stored] == [LEAD["id"], LEAD["id"]]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,8 @@ ACTION_COUNTERS: dict[Action, str] = {
     Action.MESSAGE: "messages",
     Action.SCHEDULE: "schedules",
 }
+# A session is a run of activity with gaps under this: the first interaction after a longer gap starts a new one.
+SESSION_GAP = timedelta(minutes=30)
 MINUTES_TO_FIRST_CONTACT = "minutes_to_first_contact"
 HOURS_SINCE_LAST_ACTIVITY = "hours_since_last_activity"
 
@@ -59,6 +61,33 @@ class BehaviourTotals:
             last_activity_at=parse_time(item.get("last_activity_at")),
             first_contact_at=parse_time(item.get("first_contact_at")),
         )
+
+    def apply(self, action: Action, at: datetime) -> BehaviourTotals:
+        """These totals after one more interaction: the rules AggregateRepository.record applies inside DynamoDB
+        (an ADD and a condition per case), as a pure function, so a training set can replay a lead's logged
+        interactions up to any moment and get the totals the events function would have held then."""
+        counter = ACTION_COUNTERS.get(action)
+        counts = {"interactions": self.interactions + 1}
+        if counter:
+            counts[counter] = getattr(self, counter) + 1
+        last = self.last_activity_at
+        if last is None or last < at - SESSION_GAP:
+            counts["sessions"] = self.sessions + 1
+        first_contact = self.first_contact_at
+        if action is Action.CONTACT and first_contact is None:
+            first_contact = at
+        # An older interaction arriving late is counted but does not move the latest activity back.
+        latest = at if last is None or last < at else last
+        return replace(self, **counts, last_activity_at=latest, first_contact_at=first_contact)
+
+    @classmethod
+    def replay(cls, interactions: Iterable[tuple[Action, datetime]]) -> BehaviourTotals | None:
+        """The totals of these interactions applied in time order; None when there are none (an untracked lead,
+        whose behaviour inputs stay missing)."""
+        totals = None
+        for action, at in sorted(interactions, key=lambda pair: pair[1]):
+            totals = (totals or cls()).apply(action, at)
+        return totals
 
     def as_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}

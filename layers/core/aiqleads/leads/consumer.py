@@ -1,4 +1,5 @@
-"""The events function's record handler: one interaction message -> aggregates, re-score, maybe an event.
+"""The events function's record handler: one interaction message -> its log item and the aggregates, re-score,
+maybe an event.
 
 SQS delivers at least once, so each message is applied once per event id (Powertools idempotency on the
 idempotency table): a redelivered message neither counts the interaction twice nor publishes twice.
@@ -42,7 +43,7 @@ def _apply_once() -> Callable[..., Any]:
     @idempotent_function(data_keyword_argument="message", persistence_store=events_idempotency(), config=config)
     def apply(message: dict[str, Any]) -> dict[str, Any]:
         interaction = Interaction.model_validate(message["interaction"])
-        change = events_leads().apply_interaction(message["tenant_id"], interaction)
+        change = events_leads().apply_interaction(message["tenant_id"], interaction, message["event_id"])
         if change is None:
             return {"event_id": message["event_id"], "applied": False, "reason": "lead not found"}
         return {

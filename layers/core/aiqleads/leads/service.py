@@ -58,7 +58,7 @@ class LeadStore(Protocol):
 
 class AggregateStore(Protocol):
     def get(self, tenant_id: str, lead_id: str) -> BehaviourTotals | None: ...
-    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals: ...
+    def record(self, tenant_id: str, interaction: Interaction, event_id: str) -> BehaviourTotals: ...
 
 
 class MarketStore(Protocol):
@@ -246,12 +246,13 @@ class LeadService:
             self.leads.put_conversion(tenant_id, conversion)
         return len(conversions)
 
-    def apply_interaction(self, tenant_id: str, interaction: Interaction) -> ScoreChange | None:
-        """Update the aggregates atomically, re-score, and announce a change of score or grade."""
+    def apply_interaction(self, tenant_id: str, interaction: Interaction, event_id: str) -> ScoreChange | None:
+        """Log the interaction and update the aggregates atomically, re-score, and announce a change of score or
+        grade. `event_id` (given when the API accepted it) names the log item, so applying it again is harmless."""
         record = self.leads.get(tenant_id, interaction.lead_id)
         if record is None:
             return None  # the lead was deleted (or expired) after the event was accepted
-        totals = self.aggregates.record(tenant_id, interaction)
+        totals = self.aggregates.record(tenant_id, interaction, event_id)
         lead: Lead = record.lead
         signals = self.signals(tenant_id, lead, totals)
         current = self.scorer(tenant_id).score_lead(lead, signals)

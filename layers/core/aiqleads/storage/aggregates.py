@@ -1,32 +1,85 @@
-"""AggregatesTable: behaviour counters per lead, updated atomically (ADD) as interactions arrive.
+"""AggregatesTable: behaviour counters per lead, updated atomically (ADD) as interactions arrive, and the log of
+the interactions applied.
 
-    pk = <tenant>#<lead id>, sk = total
+    pk = <tenant>#<lead id>, sk = total                                  the running totals
+    pk = <tenant>#<lead id>, sk = interaction#<timestamp>#<event id>     one applied interaction (action, actor)
 
 A session is a run of activity with gaps under 30 minutes: the first interaction after such a gap counts a new
-session. The condition expression decides that inside DynamoDB, so concurrent events cannot both start one.
+session. The condition expression decides that inside DynamoDB, so concurrent events cannot both start one
+(`BehaviourTotals.apply` is the same rule as a pure function).
+
+The totals only know the present. The log lets a training set rebuild a lead's behaviour as it was at any moment
+(its outcome's time): `InteractionLogReader.before` reads a lead's items older than that, in time order, from one
+partition. Its sort key is the interaction's time (fixed-width ISO, microseconds) then the event id, so the same
+event applied twice writes the same item, and a time bound is a key condition.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from aiqleads.features.behaviour import ACTION_COUNTERS, COUNTERS, BehaviourTotals
+from aiqleads.features.behaviour import ACTION_COUNTERS, COUNTERS, SESSION_GAP, BehaviourTotals
 from aiqleads.iam import Access, access
 from aiqleads.models import Action, Interaction
 from aiqleads.storage.aws import DynamoTable, condition_failed
-from aiqleads.storage.codec import decode_item
+from aiqleads.storage.codec import decode_item, encode_item
 from aiqleads.storage.leads import lead_key
 
 TOTAL_SK = "total"
+LOG_PREFIX = "interaction#"
 ATTRIBUTES = (*COUNTERS, "tenant_id", "lead_id", "first_contact_at", "last_activity_at")
-SESSION_GAP = timedelta(minutes=30)
 
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def log_item(tenant_id: str, interaction: Interaction, event_id: str) -> dict[str, Any]:
+    """One applied interaction as a log item (plain values)."""
+    at = _iso(interaction.timestamp)
+    return {
+        "pk": lead_key(tenant_id, interaction.lead_id),
+        "sk": f"{LOG_PREFIX}{at}#{event_id}",
+        "tenant_id": tenant_id,
+        "lead_id": interaction.lead_id,
+        "action": interaction.action.value,
+        "actor": interaction.actor,
+        "at": at,
+        "event_id": event_id,
+    }
+
+
+class InteractionLogReader(DynamoTable):
+    """A lead's logged interactions before a moment (the training set's behaviour as of a label time)."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:Query", on="table_name"),)
+
+    def before(self, tenant_id: str, lead_id: str, moment: datetime) -> list[tuple[Action, datetime]]:
+        """(action, timestamp) of the lead's interactions with timestamp < `moment`, oldest first."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :moment",
+            # An item at exactly `moment` sorts after the bound (its sk goes on with #<event id>): left out.
+            "ExpressionAttributeValues": {
+                ":pk": {"S": lead_key(tenant_id, lead_id)},
+                ":first": {"S": LOG_PREFIX},
+                ":moment": {"S": f"{LOG_PREFIX}{_iso(moment)}"},
+            },
+            "ProjectionExpression": "#action, #at",
+            "ExpressionAttributeNames": {"#action": "action", "#at": "at"},
+        }
+        found: list[tuple[Action, datetime]] = []
+        while True:
+            response = self.dynamodb.query(**request)
+            for item in response.get("Items", []):
+                found.append((Action(item["action"]["S"]), datetime.fromisoformat(item["at"]["S"])))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return found
+            request["ExclusiveStartKey"] = last
 
 
 class AggregateReader(DynamoTable):
@@ -43,15 +96,18 @@ class AggregateReader(DynamoTable):
         item = response.get("Item")
         return BehaviourTotals.from_item(decode_item(item)) if item else None
 
-    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
+    def record(self, tenant_id: str, interaction: Interaction, event_id: str) -> BehaviourTotals:
         raise RuntimeError("interactions are applied by the events function (EventsQueue), not here")
 
 
 class AggregateRepository(AggregateReader):
-    IAM = (*AggregateReader.IAM, access("dynamodb:UpdateItem", on="table_name"))
+    IAM = (*AggregateReader.IAM, access("dynamodb:UpdateItem", "dynamodb:PutItem", on="table_name"))
 
-    def record(self, tenant_id: str, interaction: Interaction) -> BehaviourTotals:
-        """Apply one interaction; returns the totals after it."""
+    def record(self, tenant_id: str, interaction: Interaction, event_id: str) -> BehaviourTotals:
+        """Apply one interaction (log it, then count it); returns the totals after it."""
+        # The log first: a failure after it leaves the message to be retried, and the retry rewrites the same
+        # item (its key holds the event id), so the log never holds an interaction twice nor loses a counted one.
+        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(log_item(tenant_id, interaction, event_id)))
         counter = ACTION_COUNTERS.get(interaction.action)
         at = _iso(interaction.timestamp)
         cutoff = _iso(interaction.timestamp - SESSION_GAP)

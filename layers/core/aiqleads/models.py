@@ -7,7 +7,7 @@ columnar validator (bulk files) enforces exactly the same rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
@@ -221,6 +221,34 @@ class Conversion(Model):
     lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
     outcome: Outcome
     at: UtcDatetime
+
+
+Via = Literal["api", "bulk"]
+
+
+class LeadOutcome(BaseModel):
+    """One recorded outcome of a lead, as a dataset builder reads it: the label, when it happened (and whether
+    the reporter said so or it is the upload's time), when we learned it, and who reported it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_id: str
+    outcome: Outcome
+    at: datetime
+    at_reported: bool
+    recorded_at: datetime
+    via: Via
+    job_id: str | None = None  # the bulk job whose upload carried it
+
+
+def latest_outcomes(outcomes: Iterable[LeadOutcome]) -> dict[str, LeadOutcome]:
+    """Each lead's outcome: its latest by `at` (a later report supersedes, e.g. lost then won back)."""
+    latest: dict[str, LeadOutcome] = {}
+    for outcome in outcomes:
+        known = latest.get(outcome.lead_id)
+        if known is None or (outcome.at, outcome.recorded_at) >= (known.at, known.recorded_at):
+            latest[outcome.lead_id] = outcome
+    return latest
 
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"

@@ -22,17 +22,20 @@ never sees them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
 from aiqleads.errors import Conflict
 from aiqleads.iam import Access, access
-from aiqleads.models import Conversion, Lead, Outcome, Score
+from aiqleads.models import Conversion, Lead, Score, Via
+
+# The domain's (models.py), named here too for the readers of outcomes, which get them from this module.
+from aiqleads.models import LeadOutcome as LeadOutcome
+from aiqleads.models import latest_outcomes as latest_outcomes
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.batch import batch_put, batch_write_json
@@ -43,8 +46,6 @@ SCORE_SK = "score"
 CONVERSION_PREFIX = "conversion#"
 OUTCOMES_PARTITION = "#outcomes"  # after the tenant id: TenantIndex's partition of the tenant's conversion items
 
-Via = Literal["api", "bulk"]
-
 
 def lead_key(tenant_id: str, lead_id: str) -> str:
     return f"{tenant_id}#{lead_id}"
@@ -52,21 +53,6 @@ def lead_key(tenant_id: str, lead_id: str) -> str:
 
 def _iso(value: datetime | None) -> str:
     return (value or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class LeadOutcome(BaseModel):
-    """One recorded outcome of a lead, as a dataset builder reads it: the label, when it happened (and whether
-    the reporter said so or it is the upload's time), when we learned it, and who reported it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    lead_id: str
-    outcome: Outcome
-    at: datetime
-    at_reported: bool
-    recorded_at: datetime
-    via: Via
-    job_id: str | None = None  # the bulk job whose upload carried it
 
 
 def conversion_item(
@@ -113,16 +99,6 @@ def outcome_from_item(item: dict[str, Any]) -> LeadOutcome:
     )
 
 
-def latest_outcomes(outcomes: Iterable[LeadOutcome]) -> dict[str, LeadOutcome]:
-    """Each lead's outcome: its latest by `at` (a later report supersedes, e.g. lost then won back)."""
-    latest: dict[str, LeadOutcome] = {}
-    for outcome in outcomes:
-        known = latest.get(outcome.lead_id)
-        if known is None or (outcome.at, outcome.recorded_at) >= (known.at, known.recorded_at):
-            latest[outcome.lead_id] = outcome
-    return latest
-
-
 @dataclass(frozen=True, slots=True)
 class LeadRecord:
     """A stored lead with its current score and recorded outcomes."""
@@ -148,7 +124,87 @@ class LeadBatchWriter(DynamoTable):
         return batch_write_json(self.dynamodb, self.table_name, requests)
 
 
-class LeadRepository(DynamoTable):
+class LeadHistoryReader(DynamoTable):
+    """A tenant's whole history, for a training set: every stored lead (TenantIndex, page by page, then the items
+    by BatchGetItem: the index holds keys only) and every recorded outcome. Reads only."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (
+        access("dynamodb:BatchGetItem", on="table_name"),
+        access("dynamodb:Query", on="table_name", path="index/TenantIndex"),
+    )
+
+    def leads(self, tenant_id: str, page_size: int = 1000) -> Iterator[Lead]:
+        """Every lead of the tenant, oldest first, each with its `created_at` (a lead stored without one has the
+        time it was stored, as its index key does)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "TenantIndex",
+            "KeyConditionExpression": "gsi2pk = :tenant",
+            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
+            "Limit": page_size,
+        }
+        while True:
+            response = self.dynamodb.query(**request)
+            pks = [item["pk"]["S"] for item in response.get("Items", [])]
+            for start in range(0, len(pks), 100):
+                found = self._lead_items(pks[start : start + 100])
+                for pk in pks[start : start + 100]:
+                    if pk in found:  # else deleted between the index read and this one
+                        yield found[pk]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def _lead_items(self, pks: Sequence[str]) -> dict[str, Lead]:
+        request: dict[str, Any] = {self.table_name: {"Keys": [{"pk": {"S": pk}, "sk": {"S": LEAD_SK}} for pk in pks]}}
+        found: dict[str, Lead] = {}
+        while request:
+            response = self.dynamodb.batch_get_item(RequestItems=request)
+            for raw in response["Responses"].get(self.table_name, []):
+                item = decode_item(raw)
+                lead = Lead.model_validate_json(item["lead"])
+                if lead.created_at is None:
+                    lead = lead.model_copy(update={"created_at": datetime.fromisoformat(item["created_at"])})
+                found[item["pk"]] = lead
+            request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def outcomes(self, tenant_id: str, since: datetime | None = None) -> list[LeadOutcome]:
+        """Every outcome recorded for the tenant's leads (API and bulk alike), oldest first; with `since`, those
+        that happened at or after it. `latest_outcomes` gives each lead's current one; a lead absent from both
+        has no known outcome."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "TenantIndex",
+            "KeyConditionExpression": "gsi2pk = :partition",
+            "ExpressionAttributeValues": {":partition": {"S": f"{tenant_id}{OUTCOMES_PARTITION}"}},
+        }
+        if since is not None:
+            request["KeyConditionExpression"] += " AND gsi2sk >= :since"
+            request["ExpressionAttributeValues"][":since"] = {"S": _iso(since)}
+        keys: list[dict[str, Any]] = []
+        while True:
+            response = self.dynamodb.query(**request)
+            keys += [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        found: dict[tuple[str, str], LeadOutcome] = {}
+        for start in range(0, len(keys), 100):  # the index holds keys only: the items say the rest
+            batch: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
+            while batch:
+                got = self.dynamodb.batch_get_item(RequestItems=batch)
+                for raw in got["Responses"].get(self.table_name, []):
+                    item = decode_item(raw)
+                    found[item["pk"], item["sk"]] = outcome_from_item(item)
+                batch = got.get("UnprocessedKeys") or {}
+        ordered = (found.get((key["pk"]["S"], key["sk"]["S"])) for key in keys)
+        return [outcome for outcome in ordered if outcome is not None]
+
+
+class LeadRepository(LeadHistoryReader):
     IAM: ClassVar[tuple[Access, ...]] = (
         # create (a transaction of two puts), put_conversion; put_score; get; exists, recent and outcomes
         access("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem", on="table_name"),
@@ -297,39 +353,6 @@ class LeadRepository(DynamoTable):
         paired = [(records[p["pk"]], p) for p in positions if p["pk"] in records]
         last = response.get("LastEvaluatedKey")
         return paired, None if last is None else {name: value["S"] for name, value in last.items()}
-
-    def outcomes(self, tenant_id: str, since: datetime | None = None) -> list[LeadOutcome]:
-        """Every outcome recorded for the tenant's leads (API and bulk alike), oldest first; with `since`, those
-        that happened at or after it. `latest_outcomes` gives each lead's current one; a lead absent from both
-        has no known outcome."""
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": "TenantIndex",
-            "KeyConditionExpression": "gsi2pk = :partition",
-            "ExpressionAttributeValues": {":partition": {"S": f"{tenant_id}{OUTCOMES_PARTITION}"}},
-        }
-        if since is not None:
-            request["KeyConditionExpression"] += " AND gsi2sk >= :since"
-            request["ExpressionAttributeValues"][":since"] = {"S": _iso(since)}
-        keys: list[dict[str, Any]] = []
-        while True:
-            response = self.dynamodb.query(**request)
-            keys += [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                break
-            request["ExclusiveStartKey"] = last
-        found: dict[tuple[str, str], LeadOutcome] = {}
-        for start in range(0, len(keys), 100):  # the index holds keys only: the items say the rest
-            batch: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
-            while batch:
-                got = self.dynamodb.batch_get_item(RequestItems=batch)
-                for raw in got["Responses"].get(self.table_name, []):
-                    item = decode_item(raw)
-                    found[item["pk"], item["sk"]] = outcome_from_item(item)
-                batch = got.get("UnprocessedKeys") or {}
-        ordered = (found.get((key["pk"]["S"], key["sk"]["S"])) for key in keys)
-        return [outcome for outcome in ordered if outcome is not None]
 
     def _records(self, pks: Sequence[str]) -> dict[str, LeadRecord]:
         """Lead and score items of `pks` (BatchGetItem), by pk."""

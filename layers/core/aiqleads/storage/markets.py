@@ -28,7 +28,8 @@ def market_key(tenant_id: str, market: str) -> str:
 
 
 class MarketSignalRepository(DynamoTable):
-    """The latest snapshot per (tenant, market), for scoring; `MarketSignalStore` also writes and reads by period."""
+    """The latest snapshot per (tenant, market), for scoring, and all of them, for a training set; `MarketSignalStore`
+    also writes and reads by period."""
 
     IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:Query", on="table_name"),)
 
@@ -63,6 +64,22 @@ class MarketSignalRepository(DynamoTable):
         snapshot = self._snapshot(items[0]) if items else None
         self._cache[tenant_id, market] = (now, snapshot)
         return snapshot
+
+    def history(self, tenant_id: str, market: str) -> list[MarketSnapshot]:
+        """Every snapshot of the market, oldest period first (a training set picks each lead's month); not cached."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": market_key(tenant_id, market)}},
+        }
+        snapshots: list[MarketSnapshot] = []
+        while True:
+            response = self.dynamodb.query(**request)
+            snapshots += [self._snapshot(item) for item in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return snapshots
+            request["ExclusiveStartKey"] = last
 
 
 class MarketSignalStore(MarketSignalRepository):

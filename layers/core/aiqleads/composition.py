@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
     from aiqleads.storage.markets import MarketSignalRepository, MarketSignalStore
+    from aiqleads.training.dataset import DatasetBuilder
     from aiqleads.webhooks.delivery import Notifier
     from aiqleads.webhooks.service import WebhookService
 
@@ -273,6 +274,24 @@ class _NoJobQueue:
 @per_process
 def recommendations_job_runner() -> RecommendationJobs:
     return recommendation_jobs(RecommendationsJobSettings.current(), _NoJobQueue())
+
+
+# ------------------------------------------------------------------------------------------------ training
+def training_dataset_builder(settings: LeadResources, *, workers: int = 16) -> DatasetBuilder:
+    """A tenant's training set from the tables its leads, interaction log and market signals live in (the
+    training function's settings, TrainingSettings, extend LeadResources). It reads only: LeadsTable's lead and
+    conversion items (BatchGetItem, Query on TenantIndex), AggregatesTable's log and MarketSignalsTable (Query)."""
+    from aiqleads.storage.aggregates import InteractionLogReader
+    from aiqleads.storage.leads import LeadHistoryReader
+    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.training.dataset import DatasetBuilder
+
+    return DatasetBuilder(
+        LeadHistoryReader(settings.leads_table),
+        InteractionLogReader(settings.aggregates_table),
+        MarketSignalRepository(settings.market_signals_table),
+        workers=workers,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ shared services

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,19 +40,6 @@ class BehaviourTotals:
     interactions: int = 0
     last_activity_at: datetime | None = None
     first_contact_at: datetime | None = None
-
-    @classmethod
-    def from_signals(cls, values: Mapping[str, Any], created_at: datetime, now: datetime) -> BehaviourTotals:
-        """Totals that give these signals back (the local demo stores generated rows as aggregates)."""
-        counts = {name: int(float(values.get(name) or 0)) for name in SIGNAL_COUNTERS}
-        minutes = values.get(MINUTES_TO_FIRST_CONTACT)
-        hours = float(values.get(HOURS_SINCE_LAST_ACTIVITY) or 0)
-        return cls(
-            **counts,
-            interactions=sum(counts[name] for name in ACTION_COUNTERS.values()),
-            last_activity_at=max(created_at, now - timedelta(hours=hours)),
-            first_contact_at=None if minutes in (None, "") else created_at + timedelta(minutes=float(minutes)),
-        )
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> BehaviourTotals:

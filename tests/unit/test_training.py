@@ -148,3 +148,24 @@ def test_small_model_learns_the_generated_story(small_model: ModelArtifact):
     assert metrics["parity_max_abs_diff"] <= 1e-4
     grades = small_model.manifest.grades
     assert grades["A"] >= grades["B"] >= grades["C"]
+
+
+def test_a_threshold_just_under_a_float32_value_splits_as_lightgbm_does() -> None:
+    """Rows holding 35.2 and its float32 neighbour below: LightGBM's threshold lies between them in double and
+    rounds up to 35.2 in float32, which would send the 35.2 rows the other way in ONNX (the demo tenant's
+    minutes to first contact did exactly this). The export steps such thresholds down one float32."""
+    import lightgbm as lgb
+    import onnxruntime as ort
+
+    from aiqleads.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
+
+    rng = np.random.default_rng(0)
+    value = np.float32(35.2)
+    x = np.where(rng.random(400) < 0.5, np.nextafter(value, np.float32(-np.inf)), value).astype(np.float32)[:, None]
+    y = np.where(rng.random(400) < 0.1, x[:, 0] != value, x[:, 0] == value).astype(int)
+    params = {"objective": "binary", "num_leaves": 2, "min_data_in_leaf": 5, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(x.astype(np.float64), y), 3)
+    assert all(np.float32(t["tree_structure"]["threshold"]) == value for t in booster.dump_model()["tree_info"])
+    session = ort.InferenceSession(export_onnx(booster, 1, 1.0, 0.0).SerializeToString())
+    onnx_p = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+    assert np.max(np.abs(onnx_p - booster.predict(x.astype(np.float64)))) < 1e-6

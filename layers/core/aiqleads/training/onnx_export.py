@@ -24,6 +24,34 @@ def _attribute(node: onnx.NodeProto, name: str) -> onnx.AttributeProto | None:
     return next((a for a in node.attribute if a.name == name), None)
 
 
+def _floor_thresholds(ensemble: onnx.NodeProto, booster: lgb.Booster) -> None:
+    """Make each `x <= threshold` split send float32 inputs where LightGBM sends them.
+
+    LightGBM compares in double, the ONNX ensemble in float32 with the threshold rounded to the nearest float32.
+    A threshold just under a float32 value v (LightGBM puts them there when the data has v and its float32
+    neighbour below, as continuous measurements do) rounds up to v, and a row holding exactly v goes left in
+    ONNX and right in LightGBM. For a float32 x, `x <= t` is `x <= the largest float32 not above t`, so those
+    thresholds are stepped down one float32."""
+    rounded_up: dict[int, set[float]] = {}  # feature -> float32 values that some threshold lies just under
+    stack = [tree["tree_structure"] for tree in booster.dump_model()["tree_info"]]
+    while stack:
+        node = stack.pop()
+        if "split_index" not in node:
+            continue
+        stack += [node["left_child"], node["right_child"]]
+        threshold = node["threshold"]
+        if node["decision_type"] == "<=" and float(np.float32(threshold)) > threshold:
+            rounded_up.setdefault(node["split_feature"], set()).add(float(np.float32(threshold)))
+    values, features, modes = (
+        _attribute(ensemble, name) for name in ("nodes_values", "nodes_featureids", "nodes_modes")
+    )
+    if not rounded_up or values is None or features is None or modes is None:
+        return
+    for i, (value, feature, mode) in enumerate(zip(values.floats, features.ints, modes.strings, strict=True)):
+        if mode == b"BRANCH_LEQ" and value in rounded_up.get(feature, ()):
+            values.floats[i] = float(np.nextafter(np.float32(value), np.float32(-np.inf)))
+
+
 def export_onnx(booster: lgb.Booster, n_features: int, slope: float, intercept: float) -> onnx.ModelProto:
     converted = convert_lightgbm(
         booster,
@@ -33,6 +61,7 @@ def export_onnx(booster: lgb.Booster, n_features: int, slope: float, intercept: 
         target_opset=TARGET_OPSET,
     )
     ensemble = next(n for n in converted.graph.node if n.op_type == ENSEMBLE)
+    _floor_thresholds(ensemble, booster)
     post_transform = _attribute(ensemble, "post_transform")
     if post_transform is None or post_transform.s != b"LOGISTIC" or _attribute(ensemble, "base_values") is not None:
         raise ValueError("unexpected ONNX tree ensemble: cannot fold the calibration into it")

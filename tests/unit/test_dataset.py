@@ -278,3 +278,18 @@ def test_recency_can_be_measured_at_the_last_interaction_instead() -> None:
     found = rows(builder(history, log).build(TENANT, now=NOW, policy=policy))
     assert (found["won"]["hours_since_last_activity"], found["window"]["hours_since_last_activity"]) == (0, 0)
     assert found["won"]["views"] == found["window"]["views"] == 1
+
+
+def test_the_training_function_wires_the_readers_of_its_tables() -> None:
+    from aiqleads.composition import training_dataset_builder
+    from aiqleads.settings import LeadResources
+    from aiqleads.storage.aggregates import InteractionLogReader
+    from aiqleads.storage.leads import LeadHistoryReader
+    from aiqleads.storage.markets import MarketSignalRepository
+
+    names = {"LEADS_TABLE": "L", "AGGREGATES_TABLE": "A", "MARKET_SIGNALS_TABLE": "M", "DOMAIN_EVENTS_TOPIC_ARN": "T"}
+    built = training_dataset_builder(LeadResources.from_env(names))
+    assert isinstance(built.leads, LeadHistoryReader)
+    assert isinstance(built.interactions, InteractionLogReader)
+    assert isinstance(built.markets, MarketSignalRepository)
+    assert (built.leads.table_name, built.interactions.table_name, built.markets.table_name) == ("L", "A", "M")

@@ -196,8 +196,10 @@ def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[st
         lead_items.append(repository.lead_item(DEMO_TENANT, lead))
         lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score, lead))
         ids.append(lead.id)
-    LeadBatchWriter(repository.table_name, dynamodb).write_items(lead_items)
-    _write_fast(dynamodb, cloud.resources.ref("AggregatesTable"), aggregate_items)
+    with ThreadPoolExecutor(1) as pool:  # the log on the side: moto takes most of the time, in its own process
+        log = pool.submit(_write_fast, dynamodb, cloud.resources.ref("AggregatesTable"), aggregate_items)
+        LeadBatchWriter(repository.table_name, dynamodb).write_items(lead_items)
+        log.result()
     return ids
 
 

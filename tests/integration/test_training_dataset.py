@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def builder(info: dict[str, Any], aws: Callable[[str], Any]) -> DatasetBuilder:
-    """What composition.training_dataset_builder wires, on this cloud's tables with a client of its endpoint."""
+    """What composition.dataset_builder wires, on this cloud's tables with a client of its endpoint."""
     tables, dynamodb = info["tables"], aws("dynamodb")
     return DatasetBuilder(
         LeadHistoryReader(tables["LeadsTable"], dynamodb),

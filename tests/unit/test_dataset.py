@@ -280,16 +280,25 @@ def test_recency_can_be_measured_at_the_last_interaction_instead() -> None:
     assert found["won"]["views"] == found["window"]["views"] == 1
 
 
-def test_the_training_function_wires_the_readers_of_its_tables() -> None:
-    from aiqleads.composition import training_dataset_builder
-    from aiqleads.settings import LeadResources
+def test_the_training_function_wires_the_readers_of_its_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiqleads import composition
+    from aiqleads.process_cache import reset
     from aiqleads.storage.aggregates import InteractionLogReader
     from aiqleads.storage.leads import LeadHistoryReader
     from aiqleads.storage.markets import MarketSignalRepository
 
-    names = {"LEADS_TABLE": "L", "AGGREGATES_TABLE": "A", "MARKET_SIGNALS_TABLE": "M", "DOMAIN_EVENTS_TOPIC_ARN": "T"}
-    built = training_dataset_builder(LeadResources.from_env(names))
+    names = {"LEADS_TABLE": "L", "AGGREGATES_TABLE": "A", "MARKET_SIGNALS_TABLE": "M", "DOMAIN_EVENTS_TOPIC_ARN": "T",
+             "TRAINING_MIN_LABELLED": "500", "LABEL_WINDOW_DAYS": "60"}  # fmt: skip
+    for name, value in names.items():
+        monkeypatch.setenv(name, value)
+    reset()
+    try:
+        built = composition.training_dataset_builder()
+        policy = composition.training_history_policy()
+    finally:
+        reset()
     assert isinstance(built.leads, LeadHistoryReader)
     assert isinstance(built.interactions, InteractionLogReader)
     assert isinstance(built.markets, MarketSignalRepository)
     assert (built.leads.table_name, built.interactions.table_name, built.markets.table_name) == ("L", "A", "M")
+    assert policy == HistoryPolicy(label_window_days=60, min_labelled=500, min_conversions=120)

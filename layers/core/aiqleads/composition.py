@@ -37,6 +37,7 @@ from aiqleads.settings import (
     RecommendationJobResources,
     RecommendationResources,
     RecommendationsJobSettings,
+    TrainingSettings,
 )
 
 # boto3 is every function's, so it loads with the handler in Lambda's init phase rather than inside the first
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
     from aiqleads.storage.markets import MarketSignalRepository, MarketSignalStore
-    from aiqleads.training.dataset import DatasetBuilder
+    from aiqleads.training.dataset import DatasetBuilder, HistoryPolicy
     from aiqleads.webhooks.delivery import Notifier
     from aiqleads.webhooks.service import WebhookService
 
@@ -277,10 +278,27 @@ def recommendations_job_runner() -> RecommendationJobs:
 
 
 # ------------------------------------------------------------------------------------------------ training
-def training_dataset_builder(settings: LeadResources, *, workers: int = 16) -> DatasetBuilder:
-    """A tenant's training set from the tables its leads, interaction log and market signals live in (the
-    training function's settings, TrainingSettings, extend LeadResources). It reads only: LeadsTable's lead and
-    conversion items (BatchGetItem, Query on TenantIndex), AggregatesTable's log and MarketSignalsTable (Query)."""
+@per_process
+def training_dataset_builder() -> DatasetBuilder:
+    """The training function's: a tenant's training set from the tables its settings name."""
+    return dataset_builder(TrainingSettings.current())
+
+
+def training_history_policy() -> HistoryPolicy:
+    """The history policy the training function's settings set (label window, minimum history)."""
+    from aiqleads.training.dataset import HistoryPolicy
+
+    settings = TrainingSettings.current()
+    return HistoryPolicy(
+        label_window_days=settings.label_window_days,
+        min_labelled=settings.training_min_labelled,
+        min_conversions=settings.training_min_conversions,
+    )
+
+
+def dataset_builder(settings: LeadResources, *, workers: int = 16) -> DatasetBuilder:
+    """A training set builder on the tables a lead service uses. It only reads: LeadsTable's lead and conversion
+    items (BatchGetItem, Query on TenantIndex), AggregatesTable's interaction log and MarketSignalsTable (Query)."""
     from aiqleads.storage.aggregates import InteractionLogReader
     from aiqleads.storage.leads import LeadHistoryReader
     from aiqleads.storage.markets import MarketSignalRepository

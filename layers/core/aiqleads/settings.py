@@ -206,6 +206,15 @@ class BulkSettings(ModelResources):
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="BULK_WORK_DIR")
 
 
+class TrainingSettings(LeadResources):
+    """The training function's settings (the function itself comes separately): what its dataset builder reads and
+    the history policy's figures, under the names that function uses."""
+
+    label_window_days: int = Field(90, ge=1, le=3650)  # older than this without a conversion: lost
+    training_min_labelled: int = Field(1000, ge=2)
+    training_min_conversions: int = Field(120, ge=1)
+
+
 FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
     "api": ApiSettings,
     "authorizer": AuthorizerSettings,

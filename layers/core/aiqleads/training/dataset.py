@@ -49,13 +49,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from aiqleads.errors import DomainError
 from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS, BehaviourTotals
 from aiqleads.features.market import MARKET_COLUMNS, market_signals
 from aiqleads.models import Action, Lead, LeadOutcome, MarketSnapshot, Outcome, latest_outcomes
-from aiqleads.validation.flat import LABEL_COLUMN, LEAD_COLUMNS, NUMERIC_LEAD_COLUMNS
+from aiqleads.validation.flat import LABEL_COLUMN as LABEL_COLUMN
+from aiqleads.validation.flat import LEAD_COLUMNS, NUMERIC_LEAD_COLUMNS
 
 COLUMNS: tuple[str, ...] = (*LEAD_COLUMNS, *BEHAVIOUR_COLUMNS, *MARKET_COLUMNS, LABEL_COLUMN)
 """The dataset's columns, in order: a flat training table as `aiqleads train` reads one."""
@@ -116,6 +116,8 @@ class TrainingDataset:
 
     def write_parquet(self, path: Path) -> str:
         """Write the table; returns the file's sha256 (the model's lineage names it)."""
+        import pyarrow.parquet as pq  # only the training function writes datasets
+
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(self.table, path)
         with path.open("rb") as handle:

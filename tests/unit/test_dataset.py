@@ -133,6 +133,7 @@ def test_labels_come_from_the_latest_outcome_or_the_window() -> None:
         "lost_by_window": 2,
         "unlabelled": 1,
         "created_after": 1,
+        "dated_by_upload": 0,
         "outcomes_without_lead": 1,
         "with_behaviour": 0,
         "without_behaviour": 6,

@@ -150,8 +150,10 @@ class DatasetBuilder:
     def build(self, tenant_id: str, *, now: datetime, policy: HistoryPolicy) -> TrainingDataset:
         """The tenant's training set as of `now`; InsufficientHistory (nothing else read) when it is too small."""
         counts = dict.fromkeys(
-            ("leads", "labelled", "conversions", "lost_reported", "lost_by_window", "unlabelled", "created_after"), 0
-        )
+            ("leads", "labelled", "conversions", "lost_reported", "lost_by_window", "unlabelled", "created_after",
+             "dated_by_upload"),
+            0,
+        )  # fmt: skip
         known = [o for o in self.leads.outcomes(tenant_id) if o.recorded_at <= now]
         outcomes = latest_outcomes(known)
         labelled: list[_Labelled] = []
@@ -167,6 +169,7 @@ class DatasetBuilder:
             if outcome is not None:
                 converted = outcome.outcome is Outcome.CONVERTED
                 counts["conversions" if converted else "lost_reported"] += 1
+                counts["dated_by_upload"] += not outcome.at_reported  # labelled as at the upload's time
                 labelled.append(_Labelled(lead, created, int(converted), outcome.at))
             elif created <= now - policy.label_window:
                 counts["lost_by_window"] += 1

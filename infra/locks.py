@@ -12,6 +12,11 @@ layers/deps/requirements.txt declare, and the check that a lock still satisfies 
   wheels only), resolved for x86_64 and for aarch64, which must agree: `make package` installs it on both. The
   AWS SDK is held to dev.txt's pins: the layer ships it, and the tests (of storage/dynamo_parser.py's override of a
   private botocore method above all) run against dev.txt's.
+- layers/training/requirements.lock: layers/training/requirements.txt (the training function's layer, on top of the
+  deps layer) for the Lambda runtime, resolved like the deps layer's. Through layers/training/constraints.txt, what
+  the deps layer ships (numpy, typing-extensions, ...) is pinned as the deps layer pins it (the training layer
+  leaves those out and uses the deps layer's) and everything else as requirements/dev.txt pins it, so the tests
+  train with the versions Lambda trains with.
 - requirements/sam.txt: the AWS SAM CLI (requirements/sam.in) for the deploy rehearsal (make rehearse), universal
   like dev.txt but resolved on its own: it goes into a venv of its own, .venv-sam, whose pins of boto3, cfn-lint,
   pydantic and others need not agree with the project's.
@@ -33,7 +38,16 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from infra.packaging.config import DEPS_LOCK, DEPS_REQUIREMENTS, PYTHON_VERSION, ROOT, shorten
+from infra.packaging.config import (
+    DEPS_LOCK,
+    DEPS_REQUIREMENTS,
+    PYTHON_VERSION,
+    ROOT,
+    TRAINING_LOCK,
+    TRAINING_REQUIREMENTS,
+    shorten,
+)
+from infra.packaging.distributions import UNUSED_DISTRIBUTIONS
 from infra.packaging.install import read_requirements
 
 PYPROJECT = ROOT / "pyproject.toml"
@@ -114,6 +128,7 @@ def stale(lock: Path, requirements: Sequence[Requirement]) -> list[str]:
 def all_stale() -> list[str]:
     problems = [problem for lock, extras in PROJECT_LOCKS.items() for problem in stale(lock, declared(extras))]
     problems += stale(SAM_LOCK, read_requirements(SAM_REQUIREMENTS))
+    problems += stale(TRAINING_LOCK, read_requirements(TRAINING_REQUIREMENTS))
     return problems + stale(DEPS_LOCK, read_requirements(DEPS_REQUIREMENTS))
 
 
@@ -171,25 +186,66 @@ def write_sdk_constraints() -> Path:
     return SDK_CONSTRAINTS
 
 
-def compile_layer_lock(upgrade: bool) -> None:
+def compile_lambda_lock(requirements: Path, lock: Path, constraints: Path, upgrade: bool) -> None:
     """One resolution per Lambda architecture; the lock is written only when they agree."""
     texts = []
     with tempfile.TemporaryDirectory(prefix="aiqleads-lock-") as scratch:
-        constraints = shorten(str(write_sdk_constraints()))
         for platform in LAMBDA_PLATFORMS:
             output = Path(scratch) / platform
-            if DEPS_LOCK.is_file():
-                shutil.copyfile(DEPS_LOCK, output)  # uv keeps the pins of the file it rewrites
+            if lock.is_file():
+                shutil.copyfile(lock, output)  # uv keeps the pins of the file it rewrites
             options = ["--python-version", PYTHON_VERSION, "--python-platform", platform, "--only-binary", ":all:"]
-            options += ["-c", constraints]
-            _run(uv_compile(DEPS_REQUIREMENTS, output, options, upgrade))
+            options += ["-c", shorten(str(constraints))]
+            _run(uv_compile(requirements, output, options, upgrade))
             texts.append(output.read_text(encoding="utf-8"))
     if texts[0] != texts[1]:
         raise SystemExit(
-            f"{shorten(str(DEPS_LOCK))}: the resolutions for {' and '.join(LAMBDA_PLATFORMS)} differ; "
-            "one lock cannot serve both architectures (pin the differing package in layers/deps/requirements.txt)"
+            f"{shorten(str(lock))}: the resolutions for {' and '.join(LAMBDA_PLATFORMS)} differ; one lock cannot "
+            f"serve both architectures (pin the differing package in {shorten(str(requirements))})"
         )
-    DEPS_LOCK.write_text(texts[0], encoding="utf-8")
+    lock.write_text(texts[0], encoding="utf-8")
+
+
+def compile_layer_lock(upgrade: bool) -> None:
+    compile_lambda_lock(DEPS_REQUIREMENTS, DEPS_LOCK, write_sdk_constraints(), upgrade)
+
+
+# The training layer goes on top of the deps layer (Layers: [CoreLayer, DepsLayer, TrainingLayer]): what the deps
+# layer ships, the training layer leaves out and imports from there, so the lock must pin it as the deps lock does;
+# the rest (lightgbm, onnx, scipy, protobuf, ...) as dev.txt does, the versions `make setup` installs and the tests
+# train with. make lock writes both into layers/training/constraints.txt (kept to the names the lock pins).
+TRAINING_CONSTRAINTS = TRAINING_LOCK.parent / "constraints.txt"
+
+
+def deps_layer_pins() -> dict[str, Pin]:
+    """The pins of the distributions the deps layer ships: its lock, less what `make package` prunes from it
+    (distributions.UNUSED_DISTRIBUTIONS; none of them requires anything else)."""
+    unused = {str(canonicalize_name(name)) for name in UNUSED_DISTRIBUTIONS}
+    return {pin.name: pin for pin in read_lock(DEPS_LOCK) if pin.name not in unused}
+
+
+def training_constraint_pins() -> list[Pin]:
+    """Every pin the training lock may take: the deps layer's for what it ships, dev.txt's for everything else."""
+    shipped = deps_layer_pins()
+    dev = [pin for pin in read_lock(DEV_LOCK) if pin.name not in shipped]
+    return sorted([*shipped.values(), *dev], key=lambda pin: (pin.name, pin.marker or ""))
+
+
+def write_training_constraints(only: Sequence[str] | None = None) -> Path:
+    pins = [pin for pin in training_constraint_pins() if only is None or pin.name in only]
+    header = (
+        "# Written by `make lock`: the deps layer's pins (requirements.lock there, less what make package prunes) for\n"
+        "# what the deps layer ships, requirements/dev.txt's for the rest, so that the training layer runs the versions\n"
+        "# the tests run and shares the deps layer's copies.\n"
+    )
+    lines = [f"{pin.name}=={pin.version}" + (f" ; {pin.marker}" if pin.marker else "") + "\n" for pin in pins]
+    TRAINING_CONSTRAINTS.write_text(header + "".join(lines), encoding="utf-8")
+    return TRAINING_CONSTRAINTS
+
+
+def compile_training_lock(upgrade: bool) -> None:
+    compile_lambda_lock(TRAINING_REQUIREMENTS, TRAINING_LOCK, write_training_constraints(), upgrade)
+    write_training_constraints(only=[pin.name for pin in read_lock(TRAINING_LOCK)])
 
 
 def compile_sam_lock(upgrade: bool) -> None:
@@ -206,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "compile":
         compile_project_locks(args.upgrade)
         compile_layer_lock(args.upgrade)
+        compile_training_lock(args.upgrade)  # after the deps lock, whose pins it shares
         compile_sam_lock(args.upgrade)
     problems = all_stale()
     for problem in problems:

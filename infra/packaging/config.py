@@ -8,10 +8,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
 DEPS_LOCK = ROOT / "layers" / "deps" / "requirements.lock"  # DEPS_REQUIREMENTS pinned with hashes (make lock)
+# The training function's own layer (lightgbm, onnx, onnxmltools and what they import), on top of the deps layer.
+TRAINING_REQUIREMENTS = ROOT / "layers" / "training" / "requirements.txt"
+TRAINING_LOCK = ROOT / "layers" / "training" / "requirements.lock"  # pinned like DEPS_LOCK (make lock)
 CORE_PACKAGE = ROOT / "layers" / "core" / "aiqleads"
 MODEL_ROOT = ROOT / "model_artifacts" / "lead_scorer"
 OPENAPI_DOCUMENT = ROOT / "openapi.json"  # GET /v1/openapi.json serves it from the core layer (make openapi)
 FUNCTIONS_DIR = ROOT / "functions"
+TEMPLATE = ROOT / "template.yaml"  # which layers each function deploys with (the size check is per function)
 DEFAULT_OUT = ROOT / "build" / "package"
 
 PYTHON_VERSION = "3.13"

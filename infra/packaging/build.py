@@ -1,5 +1,6 @@
-"""One architecture's build: the deps layer (installed, pruned, stripped, checked), the core layer, one zip per
-function, their sizes, and the smoke test when this host can run that architecture."""
+"""One architecture's build: the deps layer (installed, pruned, stripped, checked), the training layer on top of
+it (infra/packaging/training.py), the core layer, one zip per function, their sizes with the layers each function
+deploys with (template.yaml), and the smoke test when this host can run that architecture."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ast
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,16 +24,21 @@ from infra.packaging.config import (
     MODEL_ROOT,
     OPENAPI_DOCUMENT,
     ROOT,
+    TEMPLATE,
+    TRAINING_LOCK,
+    TRAINING_REQUIREMENTS,
     PackagingError,
     shorten,
 )
 from infra.packaging.distributions import SDK_DISTRIBUTIONS, UNUSED_DISTRIBUTIONS, prune_distributions
 from infra.packaging.elf import ELF_MACHINES, dedupe_shared_libraries, elf_files, unresolved_libraries
 from infra.packaging.install import pip_command, read_requirements, run_pip
+from infra.packaging.layer_sets import FunctionLayers, layers_for
 from infra.packaging.report import ArchitectureBuild, artifact_for
 from infra.packaging.smoke_runner import Interpreter, runtime_sdk, smoke_test
 from infra.packaging.strip import StripReport, strip_tree
 from infra.packaging.symbols import find_strip_tool, strip_symbols
+from infra.packaging.training import build_training_layer
 from infra.packaging.zips import CACHE_PATTERNS, copy_tree, tree_size, write_zip
 
 
@@ -47,6 +54,9 @@ class BuildOptions:
     requirements: Path = DEPS_REQUIREMENTS  # what the layer declares: the roots of the distributions it keeps
     lock: Path = DEPS_LOCK  # what pip installs: `requirements` pinned with hashes
     functions_dir: Path = FUNCTIONS_DIR
+    training_requirements: Path = TRAINING_REQUIREMENTS  # the training layer's, as `requirements` for deps
+    training_lock: Path = TRAINING_LOCK
+    template: Path = TEMPLATE  # which layers each function deploys with
 
 
 def host_architecture() -> str | None:
@@ -55,7 +65,7 @@ def host_architecture() -> str | None:
     return machines.get(platform.machine().lower())
 
 
-def _strip_native_libraries(arch: str, site: Path, report: StripReport, options: BuildOptions) -> str:
+def strip_native_libraries(arch: str, site: Path, report: StripReport, options: BuildOptions) -> str:
     if not options.strip_symbols:
         return "native libraries not stripped (--no-strip-symbols)"
     tool = find_strip_tool(arch, host_architecture())
@@ -68,8 +78,9 @@ def _strip_native_libraries(arch: str, site: Path, report: StripReport, options:
     return f"native libraries stripped with {tool.name} --strip-unneeded"
 
 
-def _check_native_files(arch: str, site: Path) -> None:
-    problems = unresolved_libraries(site)
+def check_native_files(arch: str, site: Path, provided: Iterable[str] = ()) -> None:
+    """Every DT_NEEDED resolves (in `site`, `provided` or the system) and every ELF file is for `arch`."""
+    problems = unresolved_libraries(site, provided)
     if problems:
         raise PackagingError(f"{arch}: stripping broke shared-library links:\n  " + "\n  ".join(problems))
     wrong_machine = {
@@ -117,7 +128,7 @@ def build_deps_layer(arch: str, layer: Path, options: BuildOptions) -> list[str]
     removed = prune_distributions(site, declared, excluded, arch)
     report = strip_tree(site)
     dedupe_shared_libraries(site, report)
-    notes = [_strip_native_libraries(arch, site, report, options)]
+    notes = [strip_native_libraries(arch, site, report, options)]
     if options.bundle_sdk:
         notes.append(precompile_sdk(site, options.python))
     after = tree_size(site)
@@ -126,7 +137,7 @@ def build_deps_layer(arch: str, layer: Path, options: BuildOptions) -> list[str]
         print(f"  - {distribution.name}: {distribution.bytes / MB:.2f} MB ({distribution.reason})")
     for reason, (files, size) in sorted(report.removed.items(), key=lambda item: -item[1][1]):
         print(f"  - {size / MB:6.2f} MB in {files:5d} files: {reason}")
-    _check_native_files(arch, site)
+    check_native_files(arch, site)
     return notes
 
 
@@ -186,8 +197,29 @@ def build_functions(work: Path, options: BuildOptions, build: ArchitectureBuild)
                 f"warning: functions/{source.name}/requirements.txt is not installed; "
                 "runtime dependencies belong in layers/deps/requirements.txt"
             )
-        write_zip(staged, work / "functions" / f"{source.name}.zip")
-        build.artifacts.append(artifact_for(f"functions/{source.name}.zip", work / "functions" / f"{source.name}.zip"))
+        function_zip = work / "functions" / f"{source.name}.zip"
+        write_zip(staged, function_zip)
+        build.artifacts.append(artifact_for(f"functions/{source.name}.zip", function_zip, function=source.name))
+
+
+def function_layer_sets(functions: list[str], template: Path, build: ArchitectureBuild) -> dict[str, FunctionLayers]:
+    """Each function's layers from the template; the built layers must include them all."""
+    from infra.template import TemplateError, load_template
+
+    try:
+        sets = layers_for(functions, load_template(template))
+    except TemplateError as exc:
+        raise PackagingError(f"cannot read which layers each function uses: {exc}") from exc
+    built = {artifact.layer for artifact in build.artifacts if artifact.layer}
+    for function in sets.values():
+        if missing := [layer for layer in function.layers if layer not in built]:
+            raise PackagingError(f"functions/{function.function} uses layers this build does not make: {missing}")
+        if function.resource is None:
+            build.notes.append(
+                f"functions/{function.function} is not in {shorten(str(template))}: sized and smoke-tested with the "
+                f"Globals' layers ({', '.join(function.layers)})"
+            )
+    return sets
 
 
 def smoke_interpreter(arch: str, options: BuildOptions) -> Interpreter | None:
@@ -199,7 +231,9 @@ def smoke_interpreter(arch: str, options: BuildOptions) -> Interpreter | None:
     return Interpreter(command, native=options.python) if command else None
 
 
-def smoke_test_note(arch: str, work: Path, options: BuildOptions) -> str:
+def smoke_test_note(
+    arch: str, work: Path, options: BuildOptions, layer_sets: dict[str, FunctionLayers] | None = None
+) -> str:
     if not options.smoke_test:
         return "smoke test skipped (--no-smoke-test)"
     python = smoke_interpreter(arch, options)
@@ -212,7 +246,7 @@ def smoke_test_note(arch: str, work: Path, options: BuildOptions) -> str:
             raise PackagingError(f"{arch}: {reason}")
         return reason
     sdk = None if options.bundle_sdk else runtime_sdk(options.requirements, options.out, arch, options.python)
-    return smoke_test(work, python, sdk)
+    return smoke_test(work, python, sdk, {name: f.layers for name, f in (layer_sets or {}).items()})
 
 
 def build_architecture(arch: str, options: BuildOptions) -> ArchitectureBuild:
@@ -224,12 +258,18 @@ def build_architecture(arch: str, options: BuildOptions) -> ArchitectureBuild:
 
     build.notes += build_deps_layer(arch, work / "deps", options)
     write_zip(work / "deps", work / "deps.zip")
-    build.artifacts.append(artifact_for("deps.zip (DepsLayer)", work / "deps.zip"))
+    build.artifacts.append(artifact_for("deps.zip (DepsLayer)", work / "deps.zip", layer="deps"))
+
+    build.notes += build_training_layer(arch, work / "training", work / "deps", options)
+    write_zip(work / "training", work / "training.zip")
+    build.artifacts.append(artifact_for("training.zip (TrainingLayer)", work / "training.zip", layer="training"))
 
     build_core_layer(work / "core", options.model_version)
     write_zip(work / "core", work / "core.zip")
-    build.artifacts.append(artifact_for("core.zip (CoreLayer)", work / "core.zip"))
+    build.artifacts.append(artifact_for("core.zip (CoreLayer)", work / "core.zip", layer="core"))
 
     build_functions(work, options, build)
-    build.notes.append(smoke_test_note(arch, work, options))
+    functions = [artifact.function for artifact in build.artifacts if artifact.function]
+    build.layer_sets = function_layer_sets(functions, options.template, build)
+    build.notes.append(smoke_test_note(arch, work, options, build.layer_sets))
     return build

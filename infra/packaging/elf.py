@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -145,10 +146,32 @@ def dedupe_shared_libraries(root: Path, report: StripReport) -> None:
                 remove_path(path, report, "duplicate copies of shared libraries no one loads by that name")
 
 
-def unresolved_libraries(root: Path) -> list[str]:
-    """Each DT_NEEDED that is neither a file in the layer nor a library manylinux lets a wheel assume."""
+VENDORED_UNNEEDED = "libraries auditwheel vendored (*.libs/) that no native file left in the layer links"
+
+
+def remove_unneeded_vendored_libraries(root: Path, report: StripReport) -> None:
+    """Remove the libraries of `*.libs/` directories (grafted into a wheel by auditwheel for its own extension
+    modules) that no remaining ELF file names in DT_NEEDED, until none is left: once the modules that linked a
+    vendored OpenBLAS are gone, so is it, and then the gfortran only it linked."""
+    while True:
+        elves = elf_files(root)
+        needed = {name for info in elves.values() for name in info.needed}
+        unneeded = [
+            path
+            for path in elves
+            if path.parent.name.endswith(".libs") and path.parent.parent == root and path.name not in needed
+        ]
+        if not unneeded:
+            return
+        for path in unneeded:
+            remove_path(path, report, VENDORED_UNNEEDED)
+
+
+def unresolved_libraries(root: Path, provided: Iterable[str] = ()) -> list[str]:
+    """Each DT_NEEDED that is neither a file in the layer, nor one of `provided` (the files of the layers deployed
+    with it), nor a library manylinux lets a wheel assume."""
     elves = elf_files(root)
-    present = {path.name for path in root.rglob("*") if path.is_file()}
+    present = {path.name for path in root.rglob("*") if path.is_file()} | set(provided)
     problems = []
     for path, info in elves.items():
         for name in info.needed:

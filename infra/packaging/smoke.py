@@ -3,6 +3,7 @@
     PYTHONPATH=OPT/python[:SDK] python -s -P smoke.py layers OPT   # the layers extracted into OPT, as Lambda's /opt
     PYTHONPATH=TASK:OPT/python  python -s -P smoke.py handler      # in an extracted function's directory
     PYTHONPATH=OPT/python       python -s -P smoke.py handlers TASK...   # every function's in turn (emulated)
+    PYTHONPATH=OPT/python LD_LIBRARY_PATH=OPT/lib python -s -P smoke.py training OPT   # deps + core + training
 
 Run by path with `-P` (see `smoke_runner`), so nothing of the repository is importable: whatever this imports must
 come from the extracted zips (or, built with --runtime-sdk, boto3 from a stand-in for the runtime's SDK). It prints
@@ -214,6 +215,83 @@ def check_layers(opt: str) -> None:
     print(json.dumps(summary))
 
 
+# What the training layer adds to the deps layer, as the training pipeline (aiqleads.training) imports it.
+TRAINING_MODULES = (
+    "lightgbm",
+    "onnx",
+    "onnxmltools",
+    "onnxmltools.convert",
+    "scipy",
+    "scipy.sparse",
+    "google.protobuf",
+    "ml_dtypes",
+    "narwhals",
+    "packaging",
+)
+# What the layer must not ship nor need: onnxmltools declares skl2onnx (scikit-learn), LightGBM imports pandas and
+# scikit-learn if present.
+TRAINING_ABSENT = ("sklearn", "skl2onnx", "pandas", "joblib", "threadpoolctl")
+TRAINING_ROWS, TRAINING_FEATURES = 400, 6
+
+
+def modules_outside(opt: str) -> list[str]:
+    """The loaded modules whose file is neither inside `opt` nor in the interpreter's standard library."""
+    import sysconfig
+
+    stdlib = tuple(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
+    outside = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and not _inside(path, opt) and not os.path.realpath(path).startswith(stdlib):
+            outside.add(name.split(".")[0])
+    return sorted(outside)
+
+
+def loaded_libraries(name: str) -> list[str]:
+    """The files mapped into this process whose name starts with `name` (/proc/self/maps)."""
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        paths = {line.split(maxsplit=5)[-1].strip() for line in maps if len(line.split(maxsplit=5)) == 6}
+    return sorted(path for path in paths if os.path.basename(path).startswith(name))
+
+
+def check_training(opt: str) -> None:
+    """With the deps, core and training layers only: LightGBM trains, onnxmltools converts (through the pipeline's
+    own export), onnxruntime runs the result and agrees, and everything came from the layers."""
+    import lightgbm
+    import numpy
+    import onnxruntime
+
+    from aiqleads.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
+
+    modules = [importlib.import_module(name) for name in TRAINING_MODULES]
+    rng = numpy.random.default_rng(2026)
+    features = rng.normal(size=(TRAINING_ROWS, TRAINING_FEATURES)).astype(numpy.float32)
+    labels = (features[:, 0] + 0.5 * features[:, 1] + rng.normal(scale=0.5, size=TRAINING_ROWS) > 0).astype(int)
+    parameters = {"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 5, "num_threads": 2, "verbose": -1}
+    booster = lightgbm.train(parameters, lightgbm.Dataset(features, labels), num_boost_round=10)
+    model = export_onnx(booster, TRAINING_FEATURES, slope=1.0, intercept=0.0)
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    onnx_probability = session.run([OUTPUT_NAME], {INPUT_NAME: features})[0]
+    lightgbm_probability = booster.predict(features)
+    gap = float(numpy.max(numpy.abs(onnx_probability - lightgbm_probability)))
+    assert gap < 1e-5, f"onnxruntime and LightGBM disagree by {gap}"
+
+    outside = [m.__name__ for m in modules if not _inside(m.__file__, opt)] + modules_outside(opt)
+    assert not outside, f"imported from outside the layers: {sorted(set(outside))}"
+    present = sorted(name for name in TRAINING_ABSENT if name in sys.modules)
+    assert not present, f"imported, though the training layer must do without them: {present}"
+    openmp = loaded_libraries("libgomp")
+    assert openmp and all(_inside(path, opt) for path in openmp), f"LightGBM's OpenMP runtime: {openmp}"
+    versions = {name: sys.modules[name].__version__ for name in ("lightgbm", "onnx", "onnxmltools", "scipy")}
+    summary = {
+        "trained": f"{booster.num_trees()} trees on {TRAINING_ROWS}x{TRAINING_FEATURES}",
+        "onnx_gap": gap,
+        "openmp": [os.path.relpath(path, opt) for path in openmp],
+        "versions": versions,
+    }
+    print(json.dumps(summary))
+
+
 def check_handler() -> None:
     """Lambda imports `handler.handler` from the function's directory (first on sys.path) at cold start."""
     handler = importlib.import_module("handler")
@@ -246,8 +324,10 @@ def main(argv: list[str]) -> None:
         check_handler()
     elif argv[:1] == ["handlers"] and len(argv) > 1:
         check_handlers(argv[1:])
+    elif argv[:1] == ["training"] and len(argv) == 2:
+        check_training(os.path.realpath(argv[1]))
     else:
-        sys.exit("usage: smoke.py layers OPT | smoke.py handler | smoke.py handlers TASK...")
+        sys.exit("usage: smoke.py layers OPT | smoke.py handler | smoke.py handlers TASK... | smoke.py training OPT")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The smoke test of one architecture's build, run when this host can execute its binaries: the layer zips
 extracted into one /opt-like directory as Lambda does, `smoke.py` run there on python3.13 with only them (and, when
 built with --runtime-sdk, a stand-in for the runtime's SDK) on the path, then each function's `handler.handler`
-imported the same way."""
+imported the same way, with the layers that function deploys with (template.yaml; one /opt per set of layers).
+The training layer is checked on top of the deps and core layers: LightGBM trains, converts and runs in
+onnxruntime there."""
 
 from __future__ import annotations
 
@@ -121,35 +123,89 @@ def precompile(native_python: str, trees: Sequence[Path], cache: Path) -> None:
         raise PackagingError(f"compileall failed:\n{result.stdout}{result.stderr}")
 
 
-def smoke_test(work: Path, python: Interpreter, sdk: Path | None) -> str:
-    """Extract the layers as Lambda does (into one /opt-like directory) and score a lead there."""
+BASE_LAYERS = ("core", "deps")  # what `smoke.py layers` checks: every function has them
+TRAINING_LAYER = "training"
+
+
+def extract_layers(work: Path, layers: Sequence[str], opt: Path) -> Path:
+    """The layers' zips extracted into one directory, in order, as Lambda extracts a function's layers into /opt."""
+    for layer in layers:
+        extract_zip(work / f"{layer}.zip", opt)
+    return opt
+
+
+def layers_environment(opt: Path, sdk: Path | None) -> dict[str, str]:
+    paths = [str(opt / "python")] + ([str(sdk)] if sdk else [])
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join(paths),
+        "LD_LIBRARY_PATH": str(opt / "lib"),  # Lambda's LD_LIBRARY_PATH has /opt/lib (the training layer's libgomp)
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "smoke",
+    }
+
+
+def group_by_layers(
+    tasks: Mapping[str, Path], layer_sets: Mapping[str, Sequence[str]]
+) -> dict[tuple[str, ...], dict[str, Path]]:
+    """The functions by the layers they deploy with (a function the template does not place: the base layers)."""
+    groups: dict[tuple[str, ...], dict[str, Path]] = {}
+    for name, task in tasks.items():
+        groups.setdefault(tuple(layer_sets.get(name, BASE_LAYERS)), {})[name] = task
+    return groups
+
+
+def training_layers(work: Path, layer_sets: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
+    """The layers the training layer is smoke-tested with: a function's that uses it, else core, deps, training."""
+    if not (work / f"{TRAINING_LAYER}.zip").is_file():
+        return None
+    users = sorted(tuple(layers) for layers in layer_sets.values() if TRAINING_LAYER in layers)
+    return users[0] if users else (*BASE_LAYERS, TRAINING_LAYER)
+
+
+def smoke_test(
+    work: Path, python: Interpreter, sdk: Path | None, layer_sets: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """Extract the layers as Lambda does (into one /opt-like directory) and score a lead there; train a model with the
+    training layer; import each function's handler with its own layers."""
     arch = work.name
+    layer_sets = layer_sets or {}
     with tempfile.TemporaryDirectory(prefix="aiqleads-opt-") as scratch:
-        opt = Path(scratch) / "opt"
-        for layer in ("deps.zip", "core.zip"):
-            extract_zip(work / layer, opt)
         tasks = extract_functions(work, Path(scratch))
-        paths = [str(opt / "python")] + ([str(sdk)] if sdk else [])
-        environment = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join(paths),
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "smoke",
-        }
+        groups = group_by_layers(tasks, layer_sets)
+        training = training_layers(work, layer_sets)
+        opts: dict[tuple[str, ...], Path] = {}
+        for layers in [BASE_LAYERS, *groups, *([training] if training else [])]:
+            if layers not in opts:
+                opts[layers] = extract_layers(work, layers, Path(scratch) / f"opt-{len(opts)}")
+        environments = {layers: layers_environment(opt, sdk) for layers, opt in opts.items()}
         if python.native is not None:
             cache = Path(scratch) / "pycache"
-            precompile(python.native, [opt, *tasks.values(), *([sdk] if sdk else [])], cache)
-            environment["PYTHONPYCACHEPREFIX"] = str(cache)
+            precompile(python.native, [*opts.values(), *tasks.values(), *([sdk] if sdk else [])], cache)
+            for environment in environments.values():
+                environment["PYTHONPYCACHEPREFIX"] = str(cache)
         print(f"{arch}: smoke test with {' '.join(map(shorten, python.command))} on the extracted layers", flush=True)
         try:
             # not run in the repository, so the model must come from the layer
-            output = run_smoke(python, ["layers", str(opt)], Path(scratch), environment)
+            opt = opts[BASE_LAYERS]
+            output = run_smoke(python, ["layers", str(opt)], Path(scratch), environments[BASE_LAYERS])
         except PackagingError as exc:
             raise PackagingError(f"{arch}: smoke test failed:\n{exc}") from exc
-        imported = check_handlers(work, tasks, python, environment)
+        trained = None
+        if training is not None:
+            try:
+                trained = run_smoke(python, ["training", str(opts[training])], Path(scratch), environments[training])
+            except PackagingError as exc:
+                raise PackagingError(f"{arch}: training layer smoke test ({', '.join(training)}) failed:\n{exc}") from exc
+        imported = []
+        for layers, group in groups.items():
+            names = check_handlers(work, group, python, environments[layers])
+            imported.append(f"{', '.join(names)} (with {', '.join(layers)})")
     note = f"smoke test passed{' under emulation' if python.emulated else ''}: {output.strip()}"
+    if trained is not None:
+        note += f"\n{arch}: training layer smoke test passed with {', '.join(training or ())}: {trained.strip()}"
     if imported:
-        note += f"\n{arch}: handler.handler imports with the layers for: {', '.join(imported)}"
+        note += f"\n{arch}: handler.handler imports with the layers for: {'; '.join(imported)}"
     return note

@@ -1,4 +1,4 @@
-"""What Lambda never runs in the deps layer (caches, tests, stubs, headers, build tooling, unused native modules)
+"""What Lambda never runs in a layer (caches, tests, stubs, headers, build tooling, unused native modules)
 and the walk that removes it, counting files and bytes by reason."""
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ STRIP_RULES = StripRules(
         "numpy/_core/include": "C headers (numpy.get_include, for building extensions)",
         "numpy/_core/lib": "static npymath library and pkg-config files (for building extensions)",
         "numpy/random/lib": "static npyrandom library (for building extensions)",
-        "numpy/f2py": "the Fortran-to-Python build tool (numpy imports it only when np.f2py is accessed)",
+        # numpy/f2py stays: numpy's __all__ names it, so `from numpy import *` imports it (scipy's array_api_compat
+        # does, under `import lightgbm` in the training layer), and fails without it.
         "numpy/_pyinstaller": "PyInstaller hooks",
         "numpy/_core/_*_tests.*.so": _NUMPY_TEST_MODULES,
         "numpy/_core/_simd.*.so": _NUMPY_TEST_MODULES,
@@ -139,10 +140,9 @@ def _directory_reason(name: str, relative: str, in_dist_info: bool, rules: Strip
         return None
     if in_dist_info and name not in DIST_INFO_KEEP_DIRS:
         return DIST_INFO_UNREAD
-    if name in rules.test_dir_names:
-        return TEST_SUITES
-    pattern = _matches(relative, rules.remove)
-    return rules.remove[pattern] if pattern else None
+    if pattern := _matches(relative, rules.remove):  # before the generic rules: its reason is the one reported
+        return rules.remove[pattern]
+    return TEST_SUITES if name in rules.test_dir_names else None
 
 
 def _file_reason(name: str, relative: str, in_dist_info: bool, rules: StripRules) -> str | None:
@@ -152,12 +152,11 @@ def _file_reason(name: str, relative: str, in_dist_info: bool, rules: StripRules
         return None
     if in_dist_info and not _matches(name, DIST_INFO_KEEP):
         return DIST_INFO_UNREAD
+    if pattern := _matches(relative, rules.remove):
+        return rules.remove[pattern]
     if name in rules.test_file_names:
         return TEST_SUITES
-    if name.endswith(rules.source_suffixes):
-        return SOURCES
-    pattern = _matches(relative, rules.remove)
-    return rules.remove[pattern] if pattern else None
+    return SOURCES if name.endswith(rules.source_suffixes) else None
 
 
 def strip_tree(site: Path, rules: StripRules = STRIP_RULES) -> StripReport:

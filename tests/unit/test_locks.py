@@ -105,3 +105,30 @@ def test_make_package_ships_the_locked_sdk_unless_told_to_use_the_runtimes():
     assert BuildOptions(out=Path("out"), python="python3.13", model_version="1.0.0").bundle_sdk
     assert packaging_cli.parser().parse_args(["build"]).bundle_sdk
     assert not packaging_cli.parser().parse_args(["build", "--runtime-sdk"]).bundle_sdk
+
+
+def test_the_training_lock_pins_the_deps_layers_versions_for_what_it_shares_and_dev_txts_for_the_rest():
+    """The training layer runs on top of the deps layer and leaves out what that ships (numpy, ...): those pins must
+    be the deps layer's; the rest (lightgbm, onnx, scipy, protobuf, ...) dev.txt's, which the tests train with."""
+    training = locks.read_lock(locks.TRAINING_LOCK)
+    assert [pin for pin in training if pin.marker] == []  # one lock for both architectures, as the deps lock
+    shared = locks.deps_layer_pins()
+    dev = {pin.name: pin.version for pin in locks.read_lock(locks.DEV_LOCK)}
+    assert "protobuf" not in shared  # the deps layer prunes it; onnx needs it, so the training layer brings it
+    for pin in training:
+        expected = shared[pin.name].version if pin.name in shared else dev.get(pin.name)
+        assert pin.version == expected, f"{pin.name}: run make lock"
+        if pin.name not in shared:
+            assert importlib.metadata.version(pin.name) == pin.version, f"{pin.name}: run make setup"
+    constraints = {(pin.name, pin.version) for pin in locks.read_lock(locks.TRAINING_CONSTRAINTS)}
+    assert constraints == {(pin.name, pin.version) for pin in training}, "run make lock"
+
+
+def test_make_package_refuses_a_stale_training_lock(tmp_path: Path):
+    from infra.packaging.training import build_training_layer
+
+    newer = write(tmp_path / "requirements.txt", "lightgbm>=99\n")
+    options = BuildOptions(out=tmp_path, python="/nonexistent/python3.13", model_version="1.0.0")
+    stale = replace(options, training_requirements=newer)  # pip would fail: never run
+    with pytest.raises(PackagingError, match=r"training layer's lock is stale, run `make lock`:\n  .*lightgbm>=99"):
+        build_training_layer("arm64", tmp_path / "training", tmp_path / "deps", stale)

@@ -158,6 +158,7 @@ def test_strip_rules_remove_caches_tests_stubs_and_headers_and_keep_listed_paths
     site = tmp_path / "python"
     keep = [
         "numpy/__init__.py",
+        "numpy/f2py/__init__.py",  # `from numpy import *` imports it (scipy does, under lightgbm)
         "numpy/testing/__init__.py",  # a runtime module: kept with everything under it
         "numpy/testing/tests/test_utils.py",
         "numpy/_core/_multiarray_umath.cpython-313-x86_64-linux-gnu.so",
@@ -188,7 +189,6 @@ def test_strip_rules_remove_caches_tests_stubs_and_headers_and_keep_listed_paths
         "numpy/__init__.pyi",
         "numpy/_core/include/numpy/ndarrayobject.h",
         "numpy/random/lib/libnpyrandom.a",
-        "numpy/f2py/__init__.py",
         "numpy-2.0.dist-info/RECORD",
         "numpy-2.0.dist-info/WHEEL",
         "numpy-2.0.dist-info/INSTALLER",

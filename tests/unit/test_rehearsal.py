@@ -87,14 +87,15 @@ def test_s3_locations_in_their_three_spellings():
 
 
 def test_the_project_templates_artifacts_are_all_found():
-    """What `sam package` must upload: every function's code and both layers."""
+    """What `sam package` must upload: every function's code and the three layers."""
     refs = artifacts.references(load_template(TEMPLATE))
     assert {ref.prop for ref in refs} == {"CodeUri", "ContentUri"}
     assert {ref.value for ref in refs if ref.prop == "ContentUri"} == {
         "build/package/arm64/core/",
         "build/package/arm64/deps/",
+        "build/package/arm64/training/",
     }
-    assert len(refs) == 2 + len([p for p in FUNCTIONS_DIR.iterdir() if (p / "handler.py").is_file()])
+    assert len(refs) == 3 + len([p for p in FUNCTIONS_DIR.iterdir() if (p / "handler.py").is_file()])
 
 
 def test_dependencies_follow_ref_getatt_sub_and_depends_on_and_a_cycle_is_found():

@@ -33,7 +33,7 @@ from infra.packaging.config import (
 from infra.packaging.distributions import SDK_DISTRIBUTIONS, UNUSED_DISTRIBUTIONS, prune_distributions
 from infra.packaging.elf import ELF_MACHINES, dedupe_shared_libraries, elf_files, unresolved_libraries
 from infra.packaging.install import pip_command, read_requirements, run_pip
-from infra.packaging.layer_sets import FunctionLayers, layers_for
+from infra.packaging.layer_sets import FunctionLayers, function_layers, layers_for
 from infra.packaging.report import ArchitectureBuild, artifact_for
 from infra.packaging.smoke_runner import Interpreter, runtime_sdk, smoke_test
 from infra.packaging.strip import StripReport, strip_tree
@@ -202,14 +202,27 @@ def build_functions(work: Path, options: BuildOptions, build: ArchitectureBuild)
         build.artifacts.append(artifact_for(f"functions/{source.name}.zip", function_zip, function=source.name))
 
 
-def function_layer_sets(functions: list[str], template: Path, build: ArchitectureBuild) -> dict[str, FunctionLayers]:
-    """Each function's layers from the template; the built layers must include them all."""
+def function_layer_sets(
+    functions: list[str], template: Path, build: ArchitectureBuild
+) -> tuple[dict[str, FunctionLayers], list[tuple[str, ...]]]:
+    """Each function's layers from the template (the built layers must include them all), and for each built layer
+    no function uses yet (the training layer before functions/training exists), the set it is checked in: the
+    template's functions' that name it, else the Globals' plus it."""
     from infra.template import TemplateError, load_template
 
     try:
-        sets = layers_for(functions, load_template(template))
+        loaded = load_template(template)
+        sets = layers_for(functions, loaded)
+        declared = [f.layers for f in function_layers(loaded).values()]
+        default = layers_for([""], loaded)[""].layers
     except TemplateError as exc:
         raise PackagingError(f"cannot read which layers each function uses: {exc}") from exc
+    used = {layer for function in sets.values() for layer in function.layers}
+    unused = []
+    for artifact in build.artifacts:
+        if artifact.layer and artifact.layer not in used:
+            naming = sorted(layers for layers in declared if artifact.layer in layers)
+            unused.append(naming[0] if naming else (*default, artifact.layer))
     built = {artifact.layer for artifact in build.artifacts if artifact.layer}
     for function in sets.values():
         if missing := [layer for layer in function.layers if layer not in built]:
@@ -219,7 +232,7 @@ def function_layer_sets(functions: list[str], template: Path, build: Architectur
                 f"functions/{function.function} is not in {shorten(str(template))}: sized and smoke-tested with the "
                 f"Globals' layers ({', '.join(function.layers)})"
             )
-    return sets
+    return sets, unused
 
 
 def smoke_interpreter(arch: str, options: BuildOptions) -> Interpreter | None:
@@ -270,6 +283,6 @@ def build_architecture(arch: str, options: BuildOptions) -> ArchitectureBuild:
 
     build_functions(work, options, build)
     functions = [artifact.function for artifact in build.artifacts if artifact.function]
-    build.layer_sets = function_layer_sets(functions, options.template, build)
+    build.layer_sets, build.unused_layer_sets = function_layer_sets(functions, options.template, build)
     build.notes.append(smoke_test_note(arch, work, options, build.layer_sets))
     return build

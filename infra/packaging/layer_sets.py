@@ -57,7 +57,7 @@ def _layer_names(layers: Any, artifacts: Mapping[str, str], where: str) -> tuple
     names = []
     for layer in layers:
         reference = layer.get("Ref") if isinstance(layer, dict) else None
-        if reference not in artifacts:
+        if not isinstance(reference, str) or reference not in artifacts:
             raise PackagingError(
                 f"{where}: layer {layer!r} is not a !Ref to a layer make package builds (build/package/<arch>/...): "
                 "its size cannot be checked"

@@ -1,6 +1,6 @@
 """Per architecture: the artifacts built, their unzipped and zipped sizes, the table the build prints and the
 check against Lambda's unzipped limit and the size goal, function by function (its zip plus the layers it deploys
-with, `layer_sets`)."""
+with, `layer_sets`; reported per set of layers, by its largest function)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,31 @@ class Artifact:
 
 
 @dataclass(frozen=True)
-class FunctionTotal:
-    function: str
+class LayerSetTotal:
+    """The largest function deploying with one set of layers, its zip plus those layers: Lambda's limit is per
+    function, and the functions of a set differ by their zips only."""
+
     layers: tuple[str, ...]
+    functions: tuple[str, ...]  # every built function with these layers; none: no function uses them yet
+    largest: str | None
     unzipped: int
     zipped: int
+
+    @property
+    def label(self) -> str:
+        if self.largest is None:
+            return f"TOTAL {', '.join(self.layers)} (layers only: no function uses them yet)"
+        others = f", largest of {len(self.functions)}" if len(self.functions) > 1 else ""
+        return f"TOTAL {self.largest} (+ {', '.join(self.layers)}{others})"
+
+    @property
+    def what(self) -> str:
+        if self.largest is None:
+            return f"layers {', '.join(self.layers)} (before any function's zip)"
+        others = (
+            f" (the largest of {len(self.functions)} functions with these layers)" if len(self.functions) > 1 else ""
+        )
+        return f"functions/{self.largest} + layers {', '.join(self.layers)}{others}"
 
 
 @dataclass
@@ -37,6 +57,8 @@ class ArchitectureBuild:
     artifacts: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     layer_sets: dict[str, FunctionLayers] = field(default_factory=dict)  # function -> its layers (template.yaml)
+    # sets of layers to check though no built function uses them (the training layer before functions/training)
+    unused_layer_sets: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def unzipped(self) -> int:
@@ -46,18 +68,23 @@ class ArchitectureBuild:
     def zipped(self) -> int:
         return sum(artifact.zipped for artifact in self.artifacts)
 
-    def function_totals(self) -> list[FunctionTotal]:
-        """Each function's zip plus its layers, as Lambda adds them up against its limit."""
+    def totals(self) -> list[LayerSetTotal]:
+        """Per set of layers, the largest function's zip plus those layers, as Lambda adds them up."""
         layers = {artifact.layer: artifact for artifact in self.artifacts if artifact.layer}
         functions = {artifact.function: artifact for artifact in self.artifacts if artifact.function}
-        totals = []
+        groups: dict[tuple[str, ...], list[str]] = {}
         for name, function in sorted(self.layer_sets.items()):
-            if name not in functions:
-                continue
-            parts = [functions[name], *(layers[layer] for layer in function.layers)]
-            totals.append(
-                FunctionTotal(name, function.layers, sum(p.unzipped for p in parts), sum(p.zipped for p in parts))
-            )
+            if name in functions:
+                groups.setdefault(function.layers, []).append(name)
+        for unused in self.unused_layer_sets:
+            groups.setdefault(unused, [])
+        totals = []
+        for layer_set, names in groups.items():
+            base = [layers[layer] for layer in layer_set]
+            largest = max(names, key=lambda name: (functions[name].unzipped, name)) if names else None
+            parts = [*base, *([functions[largest]] if largest else [])]
+            unzipped, zipped = sum(p.unzipped for p in parts), sum(p.zipped for p in parts)
+            totals.append(LayerSetTotal(layer_set, tuple(names), largest, unzipped, zipped))
         return totals
 
 
@@ -66,11 +93,12 @@ def artifact_for(name: str, zip_path: Path, layer: str | None = None, function: 
 
 
 def _totals(build: ArchitectureBuild) -> list[tuple[str, int]]:
-    """(what, unzipped bytes) to check: each function with its layers, or, with no function to go by, everything."""
-    totals = build.function_totals()
+    """(what, unzipped bytes) to check: each set of layers with its largest function, or, with no function to go
+    by, everything."""
+    totals = build.totals()
     if not totals:
         return [("functions + layers", build.unzipped)]
-    return [(f"functions/{t.function} + layers {', '.join(t.layers)}", t.unzipped) for t in totals]
+    return [(total.what, total.unzipped) for total in totals]
 
 
 def check_limits(
@@ -95,10 +123,9 @@ def size_table(builds: Sequence[ArchitectureBuild]) -> str:
     for build in builds:
         for artifact in build.artifacts:
             rows.append((build.arch, artifact.name, f"{artifact.unzipped / MB:.1f}", f"{artifact.zipped / MB:.1f}"))
-        totals = build.function_totals()
+        totals = build.totals()
         for total in totals:
-            what = f"TOTAL {total.function} (+ {', '.join(total.layers)})"
-            rows.append((build.arch, what, f"{total.unzipped / MB:.1f}", f"{total.zipped / MB:.1f}"))
+            rows.append((build.arch, total.label, f"{total.unzipped / MB:.1f}", f"{total.zipped / MB:.1f}"))
         if not totals:
             rows.append(
                 (build.arch, "TOTAL (functions + layers)", f"{build.unzipped / MB:.1f}", f"{build.zipped / MB:.1f}")

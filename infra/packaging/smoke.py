@@ -241,7 +241,7 @@ def modules_outside(opt: str) -> list[str]:
     stdlib = tuple(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
     outside = set()
     for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
+        path = getattr(module, "__file__", None) if name != "__main__" else None  # this program
         if path and not _inside(path, opt) and not os.path.realpath(path).startswith(stdlib):
             outside.add(name.split(".")[0])
     return sorted(outside)
@@ -281,7 +281,8 @@ def check_training(opt: str) -> None:
     present = sorted(name for name in TRAINING_ABSENT if name in sys.modules)
     assert not present, f"imported, though the training layer must do without them: {present}"
     openmp = loaded_libraries("libgomp")
-    assert openmp and all(_inside(path, opt) for path in openmp), f"LightGBM's OpenMP runtime: {openmp}"
+    assert openmp, "LightGBM's OpenMP runtime is not loaded"
+    assert all(_inside(path, opt) for path in openmp), f"LightGBM's OpenMP runtime from outside the layers: {openmp}"
     versions = {name: sys.modules[name].__version__ for name in ("lightgbm", "onnx", "onnxmltools", "scipy")}
     summary = {
         "trained": f"{booster.num_trees()} trees on {TRAINING_ROWS}x{TRAINING_FEATURES}",

@@ -198,7 +198,9 @@ def smoke_test(
             try:
                 trained = run_smoke(python, ["training", str(opts[training])], Path(scratch), environments[training])
             except PackagingError as exc:
-                raise PackagingError(f"{arch}: training layer smoke test ({', '.join(training)}) failed:\n{exc}") from exc
+                raise PackagingError(
+                    f"{arch}: training layer smoke test ({', '.join(training)}) failed:\n{exc}"
+                ) from exc
         imported = []
         for layers, group in groups.items():
             names = check_handlers(work, group, python, environments[layers])

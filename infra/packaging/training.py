@@ -37,7 +37,7 @@ from infra.packaging.config import MB, PackagingError
 from infra.packaging.distributions import installed_distributions, prune_distributions
 from infra.packaging.elf import dedupe_shared_libraries, elf_files, remove_unneeded_vendored_libraries
 from infra.packaging.install import pip_command, read_requirements, run_pip
-from infra.packaging.strip import STRIP_RULES, StripReport, StripRules, strip_tree
+from infra.packaging.strip import STRIP_RULES, StripRules, strip_tree
 from infra.packaging.zips import tree_size
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def shared_with_deps_layer(site: Path, deps_site: Path) -> dict[str, str]:
             "the training layer's lock pins what the deps layer ships at other versions, run `make lock`:\n  "
             + "\n  ".join(differing)
         )
-    return {name: IN_DEPS_LAYER for name in deps}
+    return dict.fromkeys(deps, IN_DEPS_LAYER)
 
 
 def _version(dist_info: Path) -> str:
@@ -153,7 +153,7 @@ def build_training_layer(arch: str, layer: Path, deps_layer: Path, options: Buil
     report = strip_tree(site, TRAINING_STRIP_RULES)
     dedupe_shared_libraries(site, report)
     remove_unneeded_vendored_libraries(site, report)
-    notes.append(strip_native_libraries(arch, site, report, options))
+    notes.append("training layer: " + strip_native_libraries(arch, site, report, options))
     after = tree_size(layer)
     print(f"{arch}: training layer {before / MB:.1f} MB as installed, {after / MB:.1f} MB stripped")
     for distribution in removed:

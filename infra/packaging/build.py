@@ -82,7 +82,9 @@ def check_native_files(arch: str, site: Path, provided: Iterable[str] = ()) -> N
     """Every DT_NEEDED resolves (in `site`, `provided` or the system) and every ELF file is for `arch`."""
     problems = unresolved_libraries(site, provided)
     if problems:
-        raise PackagingError(f"{arch}: stripping broke shared-library links:\n  " + "\n  ".join(problems))
+        raise PackagingError(
+            f"{arch}: shared-library links do not resolve (pruned or stripped too much?):\n  " + "\n  ".join(problems)
+        )
     wrong_machine = {
         path.relative_to(site).as_posix()
         for path, info in elf_files(site).items()

@@ -116,15 +116,10 @@ def write_leads(rows: list[dict[str, str]], path: Path) -> None:
         pyarrow.parquet.write_table(pyarrow.Table.from_pylist(rows), path)
 
 
-def score_one_lead(opt: str) -> dict[str, Any]:
+def smoke_lead() -> Any:
     from aiqleads.models import Lead
-    from aiqleads.scoring.artifact import default_model_dir, load_artifact
-    from aiqleads.scoring.scorer import Scorer
 
-    model_dir = default_model_dir()  # no AIQLEADS_MODEL_DIR: found by searching, as /opt/model_artifacts/...
-    assert _inside(model_dir, opt), f"model found outside the layer: {model_dir}"
-    scorer = Scorer(load_artifact(model_dir))
-    lead = Lead.model_validate(
+    return Lead.model_validate(
         {
             "id": "smoke-1",
             "source": "referral",
@@ -135,7 +130,16 @@ def score_one_lead(opt: str) -> dict[str, Any]:
             "description": "Motivated seller, relocating",
         }
     )
-    score = scorer.score_lead(lead, {"inquiries": 4, "messages": 3})
+
+
+def score_one_lead(opt: str) -> dict[str, Any]:
+    from aiqleads.scoring.artifact import default_model_dir, load_artifact
+    from aiqleads.scoring.scorer import Scorer
+
+    model_dir = default_model_dir()  # no AIQLEADS_MODEL_DIR: found by searching, as /opt/model_artifacts/...
+    assert _inside(model_dir, opt), f"model found outside the layer: {model_dir}"
+    scorer = Scorer(load_artifact(model_dir))
+    score = scorer.score_lead(smoke_lead(), {"inquiries": 4, "messages": 3})
     return {
         "probability": round(score.probability, 6),
         "score": score.score,
@@ -254,9 +258,33 @@ def loaded_libraries(name: str) -> list[str]:
     return sorted(path for path in paths if os.path.basename(path).startswith(name))
 
 
+def train_with_the_pipeline() -> dict[str, Any]:
+    """What the training function runs: aiqleads.training's whole pipeline on a small labelled lead file (fit,
+    calibration, ONNX export and its onnxruntime parity check, manifest), then the model it wrote scores a lead."""
+    from aiqleads.features.spec import default_spec
+    from aiqleads.scoring.artifact import load_artifact
+    from aiqleads.scoring.scorer import Scorer
+    from aiqleads.training.pipeline import TrainingOptions, train
+
+    rows = lead_rows(BULK_ROWS)
+    for index, row in enumerate(rows):
+        row["converted"] = "1" if (index * 7919) % 10 < 3 else "0"
+    with tempfile.TemporaryDirectory() as scratch:
+        leads = Path(scratch) / "leads.csv"
+        write_leads(rows, leads)
+        options = TrainingOptions(
+            label="converted", id_column="id", spec=default_spec(), split="random", trees=10, leaves=7, version="smoke"
+        )
+        report = train(leads, Path(scratch) / "model", options)
+        score = Scorer(load_artifact(report.out_dir)).score_lead(smoke_lead())
+    assert report.parity_max_abs_diff < 1e-5, report.parity_max_abs_diff
+    return {"rows": report.rows["used"], "parity": report.parity_max_abs_diff, "scored": score.grade}
+
+
 def check_training(opt: str) -> None:
     """With the deps, core and training layers only: LightGBM trains, onnxmltools converts (through the pipeline's
-    own export), onnxruntime runs the result and agrees, and everything came from the layers."""
+    own export), onnxruntime runs the result and agrees, the whole training pipeline runs, and everything came from
+    the layers."""
     import lightgbm
     import numpy
     import onnxruntime
@@ -276,6 +304,8 @@ def check_training(opt: str) -> None:
     gap = float(numpy.max(numpy.abs(onnx_probability - lightgbm_probability)))
     assert gap < 1e-5, f"onnxruntime and LightGBM disagree by {gap}"
 
+    pipeline = train_with_the_pipeline()
+
     outside = [m.__name__ for m in modules if not _inside(m.__file__, opt)] + modules_outside(opt)
     assert not outside, f"imported from outside the layers: {sorted(set(outside))}"
     present = sorted(name for name in TRAINING_ABSENT if name in sys.modules)
@@ -288,6 +318,7 @@ def check_training(opt: str) -> None:
         "trained": f"{booster.num_trees()} trees on {TRAINING_ROWS}x{TRAINING_FEATURES}",
         "onnx_gap": gap,
         "openmp": [os.path.relpath(path, opt) for path in openmp],
+        "pipeline": pipeline,
         "versions": versions,
     }
     print(json.dumps(summary))

@@ -312,6 +312,9 @@ def test_the_training_smoke_trains_converts_and_runs_a_model(
     assert summary["trained"] == f"10 trees on {smoke.TRAINING_ROWS}x{smoke.TRAINING_FEATURES}"
     assert summary["onnx_gap"] < 1e-5
     assert set(summary["versions"]) == {"lightgbm", "onnx", "onnxmltools", "scipy"}
+    valid = smoke.BULK_ROWS - smoke.BULK_ROWS // smoke.INVALID_EVERY
+    assert summary["pipeline"]["rows"] == valid  # aiqleads.training's own pipeline, then its model scores a lead
+    assert summary["pipeline"]["scored"] in {"A", "B", "C", "D"}
     with pytest.raises(AssertionError, match="imported from outside the layers"):
         smoke.check_training("/nonexistent/opt")
 

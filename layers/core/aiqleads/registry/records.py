@@ -134,6 +134,10 @@ class AliasChange(BaseModel):
     version: str | None
     tenant: str
     serving: str | None = Field(description="the version that scores the tenant's leads after the change")
+    rescore_job_id: str | None = Field(
+        None,
+        description="production moved: the job rescoring the tenant's open leads with it (GET /v1/jobs/{id})",
+    )
 
 
 def training_rows(manifest: dict[str, Any]) -> int | None:

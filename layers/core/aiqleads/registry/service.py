@@ -61,6 +61,14 @@ class RegistryStore(Protocol):
     def put_alias(self, tenant: str | None, state: AliasState, expected: datetime | None) -> bool: ...
 
 
+class ProductionChanged(Protocol):
+    """Told when a tenant's production alias has moved (promotion, rollback, return to the global default): the
+    rescoring of its open leads is submitted here (`aiqleads.rescoring`), so the registry knows no queue. Returns
+    the job's id, or None when nothing was submitted."""
+
+    def __call__(self, tenant: str, previous: AliasTarget | None, target: AliasTarget) -> str | None: ...
+
+
 class ArtifactSource(Protocol):
     def get(self, key: str) -> bytes | None: ...
 
@@ -104,9 +112,11 @@ class ModelRegistry:
         events: EventSink | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         shadow_reports: ShadowReports | None = None,
+        on_production_change: ProductionChanged | None = None,
     ):
         self.store, self.blobs, self.events, self.clock = store, blobs, events, clock
         self.shadow_reports = shadow_reports
+        self.on_production_change = on_production_change
 
     # ---------------------------------------------------------------- registration
     def register(
@@ -277,6 +287,10 @@ class ModelRegistry:
             tenant=tenant,
             serving=serving.version if serving else None,
         )
+        moved = name == "production" and previous != target and target is not None
+        if moved and self.on_production_change is not None:
+            assert target is not None  # production is never cleared
+            change.rescore_job_id = self._production_changed(tenant, previous, target)
         if name == "production" and previous != target and self.events is not None:
             # Only production moves are promotions: subscribers act on what scores leads, not on a shadow.
             self.events.publish(
@@ -289,10 +303,21 @@ class ModelRegistry:
                         "version": change.version,
                         "global_default": target is not None and target.tenant is None,
                         "rollback": rollback,
+                        "rescore_job_id": change.rescore_job_id,
                     },
                 )
             )
         return change
+
+    def _production_changed(self, tenant: str, previous: AliasTarget | None, target: AliasTarget) -> str | None:
+        """The alias has moved whatever happens here: a failure to submit the rescoring is logged, not raised,
+        so the promotion's answer says what is true (new scores come with each lead's next re-score)."""
+        assert self.on_production_change is not None
+        try:
+            return self.on_production_change(tenant, previous, target)
+        except Exception:
+            logger.exception("could not submit the rescoring job", extra={"tenant_id": tenant})
+            return None
 
     # ---------------------------------------------------------------- helpers
     def _find(self, tenant: str, version: str) -> ModelRecord:

@@ -95,6 +95,18 @@ class ModelResolver:
             self._shadows[tenant_id] = (self.clock(), scorer)
             return scorer
 
+    def production(self, tenant_id: str) -> AliasTarget | None:
+        """What the tenant's production alias names now (its own, else the global default's), read fresh: a
+        rescoring job must not act on what this process cached before the promotion it follows."""
+        return self._production(tenant_id)
+
+    def version(self, target: AliasTarget) -> Scorer:
+        """A named version's scorer (sessions shared with the aliases'; ModelUnavailable, CorruptArtifact and
+        ModelMismatchError raised, never swapped for another model: a rescoring job scores with exactly its
+        version or not at all)."""
+        with self._lock:
+            return self._load(target)
+
     def sessions(self) -> list[tuple[str | None, str]]:
         """The (tenant, version) of each session held, least recently used first."""
         return list(self._sessions)

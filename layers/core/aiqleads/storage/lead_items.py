@@ -121,7 +121,7 @@ def put_requests(
     A conversion item is `LeadRepository.put_conversion`'s shape (`storage.leads.conversion_item`) with
     `via` "bulk" and the job id; `uploaded_at` (the upload's time, stable across the job's invocations so a
     redone batch writes the same keys) is its `recorded_at`, and its `at` when the row has no `outcome_at`."""
-    columns, scores = scored.columns, scored.scores
+    columns = scored.columns
     now_text = (now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
     created = _seconds(columns["created_at"], now_text)
     ids = columns["id"]
@@ -132,17 +132,7 @@ def put_requests(
         | {"stored_at": _s(now_text), "lead": _s(lead_json(columns)), "gsi2pk": _s(tenant_id)}
         | {"gsi2sk": _s(pc.binary_join_element_wise(created, ids, "#"))}
     )
-    score_text = pc.cast(pa.array(scores.score), pa.string())
-    probability = pa.array([_number(value) for value in scores.probability.tolist()], type=pa.string())
-    score = _item(
-        {"pk": _s(pk), "sk": _s(SCORE_SK), **shared, "probability": _n(probability), "score": _n(score_text)}
-        | {"grade": _s(pa.array(scores.grade, type=pa.string()))}
-        | {"reasons": _s(scored.explainer.reason_json(scores.reasons))}
-        | {"model_version": _s(scores.model_version), "scored_at": _s(now_text)}
-        | {"gsi1pk": _s(pc.binary_join_element_wise(tenant_id, columns["market"], "#"))}
-        | {"gsi1sk": _s(pc.binary_join_element_wise(pc.utf8_lpad(score_text, 3, "0"), ids, "#"))}
-        | {"card": _s(card_json(columns, created))}
-    )
+    score = _score_items(tenant_id, scored, pk, created, now_text)
     last = {lead_id: row for row, lead_id in enumerate(ids.to_pylist())}  # dict order: first appearance
     leads, score_items = lead.to_pylist(), score.to_pylist()
     if "outcome" not in columns:
@@ -152,6 +142,40 @@ def put_requests(
     return [
         text for row in last.values() for text in (leads[row], score_items[row], conversions[row]) if text is not None
     ]
+
+
+def _score_items(tenant_id: str, scored: ScoredBatch, pk: pa.Array, created: pa.Array, now_text: str) -> pa.Array:
+    """The score item of each valid row (with the lead's card), as its put request's JSON."""
+    columns, scores, ids = scored.columns, scored.scores, scored.columns["id"]
+    shared = {"tenant_id": _s(tenant_id), "lead_id": _s(ids), "market": _s(columns["market"])}
+    score_text = pc.cast(pa.array(scores.score), pa.string())
+    probability = pa.array([_number(value) for value in scores.probability.tolist()], type=pa.string())
+    return _item(
+        {"pk": _s(pk), "sk": _s(SCORE_SK), **shared, "probability": _n(probability), "score": _n(score_text)}
+        | {"grade": _s(pa.array(scores.grade, type=pa.string()))}
+        | {"reasons": _s(scored.explainer.reason_json(scores.reasons))}
+        | {"model_version": _s(scores.model_version), "scored_at": _s(now_text)}
+        | {"gsi1pk": _s(pc.binary_join_element_wise(tenant_id, columns["market"], "#"))}
+        | {"gsi1sk": _s(pc.binary_join_element_wise(pc.utf8_lpad(score_text, 3, "0"), ids, "#"))}
+        | {"card": _s(card_json(columns, created))}
+    )
+
+
+def score_requests(
+    tenant_id: str, scored: ScoredBatch, now: datetime | None = None, *, sold_exclusive_at: pa.Array | None = None
+) -> list[str]:
+    """Only the score items of the batch's valid rows (rescoring: the leads are stored already), as
+    `put_requests` builds them. A put replaces the whole item, so `sold_exclusive_at` (one cell per valid row,
+    null where unsold) carries the mark a sale left on the old item; the sale item stays the truth."""
+    columns = scored.columns
+    now_text = (now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
+    pk = pc.binary_join_element_wise(tenant_id, columns["id"], "#")
+    items = _score_items(tenant_id, scored, pk, _seconds(columns["created_at"], now_text), now_text)
+    if sold_exclusive_at is not None and sold_exclusive_at.null_count < len(sold_exclusive_at):
+        mark = pc.binary_join_element_wise(',"sold_exclusive_at":{"S":', quoted(sold_exclusive_at), "}", "")
+        body = pc.utf8_slice_codeunits(items, 0, -3)  # before the closing "}}}"
+        items = pc.binary_join_element_wise(body, pc.fill_null(mark, ""), "}}}", "")
+    return list(items.to_pylist())
 
 
 def _conversions(tenant_id: str, columns: Columns, pk: pa.Array, recorded: str, job_id: str | None) -> pa.Array:

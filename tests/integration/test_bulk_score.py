@@ -155,6 +155,7 @@ def bulk() -> Iterator[Bulk]:
             **cloud.server.environment(),
             "LEADS_TABLE": refs("LeadsTable"),
             "MARKET_SIGNALS_TABLE": refs("MarketSignalsTable"),
+            "AGGREGATES_TABLE": refs("AggregatesTable"),
             "JOBS_TABLE": refs("JobsTable"),
             "UPLOADS_BUCKET": refs("UploadsBucket"),
             "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),

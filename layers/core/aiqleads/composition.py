@@ -9,7 +9,7 @@ numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds th
                          api_webhooks()
     events               events_leads(), events_idempotency()
     notify               notifier()
-    bulk_score           bulk_scorer(), bulk_market_imports()
+    bulk_score           bulk_scorer(), bulk_market_imports(), bulk_rescorer()
 
 Every function that scores holds a `ModelResolver` (api_scoring, events_scoring, bulk_scoring): tenant -> the
 model its production alias names, re-read at most every MODEL_ALIAS_TTL_SECONDS.
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from aiqleads.recommendations.service import RecommendationService
     from aiqleads.registry.service import ModelRegistry
     from aiqleads.registry.serving import ModelResolver
+    from aiqleads.rescoring.jobs import RescoreJobs
+    from aiqleads.rescoring.runner import Rescorer
     from aiqleads.scoring.scorer import Scorer
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
@@ -136,6 +138,23 @@ def api_models() -> ModelRegistry:
         ArtifactBucket(settings.models_bucket),
         EventPublisher(settings.domain_events_topic_arn),
         shadow_reports=ShadowReports(ShadowScoreReader(settings.leads_table), LeadRepository(settings.leads_table)),
+        on_production_change=api_rescore_jobs(),
+    )
+
+
+@per_process
+def api_rescore_jobs() -> RescoreJobs:
+    """A production move submits the rescoring of the tenant's open leads (run by bulk_score), delayed by the
+    alias TTL so every warm function scores with the new version before the job passes."""
+    from aiqleads.rescoring.jobs import RescoreJobs
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.messaging import QueueSender
+
+    settings = ApiSettings.current()
+    return RescoreJobs(
+        JobRepository(settings.jobs_table),
+        QueueSender(settings.bulk_queue_url),
+        delay_seconds=settings.model_alias_ttl_seconds,
     )
 
 
@@ -258,6 +277,34 @@ def bulk_market_imports() -> MarketSignalImporter:
         events=EventPublisher(settings.domain_events_topic_arn),
         work_dir=settings.work_dir,
         job_ttl_days=settings.job_ttl_days,
+    )
+
+
+@per_process
+def bulk_rescorer() -> Rescorer:
+    from aiqleads.rescoring.runner import Rescorer, RescoreOptions
+    from aiqleads.storage.aggregates import AggregateBatchReader
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.leads import LeadBatchWriter
+    from aiqleads.storage.markets import MarketSignalRepository
+    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.open_leads import OpenLeadReader
+
+    settings = BulkSettings.current()
+    return Rescorer(
+        jobs=JobRepository(settings.jobs_table),
+        leads=OpenLeadReader(settings.leads_table),
+        totals=AggregateBatchReader(settings.aggregates_table),
+        markets=MarketSignalRepository(settings.market_signals_table),
+        writer=LeadBatchWriter(settings.leads_table),
+        events=EventPublisher(settings.domain_events_topic_arn),
+        queue=QueueSender(settings.bulk_queue_url),
+        models=bulk_scoring(),
+        options=RescoreOptions(
+            page_rows=settings.rescore_page_rows,
+            event_cap=settings.rescore_event_cap,
+            time_margin_s=settings.time_margin_s,
+        ),
     )
 
 
@@ -393,7 +440,7 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
     "api": (api_leads, api_markets, api_models, api_recommendations, api_recommendation_jobs, api_webhooks),
     "events": (events_leads, events_idempotency),
     "notify": (notifier,),
-    "bulk_score": (bulk_scorer, bulk_market_imports),
+    "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer),
     "recommendations_job": (recommendations_job_runner,),
 }
 """Each function (its directory under functions/, as settings.FUNCTION_SETTINGS) -> the factories it uses."""

@@ -150,6 +150,7 @@ class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, Web
     stage: str
     events_queue_url: str  # interactions are accepted here and applied by the events function
     jobs_queue_url: str  # recommendation jobs are queued here and run by the recommendations_job function
+    bulk_queue_url: str  # rescoring jobs (after a promotion) are queued here and run by the bulk_score function
     webhook_rotation_grace: NonNegativeSeconds | None = None
 
     @property
@@ -204,6 +205,10 @@ class BulkSettings(ModelResources):
     write_threads: int = Field(4, alias="BULK_WRITE_THREADS", ge=1)  # concurrent BatchWriteItem callers
     job_ttl_days: int = Field(30, alias="BULK_JOB_TTL_DAYS", ge=1)  # JobsTable expires_at
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="BULK_WORK_DIR")
+    aggregates_table: str  # rescoring reads each open lead's behaviour totals
+    # lead.score_changed per rescoring run at most (then one model.rescored says how many were left unannounced)
+    rescore_event_cap: int = Field(100, alias="RESCORE_EVENT_CAP", ge=0)
+    rescore_page_rows: int = Field(500, alias="RESCORE_PAGE_ROWS", ge=1, le=5_000)
 
 
 class TrainingSettings(LeadResources):

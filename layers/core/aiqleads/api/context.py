@@ -19,6 +19,7 @@ from aiqleads.recommendations import jobs as recommendation_job
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.registry.service import ModelRegistry
+from aiqleads.rescoring import jobs as rescore_jobs
 from aiqleads.webhooks.service import WebhookService
 
 Role = Literal["admin", "member"]
@@ -83,6 +84,7 @@ def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs
     readers = {
         recommendation_job.JOB_KIND: recommendation_job.job_view,
         market_imports.JOB_KIND: market_imports.job_view,
+        rescore_jobs.JOB_KIND: rescore_jobs.job_view,
     }
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)
 

@@ -1,7 +1,7 @@
 """The bulk_score function's record handler: one BulkQueue message -> the bulk job(s) it names advanced.
 
 Lead files (`uploads/`) go to the bulk scorer, market signal files (`market-signals/`) to the market signal
-importer (`aiqleads.markets.imports`).
+importer (`aiqleads.markets.imports`), rescoring jobs (a promotion's) to the rescorer (`aiqleads.rescoring`).
 
 A message that is not understood raises (retried, then dead-lettered); S3's test event is acknowledged. The
 services are wired on the first message (composition.bulk_scorer and bulk_market_imports, from BulkSettings), so a
@@ -15,8 +15,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiqleads.bulk.requests import UploadRequest, parse_message
-from aiqleads.composition import bulk_market_imports, bulk_scorer
+from aiqleads.bulk.requests import RescoreRequest, UploadRequest, parse_message
+from aiqleads.composition import bulk_market_imports, bulk_rescorer, bulk_scorer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 NO_CONTEXT_MILLIS = 900_000  # called without a Lambda context (scripts): a full Lambda timeout
@@ -29,7 +29,9 @@ def process_bulk_message(record: SQSRecord, lambda_context: Any = None) -> list[
     remaining = lambda_context.get_remaining_time_in_millis if lambda_context is not None else lambda: NO_CONTEXT_MILLIS
     done = []
     for request in requests:
-        if isinstance(request, UploadRequest) and request.kind == "market_signals":
+        if isinstance(request, RescoreRequest):
+            done.append(bulk_rescorer().handle(request.tenant_id, request.job_id, remaining))
+        elif isinstance(request, UploadRequest) and request.kind == "market_signals":
             done.append(bulk_market_imports().handle(request, remaining))
         else:
             done.append(bulk_scorer().handle(request, remaining))

@@ -2,8 +2,9 @@
 
 Messages are S3 event notifications for `uploads/` (lead files) and `market-signals/` (market signal files:
 `aiqleads.markets.imports`), keys URL-encoded as S3 sends them (moto's records carry fewer fields than AWS's, so
-only bucket, key and, when present, version and ETag are read); S3's `s3:TestEvent` (ignored); or a continuation
-the bulk function sent itself: `{"type": "bulk.continue", "tenant_id", "job_id"}`.
+only bucket, key and, when present, version and ETag are read); S3's `s3:TestEvent` (ignored); a continuation
+the bulk function sent itself: `{"type": "bulk.continue", "tenant_id", "job_id"}`; or a rescoring job (submitted
+when a tenant's production alias moved, and its own continuations): `{"type": "rescore", "tenant_id", "job_id"}`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ UPLOAD_KINDS: dict[str, UploadKind] = {UPLOADS_PREFIX: "leads", MARKET_SIGNALS_P
 RESULTS_PREFIX = "results/"
 WORK_PREFIX = "bulk-work/"  # checkpoint objects (output tail, errors so far); outside uploads/: no notification
 CONTINUE_TYPE = "bulk.continue"
+RESCORE_TYPE = "rescore"  # aiqleads.rescoring.jobs.MESSAGE_TYPE
 DEFAULT_TENANT = "default"
 TENANT_METADATA = "tenant-id"  # x-amz-meta-tenant-id
 
@@ -42,7 +44,13 @@ class ContinueRequest:
     job_id: str
 
 
-BulkRequest = UploadRequest | ContinueRequest
+@dataclass(frozen=True, slots=True)
+class RescoreRequest:
+    tenant_id: str
+    job_id: str
+
+
+BulkRequest = UploadRequest | ContinueRequest | RescoreRequest
 
 
 class MalformedMessage(ValueError):
@@ -59,11 +67,11 @@ def parse_message(body: str) -> list[BulkRequest]:
         raise MalformedMessage("bulk message is not a JSON object")
     if message.get("Event") == "s3:TestEvent":
         return []
-    if message.get("type") == CONTINUE_TYPE:
+    if message.get("type") in (CONTINUE_TYPE, RESCORE_TYPE):
         tenant, job = message.get("tenant_id"), message.get("job_id")
         if not isinstance(tenant, str) or not isinstance(job, str) or not tenant or not job:
-            raise MalformedMessage("continuation without tenant_id and job_id")
-        return [ContinueRequest(tenant, job)]
+            raise MalformedMessage(f"{message['type']} message without tenant_id and job_id")
+        return [ContinueRequest(tenant, job) if message["type"] == CONTINUE_TYPE else RescoreRequest(tenant, job)]
     if "Records" not in message:
         raise MalformedMessage("bulk message is neither an S3 notification nor a continuation")
     requests: list[BulkRequest] = []

@@ -51,7 +51,6 @@ from aiqleads.bulk.requests import (
     RESULTS_PREFIX,
     UPLOADS_PREFIX,
     WORK_PREFIX,
-    BulkRequest,
     ContinueRequest,
     UploadRequest,
     as_continuation,
@@ -215,7 +214,7 @@ class BulkScorer:
         self.settings = settings
 
     # ---------------------------------------------------------------- entry point
-    def handle(self, request: BulkRequest, remaining_ms: RemainingMillis) -> str:
+    def handle(self, request: UploadRequest | ContinueRequest, remaining_ms: RemainingMillis) -> str:
         """Advance the job the request names as far as this invocation's time allows; returns what happened."""
         stored: StoredJob | None
         if isinstance(request, ContinueRequest):

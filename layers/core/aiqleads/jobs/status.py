@@ -1,7 +1,9 @@
 """What GET /v1/jobs/{id} reports about a background job, whichever kind it is.
 
 Each kind reads its own record (bulk: `aiqleads.bulk.state.job_view`; recommendations:
-`aiqleads.recommendations.jobs.job_view`; market signal files: `aiqleads.markets.imports.job_view`) into one `JobView`; `JobStatuses` picks the reader by the record's kind.
+`aiqleads.recommendations.jobs.job_view`; market signal files: `aiqleads.markets.imports.job_view`; rescoring after
+a promotion: `aiqleads.rescoring.jobs.job_view`) into one `JobView`; `JobStatuses` picks the reader by the record's
+kind.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aiqleads.jobs.store import JobStore
 if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
 
-JobKind = Literal["recommendations", "bulk_score", "market_signals"]
+JobKind = Literal["recommendations", "bulk_score", "market_signals", "rescore"]
 Status = Literal["queued", "running", "completed", "failed"]
 
 

@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-EventType = Literal["lead.scored", "lead.score_changed", "bulk.completed", "recommendations.ready", "model.promoted"]
+EventType = Literal[
+    "lead.scored", "lead.score_changed", "bulk.completed", "recommendations.ready", "model.promoted", "model.rescored"
+]
 
 
 def new_event_id() -> str:

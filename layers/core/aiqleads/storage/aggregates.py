@@ -16,6 +16,7 @@ event applied twice writes the same item, and a time bound is a key condition.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -98,6 +99,28 @@ class AggregateReader(DynamoTable):
 
     def record(self, tenant_id: str, interaction: Interaction, event_id: str) -> BehaviourTotals:
         raise RuntimeError("interactions are applied by the events function (EventsQueue), not here")
+
+
+class AggregateBatchReader(DynamoTable):
+    """Many leads' totals at once (rescoring a page of leads): BatchGetItem only."""
+
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:BatchGetItem", on="table_name"),)
+
+    def get_many(self, tenant_id: str, lead_ids: Sequence[str]) -> dict[str, BehaviourTotals]:
+        """The totals of those leads that have any (an untracked lead has none), by lead id."""
+        found: dict[str, BehaviourTotals] = {}
+        unique = list(dict.fromkeys(lead_ids))
+        prefix = len(tenant_id) + 1
+        for start in range(0, len(unique), 100):
+            keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": TOTAL_SK}} for i in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for raw in response["Responses"].get(self.table_name, []):
+                    item = decode_item(raw)
+                    found[item["pk"][prefix:]] = BehaviourTotals.from_item(item)
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
 
 class AggregateRepository(AggregateReader):

@@ -1,0 +1,135 @@
+"""A tenant's open leads for rescoring after a promotion (LeadsTable): those created inside the label window
+(TenantIndex, `gsi2sk >= <window start>`) that have no recorded outcome, read a page at a time with their lead
+and score items.
+
+A lead's outcome is known from its conversion items' TenantIndex entries (`<tenant>#outcomes`, whose sort key
+ends with the lead id), so which leads are decided costs one keys-only query, never a read of the leads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from aiqleads.iam import Access, access
+from aiqleads.storage.aws import DynamoTable
+from aiqleads.storage.leads import LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
+
+TENANT_INDEX = "TenantIndex"
+GET_BATCH = 50  # leads per BatchGetItem (two items each, under its 100 keys)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(item: dict[str, Any] | None, name: str) -> str | None:
+    value = (item or {}).get(name)
+    return None if value is None else str(value.get("S", value.get("N")))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLead:
+    """A lead as rescoring needs it: its wire JSON and what its current score item says."""
+
+    lead_id: str
+    lead_json: str
+    market: str
+    grade: str | None  # None: never scored
+    score: int | None
+    model_version: str | None
+    sold_exclusive_at: str | None
+
+
+class OpenLeadReader(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (
+        access("dynamodb:BatchGetItem", on="table_name"),
+        access("dynamodb:Query", on="table_name", path=f"index/{TENANT_INDEX}"),
+    )
+
+    def count(self, tenant_id: str, since: datetime) -> int:
+        """Leads created at or after `since` (what a job's progress counts towards)."""
+        request = self._window(tenant_id, since) | {"Select": "COUNT"}
+        total = 0
+        while True:
+            response = self.dynamodb.query(**request)
+            total += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                return total
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def decided(self, tenant_id: str) -> set[str]:
+        """The ids of the tenant's leads with any recorded outcome (converted or lost)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": TENANT_INDEX,
+            "KeyConditionExpression": "gsi2pk = :partition",
+            "ExpressionAttributeValues": {":partition": {"S": f"{tenant_id}{OUTCOMES_PARTITION}"}},
+        }
+        found: set[str] = set()
+        while True:
+            response = self.dynamodb.query(**request)
+            # gsi2sk = <at>#<lead id>; the time holds no '#', a lead id may
+            found.update(item["gsi2sk"]["S"].split("#", 1)[1] for item in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def page(
+        self, tenant_id: str, since: datetime, limit: int, after: dict[str, str] | None = None
+    ) -> tuple[list[StoredLead], dict[str, str] | None]:
+        """Up to `limit` leads of the window (oldest first) with their score items, and where the next page
+        starts (None: the window is done). `after` is a position this returned."""
+        request = self._window(tenant_id, since) | {"Limit": limit}
+        if after:
+            request["ExclusiveStartKey"] = {name: {"S": value} for name, value in after.items()}
+        response = self.dynamodb.query(**request)
+        pks = [item["pk"]["S"] for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return self._leads(pks), None if not last else {name: value["S"] for name, value in last.items()}
+
+    def _window(self, tenant_id: str, since: datetime) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "IndexName": TENANT_INDEX,
+            "KeyConditionExpression": "gsi2pk = :tenant AND gsi2sk >= :since",
+            "ExpressionAttributeValues": {":tenant": {"S": tenant_id}, ":since": {"S": _iso(since)}},
+        }
+
+    def _leads(self, pks: Sequence[str]) -> list[StoredLead]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        names = {"#l": "lead", "#m": "market", "#g": "grade", "#s": "score", "#v": "model_version"}
+        for start in range(0, len(pks), GET_BATCH):
+            keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks[start : start + GET_BATCH] for sk in (LEAD_SK, SCORE_SK)]  # fmt: skip
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys,
+                    "ProjectionExpression": "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at",
+                    "ExpressionAttributeNames": names,
+                }
+            }
+            while request:
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    found[item["pk"]["S"], item["sk"]["S"]] = item
+                request = response.get("UnprocessedKeys") or {}
+        leads: list[StoredLead] = []
+        for pk in pks:  # index order
+            lead, score = found.get((pk, LEAD_SK)), found.get((pk, SCORE_SK))
+            if lead is None:
+                continue  # deleted (or expired) between the index read and this one
+            points = _text(score, "score")
+            leads.append(
+                StoredLead(
+                    lead_id=str(_text(lead, "lead_id")),
+                    lead_json=str(_text(lead, "lead")),
+                    market=str(_text(lead, "market")),
+                    grade=_text(score, "grade"),
+                    score=None if points is None else int(points),
+                    model_version=_text(score, "model_version"),
+                    sold_exclusive_at=_text(score, "sold_exclusive_at"),
+                )
+            )
+        return leads

@@ -16,7 +16,7 @@ from aiqleads.models import Score
 from aiqleads.scoring.batch import ScoredBatch, score_table
 from aiqleads.scoring.scorer import Scorer, reason
 from aiqleads.storage.codec import encode_item, encode_value
-from aiqleads.storage.lead_items import _number, put_requests
+from aiqleads.storage.lead_items import _number, put_requests, score_requests
 from aiqleads.storage.leads import LeadRepository
 from aiqleads.validation.flat import LEAD_COLUMNS, lead_from_flat
 from aiqleads_offline.generate import generate_table
@@ -110,6 +110,24 @@ def test_items_from_columns_are_the_per_lead_items(batch_rows: int) -> None:
         compared += len(expected)
     assert compared > 1000
     assert invalid > 20
+
+
+def test_score_items_alone_are_the_bulk_ones_with_a_sale_mark_kept() -> None:
+    """Rescoring writes only score items: those of `put_requests`, with the old item's `sold_exclusive_at`."""
+    scorer = default_scorer()
+    rows = [row for row in _rows()[:200] if row["id"] != _rows()[20]["id"]]
+    batch = pa.Table.from_pylist(rows).cast(pa.schema([(name, pa.string()) for name in rows[0]]))
+    scored = score_table(scorer, batch)
+    sold = pa.array(["2026-11-30T00:00:00Z" if i % 3 == 0 else None for i in range(scored.scored)], pa.string())
+    expected = [item for item in (json.loads(r)["PutRequest"]["Item"] for r in put_requests("acme", scored))
+                if item["sk"] == {"S": "score"}]  # fmt: skip
+    for index, item in enumerate(expected):
+        if index % 3 == 0:
+            item["sold_exclusive_at"] = {"S": "2026-11-30T00:00:00Z"}
+    built = [json.loads(r)["PutRequest"]["Item"] for r in score_requests("acme", scored, sold_exclusive_at=sold)]
+    assert built == expected
+    unsold = [json.loads(r)["PutRequest"]["Item"] for r in score_requests("acme", scored)]
+    assert unsold == [{k: v for k, v in item.items() if k != "sold_exclusive_at"} for item in expected]
 
 
 def test_item_numbers_are_the_codecs() -> None:

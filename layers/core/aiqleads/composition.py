@@ -282,7 +282,7 @@ def bulk_market_imports() -> MarketSignalImporter:
 
 @per_process
 def bulk_rescorer() -> Rescorer:
-    from aiqleads.rescoring.runner import Rescorer, RescoreOptions
+    from aiqleads.rescoring.runner import RescoreOptions, Rescorer
     from aiqleads.storage.aggregates import AggregateBatchReader
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.leads import LeadBatchWriter

@@ -30,10 +30,11 @@ def rescore_events(running_aws: Callable[[str], Any], running_info: dict[str, An
     sqs, sns = running_aws("sqs"), running_aws("sns")
     url = sqs.create_queue(QueueName=f"it-rescore-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=running_info["events_topic_arn"], Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(
-                      {"event_type": ["model.rescored", "lead.score_changed"]})})  # fmt: skip
+    subscription = sns.subscribe(TopicArn=running_info["events_topic_arn"], Protocol="sqs", Endpoint=arn,
+                                 Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(
+                                     {"event_type": ["model.rescored", "lead.score_changed"]})})["SubscriptionArn"]  # fmt: skip
     yield url
+    sns.unsubscribe(SubscriptionArn=subscription)  # moto's fan-out stops at a subscription whose queue is gone
     sqs.delete_queue(QueueUrl=url)
 
 
@@ -68,13 +69,14 @@ def test_a_promotion_rescores_the_tenants_open_leads(
     assert {s["model_version"] for s in before.values()} == {"1.0.0"}
 
     version = f"3.{uuid.uuid4().int % 10_000}.0"
-    code, record, err = cli("models", "register", "--dir", str(small_model.directory), "--tenant", "demo",
+    code, _record, err = cli("models", "register", "--dir", str(small_model.directory), "--tenant", "demo",
                             "--version", version, "--local-state", str(state))  # fmt: skip
     assert code == 0, err
     status, _, change = api(running_info, "PUT", "/v1/models/aliases/production", {"version": version}, key=admin)
     assert status == 200, change
     job_id = change["rescore_job_id"]
-    assert job_id and change["version"] == version
+    assert job_id
+    assert change["version"] == version
 
     started = time.monotonic()
     deadline = started + 600

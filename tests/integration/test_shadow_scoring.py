@@ -26,9 +26,11 @@ def scored_events(running_aws: Callable[[str], Any], running_info: dict[str, Any
     sqs, sns = running_aws("sqs"), running_aws("sns")
     url = sqs.create_queue(QueueName=f"it-shadow-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=running_info["events_topic_arn"], Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    subscription = sns.subscribe(TopicArn=running_info["events_topic_arn"], Protocol="sqs", Endpoint=arn,
+                                 Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]  # fmt: skip
     yield url
+    # Unsubscribed first: moto stops fanning a topic's messages out at a subscription whose queue is gone.
+    sns.unsubscribe(SubscriptionArn=subscription)
     sqs.delete_queue(QueueUrl=url)
 
 
@@ -91,5 +93,51 @@ def test_a_shadow_version_scores_beside_production_and_is_compared(
         assert {e["type"] for e in ours} == {"lead.scored"}
         assert {e["data"]["model_version"] for e in ours} == {serving}
         assert version not in json.dumps(events)
+    finally:
+        assert api(running_info, "PUT", "/v1/models/aliases/shadow", {"version": None}, key=admin)[0] == 200
+
+
+def test_a_bulk_upload_is_shadowed_too(
+    running_info: dict[str, Any],
+    running_aws: Callable[[str], Any],
+    state: Path,  # noqa: F811
+    scored_events: str,
+    tmp_path: Path,
+) -> None:
+    import csv
+
+    from aiqleads_offline.generate import generate_file
+
+    admin = running_info["admin_api_key"]
+    serving = api(running_info, "GET", "/v1/models")[2]["serving"]
+    version = new_version()
+    register(state, version)
+    assert api(running_info, "PUT", "/v1/models/aliases/shadow", {"version": version}, key=admin)[0] == 200
+    try:
+        name = f"it-shadow-bulk-{uuid.uuid4().hex[:6]}"
+        source = tmp_path / f"{name}.csv"
+        generate_file(40, 9, source, leads_only=True, invalid_rate=0.0)
+        ids = [row["id"] for row in csv.DictReader(source.open())]
+        running_aws("s3").upload_file(str(source), running_info["uploads_bucket"], f"uploads/{name}.csv",
+                                      ExtraArgs={"Metadata": {"tenant-id": "demo"}})  # fmt: skip
+
+        def completed(message: dict[str, Any]) -> bool:
+            event = json.loads(message["Body"])
+            return event["type"] == "bulk.completed" and event["data"].get("key", "").endswith(f"{name}.csv")
+
+        done, seen = receive_until(running_aws("sqs"), scored_events, completed, timeout=120)
+        data = json.loads(done["Body"])["data"]
+        assert (data["status"], data["scored"], data["model_version"]) == ("completed", len(ids), serving)
+        assert version not in json.dumps([json.loads(m["Body"]) for m in seen])  # never announced
+
+        figures = api(running_info, "GET", f"/v1/models/{version}")[2]["shadow"]
+        assert figures["count"] == len(ids)  # every row of the file, compared on the same leads
+        assert figures["production_versions"] == [serving]
+        assert figures["grade_agreement"] == 1.0  # the same model's files under another version
+        results = running_aws("s3").get_object(Bucket=running_info["uploads_bucket"], Key=data["results_key"])
+        text = results["Body"].read().decode()
+        assert version not in text
+        assert "shadow" not in text.splitlines()[0]
+        assert api(running_info, "GET", f"/v1/leads/{ids[0]}/score")[2]["model_version"] == serving
     finally:
         assert api(running_info, "PUT", "/v1/models/aliases/shadow", {"version": None}, key=admin)[0] == 200

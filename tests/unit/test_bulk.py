@@ -14,6 +14,7 @@ from aiqleads.bulk.output import DEFAULT_PART_BYTES, MultipartOutput, UploadGone
 from aiqleads.bulk.requests import (
     ContinueRequest,
     MalformedMessage,
+    RescoreRequest,
     UploadRequest,
     as_continuation,
     job_id_for,
@@ -25,6 +26,7 @@ from aiqleads.bulk.runner import BulkSettings
 from aiqleads.bulk.state import BulkJob, Checkpoint, job_view
 from aiqleads.files.tabular import CONTENT_TYPES, ParquetTableWriter, file_format, format_of, unsupported_type
 from aiqleads.jobs.status import ResultLocation
+from aiqleads.rescoring.jobs import rescore_message
 from aiqleads.storage.jobs import StoredJob
 
 
@@ -54,7 +56,9 @@ def test_s3_notifications_are_read_leniently_with_url_encoded_keys() -> None:
 def test_test_events_continuations_and_junk() -> None:
     assert parse_message(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})) == []
     assert parse_message(json.dumps(as_continuation("t", "j"))) == [ContinueRequest("t", "j")]
-    for junk in ("nope", "[]", json.dumps({"type": "bulk.continue"}), json.dumps({"hello": 1})):
+    assert parse_message(json.dumps(rescore_message("t", "j"))) == [RescoreRequest("t", "j")]
+    junks = ("nope", "[]", json.dumps({"type": "bulk.continue"}), json.dumps({"type": "rescore"}), '{"hello": 1}')
+    for junk in junks:
         with pytest.raises(MalformedMessage):
             parse_message(junk)
 

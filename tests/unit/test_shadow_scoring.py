@@ -193,3 +193,53 @@ def test_no_shadow_or_the_production_version_itself_stores_nothing() -> None:
         service, shadow = shadowed(resolve, store)
         service.ingest("demo", Lead.model_validate(LEAD))
         assert (store.stored, shadow.failures) == ([], 0)
+
+
+def test_bulk_pairs_from_columns_are_the_real_time_writers_items() -> None:
+    """`shadow_requests` (bulk, a column at a time) gives the items `ShadowScoreWriter.put` writes one by one."""
+    import json
+
+    import pyarrow as pa
+
+    from aiqleads.composition import default_scorer
+    from aiqleads.scoring.artifact import load_artifact
+    from aiqleads.scoring.batch import score_table
+    from aiqleads.scoring.scorer import Scorer
+    from aiqleads.storage.shadow import ShadowScoreWriter, shadow_requests
+    from aiqleads_offline.generate import generate_table
+
+    production, shadow = default_scorer(), Scorer(load_artifact(), {"A": 0.5, "B": 0.2, "C": 0.1})
+    table = generate_table(300, 5, invalid_rate=0.0)
+    rows = table.to_pylist()
+    rows[7]["id"] = rows[3]["id"]  # a repeated id: its last row's pair, once
+    batch = pa.Table.from_pylist(rows).cast(pa.schema([(name, pa.string()) for name in rows[0]]))
+    scored = score_table(production, batch)
+    theirs = shadow.score_batch(scored.validated)
+    moment = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    built = [json.loads(r)["PutRequest"]["Item"] for r in shadow_requests("acme", scored.columns["id"], theirs,
+                                                                           scored.scores, moment)]  # fmt: skip
+
+    captured: dict[str, dict[str, Any]] = {}
+
+    class Client:
+        def put_item(self, TableName: str, Item: dict[str, Any]) -> None:  # noqa: N803 (boto3's names)
+            captured[Item["sk"]["S"]] = Item
+
+    writer = ShadowScoreWriter("LeadsTable", Client())
+    import aiqleads.storage.shadow as module
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return moment
+
+    original, module.datetime = module.datetime, Frozen  # type: ignore[misc]
+    try:
+        for row, lead_id in enumerate(scored.columns["id"].to_pylist()):
+            writer.put("acme", ShadowPair(lead_id, theirs.model_version, float(theirs.probability[row]),
+                                          str(theirs.grade[row]), scored.scores.model_version,
+                                          float(scored.scores.probability[row]), str(scored.scores.grade[row])))  # fmt: skip
+    finally:
+        module.datetime = original  # type: ignore[misc]
+    assert len(built) == len(captured) == 299
+    assert {item["sk"]["S"]: item for item in built} == captured

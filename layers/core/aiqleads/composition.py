@@ -257,6 +257,7 @@ def bulk_scorer() -> BulkScorer:
         queue=QueueSender(settings.bulk_queue_url),
         scorer=bulk_scoring(),
         settings=settings,
+        shadow=bulk_scoring().shadow,
     )
 
 

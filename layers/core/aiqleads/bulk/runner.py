@@ -18,6 +18,10 @@ not versioned), kept in JobsTable. A job runs in as many invocations as it needs
    record names the current ones), so an invocation that crashes is redone from the last checkpoint: rows are
    neither lost nor duplicated in the results (re-uploaded parts replace the orphans with the same numbers; the
    DynamoDB writes are idempotent upserts).
+   While the tenant's shadow alias names a version (`ModelResolver.shadow`, resolved when the slice starts), each
+   batch is also scored by it and the pairs stored aside (`storage.shadow.shadow_requests`, a column at a time,
+   the real-time path's items): never in the results file, never announced; a shadow failure is logged and
+   counted (`shadow_failed`) and never fails the job. Without a shadow nothing extra runs.
 5. When every row is done: the output is completed, the errors file is written beside it, `bulk.completed` is
    published (its event id derives from the job id, so a retry publishes the same event) and the job is marked
    completed. A redelivered notification for a finished job does nothing.
@@ -43,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Protocol, TextIO
 
+import numpy as np
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 
@@ -72,10 +77,11 @@ from aiqleads.iam import NOTIFYING_BUCKET, Access, access
 from aiqleads.jobs.store import ReleasableJobStore
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
-from aiqleads.scoring.batch import score_table
-from aiqleads.scoring.scorer import Scorer
+from aiqleads.scoring.batch import ScoredBatch, score_table
+from aiqleads.scoring.scorer import BatchScores, Scorer
 from aiqleads.settings import BulkSettings
 from aiqleads.storage.lead_items import put_requests
+from aiqleads.storage.shadow import shadow_requests
 
 if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
@@ -113,6 +119,16 @@ class _Clock:
 
 class _Checkpointed(Exception):
     """Raised inside scoring once the checkpoint is saved and the continuation sent."""
+
+
+def _rows(scores: BatchScores, rows: np.ndarray) -> BatchScores:
+    return BatchScores(
+        probability=scores.probability[rows],
+        score=scores.score[rows],
+        grade=scores.grade[rows],
+        reasons=scores.reasons,  # all rows' still: a pair stores no reasons
+        model_version=scores.model_version,
+    )
 
 
 def _slices(reader: TableReader, rows: int) -> Iterator[pa.Table]:
@@ -208,10 +224,13 @@ class BulkScorer:
         queue: MessageQueue,
         scorer: Callable[[str], Scorer],  # tenant -> the model scoring its leads
         settings: BulkSettings,
+        shadow: Callable[[str], Scorer | None] | None = None,  # tenant -> its shadow model, if any
     ):
         self.objects, self.jobs, self.leads, self.events, self.queue = objects, jobs, leads, events, queue
         self.scorer = scorer
         self.settings = settings
+        self.shadow = shadow
+        self.shadow_failures = 0  # per process, as ShadowScoring counts real-time ones
 
     # ---------------------------------------------------------------- entry point
     def handle(self, request: UploadRequest | ContinueRequest, remaining_ms: RemainingMillis) -> str:
@@ -331,6 +350,7 @@ class BulkScorer:
                 "the model changed during the job",
                 extra={"job_id": job.job_id, "started_with": job.model_version, "now": scorer.model_version},
             )
+        shadow = self._shadow_model(job, scorer)
         reader = TableReader(local, batch_rows=self.settings.batch_rows)
         margin_ms = self.settings.time_margin_s * 1000.0
         position = processed = 0
@@ -356,6 +376,8 @@ class BulkScorer:
                 # when the row gives no outcome_at: the same keys however often the batch is redone.
                 uploaded_at = datetime.fromtimestamp(job.created_at, UTC)
                 self._write_items(pool, put_requests(job.tenant_id, scored, uploaded_at=uploaded_at, job_id=job.job_id))
+                if shadow is not None:  # after the batch's leads are stored: a pair never exists without its lead
+                    self._shadow_batch(pool, job, scorer, shadow, scored, batch, start + 1)
                 cp.rows_done = position
                 cp.scored += scored.scored
                 cp.invalid += batch.num_rows - scored.scored
@@ -371,6 +393,55 @@ class BulkScorer:
             cp.error_lines += len(unreadable)
             cp.stage = "finishing"
             self._save(job, owner, output, errors, clock, release=False)
+
+    # ---------------------------------------------------------------- shadow scoring
+    def _shadow_model(self, job: BulkJob, production: Scorer) -> Scorer | None:
+        if self.shadow is None:
+            return None
+        try:
+            shadow = self.shadow(job.tenant_id)
+        except Exception as exc:  # ModelResolver.shadow already swallows its own; a stand-in might not
+            self._shadow_failed(job, exc)
+            return None
+        return None if shadow is None or shadow.model_version == production.model_version else shadow
+
+    def _shadow_batch(
+        self,
+        pool: ThreadPoolExecutor,
+        job: BulkJob,
+        scorer: Scorer,
+        shadow: Scorer,
+        scored: ScoredBatch,
+        batch: pa.Table,
+        first: int,
+    ) -> None:
+        """The shadow's scores of the batch's rows that both models accept, stored beside production's."""
+        try:
+            production, validated = scored.scores, scored.validated
+            ids = scored.columns["id"]
+            theirs: BatchScores
+            if shadow.spec.schema_ == scorer.spec.schema_ and set(shadow.spec.inputs) <= set(validated.typed):
+                theirs = shadow.score_batch(validated)  # the same columns serve: no second validation
+            else:
+                other = score_table(shadow, batch, first)
+                both = validated.valid & other.validated.valid
+                mine, rows = np.flatnonzero(both[validated.valid]), np.flatnonzero(both[other.validated.valid])
+                production, theirs = _rows(production, mine), _rows(other.scores, rows)
+                ids = ids.take(pa.array(mine))
+            if len(ids):
+                self._write_items(pool, shadow_requests(job.tenant_id, ids, theirs, production))
+            job.checkpoint.shadowed += len(ids)
+        except Exception as exc:  # whatever the shadow does, the production scores already stand
+            self._shadow_failed(job, exc)
+
+    def _shadow_failed(self, job: BulkJob, exc: Exception) -> None:
+        self.shadow_failures += 1
+        job.checkpoint.shadow_failed += 1
+        logger.warning(
+            "shadow scoring failed; the bulk job is unaffected",
+            extra={"job_id": job.job_id, "tenant_id": job.tenant_id, "shadow_failed": self.shadow_failures,
+                   "error": str(exc)},
+        )  # fmt: skip
 
     def _write_items(self, pool: ThreadPoolExecutor, items: list[str]) -> None:
         if not items:

@@ -33,6 +33,8 @@ class Checkpoint(BaseModel):
     segments: list[str] = Field(default_factory=list)  # Parquet: one scored segment object per invocation
     invocations: int = 0
     processing_s: float = 0.0
+    shadowed: int = 0  # rows also scored by the tenant's shadow version (pairs stored aside)
+    shadow_failed: int = 0  # batches whose shadow scoring failed (logged; the job goes on)
 
 
 class BulkJob(BaseModel):

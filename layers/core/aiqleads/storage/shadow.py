@@ -12,12 +12,19 @@ conversion#...). A lead re-scored later replaces its pair: the comparison is ove
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from aiqleads.iam import Access, access
 from aiqleads.registry.shadow import ShadowPair
 from aiqleads.storage.aws import DynamoTable
 from aiqleads.storage.codec import decode_item, encode_item
+from aiqleads.storage.lead_items import _item, _n, _number, _s
+
+if TYPE_CHECKING:
+    from aiqleads.scoring.scorer import BatchScores
 
 SHADOW_SK = "shadow#"
 
@@ -46,6 +53,36 @@ class ShadowScoreWriter(DynamoTable):
             "scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))
+
+
+def shadow_requests(
+    tenant_id: str, lead_ids: pa.Array, shadow: BatchScores, production: BatchScores, now: datetime | None = None
+) -> list[str]:
+    """The pairs of a scored bulk batch (row i of both score sets is lead_ids[i]) as BatchWriteItem put requests'
+    JSON, built a column at a time: the items `ShadowScoreWriter.put` writes one by one. A repeated lead id
+    keeps its last row, as one write per key must."""
+    scored_at = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def numbers(values: Any) -> pa.Array:
+        return pa.array([_number(value) for value in values.tolist()], type=pa.string())
+
+    items = _item(
+        {
+            "pk": _s(shadow_partition(tenant_id, shadow.model_version)),
+            "sk": _s(pc.binary_join_element_wise(SHADOW_SK, lead_ids, "")),
+            "tenant_id": _s(tenant_id),
+            "lead_id": _s(lead_ids),
+            "shadow_version": _s(shadow.model_version),
+            "shadow_probability": _n(numbers(shadow.probability)),
+            "shadow_grade": _s(pa.array(shadow.grade, type=pa.string())),
+            "production_version": _s(production.model_version),
+            "production_probability": _n(numbers(production.probability)),
+            "production_grade": _s(pa.array(production.grade, type=pa.string())),
+            "scored_at": _s(scored_at),
+        }
+    ).to_pylist()
+    last = {lead_id: row for row, lead_id in enumerate(lead_ids.to_pylist())}
+    return [items[row] for row in last.values()]
 
 
 class ShadowScoreReader(DynamoTable):

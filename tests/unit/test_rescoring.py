@@ -368,3 +368,10 @@ def test_a_production_move_submits_a_rescoring_job_and_names_it() -> None:
 
     registry.on_production_change = broken  # the promotion stands; its answer says nothing was submitted
     assert registry.set_alias(TENANT, "production", "2.0.0").rescore_job_id is None
+
+
+def test_webhooks_may_subscribe_to_the_summary() -> None:
+    from aiqleads.webhooks.models import WebhookCreate
+
+    hook = WebhookCreate(url="https://crm.example.com/hooks", event_types=["model.rescored", "model.promoted"])
+    assert hook.event_types == ["model.rescored", "model.promoted"]

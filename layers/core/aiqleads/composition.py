@@ -144,18 +144,20 @@ def api_models() -> ModelRegistry:
 
 @per_process
 def api_rescore_jobs() -> RescoreJobs:
-    """A production move submits the rescoring of the tenant's open leads (run by bulk_score), delayed by the
-    alias TTL so every warm function scores with the new version before the job passes."""
+    settings = ApiSettings.current()
+    return rescore_jobs(settings.jobs_table, settings.bulk_queue_url, settings.model_alias_ttl_seconds)
+
+
+def rescore_jobs(jobs_table: str, bulk_queue_url: str, alias_ttl_seconds: float) -> RescoreJobs:
+    """The registry's `on_production_change` for any function that moves production (the API; the training
+    function's automatic promotion): the rescoring of the tenant's open leads, run by bulk_score, delayed by the
+    alias TTL so every warm function scores with the new version before the job passes. Needs PutItem on
+    JobsTable and SendMessage on BulkQueue."""
     from aiqleads.rescoring.jobs import RescoreJobs
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.messaging import QueueSender
 
-    settings = ApiSettings.current()
-    return RescoreJobs(
-        JobRepository(settings.jobs_table),
-        QueueSender(settings.bulk_queue_url),
-        delay_seconds=settings.model_alias_ttl_seconds,
-    )
+    return RescoreJobs(JobRepository(jobs_table), QueueSender(bulk_queue_url), delay_seconds=alias_ttl_seconds)
 
 
 @per_process

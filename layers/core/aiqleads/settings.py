@@ -207,7 +207,7 @@ class BulkSettings(ModelResources):
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="BULK_WORK_DIR")
     aggregates_table: str  # rescoring reads each open lead's behaviour totals
     # lead.score_changed per rescoring run at most (then one model.rescored says how many were left unannounced)
-    rescore_event_cap: int = Field(100, alias="RESCORE_EVENT_CAP", ge=0)
+    rescore_event_cap: int = Field(100, alias="RESCORE_EVENT_CAP", ge=0)  # template.yaml: RescoreEventCap
     rescore_page_rows: int = Field(500, alias="RESCORE_PAGE_ROWS", ge=1, le=5_000)
 
 

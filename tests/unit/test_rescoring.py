@@ -375,3 +375,22 @@ def test_webhooks_may_subscribe_to_the_summary() -> None:
 
     hook = WebhookCreate(url="https://crm.example.com/hooks", event_types=["model.rescored", "model.promoted"])
     assert hook.event_types == ["model.rescored", "model.promoted"]
+
+
+def test_a_lapsed_lease_of_a_dead_invocation_is_taken_over_from_its_checkpoint() -> None:
+    """A hard stop (timeout, out of memory) releases nothing: the job waits for its lease to lapse, then resumes."""
+    stored, totals, leads = make_leads(30)
+    store = Store(stored)
+    jobs, queue, events = LeasedJobs(), Queue(), MemoryEvents()
+    job_id = submitted(jobs, queue)
+    first = Writer()
+    left = iter([LOTS, 1])
+    runner = rescorer(jobs, store, totals, first, events, queue, page_rows=10, time_margin_s=1)
+    assert runner.handle(TENANT, job_id, lambda: next(left, 1)) == "checkpointed"
+    assert jobs.acquire(TENANT, job_id, "dead-invocation", 900) is not None  # took it, then died
+    later = Writer()
+    assert rescorer(jobs, store, totals, later, events, queue).handle(TENANT, job_id, lambda: LOTS) == "busy"
+    jobs.now += 901  # the lease lapses
+    assert rescorer(jobs, store, totals, later, events, queue).handle(TENANT, job_id, lambda: LOTS) == "completed"
+    ids = [item["lead_id"]["S"] for item in first.written + later.written]
+    assert sorted(ids) == sorted(lead.id for lead in leads)

@@ -20,9 +20,11 @@ every open lead anyway.
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -87,6 +89,7 @@ class RescoreOptions:
     event_cap: int = RESCORE_EVENT_CAP
     time_margin_s: float = 60.0
     lease_margin_s: float = 60.0
+    write_threads: int = 4  # concurrent BatchWriteItem callers, as the bulk job has
 
 
 @dataclass
@@ -144,28 +147,34 @@ class Rescorer:
         decided = self.leads.decided(job.tenant_id)
         signals: dict[str, dict[str, float] | None] = {}  # per market, for this invocation
         margin_ms = self.options.time_margin_s * 1000.0
-        first = True
-        while True:
-            if not first and remaining_ms() < margin_ms:
-                cp.processing_s += time.monotonic() - mark
-                self.jobs.save(job.tenant_id, job.job_id, owner, job.model_dump(mode="json"), release=True)
-                self.queue.send(rescore_message(job.tenant_id, job.job_id))
-                logger.info("rescoring checkpointed", extra={"job_id": job.job_id, "examined": cp.examined})
-                return "checkpointed"
-            if not first and self.models.production(job.tenant_id) != job.target:
-                return self._finish(job, owner, mark, superseded=True)
-            first = False
-            page, after = self.leads.page(job.tenant_id, job.since, self.options.page_rows, cp.after)
-            undecided = [lead for lead in page if lead.lead_id not in decided]
-            cp.decided += len(page) - len(undecided)
-            self._rescore(job, scorer, undecided, signals)
-            cp.examined += len(page)
-            cp.pages += 1
-            cp.after = after
-            if after is None:
-                return self._finish(job, owner, mark)
-            self._save(job, owner, mark)
-            mark = time.monotonic()
+        tenant, since, rows = job.tenant_id, job.since, self.options.page_rows
+        # The next page is read while this one is scored and written: both mostly wait on DynamoDB.
+        with ThreadPoolExecutor(1, thread_name_prefix="rescore-read") as reader:
+            pending = reader.submit(self.leads.page, tenant, since, rows, cp.after)
+            first = True
+            while True:
+                if not first and remaining_ms() < margin_ms:
+                    cp.processing_s += time.monotonic() - mark
+                    self.jobs.save(tenant, job.job_id, owner, job.model_dump(mode="json"), release=True)
+                    self.queue.send(rescore_message(tenant, job.job_id))
+                    logger.info("rescoring checkpointed", extra={"job_id": job.job_id, "examined": cp.examined})
+                    return "checkpointed"  # a page read ahead is read again by the next invocation
+                if not first and self.models.production(tenant) != job.target:
+                    return self._finish(job, owner, mark, superseded=True)
+                first = False
+                page, after = pending.result()
+                if after is not None:
+                    pending = reader.submit(self.leads.page, tenant, since, rows, after)
+                undecided = [lead for lead in page if lead.lead_id not in decided]
+                cp.decided += len(page) - len(undecided)
+                self._rescore(job, scorer, undecided, signals)
+                cp.examined += len(page)
+                cp.pages += 1
+                cp.after = after
+                if after is None:
+                    return self._finish(job, owner, mark)
+                self._save(job, owner, mark)
+                mark = time.monotonic()
 
     def _rescore(
         self, job: RescoreJob, scorer: Scorer, leads: list[StoredLead], signals: dict[str, dict[str, float] | None]
@@ -190,7 +199,7 @@ class Rescorer:
         if not valid:
             return
         sold = pa.array([lead.sold_exclusive_at for lead in valid], type=pa.string())
-        self.writer.write_requests(score_requests(tenant, scored, now, sold_exclusive_at=sold))
+        self._write(score_requests(tenant, scored, now, sold_exclusive_at=sold))
         cp.rescored += len(valid)
         previous = np.array([lead.grade or "" for lead in valid])
         moved = np.flatnonzero(previous != scored.scores.grade)
@@ -201,6 +210,14 @@ class Rescorer:
         if len(announced):
             self.events.publish_many([self._changed(job, scored, valid, int(row)) for row in announced])
             cp.events_published += len(announced)
+
+    def _write(self, requests: list[str]) -> None:
+        """In slices of whole BatchWriteItem calls on a few threads: the calls wait on the network, and a page's
+        writes would otherwise be as many round trips in a row."""
+        size = max(25, math.ceil(len(requests) / self.options.write_threads / 25) * 25)
+        slices = [requests[i : i + size] for i in range(0, len(requests), size)]
+        with ThreadPoolExecutor(len(slices)) as pool:
+            list(pool.map(self.writer.write_requests, slices))  # re-raises the first failure
 
     @staticmethod
     def _changed(job: RescoreJob, scored: ScoredBatch, valid: list[StoredLead], row: int) -> DomainEvent:

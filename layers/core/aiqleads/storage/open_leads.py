@@ -9,6 +9,7 @@ ends with the lead id), so which leads are decided costs one keys-only query, ne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from aiqleads.storage.leads import LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
 
 TENANT_INDEX = "TenantIndex"
 GET_BATCH = 50  # leads per BatchGetItem (two items each, under its 100 keys)
+READ_THREADS = 4  # a page's BatchGetItem calls overlap: each waits on the network, not the CPU
 
 
 def _iso(moment: datetime) -> str:
@@ -98,23 +100,28 @@ class OpenLeadReader(DynamoTable):
             "ExpressionAttributeValues": {":tenant": {"S": tenant_id}, ":since": {"S": _iso(since)}},
         }
 
-    def _leads(self, pks: Sequence[str]) -> list[StoredLead]:
-        found: dict[tuple[str, str], dict[str, Any]] = {}
+    def _get(self, pks: Sequence[str]) -> list[dict[str, Any]]:
+        """The lead and score items of up to GET_BATCH leads (BatchGetItem, its unprocessed keys retried)."""
         names = {"#l": "lead", "#m": "market", "#g": "grade", "#s": "score", "#v": "model_version"}
-        for start in range(0, len(pks), GET_BATCH):
-            keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks[start : start + GET_BATCH] for sk in (LEAD_SK, SCORE_SK)]  # fmt: skip
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": keys,
-                    "ProjectionExpression": "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at",
-                    "ExpressionAttributeNames": names,
-                }
+        keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in (LEAD_SK, SCORE_SK)]
+        request: dict[str, Any] = {
+            self.table_name: {
+                "Keys": keys,
+                "ProjectionExpression": "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at",
+                "ExpressionAttributeNames": names,
             }
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table_name, []):
-                    found[item["pk"]["S"], item["sk"]["S"]] = item
-                request = response.get("UnprocessedKeys") or {}
+        }
+        items: list[dict[str, Any]] = []
+        while request:
+            response = self.dynamodb.batch_get_item(RequestItems=request)
+            items += response["Responses"].get(self.table_name, [])
+            request = response.get("UnprocessedKeys") or {}
+        return items
+
+    def _leads(self, pks: Sequence[str]) -> list[StoredLead]:
+        chunks = [pks[start : start + GET_BATCH] for start in range(0, len(pks), GET_BATCH)]
+        with ThreadPoolExecutor(min(READ_THREADS, max(1, len(chunks)))) as pool:
+            found = {(i["pk"]["S"], i["sk"]["S"]): i for items in pool.map(self._get, chunks) for i in items}
         leads: list[StoredLead] = []
         for pk in pks:  # index order
             lead, score = found.get((pk, LEAD_SK)), found.get((pk, SCORE_SK))

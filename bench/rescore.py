@@ -3,7 +3,8 @@
     python -m bench.rescore        # BENCH_RESCORE_ROWS (default 20,000) leads uploaded for tenant demo
 
 Starts the local cloud (`make run`'s, alias TTL 0), uploads BENCH_RESCORE_ROWS generated leads created in the
-last 60 days (inside the label window) for the demo tenant through the bulk path, on top of the demo's 3,000;
+last 60 days (inside the label window) for the demo tenant through the bulk path (seed 8: ids apart from the
+demo's 3,000, which stay);
 trains a small model with our pipeline (so grades move), registers it for demo and promotes it with the admin key,
 then follows the returned job through GET /v1/jobs/{id}. Prints the leads rescored, the wall time from the
 promotion to completed, the job's own processing time from `model.rescored`, and both as leads per second. moto
@@ -66,7 +67,7 @@ def measure(rows: int) -> dict[str, float]:
         now = datetime.now(UTC)
         upload = directory / "rescore-bench.csv"
         write_table(
-            generate_table(rows, 7, leads_only=True, invalid_rate=0.0, start=now - timedelta(days=60), days=60), upload
+            generate_table(rows, 8, leads_only=True, invalid_rate=0.0, start=now - timedelta(days=60), days=60), upload
         )
         sqs, sns = cloud.client("sqs"), cloud.client("sns")
         url = sqs.create_queue(QueueName=f"bench-rescore-{uuid.uuid4().hex[:6]}")["QueueUrl"]

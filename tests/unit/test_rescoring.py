@@ -394,3 +394,12 @@ def test_a_lapsed_lease_of_a_dead_invocation_is_taken_over_from_its_checkpoint()
     assert rescorer(jobs, store, totals, later, events, queue).handle(TENANT, job_id, lambda: LOTS) == "completed"
     ids = [item["lead_id"]["S"] for item in first.written + later.written]
     assert sorted(ids) == sorted(lead.id for lead in leads)
+
+
+def test_training_and_rescoring_share_one_label_window() -> None:
+    from aiqleads.settings import ApiSettings, TrainingSettings
+    from aiqleads.training.dataset import HistoryPolicy
+
+    assert HistoryPolicy().label_window_days == LABEL_WINDOW_DAYS == RescoreJobs(LeasedJobs(), Queue()).window_days
+    for model in (ApiSettings, TrainingSettings):
+        assert model.model_fields["label_window_days"].default == LABEL_WINDOW_DAYS

@@ -145,10 +145,12 @@ def api_models() -> ModelRegistry:
 @per_process
 def api_rescore_jobs() -> RescoreJobs:
     settings = ApiSettings.current()
-    return rescore_jobs(settings.jobs_table, settings.bulk_queue_url, settings.model_alias_ttl_seconds)
+    return rescore_jobs(
+        settings.jobs_table, settings.bulk_queue_url, settings.model_alias_ttl_seconds, settings.label_window_days
+    )
 
 
-def rescore_jobs(jobs_table: str, bulk_queue_url: str, alias_ttl_seconds: float) -> RescoreJobs:
+def rescore_jobs(jobs_table: str, bulk_queue_url: str, alias_ttl_seconds: float, window_days: int) -> RescoreJobs:
     """The registry's `on_production_change` for any function that moves production (the API; the training
     function's automatic promotion): the rescoring of the tenant's open leads, run by bulk_score, delayed by the
     alias TTL so every warm function scores with the new version before the job passes. Needs PutItem on
@@ -157,7 +159,12 @@ def rescore_jobs(jobs_table: str, bulk_queue_url: str, alias_ttl_seconds: float)
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.messaging import QueueSender
 
-    return RescoreJobs(JobRepository(jobs_table), QueueSender(bulk_queue_url), delay_seconds=alias_ttl_seconds)
+    return RescoreJobs(
+        JobRepository(jobs_table),
+        QueueSender(bulk_queue_url),
+        delay_seconds=alias_ttl_seconds,
+        window_days=window_days,
+    )
 
 
 @per_process

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json, PositiveFloat, Validati
 
 from aiqleads.models import Tier
 from aiqleads.process_cache import per_process
+from aiqleads.registry.label_window import LABEL_WINDOW_DAYS
 from aiqleads.webhooks.settings import (
     Jitter,
     NonNegativeSeconds,
@@ -151,6 +152,8 @@ class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, Web
     events_queue_url: str  # interactions are accepted here and applied by the events function
     jobs_queue_url: str  # recommendation jobs are queued here and run by the recommendations_job function
     bulk_queue_url: str  # rescoring jobs (after a promotion) are queued here and run by the bulk_score function
+    # the open leads a promotion rescores: no outcome, younger than this (training's LABEL_WINDOW_DAYS too)
+    label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)
     webhook_rotation_grace: NonNegativeSeconds | None = None
 
     @property
@@ -215,7 +218,7 @@ class TrainingSettings(LeadResources):
     """The training function's settings (the function itself comes separately): what its dataset builder reads and
     the history policy's figures, under the names that function uses."""
 
-    label_window_days: int = Field(90, ge=1, le=3650)  # older than this without a conversion: lost
+    label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)  # older than this without a conversion: lost
     training_min_labelled: int = Field(1000, ge=2)
     training_min_conversions: int = Field(120, ge=1)
 

@@ -54,6 +54,7 @@ from aiqleads.errors import DomainError
 from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS, BehaviourTotals
 from aiqleads.features.market import MARKET_COLUMNS, market_signals
 from aiqleads.models import Action, Lead, LeadOutcome, MarketSnapshot, Outcome, latest_outcomes
+from aiqleads.registry.label_window import LABEL_WINDOW_DAYS
 from aiqleads.validation.flat import LABEL_COLUMN as LABEL_COLUMN
 from aiqleads.validation.flat import LEAD_COLUMNS, NUMERIC_LEAD_COLUMNS
 
@@ -71,7 +72,7 @@ BehaviourAsOf = Literal["label_time", "last_interaction"]
 
 @dataclass(frozen=True)
 class HistoryPolicy:
-    label_window_days: int = 90  # a lead older than this without a conversion counts as lost
+    label_window_days: int = LABEL_WINDOW_DAYS  # a lead older than this without a conversion counts as lost
     min_labelled: int = 1000  # refuse below
     min_conversions: int = 120
     # The moment behaviour signals are measured at (the interactions counted are those before the label time

@@ -12,6 +12,7 @@ from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.leads.service import LeadService
 from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.storage.jobs import StoredJob
 from aiqleads.storage.leads import LeadRecord
 
 
@@ -138,3 +139,23 @@ def memory_lead_service() -> LeadService:
         scorer=lambda tenant_id: default_scorer(),
         interactions_queue=MemoryQueue(),
     )
+
+
+class MemoryJobs:
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], StoredJob] = {}
+
+    def get(self, tenant_id: str, job_id: str) -> StoredJob | None:
+        return self.jobs.get((tenant_id, job_id))
+
+    def create(self, tenant_id: str, job_id: str, record: dict[str, Any], expires_at: int) -> bool:
+        self.jobs[tenant_id, job_id] = StoredJob(tenant_id, job_id, "running", record)
+        return True
+
+    def acquire(self, tenant_id: str, job_id: str, owner: str, lease_seconds: float) -> StoredJob | None:
+        job = self.jobs.get((tenant_id, job_id))
+        return job if job is not None and job.status == "running" else None
+
+    def save(self, tenant_id: str, job_id: str, owner: str, record: dict[str, Any], *, status: str = "running",
+             release: bool = False, expires_at: int | None = None) -> None:  # fmt: skip
+        self.jobs[tenant_id, job_id] = StoredJob(tenant_id, job_id, status, record)

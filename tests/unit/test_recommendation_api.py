@@ -16,35 +16,14 @@ from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.ranking import Candidate
 from aiqleads.recommendations.service import RecommendationService
-from aiqleads.storage.jobs import StoredJob
 from tests.api_client import call
-from tests.fakes import MemoryEvents
+from tests.fakes import MemoryEvents, MemoryJobs
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
 from tests.registry_fakes import memory_registry
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 BUYER = {"name": "Rosa", "tier": "pro", "authorised_markets": ["las-vegas", "austin"],
          "preferences": {"property_types": ["condo"], "price_max": 500000}}  # fmt: skip
-
-
-class MemoryJobs:
-    def __init__(self) -> None:
-        self.jobs: dict[tuple[str, str], StoredJob] = {}
-
-    def get(self, tenant_id: str, job_id: str) -> StoredJob | None:
-        return self.jobs.get((tenant_id, job_id))
-
-    def create(self, tenant_id: str, job_id: str, record: dict[str, Any], expires_at: int) -> bool:
-        self.jobs[tenant_id, job_id] = StoredJob(tenant_id, job_id, "running", record)
-        return True
-
-    def acquire(self, tenant_id: str, job_id: str, owner: str, lease_seconds: float) -> StoredJob | None:
-        job = self.jobs.get((tenant_id, job_id))
-        return job if job is not None and job.status == "running" else None
-
-    def save(self, tenant_id: str, job_id: str, owner: str, record: dict[str, Any], *, status: str = "running",
-             release: bool = False, expires_at: int | None = None) -> None:  # fmt: skip
-        self.jobs[tenant_id, job_id] = StoredJob(tenant_id, job_id, status, record)
 
 
 class Recorder:

@@ -60,7 +60,9 @@ if TYPE_CHECKING:
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
     from aiqleads.storage.markets import MarketSignalRepository, MarketSignalStore
+    from aiqleads.storage.tenants import TenantDirectory
     from aiqleads.training.dataset import DatasetBuilder, HistoryPolicy
+    from aiqleads.training.jobs import TrainingJobs
     from aiqleads.webhooks.delivery import Notifier
     from aiqleads.webhooks.service import WebhookService
 
@@ -196,6 +198,16 @@ def api_recommendation_jobs() -> RecommendationJobs:
 
     settings = ApiSettings.current()
     return recommendation_jobs(settings, QueueSender(settings.jobs_queue_url), runs_jobs=False)
+
+
+@per_process
+def api_training_jobs() -> TrainingJobs:
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.messaging import QueueSender
+    from aiqleads.training.jobs import TrainingJobs
+
+    settings = ApiSettings.current()
+    return TrainingJobs(JobRepository(settings.jobs_table), QueueSender(settings.training_queue_url))
 
 
 @per_process
@@ -369,6 +381,48 @@ def dataset_builder(settings: LeadResources, *, workers: int = 16) -> DatasetBui
     )
 
 
+@per_process
+def training_scoring() -> ModelResolver:
+    return model_resolver(TrainingSettings.current())
+
+
+@per_process
+def training_runner() -> TrainingJobs:
+    from aiqleads.registry.service import ModelRegistry
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.models import ArtifactBucket, ModelRepository
+    from aiqleads.storage.tenants import TenantDirectory
+    from aiqleads.training.jobs import TrainingConfig, TrainingJobs
+
+    settings = TrainingSettings.current()
+    events = EventPublisher(settings.domain_events_topic_arn)
+    return TrainingJobs(
+        jobs=JobRepository(settings.jobs_table),
+        queue=QueueSender(settings.training_queue_url),
+        events=events,
+        datasets=training_dataset_builder(),
+        registry=ModelRegistry(ModelRepository(settings.models_table), ArtifactBucket(settings.models_bucket), events),
+        serving=training_scoring(),
+        snapshots=ArtifactBucket(settings.models_bucket),
+        tenants=TenantDirectory(settings.tenants_table),
+        config=TrainingConfig(
+            min_auc_gain=settings.promotion_min_auc_gain,
+            policy=training_history_policy(),
+            threads=settings.training_threads,
+            code_version=settings.code_version,
+            work_dir=settings.work_dir,
+        ),
+    )
+
+
+@per_process
+def training_tenants() -> TenantDirectory:
+    from aiqleads.storage.tenants import TenantDirectory
+
+    return TenantDirectory(TrainingSettings.current().tenants_table)
+
+
 # ------------------------------------------------------------------------------------------------ shared services
 def lead_service(
     settings: LeadResources,
@@ -447,10 +501,19 @@ def recommendation_jobs(
 # ------------------------------------------------------------------------------------------------ per function
 FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
     "authorizer": (api_keys,),
-    "api": (api_leads, api_markets, api_models, api_recommendations, api_recommendation_jobs, api_webhooks),
+    "api": (
+        api_leads,
+        api_markets,
+        api_models,
+        api_recommendations,
+        api_recommendation_jobs,
+        api_training_jobs,
+        api_webhooks,
+    ),
     "events": (events_leads, events_idempotency),
     "notify": (notifier,),
     "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer),
     "recommendations_job": (recommendations_job_runner,),
+    "training": (training_runner, training_tenants),
 }
 """Each function (its directory under functions/, as settings.FUNCTION_SETTINGS) -> the factories it uses."""

@@ -154,6 +154,7 @@ class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, Web
     bulk_queue_url: str  # rescoring jobs (after a promotion) are queued here and run by the bulk_score function
     # the open leads a promotion rescores: no outcome, younger than this (training's LABEL_WINDOW_DAYS too)
     label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)
+    training_queue_url: str  # training jobs are queued here and run by the training function
     webhook_rotation_grace: NonNegativeSeconds | None = None
 
     @property
@@ -214,13 +215,20 @@ class BulkSettings(ModelResources):
     rescore_page_rows: int = Field(500, alias="RESCORE_PAGE_ROWS", ge=1, le=5_000)
 
 
-class TrainingSettings(LeadResources):
-    """The training function's settings (the function itself comes separately): what its dataset builder reads and
-    the history policy's figures, under the names that function uses."""
+class TrainingSettings(LeadResources, ModelResources):
+    """The training function: a tenant's stored history -> a candidate model, registered, compared, maybe promoted.
+    Models and dataset snapshots go to the models bucket; the defaults are the issue's (Einstein's) thresholds."""
 
-    label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)  # older than this without a conversion: lost
+    jobs_table: str
+    tenants_table: str
+    training_queue_url: str  # the schedule's fan-out queues one job per tenant here
+    promotion_min_auc_gain: float = Field(0.005, ge=0, le=1)  # a candidate must beat the serving AUC by this
     training_min_labelled: int = Field(1000, ge=2)
     training_min_conversions: int = Field(120, ge=1)
+    label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)  # older than this without a conversion: lost
+    training_threads: int = Field(2, ge=1, le=16)  # LightGBM's; Lambda gives one vCPU per 1,769 MB
+    code_version: str | None = None  # the commit deployed, recorded in each model's lineage
+    work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="TRAINING_WORK_DIR")
 
 
 FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
@@ -230,4 +238,5 @@ FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
     "events": EventsSettings,
     "notify": NotifySettings,
     "recommendations_job": RecommendationsJobSettings,
+    "training": TrainingSettings,
 }

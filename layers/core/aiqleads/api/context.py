@@ -20,6 +20,8 @@ from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.registry.service import ModelRegistry
 from aiqleads.rescoring import jobs as rescore_jobs
+from aiqleads.training import jobs as training_job
+from aiqleads.training.jobs import TrainingJobs
 from aiqleads.webhooks.service import WebhookService
 
 Role = Literal["admin", "member"]
@@ -71,6 +73,10 @@ def models() -> ModelRegistry:
     return composition.api_models()
 
 
+def training_jobs() -> TrainingJobs:
+    return composition.api_training_jobs()
+
+
 def recommendations() -> RecommendationService:
     return composition.api_recommendations()
 
@@ -85,6 +91,7 @@ def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs
         recommendation_job.JOB_KIND: recommendation_job.job_view,
         market_imports.JOB_KIND: market_imports.job_view,
         rescore_jobs.JOB_KIND: rescore_jobs.job_view,
+        training_job.JOB_KIND: training_job.job_view,
     }
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)
 

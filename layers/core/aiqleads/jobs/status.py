@@ -17,11 +17,12 @@ from pydantic import BaseModel
 
 from aiqleads.errors import NotFound
 from aiqleads.jobs.store import JobStore
+from aiqleads.registry.records import TrainingResult
 
 if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
 
-JobKind = Literal["recommendations", "bulk_score", "market_signals", "rescore"]
+JobKind = Literal["recommendations", "bulk_score", "market_signals", "rescore", "training"]
 Status = Literal["queued", "running", "completed", "failed"]
 
 
@@ -46,6 +47,10 @@ class JobView(BaseModel):
     error: str | None = None
     created_at: str | None = None
     completed_at: str | None = None
+    # Training jobs only: the stage running, whether a failure was a refusal (too little history), the model made.
+    stage: str | None = None
+    refused: bool | None = None
+    model: TrainingResult | None = None
 
     @classmethod
     def of(

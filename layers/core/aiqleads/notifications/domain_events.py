@@ -13,7 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 EventType = Literal[
-    "lead.scored", "lead.score_changed", "bulk.completed", "recommendations.ready", "model.promoted", "model.rescored"
+    "lead.scored",
+    "lead.score_changed",
+    "bulk.completed",
+    "recommendations.ready",
+    "model.promoted",
+    "model.rescored",
+    "model.trained",
 ]
 
 

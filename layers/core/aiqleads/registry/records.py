@@ -47,6 +47,46 @@ class ArtifactFile(BaseModel):
     size: int
 
 
+class Figures(BaseModel):
+    """One model's quality on a holdout (aiqleads.scoring.metrics.evaluate)."""
+
+    roc_auc: float
+    pr_auc: float
+    brier: float
+    log_loss: float
+    lift_top_decile: float
+
+
+Decision = Literal["promoted", "shadow", "kept"]
+
+
+class Comparison(BaseModel):
+    """A trained candidate against the model serving the tenant when it was trained, on the same newest leads."""
+
+    serving_version: str = Field(description="the version serving the tenant when the candidate was trained")
+    holdout_rows: int = Field(description="the newest labelled leads, held out from training")
+    holdout_conversions: int
+    holdout_created: list[str | None] = Field(description="the first and last created_at of the holdout rows")
+    candidate: Figures
+    serving: Figures
+    auc_gain: float = Field(description="candidate ROC AUC minus the serving model's")
+    brier_change: float = Field(description="candidate Brier score minus the serving model's (lower is better)")
+    min_auc_gain: float = Field(description="PromotionMinAucGain: the gain automatic promotion needs")
+    beats_serving: bool = Field(description="auc_gain >= min_auc_gain and brier_change <= 0")
+
+
+class TrainingResult(BaseModel):
+    """What a training job did: the candidate it registered, how it compared, and what became of it."""
+
+    version: str
+    decision: Decision = Field(
+        description="promoted: now production; shadow: the tenant's policy made it the shadow; kept: registered only"
+    )
+    reason: str
+    comparison: Comparison
+    rescore_job_id: str | None = Field(None, description="the rescoring job a promotion started")
+
+
 class ModelRecord(BaseModel):
     """A registered version: the ModelsTable item's content."""
 
@@ -62,6 +102,7 @@ class ModelRecord(BaseModel):
     features: int
     lineage: Lineage
     files: dict[str, ArtifactFile]
+    comparison: Comparison | None = None  # a trained candidate's, against what served when it was trained
 
 
 class AliasTarget(BaseModel):
@@ -104,6 +145,9 @@ class ModelVersion(BaseModel):
     features: int = Field(description="inputs in the model's feature spec")
     training_rows: int | None = Field(None, description="labelled rows training used (from its manifest)")
     lineage: Lineage
+    comparison: Comparison | None = Field(
+        None, description="a version trained by a training job: against the model then serving, on its holdout"
+    )
     aliases: list[Alias] = Field(description="the caller's aliases naming this version")
     serving: bool = Field(description="the version that scores the caller's leads")
     global_default: bool = Field(False, description="the global default, serving tenants without their own")

@@ -28,6 +28,7 @@ from aiqleads.registry.records import (
     AliasState,
     AliasTarget,
     ArtifactFile,
+    Comparison,
     Lineage,
     ModelList,
     ModelRecord,
@@ -126,6 +127,7 @@ class ModelRegistry:
         *,
         version: str | None = None,
         lineage: Lineage | None = None,
+        comparison: Comparison | None = None,
     ) -> ModelRecord:
         """Store an artifact's two files once and index them. `version` renames it (the manifest is rewritten, so
         scores carry the registered version). Registering the same bytes again returns the existing record."""
@@ -177,6 +179,7 @@ class ModelRegistry:
             features=len(manifest.get("feature_names") or []),
             lineage=lineage or _lineage_of(manifest),
             files=entries,
+            comparison=comparison,
         )
         if not self.store.put_version(record):
             raced = self.store.get_version(tenant, version)
@@ -358,6 +361,7 @@ class ModelRegistry:
             features=record.features,
             training_rows=record.training_rows,
             lineage=record.lineage,
+            comparison=record.comparison,
             aliases=names,
             serving="production" in names,
             global_default=global_production == target,

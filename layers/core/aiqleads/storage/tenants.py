@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import ClassVar
+
 from botocore.exceptions import ClientError
 
+from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.codec import decode_item, encode_item
-from aiqleads.tenants.service import Tenant
+from aiqleads.tenants.service import Challengers, Tenant
 
 
 class TenantRepository(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:GetItem", "dynamodb:PutItem", on="table_name"),)
+
     def get(self, tenant_id: str) -> Tenant | None:
         response = self.dynamodb.get_item(
             TableName=self.table_name, Key={"tenant_id": {"S": tenant_id}}, ConsistentRead=True
@@ -29,3 +35,22 @@ class TenantRepository(DynamoTable):
                 return False
             raise
         return True
+
+
+class TenantDirectory(TenantRepository):
+    """What the training function reads: every tenant (the schedule trains each) and each one's policy."""
+
+    IAM = (access("dynamodb:GetItem", "dynamodb:Scan", on="table_name"),)
+
+    def tenant_ids(self) -> Iterator[str]:
+        # A Scan: TenantsTable holds one small item per tenant, read once per scheduled run.
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table_name, ProjectionExpression="tenant_id"
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield item["tenant_id"]["S"]
+
+    def challengers(self, tenant_id: str) -> Challengers:
+        tenant = self.get(tenant_id)
+        return tenant.challengers if tenant else "keep"

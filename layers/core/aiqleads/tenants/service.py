@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -24,10 +24,15 @@ from aiqleads.validation.grammar import normalize_slug
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
+Challengers = Literal["keep", "shadow"]
+
+
 class Tenant(BaseModel):
     tenant_id: Slug
     name: str = ""
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # A trained candidate that does not beat the serving model: registered only, or made the shadow.
+    challengers: Challengers = "keep"
 
 
 class IssuedKey(BaseModel):

@@ -96,6 +96,11 @@ class TrainingReport:
     parity_max_abs_diff: float = 0.0
     split: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
+    # The newest rows, held out: as read (so another model can score them), their labels, and this model's
+    # probabilities there. A champion/challenger comparison scores the serving model on exactly these.
+    holdout: pa.Table | None = None
+    holdout_labels: np.ndarray | None = None
+    holdout_probabilities: np.ndarray | None = None
 
 
 def _split(labels: np.ndarray, options: TrainingOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -540,4 +545,7 @@ def train(
         parity_max_abs_diff=held.parity,
         split=split,
         selection=fit.selection,
+        holdout=source.table.filter(pa.array(prepared.valid)).take(pa.array(test_rows)),
+        holdout_labels=labels[test_rows],
+        holdout_probabilities=held.p_onnx,
     )

@@ -7,15 +7,18 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from aiqleads.api.context import Caller, admin, caller, models
+from aiqleads.api.context import Caller, admin, caller, models, training_jobs
+from aiqleads.api.responses import Response, json_response
 from aiqleads.registry.records import AliasChange, AliasUpdate, ModelList, ModelVersion
 from aiqleads.registry.service import ModelRegistry
+from aiqleads.training.jobs import TrainingJobAccepted, TrainingJobs, TrainingRequest
 
 router = APIGatewayRouter()
 
 AdminDep = Annotated[Caller, Depends(admin)]
 CallerDep = Annotated[Caller, Depends(caller)]
 RegistryDep = Annotated[ModelRegistry, Depends(models)]
+TrainingDep = Annotated[TrainingJobs, Depends(training_jobs)]
 
 _FORBIDDEN = "not an admin key"
 _UNKNOWN = "unknown alias, or no such version for the tenant or the global default"
@@ -68,3 +71,20 @@ def put_alias(alias: str, body: AliasUpdate, who: AdminDep, registry: RegistryDe
 )
 def rollback(who: AdminDep, registry: RegistryDep) -> AliasChange:
     return registry.rollback(who.tenant_id)
+
+
+@router.post(
+    "/v1/models/training-jobs",
+    summary="Train a candidate from the tenant's stored leads and outcomes, in the background; admin keys only",
+    description=(
+        "202 with a job to follow at GET /v1/jobs/{id}: its stage (dataset, train, compare, register, decide), then"
+        " the candidate's version, its comparison with the serving model on the newest leads, and the decision:"
+        " promoted (ROC AUC at least PromotionMinAucGain better, Brier no worse), shadow (the tenant's policy)"
+        " or kept. With too little history (default 1,000 labelled leads and 120 conversions) the job fails with"
+        " `refused: true` and says why; the tenant keeps its model."
+    ),
+    responses={202: {"description": "queued"}, 403: {"description": _FORBIDDEN}},
+)
+def start_training(request: TrainingRequest, who: AdminDep, jobs: TrainingDep) -> Response[TrainingJobAccepted]:
+    accepted = jobs.submit(who.tenant_id, request)
+    return json_response(202, accepted, accepted.status_url)

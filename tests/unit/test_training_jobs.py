@@ -111,14 +111,17 @@ def test_a_job_trains_compares_on_the_newest_leads_and_registers_the_candidate_w
     comparison = result.comparison
     assert comparison.serving_version == "1.0.0"
     assert comparison.holdout_rows > 500  # the newest fifth of 5,000 leads, all scorable by both models
-    assert comparison.candidate.roc_auc > 0.7 and comparison.serving.roc_auc > 0.7
-    assert comparison.holdout_created[0] is not None and comparison.holdout_created[0] < comparison.holdout_created[1]
+    assert comparison.candidate.roc_auc > 0.7
+    assert comparison.serving.roc_auc > 0.7
+    assert comparison.holdout_created[0] is not None
+    assert comparison.holdout_created[0] < comparison.holdout_created[1]
     assert comparison.auc_gain == pytest.approx(comparison.candidate.roc_auc - comparison.serving.roc_auc, abs=1e-5)
     assert "not promoted" in result.reason
 
     shown = registry.show("demo", result.version)
     assert shown.comparison == comparison
-    assert shown.aliases == [] and not shown.serving
+    assert shown.aliases == []
+    assert not shown.serving
     assert shown.lineage.parent_version == "1.0.0"
     assert shown.lineage.data_snapshot == f"models/tenants/demo/{result.version}/dataset.parquet"
     assert registry.blobs.get(shown.lineage.data_snapshot or "") is not None
@@ -128,7 +131,7 @@ def test_a_job_trains_compares_on_the_newest_leads_and_registers_the_candidate_w
 
 
 def test_a_candidate_that_beats_the_serving_model_is_promoted_and_announced(tmp_path: Path):
-    training, registry, jobs, events = wire(tmp_path, min_gain=-1.0)
+    training, registry, _jobs, events = wire(tmp_path, min_gain=-1.0)
     comparison = decided(training, registry, beats=True)
     assert comparison.decision == "promoted"
     assert registry.versions("demo").serving == comparison.version

@@ -13,6 +13,7 @@ functions loaded in this process with their environment (`functions`) -> demo da
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from .gateway import (
 )
 from .pollers import DEFAULT_RETRY_DELAY_SECONDS, QueuePoller, QueuePollers
 from .resources import DEFAULT_STACK_NAME, LocalResources, create_resources
+from .schedules import ScheduleTimer, rate_seconds, scheduled_event
 from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError, Started, client
 
 DEFAULT_TEMPLATE = Path("template.yaml")
@@ -100,6 +102,7 @@ class LocalCloud(Started):
         self.runtime: FunctionRuntime | None = None
         self.gateway: LocalGateway | None = None
         self.pollers: QueuePollers | None = None
+        self.schedules: list[ScheduleTimer] = []
         self.demo_info: dict[str, Any] = {}
         self.notes: list[str] = []
 
@@ -235,11 +238,44 @@ class LocalCloud(Started):
                     )
                 )
         self.pollers = QueuePollers(pollers).start()
+        self._start_schedules()
+
+    def _start_schedules(self) -> None:
+        runtime, resources = self.runtime, self.resources
+        assert runtime is not None
+        for logical_id, function in runtime.functions.items():
+            for event in function.spec.schedule_events:
+                expression = str(resources.resolve(event.expression))
+                period = rate_seconds(expression)
+                if function.handler is None or not event.enabled:
+                    continue
+                if period is None:
+                    self.notes.append(f"{logical_id} {event.name}: {expression} is not run locally (only rate(...))")
+                    continue
+                fire = functools.partial(self.fire_schedule, logical_id, event.name)
+                self.schedules.append(ScheduleTimer(logical_id, event.name, period, fire).start())
+
+    def fire_schedule(self, function_id: str, name: str | None = None) -> Any:
+        """Invoke `function_id` as its schedule `name` (its only one by default) would, now; returns the result."""
+        runtime, resources = self.runtime, self.resources
+        if runtime is None or function_id not in runtime.functions:
+            raise LocalCloudError(f"no function {function_id!r} is running")
+        events = runtime.functions[function_id].spec.schedule_events
+        event = next((e for e in events if name in (None, e.name)), None)
+        if event is None:
+            raise LocalCloudError(f"{function_id} has no schedule {name or ''}".rstrip())
+        rule = (
+            f"arn:aws:events:{resources.region}:{resources.account_id}:rule/{self.stack_name}-{function_id}{event.name}"
+        )
+        return runtime.invoke(function_id, scheduled_event(rule, resources.region, resources.account_id))
 
     def stop(self) -> None:
         """Stop everything in reverse order of start; safe to call twice or after a failed start."""
         pollers, gateway, runtime = self.pollers, self.gateway, self.runtime
         self.pollers = self.gateway = self.runtime = None
+        for timer in self.schedules:
+            timer.stop()
+        self.schedules = []
         if pollers is not None:
             pollers.stop()
         if gateway is not None:
@@ -292,6 +328,7 @@ class LocalCloud(Started):
                     "handler": str(function.spec.module_file),
                     "routes": [f"{event.method} {event.path}" for event in function.spec.api_events],
                     "queues": [poller.queue_url for poller in pollers if poller.function_id == logical_id],
+                    "schedules": [str(self.resources.resolve(e.expression)) for e in function.spec.schedule_events],
                     "running": function.handler is not None,
                 }
                 for logical_id, function in self.runtime.functions.items()

@@ -93,6 +93,15 @@ class SqsEvent:
 
 
 @dataclass(frozen=True)
+class ScheduleEvent:
+    """A `Schedule` event: EventBridge invokes the function on `expression` (rate(...) or cron(...))."""
+
+    name: str
+    expression: Any  # as written (often !Sub); resolve it against the parameters
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     code_uri: Path
@@ -103,6 +112,7 @@ class FunctionSpec:
     function_name: Any = None  # the FunctionName property as written, if any
     api_events: tuple[ApiEvent, ...] = ()
     sqs_events: tuple[SqsEvent, ...] = ()
+    schedule_events: tuple[ScheduleEvent, ...] = ()
 
     @property
     def module_file(self) -> Path:
@@ -182,6 +192,7 @@ def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> d
         own_variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
         api_events: list[ApiEvent] = []
         sqs_events: list[SqsEvent] = []
+        schedule_events: list[ScheduleEvent] = []
         for event_name, event in (properties.get("Events") or {}).items():
             kind = event.get("Type") if isinstance(event, dict) else None
             event_properties = (event.get("Properties") or {}) if isinstance(event, dict) else {}
@@ -189,6 +200,12 @@ def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> d
                 api_events.append(_api_event(event_name, event_properties))
             elif kind == "SQS":
                 sqs_events.append(_sqs_event(event_name, event_properties))
+            elif kind == "Schedule":
+                schedule_events.append(
+                    ScheduleEvent(
+                        event_name, event_properties.get("Schedule"), _bool(event_properties.get("Enabled"), True)
+                    )
+                )
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
             code_uri=root / str(properties["CodeUri"]),
@@ -199,6 +216,7 @@ def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> d
             function_name=properties.get("FunctionName"),
             api_events=tuple(api_events),
             sqs_events=tuple(sqs_events),
+            schedule_events=tuple(schedule_events),
         )
     return specs
 

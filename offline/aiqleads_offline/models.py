@@ -1,6 +1,7 @@
 """`aiqleads models`: a tenant's model versions and aliases, through the HTTP API (local cloud or AWS).
 
     aiqleads models list | show VERSION | promote VERSION | rollback | shadow VERSION | shadow --clear
+    aiqleads models train [--wait] [--challengers keep|shadow] [--label-window-days N]
     aiqleads models register --dir DIR --tenant T [--version V]     (writes the registry: local cloud or --stack)
 
 The API commands use `--api-url` and `--api-key`, else $AIQLEADS_API_URL and $AIQLEADS_API_KEY, else the running
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -98,6 +100,30 @@ def _shadow(args: argparse.Namespace) -> Any:
     return request(args, "PUT", "/v1/models/aliases/shadow", {"version": None if args.clear else args.version})
 
 
+def _train(args: argparse.Namespace) -> Any:
+    body = {
+        name: value
+        for name, value in (("challengers", args.challengers), ("label_window_days", args.label_window_days))
+        if value is not None
+    }
+    accepted = request(args, "POST", "/v1/models/training-jobs", body)
+    if not args.wait:
+        return accepted
+    deadline = time.monotonic() + args.timeout
+    while True:
+        job = request(args, "GET", f"/v1/jobs/{accepted['job_id']}")
+        if job.get("status") in ("completed", "failed"):
+            if job["status"] == "failed":
+                print(json.dumps(job, indent=1))
+                raise CommandError(
+                    f"training job {job['id']} {'refused' if job.get('refused') else 'failed'}: {job.get('error')}"
+                )
+            return job
+        if time.monotonic() > deadline:
+            raise CommandError(f"training job {accepted['job_id']} still {job.get('status')} after {args.timeout} s")
+        time.sleep(args.poll)
+
+
 def _registry(args: argparse.Namespace) -> Any:
     from aiqleads.registry.service import ModelRegistry
     from aiqleads.storage.aws import new_client
@@ -170,7 +196,20 @@ def register(commands: Any) -> None:
     shadow = actions.add_parser("shadow", help="set (VERSION) or clear (--clear) the tenant's shadow model")
     shadow.add_argument("version", nargs="?")
     shadow.add_argument("--clear", action="store_true")
-    for parser, run in ((listed, _list), (show, _show), (promote, _promote), (rollback, _rollback), (shadow, _shadow)):
+    train = actions.add_parser(
+        "train", help="train a candidate from the tenant's stored history (admin key); promoted only if better"
+    )
+    train.add_argument("--wait", action="store_true", help="follow the job until it completes or fails")
+    train.add_argument("--timeout", type=float, default=900.0, help="seconds --wait waits at most (default 900)")
+    train.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+    train.add_argument(
+        "--challengers", choices=("keep", "shadow"), help="a candidate that is not better: kept or shadow"
+    )
+    train.add_argument("--label-window-days", type=int, help="days after which a lead without an outcome is lost")
+    commands_by_parser = (
+        (listed, _list), (show, _show), (promote, _promote), (rollback, _rollback), (shadow, _shadow), (train, _train)
+    )  # fmt: skip
+    for parser, run in commands_by_parser:
         _api_arguments(parser)
         parser.set_defaults(run=_run(run))
 

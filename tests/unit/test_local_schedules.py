@@ -1,0 +1,40 @@
+"""The local cloud's EventBridge schedules: the template's rate expressions, the event a function receives, and a
+timer that fires on its period and stops when told."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from aiqleads.training.consumer import is_scheduled
+from infra.local_cloud.functions import discover_functions
+from infra.local_cloud.schedules import ScheduleTimer, rate_seconds, scheduled_event
+from infra.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rate_expressions_become_periods_and_cron_is_not_run() -> None:
+    assert rate_seconds("rate(10 days)") == 864_000
+    assert rate_seconds("rate(1 hour)") == 3600
+    assert rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("cron(0 12 * * ? *)") is None
+
+
+def test_the_training_function_is_scheduled_every_training_interval() -> None:
+    specs = discover_functions(load_template(ROOT / "template.yaml"), ROOT)
+    (schedule,) = specs["TrainingFunction"].schedule_events
+    assert schedule.expression == {"Fn::Sub": "rate(${TrainingIntervalDays} days)"}
+    event = scheduled_event("arn:aws:events:us-east-1:123456789012:rule/r", "us-east-1", "123456789012")
+    assert is_scheduled(event)
+    assert not is_scheduled({"Records": []})
+
+
+def test_a_timer_fires_on_its_period_until_stopped() -> None:
+    fired = threading.Event()
+    timer = ScheduleTimer("F", "S", 0.05, fired.set).start()
+    try:
+        assert fired.wait(timeout=5)
+    finally:
+        timer.stop()
+    assert not timer._thread.is_alive()

@@ -187,6 +187,7 @@ def test_functions_follow_the_layout(template: dict[str, Any]) -> None:
         "EventsFunction",
         "NotifyFunction",
         "RecommendationsJobFunction",
+        "TrainingFunction",
     }
     function_globals = template["Globals"]["Function"]
     for name, function in functions.items():
@@ -231,6 +232,7 @@ def test_every_route_is_an_api_event(template: dict[str, Any]) -> None:
         ("GET", "/v1/models/{version}"),
         ("PUT", "/v1/models/aliases/{alias}"),
         ("POST", "/v1/models/aliases/production/rollback"),
+        ("POST", "/v1/models/training-jobs"),
     }
     assert all(event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "Api"} for event in events)
     public = {event["Properties"]["Path"] for event in events if event["Properties"].get("Auth")}
@@ -249,7 +251,7 @@ def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, An
         if "RedrivePolicy" in queue["Properties"]
     }
     sources = set(queues) - dead_letter
-    assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue"}
+    assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue", "TrainingQueue"}
     for name in sources:
         redrive = queues[name]["Properties"]["RedrivePolicy"]
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"]
@@ -276,7 +278,7 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
                 assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
                 assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                 consumers += 1
-    assert consumers == 4
+    assert consumers == 5
 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:

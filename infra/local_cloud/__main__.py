@@ -106,11 +106,23 @@ def examples(info: dict[str, Any], scratch: Path = DEFAULT_STATE_FILE.parent) ->
         where = "" if state == DEFAULT_STATE_FILE else f" --local-state {shlex.quote(str(state))}"
         shipped = f"model_artifacts/lead_scorer/{info['default_model_version']}"
         tenant = info.get("tenant_id", "demo")
+        read_version = '.venv/bin/python -c \'import json,sys; print(json.load(sys.stdin)["model"]["version"])\''
         lines += [
-            f"  # a model version of {tenant}'s own, promoted (the next score carries it), then rolled back",
-            f"  .venv/bin/aiqleads models register --dir {shipped} --tenant {tenant} --version 2.0.0{where}",
-            f"  .venv/bin/aiqleads models promote 2.0.0{where}",
-            f"  .venv/bin/aiqleads models rollback{where}",
+            f"  # {tenant}'s own model, trained from its stored leads and outcomes (a minute or two): the job shows the",
+            "  # candidate, its comparison with the serving model on the newest leads, and whether it was promoted",
+            f"  V=$(.venv/bin/aiqleads models train --wait{where} | tee /dev/stderr | {read_version})",
+            f"  .venv/bin/aiqleads models show $V{where}",
+            f"  .venv/bin/aiqleads models promote $V{where}      # if training did not; the next score carries $V",
+        ]
+        if api_url:
+            lines.append(
+                f"  curl -s -X POST {api_url}/v1/leads/score -H 'x-api-key: {key or '<your API key>'}' "
+                f"-H 'content-type: application/json' -d {shlex.quote(json.dumps(EXAMPLE_LEAD))} | grep -o "
+                '\'"model_version":"[^"]*"\''
+            )
+        lines += [
+            f"  .venv/bin/aiqleads models rollback{where}        # back to {info['default_model_version']}",
+            f"  # or register an artifact directory as a version: models register --dir {shipped} --tenant {tenant}",
         ]
     lines += [
         "  # AWS clients reach the local endpoint with these (dummy credentials; boto3 and the AWS CLI read them)",

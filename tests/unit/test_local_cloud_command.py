@@ -67,9 +67,10 @@ def test_files_go_beside_the_state_file(tmp_path: Path) -> None:
     assert written_paths(examples(RUNNING, tmp_path)) == [str(tmp_path / "leads.csv")]
 
 
-def test_the_model_registry_steps_are_shown_when_the_default_model_is_registered() -> None:
+def test_the_learning_loop_steps_are_shown_when_the_default_model_is_registered() -> None:
     text = "\n".join(examples({**RUNNING, "default_model_version": "1.0.0", "admin_api_key": "aiq_admin"}))
-    assert "aiqleads models register --dir model_artifacts/lead_scorer/1.0.0 --tenant demo --version 2.0.0" in text
-    assert "aiqleads models promote 2.0.0" in text
-    assert "aiqleads models rollback" in text
+    steps = ["aiqleads models train --wait", "aiqleads models show $V", "aiqleads models promote $V",
+             '"model_version"', "aiqleads models rollback"]  # fmt: skip
+    positions = [text.index(step) for step in steps]
+    assert positions == sorted(positions)
     assert "aiqleads models" not in "\n".join(examples(RUNNING))

@@ -108,7 +108,8 @@ STAGE ?= dev
 STACK ?= aiqleads-$(STAGE)
 deploy: package $(SAM_STAMP)
 	$(SAM_VENV)/bin/sam build
-	$(SAM_VENV)/bin/sam deploy --stack-name $(STACK) --parameter-overrides Stage=$(STAGE) \
+	$(SAM_VENV)/bin/sam deploy --stack-name $(STACK) \
+		--parameter-overrides Stage=$(STAGE) CodeVersion=$$(git rev-parse --short=12 HEAD 2>/dev/null) \
 		--capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset
 
 # The committed OpenAPI document, regenerated from the routes, the models and template.yaml's routes that need no

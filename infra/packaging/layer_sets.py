@@ -1,8 +1,8 @@
 """Which layers each function deploys with, read from template.yaml: Lambda's 250 MB unzipped limit applies to a
 function's code plus all its layers, so the size check and the smoke test go function by function.
 
-A function's layers are its own `Properties.Layers` when it has them (they replace the Globals' list, as SAM does),
-else `Globals.Function.Layers`. Each must be a `!Ref` to an `AWS::Serverless::LayerVersion` whose ContentUri is a
+A function's layers are `Globals.Function.Layers` followed by its own `Properties.Layers` (SAM appends a
+resource's list to the Globals' one; it never replaces it). Each must be a `!Ref` to an `AWS::Serverless::LayerVersion` whose ContentUri is a
 directory this build makes (`build/package/<arch>/<name>/`): its artifact is `<name>.zip`. A functions/<name>/
 directory the template does not (yet) declare is counted with the Globals' layers.
 """
@@ -79,7 +79,7 @@ def function_layers(template: Mapping[str, Any]) -> dict[str, FunctionLayers]:
         match = _CODE_URI.match(uri) if isinstance(uri, str) else None
         if not match:
             continue
-        layers = properties.get("Layers", function_globals.get("Layers", []))
+        layers = [*function_globals.get("Layers", []), *properties.get("Layers", [])]
         names = _layer_names(layers, artifacts, resource_name)
         found[match.group("name")] = FunctionLayers(match.group("name"), resource_name, names)
     return found

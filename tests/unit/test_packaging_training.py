@@ -50,7 +50,7 @@ TEMPLATE_DATA = {
         "ApiFunction": function("functions/api/"),
         "TrainingFunction": function(
             "functions/training/",
-            Layers=[{"Ref": "CoreLayer"}, {"Ref": "DepsLayer"}, {"Ref": "TrainingLayer"}],
+            Layers=[{"Ref": "TrainingLayer"}],
         ),
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
     },

@@ -402,7 +402,17 @@ def training_runner() -> TrainingJobs:
         queue=QueueSender(settings.training_queue_url),
         events=events,
         datasets=training_dataset_builder(),
-        registry=ModelRegistry(ModelRepository(settings.models_table), ArtifactBucket(settings.models_bucket), events),
+        registry=ModelRegistry(
+            ModelRepository(settings.models_table),
+            ArtifactBucket(settings.models_bucket),
+            events,
+            on_production_change=rescore_jobs(
+                settings.jobs_table,
+                settings.bulk_queue_url,
+                settings.model_alias_ttl_seconds,
+                settings.label_window_days,
+            ),
+        ),
         serving=training_scoring(),
         snapshots=ArtifactBucket(settings.models_bucket),
         tenants=TenantDirectory(settings.tenants_table),

@@ -222,6 +222,7 @@ class TrainingSettings(LeadResources, ModelResources):
     jobs_table: str
     tenants_table: str
     training_queue_url: str  # the schedule's fan-out queues one job per tenant here
+    bulk_queue_url: str  # an automatic promotion's rescoring is queued here (the bulk_score function runs it)
     promotion_min_auc_gain: float = Field(0.005, ge=0, le=1)  # a candidate must beat the serving AUC by this
     training_min_labelled: int = Field(1000, ge=2)
     training_min_conversions: int = Field(120, ge=1)

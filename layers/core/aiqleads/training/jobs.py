@@ -306,8 +306,7 @@ class TrainingJobs:
         decision: Decision
         rescore_job_id = None
         if comparison.beats_serving:
-            change = self.registry.set_alias(tenant_id, "production", version)
-            rescore_job_id = getattr(change, "rescore_job_id", None)
+            rescore_job_id = self.registry.set_alias(tenant_id, "production", version).rescore_job_id
             decision, reason = "promoted", f"promoted: {figures}"
         else:
             policy = request.challengers or (self.tenants.challengers(tenant_id) if self.tenants else "keep")

@@ -129,8 +129,13 @@ def report(figures: dict[str, Any], line: Callable[[str, str, str, bool | None],
     print(f"  CPU s of each of the {figures['rounds']} alternating runs: {runs}")
     print(line("pipeline / bare fit, wall", f"{figures['wall_ratio']:.2f}x", "", None))
     print(line("pipeline peak memory (fresh process, RSS)", f"{figures['peak_rss_mb']:.0f} MB", "", None))
-    phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["timings"].items())
-    print(f"  phases (s): {phases}")
+    timings = figures["timings"]
+    phases = ", ".join(
+        f"{name} {seconds:.1f} ({timings.get(name + '_cpu', float('nan')):.1f})"
+        for name, seconds in timings.items()
+        if not name.endswith("_cpu")
+    )
+    print(f"  phases of the first run, wall (CPU) s: {phases}")
     metrics = figures["metrics"]
     print(
         f"  newest {figures['rows']['test']:,} leads: ROC AUC {metrics['roc_auc']:.3f}, PR AUC {metrics['pr_auc']:.3f},"

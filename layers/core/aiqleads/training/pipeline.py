@@ -483,14 +483,17 @@ def prepare(data: Path, options: TrainingOptions, timings: dict[str, float] | No
 
 
 class _Clock:
+    """Seconds per phase into `timings`: wall time under the phase's name, process CPU time under `<phase>_cpu`."""
+
     def __init__(self, timings: dict[str, float] | None):
-        self.timings, self.last = timings, time.perf_counter()
+        self.timings, self.last, self.last_cpu = timings, time.perf_counter(), time.process_time()
 
     def lap(self, phase: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         if self.timings is not None:
             self.timings[phase] = round(self.timings.get(phase, 0.0) + now - self.last, 3)
-        self.last = now
+            self.timings[f"{phase}_cpu"] = round(self.timings.get(f"{phase}_cpu", 0.0) + cpu - self.last_cpu, 3)
+        self.last, self.last_cpu = now, cpu
 
 
 def train(

@@ -112,7 +112,8 @@ def examples(info: dict[str, Any], scratch: Path = DEFAULT_STATE_FILE.parent) ->
             "  # candidate, its comparison with the serving model on the newest leads, and whether it was promoted",
             f"  V=$(.venv/bin/aiqleads models train --wait{where} | tee /dev/stderr | {read_version})",
             f"  .venv/bin/aiqleads models show $V{where}",
-            f"  .venv/bin/aiqleads models promote $V{where}      # if training did not; the next score carries $V",
+            f"  .venv/bin/aiqleads models promote $V{where}      # if training did not; warm functions switch within",
+            "  #   ModelAliasTtlSeconds (60 s unless make run was given another): then scores carry $V",
         ]
         if api_url:
             lines.append(
@@ -121,7 +122,7 @@ def examples(info: dict[str, Any], scratch: Path = DEFAULT_STATE_FILE.parent) ->
                 '\'"model_version":"[^"]*"\''
             )
         lines += [
-            f"  .venv/bin/aiqleads models rollback{where}        # back to {info['default_model_version']}",
+            f"  .venv/bin/aiqleads models rollback{where}        # back to {info['default_model_version']}, within the same TTL",
             f"  # or register an artifact directory as a version: models register --dir {shipped} --tenant {tenant}",
         ]
     lines += [

@@ -111,6 +111,18 @@ Slug = Annotated[str, Field(min_length=1, max_length=TEXT_MAX["market"]), AfterV
 UtcDatetime = Annotated[datetime, AfterValidator(_created_at)]
 
 
+class IdentifierMark:
+    """Annotated metadata: the field holds an identifier (GraphQL types it `ID`; JSON Schema is unchanged)."""
+
+    def __repr__(self) -> str:
+        return "IDENTIFIER"
+
+
+IDENTIFIER = IdentifierMark()
+Id = Annotated[str, IDENTIFIER]
+"""A string that identifies something (a lead, a buyer, a recommendation, a job): the one rule GraphQL's ID follows."""
+
+
 def _bounded(name: str) -> Any:
     low, high = LIMITS[name]
     return Field(default=None, ge=low, le=high)
@@ -145,7 +157,7 @@ class Property(Model):
 class Lead(Model):
     """A lead as it arrives; the tenant comes from the caller's API key, never from the body."""
 
-    id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
     source: Slug
     created_at: UtcDatetime | None = None
     contact: Contact = Field(default_factory=Contact)
@@ -211,14 +223,14 @@ _FLAT_READERS: tuple[tuple[str, Callable[[Lead], Any]], ...] = tuple((c, _flat_r
 
 
 class Interaction(Model):
-    lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    lead_id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
     actor: str = Field(min_length=1, max_length=128, description="'lead' or the id of a buyer")
     action: Action
     timestamp: UtcDatetime
 
 
 class Conversion(Model):
-    lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    lead_id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
     outcome: Outcome
     at: UtcDatetime
 
@@ -232,13 +244,13 @@ class LeadOutcome(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lead_id: str
+    lead_id: Id
     outcome: Outcome
     at: datetime
     at_reported: bool
     recorded_at: datetime
     via: Via
-    job_id: str | None = None  # the bulk job whose upload carried it
+    job_id: Id | None = None  # the bulk job whose upload carried it
 
 
 def latest_outcomes(outcomes: Iterable[LeadOutcome]) -> dict[str, LeadOutcome]:
@@ -290,12 +302,12 @@ class BuyerPreferences(Model):
 
 
 class Buyer(Model):
-    id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
     name: str | None = Field(default=None, max_length=TEXT_MAX["name"])
     tier: Tier = Tier.BASIC
     authorised_markets: list[Slug] = Field(default_factory=list)
     preferences: BuyerPreferences = Field(default_factory=BuyerPreferences)
-    purchased_lead_ids: list[str] = Field(default_factory=list)
+    purchased_lead_ids: list[Id] = Field(default_factory=list)
 
 
 class Reason(Model):
@@ -309,7 +321,7 @@ class Reason(Model):
 
 
 class Score(Model):
-    lead_id: str
+    lead_id: Id
     probability: float = Field(ge=0, le=1)
     score: int = Field(ge=0, le=100)
     grade: Grade
@@ -339,14 +351,14 @@ class RecommendationMetadata(Model):
 
 
 class Recommendation(Model):
-    buyer_id: str
-    lead_id: str
+    buyer_id: Id
+    lead_id: Id
     rank: int = Field(ge=1)
     score: Score
     insights: list[str] = Field(default_factory=list)
     next_best_actions: list[str] = Field(default_factory=list, description="action names, most urgent first")
     model_version: str
-    id: str | None = Field(default=None, description="stable per buyer and lead: GET/PATCH /v1/recommendations/{id}")
+    id: Id | None = Field(default=None, description="stable per buyer and lead: GET/PATCH /v1/recommendations/{id}")
     market: str | None = None
     source: str | None = None
     actions: list[NextBestAction] = Field(default_factory=list, description="next-best actions with priority")
@@ -374,6 +386,6 @@ class RecommendationFeedback(Model):
 
 
 class PurchaseRequest(Model):
-    lead_id: str = Field(min_length=1, max_length=TEXT_MAX["id"])
+    lead_id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
     exclusive: bool = Field(default=False, description="an exclusive purchase: no other buyer can get the lead")
     price_paid: float | None = Field(default=None, ge=0)

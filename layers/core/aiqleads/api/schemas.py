@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from aiqleads.errors import ErrorBody as ErrorBody
 from aiqleads.errors import ErrorEnvelope as ErrorEnvelope
 from aiqleads.leads.service import MAX_BATCH
-from aiqleads.models import Conversion, Interaction, Lead, Score
+from aiqleads.models import Conversion, Id, Interaction, Lead, Score
 
 MAX_EVENTS = 100
 
@@ -51,7 +51,7 @@ class InteractionBatch(BaseModel):
 
 class EventsAccepted(BaseModel):
     accepted: int
-    event_ids: list[str]
+    event_ids: list[Id]
 
 
 class ConversionBatch(BaseModel):

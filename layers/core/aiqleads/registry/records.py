@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiqleads.models import Id
+
 Alias = Literal["production", "shadow"]
 ALIASES: tuple[Alias, ...] = ("production", "shadow")
 MODEL_FILES = ("model.onnx", "manifest.json")
@@ -84,7 +86,7 @@ class TrainingResult(BaseModel):
     )
     reason: str
     comparison: Comparison
-    rescore_job_id: str | None = Field(None, description="the rescoring job a promotion started")
+    rescore_job_id: Id | None = Field(None, description="the rescoring job a promotion started")
 
 
 class ModelRecord(BaseModel):
@@ -178,7 +180,7 @@ class AliasChange(BaseModel):
     version: str | None
     tenant: str
     serving: str | None = Field(description="the version that scores the tenant's leads after the change")
-    rescore_job_id: str | None = Field(
+    rescore_job_id: Id | None = Field(
         None,
         description="production moved: the job rescoring the tenant's open leads with it (GET /v1/jobs/{id})",
     )

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from aiqleads.api.context import Caller, caller, recommendation_jobs, recommendations
 from aiqleads.api.responses import json_response
-from aiqleads.models import Recommendation, RecommendationFeedback
+from aiqleads.models import Id, Recommendation, RecommendationFeedback
 from aiqleads.recommendations.jobs import GenerateRequest, JobAccepted, RecommendationJobs
 from aiqleads.recommendations.service import MAX_LIMIT, RecommendationPage, RecommendationService
 
@@ -25,9 +25,9 @@ JobsDep = Annotated[RecommendationJobs, Depends(recommendation_jobs)]
 
 
 class FeedbackRecorded(BaseModel):
-    id: str
-    buyer_id: str
-    lead_id: str
+    id: Id
+    buyer_id: Id
+    lead_id: Id
     feedback: RecommendationFeedback
     recorded_at: str
 

@@ -3,7 +3,8 @@
 Output types resolve snake_case attributes under camelCase field names; input types convert camelCase arguments
 back to snake_case dicts, which the same pydantic model then validates (so GraphQL and REST reject the same
 input with the same messages). Enums become GraphQL enums named after the members (`SINGLE_FAMILY`) whose values
-are the wire values (`single_family`); free-form dicts are the JSON scalar.
+are the wire values (`single_family`); free-form dicts are the JSON scalar. A field marked `Id` in the models
+(`aiqleads.models.IDENTIFIER`) is an `ID`; a model that is a Relay node (relay.kinds) implements `Node`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from graphql import (
     GraphQLEnumType,
     GraphQLField,
     GraphQLFloat,
+    GraphQLID,
     GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLInputType,
@@ -33,6 +35,9 @@ from graphql import (
     GraphQLString,
 )
 from pydantic import BaseModel
+
+from aiqleads.api.graphql import relay
+from aiqleads.models import IDENTIFIER
 
 JSON = GraphQLScalarType("JSON", description="Any JSON value (free-form attributes)")
 DateTime = GraphQLScalarType(
@@ -69,6 +74,17 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _is_identifier(annotation: Any) -> bool:
+    """Annotated[str, IDENTIFIER], possibly | None: the models' one mark of an identifier."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return any(mark is IDENTIFIER for mark in annotation.__metadata__)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(members) == 1 and _is_identifier(members[0])
+    return False
+
+
 def _scalar(annotation: Any) -> Any:
     if annotation is bool:
         return GraphQLBoolean
@@ -85,7 +101,8 @@ def _scalar(annotation: Any) -> Any:
     return None
 
 
-def _graphql_type(annotation: Any, *, required: bool, for_input: bool) -> Any:
+def _graphql_type(annotation: Any, *, required: bool, for_input: bool, identifier: bool = False) -> Any:
+    identifier = identifier or _is_identifier(annotation)
     inner, optional = _unwrap(annotation)
     origin = typing.get_origin(inner)
     if origin is typing.Annotated:
@@ -105,6 +122,8 @@ def _graphql_type(annotation: Any, *, required: bool, for_input: bool) -> Any:
         result = _scalar(inner)
         if result is None:
             raise TypeError(f"no GraphQL type for {inner!r}")
+        if identifier and result is GraphQLString:
+            result = GraphQLID
     return GraphQLNonNull(result) if required and not optional else result
 
 
@@ -117,17 +136,35 @@ def _resolver(attribute: str) -> Any:
 
 @functools.cache
 def object_type(model: type[BaseModel], name: str | None = None) -> GraphQLObjectType:
+    kind = relay.kind_of(model)
+
     def fields() -> dict[str, GraphQLField]:
-        return {
-            camel(field_name): GraphQLField(
-                typing.cast(GraphQLOutputType, _graphql_type(info.annotation, required=True, for_input=False)),
+        derived: dict[str, GraphQLField] = {"id": relay.global_id_field(kind)} if kind else {}
+        for field_name, info in model.model_fields.items():
+            if kind and field_name in ("id", kind.local_field):  # the local id keeps a name of its own
+                derived[camel(kind.local_field)] = relay.local_id_field(kind)
+                continue
+            derived[camel(field_name)] = GraphQLField(
+                typing.cast(
+                    GraphQLOutputType,
+                    _graphql_type(info.annotation, required=True, for_input=False,
+                                  identifier=IDENTIFIER in info.metadata),
+                ),
                 description=info.description,
                 resolve=_resolver(field_name),
-            )
-            for field_name, info in model.model_fields.items()
-        }
+            )  # fmt: skip
+        if kind:
+            derived.setdefault(camel(kind.local_field), relay.local_id_field(kind))
+        return derived
 
-    return GraphQLObjectType(name or model.__name__, fields, description=(model.__doc__ or "").strip() or None)
+    if kind and name not in (None, kind.type_name):
+        raise TypeError(f"{model.__name__} is the node type {kind.type_name}, not {name}")
+    return GraphQLObjectType(
+        kind.type_name if kind else name or model.__name__,
+        fields,
+        interfaces=[relay.NODE] if kind and kind.fetch else None,
+        description=(model.__doc__ or "").strip() or None,
+    )
 
 
 @functools.cache
@@ -137,7 +174,8 @@ def input_type(model: type[BaseModel], name: str | None = None) -> GraphQLInputO
             camel(field_name): GraphQLInputField(
                 typing.cast(
                     GraphQLInputType,
-                    _graphql_type(info.annotation, required=info.is_required(), for_input=True),
+                    _graphql_type(info.annotation, required=info.is_required(), for_input=True,
+                                  identifier=IDENTIFIER in info.metadata),  # fmt: skip
                 ),
                 description=info.description,
                 out_name=field_name,

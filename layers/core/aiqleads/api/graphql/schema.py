@@ -1,9 +1,12 @@
 """The GraphQL schema: queries and mutations over the same services and models as the REST API.
 
-    lead(id), leads(filter, first, after), recommendations(buyerId, first, after), models
-    ingestLead, recordEvent, recordConversion, giveFeedback
+    node(id), nodes(ids), lead(leadId), leads(filter, first, after), buyer(buyerId),
+    recommendations(buyer, first, after), models
+    ingestLead, recordEvent, recordConversion, giveFeedback(recommendation, input)
 
-Lists are Relay connections. Errors follow the GraphQL spec, with our error codes (and field details) in
+Lists are Relay connections; LeadRecord, Buyer and Recommendation are Relay nodes (relay.py): `id` is a global id,
+the REST id is `leadId`/`buyerId`/`recommendationId`, identifiers are `ID`s. Deprecated (one release):
+lead(id: String), recommendations(buyerId: String), giveFeedback(recommendationId: String). Errors follow the GraphQL spec, with our error codes (and field details) in
 `extensions`, the same codes the REST envelope uses.
 """
 
@@ -31,6 +34,7 @@ from graphql import (
 )
 from pydantic import ValidationError
 
+from aiqleads.api.graphql import relay
 from aiqleads.api.graphql.derive import argument, connection, enum_type, object_type
 from aiqleads.api.schemas import ConversionsRecorded, EventsAccepted, StoredLead
 from aiqleads.errors import DomainError, InvalidInput
@@ -95,13 +99,16 @@ def _first(value: int | None) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ resolvers
-def resolve_lead(_: Any, info: Any, id: str) -> StoredLead | None:
-    context: Context = info.context
-    record = context.leads.leads.get(context.tenant_id, id)
+def find_lead(context: Context, lead_id: str) -> StoredLead | None:
+    record = context.leads.leads.get(context.tenant_id, lead_id)
     if record is None:
         return None
     return StoredLead(lead=record.lead, score=record.score, conversions=record.conversions,
                       stored_at=record.stored_at, scored_at=record.scored_at)  # fmt: skip
+
+
+def resolve_lead(_: Any, info: Any, leadId: str | None = None, id: str | None = None) -> StoredLead | None:  # noqa: N803
+    return find_lead(info.context, relay.local_id("LeadRecord", {"leadId": leadId, "id": id}))
 
 
 def resolve_leads(_: Any, info: Any, filter: dict[str, Any] | None = None, first: int | None = None,
@@ -153,7 +160,13 @@ LEAD_FILTER = GraphQLInputObjectType(
 def _query_fields(extra: dict[str, GraphQLField]) -> dict[str, GraphQLField]:
     stored = object_type(StoredLead, "LeadRecord")
     return {
-        "lead": GraphQLField(stored, args={"id": GraphQLArgument(GraphQLNonNull(GraphQLString))}, resolve=resolve_lead),
+        **relay.query_fields(),
+        "lead": GraphQLField(
+            stored,
+            args=relay.id_arguments("leadId", "id", what="lead"),
+            resolve=resolve_lead,
+            description="one lead of the caller's tenant, or null",
+        ),
         "leads": GraphQLField(
             GraphQLNonNull(connection(stored)),
             args={

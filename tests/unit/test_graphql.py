@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -186,3 +187,158 @@ def test_models_and_feedback(service: LeadService) -> None:
     assert body["data"]["giveFeedback"] == {"id": rec_id, "feedback": {"usefulness": 4, "status": "contacted"}}
     _, body = gql('mutation { giveFeedback(recommendationId: "rec_nope", input: {usefulness: 9}) { id } }')
     assert body["errors"][0]["extensions"]["code"] in ("validation_error", "not_found")
+
+
+# ------------------------------------------------------------------------- Relay: ID, Node, global ids, deprecations
+def introspect(type_name: str) -> dict[str, Any]:
+    _, body = gql(
+        "query($name: String!) { __type(name: $name) { kind interfaces { name } possibleTypes { name }"
+        " fields { name type { ...Deep }"
+        " args(includeDeprecated: true) { name isDeprecated deprecationReason type { ...Deep } } }"
+        " inputFields { name type { ...Deep } } } }"
+        " fragment Deep on __Type { kind name ofType { kind name ofType { kind name ofType { name } } } }",
+        {"name": type_name},
+    )
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["__type"]
+    return result
+
+
+def named(type_ref: dict[str, Any]) -> str:
+    while type_ref.get("ofType"):
+        type_ref = type_ref["ofType"]
+    return str(type_ref["name"])
+
+
+def field_types(type_name: str) -> dict[str, str]:
+    described = introspect(type_name)
+    return {f["name"]: named(f["type"]) for f in described["fields"] or described["inputFields"]}
+
+
+def test_node_interface_and_its_types(service: LeadService) -> None:
+    node = introspect("Node")
+    assert node["kind"] == "INTERFACE"
+    assert {t["name"] for t in node["possibleTypes"]} == {"LeadRecord", "Buyer", "Recommendation"}
+    assert field_types("Node") == {"id": "ID"}
+    for type_name in ("LeadRecord", "Buyer", "Recommendation"):
+        assert introspect(type_name)["interfaces"] == [{"name": "Node"}]
+    query = {f["name"]: f for f in introspect("Query")["fields"]}
+    assert [(a["name"], named(a["type"])) for a in query["node"]["args"]] == [("id", "ID")]
+    assert [(a["name"], named(a["type"])) for a in query["nodes"]["args"]] == [("ids", "ID")]
+
+
+def test_identifiers_are_ids(service: LeadService) -> None:
+    expected = {
+        "LeadRecord": ("id", "leadId"),
+        "Lead": ("id",),
+        "Score": ("leadId",),
+        "Recommendation": ("id", "recommendationId", "buyerId", "leadId"),
+        "Buyer": ("id", "buyerId", "purchasedLeadIds"),
+        "FeedbackRecorded": ("id", "recommendationId", "buyerId", "leadId"),
+        "EventsAccepted": ("eventIds",),
+        "LeadInput": ("id",),
+        "InteractionInput": ("leadId",),
+        "ConversionInput": ("leadId",),
+    }
+    for type_name, fields in expected.items():
+        types = field_types(type_name)
+        assert {name: types[name] for name in fields} == dict.fromkeys(fields, "ID"), type_name
+    assert field_types("Lead")["source"] == "String"  # only identifiers
+    query = {f["name"]: f for f in introspect("Query")["fields"]}
+    current = {(field, a["name"]): named(a["type"]) for field in ("lead", "buyer", "recommendations")
+               for a in query[field]["args"] if not a["isDeprecated"]}  # fmt: skip
+    assert current[("lead", "leadId")] == current[("buyer", "buyerId")] == current[("recommendations", "buyer")] == "ID"
+
+
+def test_deprecated_string_arguments_are_marked_and_still_resolve(service: LeadService) -> None:
+    args = {(f["name"], a["name"]): a for f in introspect("Query")["fields"] + introspect("Mutation")["fields"]
+            for a in f["args"]}  # fmt: skip
+    for old, new in ((("lead", "id"), "leadId"), (("recommendations", "buyerId"), "buyer"),
+                     (("giveFeedback", "recommendationId"), "recommendation")):  # fmt: skip
+        assert args[old]["isDeprecated"] is True
+        assert new in args[old]["deprecationReason"]
+        assert named(args[old]["type"]) == "String"
+        assert args[(old[0], new)]["isDeprecated"] is False
+    _, body = gql("{ __type(name: \"Query\") { fields { name args { name } } } }")  # deprecated ones hidden by default
+    lead_args = next(f["args"] for f in body["data"]["__type"]["fields"] if f["name"] == "lead")
+    assert lead_args == [{"name": "leadId"}]
+    ingest("dep-1")
+    _, old = gql('query($id: String!) { lead(id: $id) { leadId lead { id } } }', {"id": "dep-1"})
+    _, new = gql('query($id: ID!) { lead(leadId: $id) { leadId lead { id } } }', {"id": "dep-1"})
+    assert old == new == {"data": {"lead": {"leadId": "dep-1", "lead": {"id": "dep-1"}}}}
+    _, body = gql('{ lead(id: "dep-1", leadId: "dep-1") { leadId } }')
+    assert body["errors"][0]["extensions"]["code"] == "validation_error"
+    _, body = gql("{ lead { leadId } }")
+    assert body["errors"][0]["extensions"]["code"] == "validation_error"
+    _, old = gql('{ recommendations(buyerId: "b-1", first: 3) { edges { node { id recommendationId } } } }')
+    _, new = gql('{ recommendations(buyer: "b-1", first: 3) { edges { node { id recommendationId } } } }')
+    assert old == new and "errors" not in new
+    rec = new["data"]["recommendations"]["edges"][0]["node"]
+    for argument, value in (("recommendationId", rec["recommendationId"]), ("recommendation", rec["recommendationId"]),
+                            ("recommendation", rec["id"])):  # fmt: skip
+        _, body = gql(f"mutation($r: {'String' if argument == 'recommendationId' else 'ID'}!) {{ giveFeedback("
+                      f"{argument}: $r, input: {{usefulness: 5}}) {{ id recommendationId }} }}", {"r": value})  # fmt: skip
+        assert body == {"data": {"giveFeedback": rec}}, (argument, body)
+
+
+def node_query(global_id: str, tenant: str = "t1") -> dict[str, Any]:
+    _, body = gql("query($id: ID!) { node(id: $id) { __typename id ... on LeadRecord { leadId lead { source } }"
+                  " ... on Buyer { buyerId tier } ... on Recommendation { recommendationId leadId buyerId } } }",
+                  {"id": global_id}, tenant=tenant)  # fmt: skip
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def global_ids(service: LeadService) -> dict[str, tuple[str, str]]:
+    """Each node type's (global id, local id), read from the fields that serve them."""
+    ingest("n-1")
+    _, lead = gql('{ lead(leadId: "n-1") { id leadId } }')
+    _, buyer = gql('{ buyer(buyerId: "b-1") { id buyerId tier } }')
+    _, recs = gql('{ recommendations(buyer: "b-1", first: 1) { edges { node { id recommendationId } } } }')
+    rec = recs["data"]["recommendations"]["edges"][0]["node"]
+    return {
+        "LeadRecord": (lead["data"]["lead"]["id"], lead["data"]["lead"]["leadId"]),
+        "Buyer": (buyer["data"]["buyer"]["id"], buyer["data"]["buyer"]["buyerId"]),
+        "Recommendation": (rec["id"], rec["recommendationId"]),
+    }
+
+
+def test_node_round_trips_each_node_type(service: LeadService) -> None:
+    ids = global_ids(service)
+    local_field = {"LeadRecord": "leadId", "Buyer": "buyerId", "Recommendation": "recommendationId"}
+    for type_name, (global_id, local) in ids.items():
+        assert global_id != local
+        assert "t1" not in base64.urlsafe_b64decode(global_id + "==").decode()  # the tenant is never in it
+        found = node_query(global_id)["node"]
+        assert found["__typename"] == type_name
+        assert found["id"] == global_id
+        assert found[local_field[type_name]] == local
+    assert node_query(ids["LeadRecord"][0])["node"]["lead"] == {"source": "zillow"}
+    assert node_query(ids["Buyer"][0])["node"]["tier"] == "PRO"
+    _, body = gql("query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+                  {"ids": [ids["Buyer"][0], "nope", ids["LeadRecord"][0]]})  # fmt: skip
+    assert body == {"data": {"nodes": [{"__typename": "Buyer", "id": ids["Buyer"][0]}, None,
+                                       {"__typename": "LeadRecord", "id": ids["LeadRecord"][0]}]}}  # fmt: skip
+    # The ID arguments take a global id as well as a local one.
+    _, body = gql("query($id: ID!) { lead(leadId: $id) { leadId } }", {"id": ids["LeadRecord"][0]})
+    assert body == {"data": {"lead": {"leadId": "n-1"}}}
+    _, body = gql("query($id: ID!) { buyer(buyerId: $id) { buyerId } }", {"id": ids["Buyer"][0]})
+    assert body == {"data": {"buyer": {"buyerId": "b-1"}}}
+
+
+def test_node_is_null_for_other_tenants_malformed_and_unknown_ids(service: LeadService) -> None:
+    ids = global_ids(service)
+    for global_id, _local in ids.values():
+        assert node_query(global_id, tenant="t2") == {"node": None}  # no error telling it exists elsewhere
+    def b64(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    for malformed in ("", "%%%", "n-1", b64("LeadRecord"), b64("LeadRecord:"), b64("Planet:n-1"),
+                      b64("FeedbackRecorded:x"), b64("LeadRecord:n-1") + "==", b64("LeadRecord:unknown"),
+                      b64("Recommendation:rec_nope"), b64("Buyer:b-9"), "\u00e9\u00e9"):  # fmt: skip
+        assert node_query(malformed) == {"node": None}, malformed
+    _, body = gql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["x"] * 101})
+    assert body["errors"][0]["extensions"]["code"] == "validation_error"
+    _, body = gql('{ buyer(buyerId: "b-1") { buyerId } }', tenant="t2")
+    assert body == {"data": {"buyer": None}}

@@ -259,12 +259,12 @@ def test_deprecated_string_arguments_are_marked_and_still_resolve(service: LeadS
         assert new in args[old]["deprecationReason"]
         assert named(args[old]["type"]) == "String"
         assert args[(old[0], new)]["isDeprecated"] is False
-    _, body = gql("{ __type(name: \"Query\") { fields { name args { name } } } }")  # deprecated ones hidden by default
+    _, body = gql('{ __type(name: "Query") { fields { name args { name } } } }')  # deprecated ones hidden by default
     lead_args = next(f["args"] for f in body["data"]["__type"]["fields"] if f["name"] == "lead")
     assert lead_args == [{"name": "leadId"}]
     ingest("dep-1")
-    _, old = gql('query($id: String!) { lead(id: $id) { leadId lead { id } } }', {"id": "dep-1"})
-    _, new = gql('query($id: ID!) { lead(leadId: $id) { leadId lead { id } } }', {"id": "dep-1"})
+    _, old = gql("query($id: String!) { lead(id: $id) { leadId lead { id } } }", {"id": "dep-1"})
+    _, new = gql("query($id: ID!) { lead(leadId: $id) { leadId lead { id } } }", {"id": "dep-1"})
     assert old == new == {"data": {"lead": {"leadId": "dep-1", "lead": {"id": "dep-1"}}}}
     _, body = gql('{ lead(id: "dep-1", leadId: "dep-1") { leadId } }')
     assert body["errors"][0]["extensions"]["code"] == "validation_error"
@@ -272,7 +272,8 @@ def test_deprecated_string_arguments_are_marked_and_still_resolve(service: LeadS
     assert body["errors"][0]["extensions"]["code"] == "validation_error"
     _, old = gql('{ recommendations(buyerId: "b-1", first: 3) { edges { node { id recommendationId } } } }')
     _, new = gql('{ recommendations(buyer: "b-1", first: 3) { edges { node { id recommendationId } } } }')
-    assert old == new and "errors" not in new
+    assert old == new
+    assert "errors" not in new
     rec = new["data"]["recommendations"]["edges"][0]["node"]
     for argument, value in (("recommendationId", rec["recommendationId"]), ("recommendation", rec["recommendationId"]),
                             ("recommendation", rec["id"])):  # fmt: skip
@@ -331,6 +332,7 @@ def test_node_is_null_for_other_tenants_malformed_and_unknown_ids(service: LeadS
     ids = global_ids(service)
     for global_id, _local in ids.values():
         assert node_query(global_id, tenant="t2") == {"node": None}  # no error telling it exists elsewhere
+
     def b64(text: str) -> str:
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 

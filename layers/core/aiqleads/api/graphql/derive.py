@@ -174,8 +174,12 @@ def input_type(model: type[BaseModel], name: str | None = None) -> GraphQLInputO
             camel(field_name): GraphQLInputField(
                 typing.cast(
                     GraphQLInputType,
-                    _graphql_type(info.annotation, required=info.is_required(), for_input=True,
-                                  identifier=IDENTIFIER in info.metadata),  # fmt: skip
+                    _graphql_type(
+                        info.annotation,
+                        required=info.is_required(),
+                        for_input=True,
+                        identifier=IDENTIFIER in info.metadata,
+                    ),
                 ),
                 description=info.description,
                 out_name=field_name,

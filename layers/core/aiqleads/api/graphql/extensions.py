@@ -40,7 +40,9 @@ def resolve_models(_: Any, info: Any) -> ModelList:
 def resolve_buyer(_: Any, info: Any, buyerId: str) -> Buyer | None:  # noqa: N803
     context = info.context
     try:
-        found: Buyer = context.recommendations.get_buyer(context.tenant_id, relay.local_id("Buyer", {"buyerId": buyerId}))
+        found: Buyer = context.recommendations.get_buyer(
+            context.tenant_id, relay.local_id("Buyer", {"buyerId": buyerId})
+        )
     except DomainError:
         return None
     return found

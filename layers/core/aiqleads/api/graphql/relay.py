@@ -83,7 +83,9 @@ def kinds() -> dict[type[BaseModel], NodeKind]:
         NodeKind("Buyer", Buyer, "buyer_id", lambda buyer: str(buyer.id), _fetch_buyer),
         NodeKind("Recommendation", Recommendation, "recommendation_id", _recommendation_id, _fetch_recommendation),
         # The result of giveFeedback: its id is the recommendation's global id (node(id:) returns the Recommendation).
-        NodeKind("FeedbackRecorded", FeedbackRecorded, "recommendation_id", lambda r: str(r.id), None, "Recommendation"),
+        NodeKind(
+            "FeedbackRecorded", FeedbackRecorded, "recommendation_id", lambda r: str(r.id), None, "Recommendation"
+        ),
     ]
     return {kind.model: kind for kind in found}
 

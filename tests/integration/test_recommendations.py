@@ -145,6 +145,17 @@ def test_graphql_over_http(running_info: dict[str, Any]) -> None:
     assert status == 200
     assert rest["score"]["grade"] == created["data"]["ingestLead"]["grade"]
 
+    # Relay: the lead's global id refetches it through node(id:), for its own tenant only.
+    record = gql("query($id: ID!) { lead(leadId: $id) { id leadId } }", {"id": lead_id})["data"]["lead"]
+    assert record["leadId"] == lead_id
+    found = gql(
+        "query($id: ID!) { node(id: $id) { __typename id ... on LeadRecord { leadId } } }", {"id": record["id"]}
+    )
+    assert found["data"]["node"] == {"__typename": "LeadRecord", "id": record["id"], "leadId": lead_id}
+    hidden = gql("query($id: ID!) { node(id: $id) { id } }", {"id": record["id"]},
+                 key=running_info["other_tenant_api_key"])  # fmt: skip
+    assert hidden == {"data": {"node": None}}
+
     invalid = gql('mutation { ingestLead(input: {id: "gql-bad", source: "zillow", contact: {email: "g@example.com"},'
                   ' property: {price: 5, market: "austin"}, intent: BUY}) { leadId } }')  # fmt: skip
     assert invalid["errors"][0]["extensions"]["code"] == "validation_error"

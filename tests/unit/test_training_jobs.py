@@ -84,7 +84,6 @@ def wire(
         datasets=GeneratedHistory(rows),
         registry=registry,
         serving=resolver,
-        snapshots=registry.blobs,
         tenants=Policies(policy),
         config=TrainingConfig(min_auc_gain=min_gain, policy=HistoryPolicy(min_labelled=1000), work_dir=tmp_path),
         clock=lambda: NOW.timestamp(),

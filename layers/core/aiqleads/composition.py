@@ -14,6 +14,7 @@ numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds th
 Every function that scores holds a `ModelResolver` (api_scoring, events_scoring, bulk_scoring): tenant -> the
 model its production alias names, re-read at most every MODEL_ALIAS_TTL_SECONDS.
     recommendations_job  recommendations_job_runner()
+    training             training_runner() (its dataset builder, registry, resolver), training_tenants()
 
 `FUNCTION_WIRING` names them per function; `infra.iam` builds them to find which adapters, on which resources,
 each function holds (their `IAM` declarations), which is what template.yaml must grant it.
@@ -172,7 +173,7 @@ def rescore_jobs(jobs_table: str, bulk_queue_url: str, alias_ttl_seconds: float,
 @per_process
 def api_global_default() -> str:
     """The shipped model registered as the global default, once per process, on the models routes' first use
-    (idempotent, conditional writes). The API is the one function that writes the registry, so it does this
+    (idempotent, conditional writes). The API registers it (the training function only adds tenants' versions),
     rather than a deploy-time custom resource; until then every scoring function falls back to the same shipped
     model, so nothing scores differently before it."""
     from aiqleads.scoring.artifact import default_model_dir
@@ -414,7 +415,6 @@ def training_runner() -> TrainingJobs:
             ),
         ),
         serving=training_scoring(),
-        snapshots=ArtifactBucket(settings.models_bucket),
         tenants=TenantDirectory(settings.tenants_table),
         config=TrainingConfig(
             min_auc_gain=settings.promotion_min_auc_gain,

@@ -26,6 +26,7 @@ from aiqleads.features.behaviour import ACTION_COUNTERS, COUNTERS, SESSION_GAP, 
 from aiqleads.iam import Access, access
 from aiqleads.models import Action, Interaction
 from aiqleads.storage.aws import DynamoTable, condition_failed
+from aiqleads.storage.batch import batch_get
 from aiqleads.storage.codec import decode_item, encode_item
 from aiqleads.storage.leads import lead_key
 
@@ -72,15 +73,12 @@ class InteractionLogReader(DynamoTable):
             "ProjectionExpression": "#action, #at",
             "ExpressionAttributeNames": {"#action": "action", "#at": "at"},
         }
-        found: list[tuple[Action, datetime]] = []
-        while True:
-            response = self.dynamodb.query(**request)
-            for item in response.get("Items", []):
-                found.append((Action(item["action"]["S"]), datetime.fromisoformat(item["at"]["S"])))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return found
-            request["ExclusiveStartKey"] = last
+        pages = self.dynamodb.get_paginator("query").paginate(**request)
+        return [
+            (Action(item["action"]["S"]), datetime.fromisoformat(item["at"]["S"]))
+            for page in pages
+            for item in page.get("Items", [])
+        ]
 
 
 class AggregateReader(DynamoTable):
@@ -108,18 +106,12 @@ class AggregateBatchReader(DynamoTable):
 
     def get_many(self, tenant_id: str, lead_ids: Sequence[str]) -> dict[str, BehaviourTotals]:
         """The totals of those leads that have any (an untracked lead has none), by lead id."""
-        found: dict[str, BehaviourTotals] = {}
-        unique = list(dict.fromkeys(lead_ids))
         prefix = len(tenant_id) + 1
-        for start in range(0, len(unique), 100):
-            keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": TOTAL_SK}} for i in unique[start : start + 100]]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                for raw in response["Responses"].get(self.table_name, []):
-                    item = decode_item(raw)
-                    found[item["pk"][prefix:]] = BehaviourTotals.from_item(item)
-                request = response.get("UnprocessedKeys") or {}
+        keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": TOTAL_SK}} for i in dict.fromkeys(lead_ids)]
+        found: dict[str, BehaviourTotals] = {}
+        for raw in batch_get(self.dynamodb, self.table_name, keys):
+            item = decode_item(raw)
+            found[item["pk"][prefix:]] = BehaviourTotals.from_item(item)
         return found
 
 

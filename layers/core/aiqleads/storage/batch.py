@@ -1,4 +1,5 @@
-"""BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed (with backoff)."""
+"""BatchWriteItem in chunks of 25 and BatchGetItem in chunks of 100, retrying what DynamoDB leaves unprocessed
+(with backoff)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from aiqleads.storage.codec import encode_item
 
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
 MAX_ATTEMPTS = 8
 
 
@@ -80,3 +82,22 @@ def _write(
         time.sleep(min(0.05 * 2**attempt, 2.0))
     left = len(pending.get(table_name, []))
     raise RuntimeError(f"DynamoDB left {left} of {count} writes to {table_name} unprocessed after retries")
+
+
+def batch_get(dynamodb: Any, table_name: str, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+    """The items (AttributeValue form) of those `keys` that exist, 100 keys to a BatchGetItem, its unprocessed
+    keys retried with backoff; `options` (ProjectionExpression, ExpressionAttributeNames) go with every call."""
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        pending: dict[str, Any] = {table_name: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), **options}}
+        for attempt in range(MAX_ATTEMPTS):
+            response = dynamodb.batch_get_item(RequestItems=pending)
+            items += response["Responses"].get(table_name, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            left = len(pending.get(table_name, {}).get("Keys", []))
+            raise RuntimeError(f"DynamoDB left {left} reads from {table_name} unprocessed after retries")
+    return items

@@ -38,7 +38,7 @@ from aiqleads.models import LeadOutcome as LeadOutcome
 from aiqleads.models import latest_outcomes as latest_outcomes
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.storage.aws import DynamoTable, condition_failed
-from aiqleads.storage.batch import batch_put, batch_write_json
+from aiqleads.storage.batch import BATCH_GET_LIMIT, batch_get, batch_put, batch_write_json
 from aiqleads.storage.codec import decode_item, encode_item, encode_value
 
 LEAD_SK = "lead"
@@ -141,33 +141,25 @@ class LeadHistoryReader(DynamoTable):
             "IndexName": "TenantIndex",
             "KeyConditionExpression": "gsi2pk = :tenant",
             "ExpressionAttributeValues": {":tenant": {"S": tenant_id}},
-            "Limit": page_size,
+            "PaginationConfig": {"PageSize": page_size},
         }
-        while True:
-            response = self.dynamodb.query(**request)
-            pks = [item["pk"]["S"] for item in response.get("Items", [])]
-            for start in range(0, len(pks), 100):
-                found = self._lead_items(pks[start : start + 100])
-                for pk in pks[start : start + 100]:
+        for page in self.dynamodb.get_paginator("query").paginate(**request):
+            pks = [item["pk"]["S"] for item in page.get("Items", [])]
+            for start in range(0, len(pks), BATCH_GET_LIMIT):
+                found = self._lead_items(pks[start : start + BATCH_GET_LIMIT])
+                for pk in pks[start : start + BATCH_GET_LIMIT]:
                     if pk in found:  # else deleted between the index read and this one
                         yield found[pk]
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            request["ExclusiveStartKey"] = last
 
     def _lead_items(self, pks: Sequence[str]) -> dict[str, Lead]:
-        request: dict[str, Any] = {self.table_name: {"Keys": [{"pk": {"S": pk}, "sk": {"S": LEAD_SK}} for pk in pks]}}
+        keys = [{"pk": {"S": pk}, "sk": {"S": LEAD_SK}} for pk in pks]
         found: dict[str, Lead] = {}
-        while request:
-            response = self.dynamodb.batch_get_item(RequestItems=request)
-            for raw in response["Responses"].get(self.table_name, []):
-                item = decode_item(raw)
-                lead = Lead.model_validate_json(item["lead"])
-                if lead.created_at is None:
-                    lead = lead.model_copy(update={"created_at": datetime.fromisoformat(item["created_at"])})
-                found[item["pk"]] = lead
-            request = response.get("UnprocessedKeys") or {}
+        for raw in batch_get(self.dynamodb, self.table_name, keys):
+            item = decode_item(raw)
+            lead = Lead.model_validate_json(item["lead"])
+            if lead.created_at is None:
+                lead = lead.model_copy(update={"created_at": datetime.fromisoformat(item["created_at"])})
+            found[item["pk"]] = lead
         return found
 
     def outcomes(self, tenant_id: str, since: datetime | None = None) -> list[LeadOutcome]:
@@ -183,23 +175,12 @@ class LeadHistoryReader(DynamoTable):
         if since is not None:
             request["KeyConditionExpression"] += " AND gsi2sk >= :since"
             request["ExpressionAttributeValues"][":since"] = {"S": _iso(since)}
-        keys: list[dict[str, Any]] = []
-        while True:
-            response = self.dynamodb.query(**request)
-            keys += [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                break
-            request["ExclusiveStartKey"] = last
+        pages = self.dynamodb.get_paginator("query").paginate(**request)
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for page in pages for item in page.get("Items", [])]
         found: dict[tuple[str, str], LeadOutcome] = {}
-        for start in range(0, len(keys), 100):  # the index holds keys only: the items say the rest
-            batch: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
-            while batch:
-                got = self.dynamodb.batch_get_item(RequestItems=batch)
-                for raw in got["Responses"].get(self.table_name, []):
-                    item = decode_item(raw)
-                    found[item["pk"], item["sk"]] = outcome_from_item(item)
-                batch = got.get("UnprocessedKeys") or {}
+        for raw in batch_get(self.dynamodb, self.table_name, keys):  # the index holds keys only: the items say the rest
+            item = decode_item(raw)
+            found[item["pk"], item["sk"]] = outcome_from_item(item)
         ordered = (found.get((key["pk"]["S"], key["sk"]["S"])) for key in keys)
         return [outcome for outcome in ordered if outcome is not None]
 
@@ -321,16 +302,11 @@ class LeadRepository(LeadHistoryReader):
 
     def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]:
         """Which of `lead_ids` the tenant has (BatchGetItem, 100 keys per call)."""
-        found: set[str] = set()
-        unique = list(dict.fromkeys(lead_ids))
-        for start in range(0, len(unique), 100):
-            keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": LEAD_SK}} for i in unique[start : start + 100]]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ProjectionExpression": "lead_id"}}
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                found.update(item["lead_id"]["S"] for item in response["Responses"].get(self.table_name, []))
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": LEAD_SK}} for i in dict.fromkeys(lead_ids)]
+        return {
+            item["lead_id"]["S"]
+            for item in batch_get(self.dynamodb, self.table_name, keys, ProjectionExpression="lead_id")
+        }
 
     def recent(
         self, tenant_id: str, limit: int, start_after: dict[str, str] | None = None
@@ -356,16 +332,11 @@ class LeadRepository(LeadHistoryReader):
 
     def _records(self, pks: Sequence[str]) -> dict[str, LeadRecord]:
         """Lead and score items of `pks` (BatchGetItem), by pk."""
+        keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in (LEAD_SK, SCORE_SK)]
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for start in range(0, len(pks), 50):
-            keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks[start : start + 50] for sk in (LEAD_SK, SCORE_SK)]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table_name, []):
-                    decoded = decode_item(item)
-                    found[decoded["pk"], decoded["sk"]] = decoded
-                request = response.get("UnprocessedKeys") or {}
+        for item in batch_get(self.dynamodb, self.table_name, keys):
+            decoded = decode_item(item)
+            found[decoded["pk"], decoded["sk"]] = decoded
         records: dict[str, LeadRecord] = {}
         for pk in pks:
             lead_item = found.get((pk, LEAD_SK))

@@ -72,14 +72,8 @@ class MarketSignalRepository(DynamoTable):
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": market_key(tenant_id, market)}},
         }
-        snapshots: list[MarketSnapshot] = []
-        while True:
-            response = self.dynamodb.query(**request)
-            snapshots += [self._snapshot(item) for item in response.get("Items", [])]
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return snapshots
-            request["ExclusiveStartKey"] = last
+        pages = self.dynamodb.get_paginator("query").paginate(**request)
+        return [self._snapshot(item) for page in pages for item in page.get("Items", [])]
 
 
 class MarketSignalStore(MarketSignalRepository):

@@ -62,13 +62,8 @@ class ModelRepository(ModelReader):
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": partition(tenant)}, ":prefix": {"S": prefix}},
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.dynamodb.query(**request)
-            items.extend(response.get("Items", []))
-            if not response.get("LastEvaluatedKey"):
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        pages = self.dynamodb.get_paginator("query").paginate(**request)
+        return [item for page in pages for item in page.get("Items", [])]
 
     def versions(self, tenant: str | None) -> list[ModelRecord]:
         records = [ModelRecord.model_validate_json(i["record"]["S"]) for i in self._query(tenant, _VERSION)]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable
+from aiqleads.storage.batch import batch_get
 from aiqleads.storage.leads import LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
 
 TENANT_INDEX = "TenantIndex"
@@ -104,19 +105,10 @@ class OpenLeadReader(DynamoTable):
         """The lead and score items of up to GET_BATCH leads (BatchGetItem, its unprocessed keys retried)."""
         names = {"#l": "lead", "#m": "market", "#g": "grade", "#s": "score", "#v": "model_version"}
         keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in (LEAD_SK, SCORE_SK)]
-        request: dict[str, Any] = {
-            self.table_name: {
-                "Keys": keys,
-                "ProjectionExpression": "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at",
-                "ExpressionAttributeNames": names,
-            }
-        }
-        items: list[dict[str, Any]] = []
-        while request:
-            response = self.dynamodb.batch_get_item(RequestItems=request)
-            items += response["Responses"].get(self.table_name, [])
-            request = response.get("UnprocessedKeys") or {}
-        return items
+        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at"
+        return batch_get(
+            self.dynamodb, self.table_name, keys, ProjectionExpression=projection, ExpressionAttributeNames=names
+        )
 
     def _leads(self, pks: Sequence[str]) -> list[StoredLead]:
         chunks = [pks[start : start + GET_BATCH] for start in range(0, len(pks), GET_BATCH)]

@@ -28,7 +28,7 @@ from aiqleads.recommendations.config import RecommendationConfig
 from aiqleads.recommendations.ids import recommendation_id
 from aiqleads.recommendations.ranking import BuyerContext, Candidate, Purchase
 from aiqleads.storage.aws import DynamoTable
-from aiqleads.storage.batch import batch_put
+from aiqleads.storage.batch import batch_get, batch_put
 from aiqleads.storage.buyers import PROFILE_SK, BuyerRepository, buyer_key
 from aiqleads.storage.codec import encode_item
 from aiqleads.storage.leads import LEAD_SK, SCORE_SK, lead_key
@@ -142,23 +142,15 @@ class CandidateRepository(DynamoTable):
         }
 
     def _batch_get(self, tenant_id: str, lead_ids: Sequence[str], sk: str, projection: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        unique = list(dict.fromkeys(lead_ids))
-        for start in range(0, len(unique), 100):
-            keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": sk}} for i in unique[start : start + 100]]
-            names = [name.strip() for name in projection.split(",")]
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": keys,
-                    "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(names))),
-                    "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(names)},
-                }
-            }
-            while request:
-                response = self.dynamodb.batch_get_item(RequestItems=request)
-                items.extend(response["Responses"].get(self.table_name, []))
-                request = response.get("UnprocessedKeys") or {}
-        return items
+        keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": sk}} for i in dict.fromkeys(lead_ids)]
+        names = [name.strip() for name in projection.split(",")]
+        return batch_get(
+            self.dynamodb,
+            self.table_name,
+            keys,
+            ProjectionExpression=", ".join(f"#p{i}" for i in range(len(names))),
+            ExpressionAttributeNames={f"#p{i}": name for i, name in enumerate(names)},
+        )
 
 
 def _fields(candidate: Candidate) -> dict[str, Any]:

@@ -83,10 +83,6 @@ class DatasetSource(Protocol):
     def build(self, tenant_id: str, *, now: datetime, policy: HistoryPolicy) -> TrainingDataset: ...
 
 
-class Snapshots(Protocol):
-    def put_once(self, key: str, body: bytes) -> bool: ...
-
-
 class TenantPolicies(Protocol):
     def challengers(self, tenant_id: str) -> Challengers: ...
 
@@ -169,7 +165,6 @@ class TrainingJobs:
     datasets: DatasetSource | None = None
     registry: ModelRegistry | None = None
     serving: Callable[[str], Scorer] | None = None
-    snapshots: Snapshots | None = None
     tenants: TenantPolicies | None = None
     config: TrainingConfig = field(default_factory=TrainingConfig)
     train: Train | None = None  # aiqleads.training.pipeline.train unless a test gives another
@@ -239,7 +234,7 @@ class TrainingJobs:
         self, tenant_id: str, job_id: str, owner: str, record: dict[str, Any], request: TrainingRequest
     ) -> TrainingResult:
         datasets, registry, serving = self.datasets, self.registry, self.serving
-        if datasets is None or registry is None or serving is None or self.snapshots is None:
+        if datasets is None or registry is None or serving is None:
             raise RuntimeError("training jobs run in the training function, which holds the store and registry")
         self._stage(tenant_id, job_id, owner, record, "dataset")
         policy = self.config.policy
@@ -257,7 +252,7 @@ class TrainingJobs:
             data_sha = dataset.write_parquet(data_path)
             version = f"{now:%Y%m%d%H%M%S}-{data_sha[:6]}"
             snapshot_key = artifact_key(tenant_id, version, SNAPSHOT_FILE)  # beside the model it made
-            self.snapshots.put_once(snapshot_key, data_path.read_bytes())
+            registry.blobs.put_once(snapshot_key, data_path.read_bytes())  # written once, as the model files
 
             self._stage(tenant_id, job_id, owner, record, "train")
             report = self._train(data_path, Path(work) / "model", version)

@@ -7,7 +7,7 @@ LOCK := requirements/dev.txt
 SAM_VENV := .venv-sam
 SAM_LOCK := requirements/sam.txt
 SAM_STAMP := $(SAM_VENV)/.installed
-MODEL_VERSION := 1.0.0
+MODEL_VERSION := 2.0.0
 MODEL_DIR := model_artifacts/lead_scorer/$(MODEL_VERSION)
 DEMO_DIR := .aiqleads/demo
 
@@ -72,8 +72,9 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
-# Rebuild the shipped model from generated data (same data, same seed: same metrics). 1.0.0 was trained before
-# model selection: its fixed size and random split keep it the same model; new models choose theirs (aiqleads train).
+# Rebuild the shipped model from generated data (same data, same seed: same metrics). The shipped model keeps a
+# fixed size and a random split, so a rebuild gives the same model; new models choose theirs (aiqleads train).
+# 2.0.0: monotone engagement, fit and engagement in separate trees, decayed behaviour counts (issue 13).
 model: $(STAMP)
 	@mkdir -p .aiqleads
 	$(BIN)/aiqleads generate --rows 200000 --seed 2026 -o .aiqleads/training.parquet

@@ -167,7 +167,7 @@ def _environments(cloud: Any) -> dict[str, dict[str, Any]]:
     from infra.template import load_template
 
     specs = discover_functions(load_template(TEMPLATE), ROOT)
-    version = cloud.resources.parameters.get("ModelVersion", "1.0.0")
+    version = cloud.resources.parameters.get("ModelVersion", "2.0.0")
     local = {"AIQLEADS_MODEL_DIR": str(ROOT / "model_artifacts" / "lead_scorer" / str(version))}
     functions = {}
     for spec in specs.values():

@@ -90,7 +90,7 @@ def score_items(count: int, seed: int = 20261126) -> list[dict[str, Any]]:
                 "score": score,
                 "grade": "A" if score >= 40 else "B" if score >= 20 else "C" if score >= 10 else "D",
                 "reasons": REASONS,
-                "model_version": "1.0.0",
+                "model_version": "2.0.0",
                 "scored_at": "2026-01-01T00:00:00Z",
                 "gsi1pk": f"{TENANT}#{market}",
                 "gsi1sk": f"{score:03d}#{lead_id}",

@@ -191,7 +191,7 @@ def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[st
                 {"pk": lead_key(DEMO_TENANT, lead.id), "sk": "total", "tenant_id": DEMO_TENANT, "lead_id": lead.id}
                 | totals.as_item()
             )
-            signals.update(totals.signals(created, now))
+            signals.update(totals.signals(created, now, half_life_days=scorer.spec.half_life_days))
         score = scorer.score_lead(lead, signals)
         lead_items.append(repository.lead_item(DEMO_TENANT, lead))
         lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score, lead))

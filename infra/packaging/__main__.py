@@ -18,7 +18,7 @@ from infra.packaging.report import ArchitectureBuild, check_limits, size_table
 
 def default_model_version() -> str:
     alias = MODEL_ROOT / "PRODUCTION"
-    return alias.read_text().strip() if alias.is_file() else "1.0.0"
+    return alias.read_text().strip() if alias.is_file() else "2.0.0"
 
 
 def print_summary(builds: Sequence[ArchitectureBuild], out: Path) -> int:

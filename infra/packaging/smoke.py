@@ -297,7 +297,7 @@ def check_training(opt: str) -> None:
     labels = (features[:, 0] + 0.5 * features[:, 1] + rng.normal(scale=0.5, size=TRAINING_ROWS) > 0).astype(int)
     parameters = {"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 5, "num_threads": 2, "verbose": -1}
     booster = lightgbm.train(parameters, lightgbm.Dataset(features, labels), num_boost_round=10)
-    model = export_onnx(booster, TRAINING_FEATURES, slope=1.0, intercept=0.0)
+    model = export_onnx(booster, TRAINING_FEATURES, slope=1.0, intercept=0.0, engagement_features=set())
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     onnx_probability = session.run([OUTPUT_NAME], {INPUT_NAME: features})[0]
     lightgbm_probability = booster.predict(features)

@@ -82,7 +82,7 @@ def test_score_a_lead(running_info: dict[str, Any], running_aws: Callable[[str],
     assert headers["X-Request-ID"]
     assert 0 <= score["probability"] <= 1
     assert score["grade"] in "ABCD"
-    assert score["model_version"] == "1.0.0"
+    assert score["model_version"] == "2.0.0"
     assert any(reason["direction"] == "up" for reason in score["reasons"])
     status, _, stored = api(running_info, "GET", f"/v1/leads/{LEAD['id']}")
     assert status == 200

@@ -33,7 +33,7 @@ from .conftest import ROOT, TEMPLATE
 pytestmark = pytest.mark.integration
 
 ROWS = 2_000
-MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "1.0.0"
+MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "2.0.0"
 HANDLER_FILE = ROOT / "functions" / "bulk_score" / "handler.py"
 
 

@@ -77,7 +77,7 @@ def test_the_demo_history_trains_a_candidate_better_than_chance_registered_with_
     assert trained["progress"] == {"done": 5, "total": 5, "percent": 100.0}
     model = trained["model"]
     comparison = model["comparison"]
-    assert comparison["serving_version"] == "1.0.0"
+    assert comparison["serving_version"] == "2.0.0"
     assert comparison["holdout_rows"] >= 200
     assert comparison["candidate"]["roc_auc"] > 0.6  # better than chance on the newest leads it never saw
     assert model["decision"] in ("promoted", "kept")
@@ -88,7 +88,7 @@ def test_the_demo_history_trains_a_candidate_better_than_chance_registered_with_
     assert shown["tenant"] == "demo"
     assert shown["comparison"] == comparison
     assert shown["training_rows"] > 1000
-    assert shown["lineage"]["parent_version"] == "1.0.0"
+    assert shown["lineage"]["parent_version"] == "2.0.0"
     assert shown["lineage"]["data_snapshot"] == f"models/tenants/demo/{model['version']}/dataset.parquet"
     assert len(shown["lineage"]["data_sha256"]) == 64
 
@@ -102,11 +102,11 @@ def test_promote_the_candidate_the_next_score_carries_it_and_rollback_restores_t
         status, _, change = api(running_info, "PUT", "/v1/models/aliases/production", {"version": version}, key=admin)
         assert status == 200, change
     assert score_version(running_info, running_info["api_key"]) == version
-    assert score_version(running_info, other) == "1.0.0"  # one tenant's model never scores another's leads
+    assert score_version(running_info, other) == "2.0.0"  # one tenant's model never scores another's leads
     status, _, back = api(running_info, "POST", "/v1/models/aliases/production/rollback", key=admin)
     assert status == 200, back
-    assert (back["previous_version"], back["version"]) == (version, "1.0.0")
-    assert score_version(running_info, running_info["api_key"]) == "1.0.0"
+    assert (back["previous_version"], back["version"]) == (version, "2.0.0")
+    assert score_version(running_info, running_info["api_key"]) == "2.0.0"
 
 
 def test_too_little_history_is_refused_with_the_reason_and_the_global_model_keeps_serving(
@@ -119,8 +119,8 @@ def test_too_little_history_is_refused_with_the_reason_and_the_global_model_keep
     assert (job["status"], job["refused"], job["model"]) == ("failed", True, None)
     assert "training needs at least 1000" in job["error"]
     status, _, models = api(running_info, "GET", "/v1/models", key=key)
-    assert [entry["version"] for entry in models["data"]] == ["1.0.0"]
-    assert models["serving"] == "1.0.0"
+    assert [entry["version"] for entry in models["data"]] == ["2.0.0"]
+    assert models["serving"] == "2.0.0"
 
 
 def test_a_tampered_candidate_is_refused_at_promotion(

@@ -149,7 +149,7 @@ def test_the_function_environment_resolves_to_local_names(local_cloud: LocalClou
     assert environment["LEADS_TABLE"] == local_info["tables"]["LeadsTable"]
     assert environment["BULK_QUEUE_URL"] == local_info["queues"]["BulkQueue"]
     assert environment["DOMAIN_EVENTS_TOPIC_ARN"] == local_info["events_topic_arn"]
-    assert environment["AIQLEADS_MODEL_DIR"] == "/opt/model_artifacts/lead_scorer/1.0.0"
+    assert environment["AIQLEADS_MODEL_DIR"] == "/opt/model_artifacts/lead_scorer/2.0.0"
 
 
 # ------------------------------------------------------------------------------------------------ behaviour

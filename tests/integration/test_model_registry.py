@@ -24,7 +24,7 @@ from tests.integration.conftest import receive_until
 from tests.integration.test_backbone import LEAD, api
 
 pytestmark = pytest.mark.integration
-SHIPPED = Path(__file__).resolve().parents[2] / "model_artifacts" / "lead_scorer" / "1.0.0"
+SHIPPED = Path(__file__).resolve().parents[2] / "model_artifacts" / "lead_scorer" / "2.0.0"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def register(state: Path, version: str) -> None:
                             "--local-state", str(state))  # fmt: skip
     assert code == 0, err
     assert record["version"] == version
-    assert record["lineage"]["parent_version"] == "1.0.0"
+    assert record["lineage"]["parent_version"] == "2.0.0"
 
 
 def score_version(info: dict[str, Any], key: str = "default") -> str:
@@ -97,25 +97,25 @@ def test_promote_then_roll_back_through_the_cli(
     running_info: dict[str, Any], running_aws: Callable[[str], Any], state: Path, promotions: str, tmp_path: Path
 ) -> None:
     other = running_info["other_tenant_api_key"]
-    assert score_version(running_info) == score_version(running_info, other) == "1.0.0"
+    assert score_version(running_info) == score_version(running_info, other) == "2.0.0"
     lead_id = f"it-model-{uuid.uuid4().hex[:8]}"  # stored before the promotion, re-scored after it
     status, _, stored = api(running_info, "POST", "/v1/leads", {**LEAD, "id": lead_id})
-    assert (status, stored["model_version"]) == (201, "1.0.0")
+    assert (status, stored["model_version"]) == (201, "2.0.0")
     version = new_version()
     register(state, version)
     code, listed, _ = cli("models", "list", "--local-state", str(state))
     assert code == 0
-    assert listed["serving"] == "1.0.0"
-    assert {(m["version"], m["tenant"]) for m in listed["data"]} == {(version, "demo"), ("1.0.0", None)}
+    assert listed["serving"] == "2.0.0"
+    assert {(m["version"], m["tenant"]) for m in listed["data"]} == {(version, "demo"), ("2.0.0", None)}
 
     code, change, err = cli("models", "promote", version, "--local-state", str(state))
     assert code == 0, err
-    assert (change["previous_version"], change["version"]) == ("1.0.0", version)
+    assert (change["previous_version"], change["version"]) == ("2.0.0", version)
     assert score_version(running_info) == version  # the next real-time score carries it
-    assert score_version(running_info, other) == "1.0.0"  # the other tenant is never scored by demo's model
+    assert score_version(running_info, other) == "2.0.0"  # the other tenant is never scored by demo's model
     status, _, other_models = api(running_info, "GET", "/v1/models", key=other)
     assert status == 200
-    assert [m["version"] for m in other_models["data"]] == ["1.0.0"]
+    assert [m["version"] for m in other_models["data"]] == ["2.0.0"]
 
     # The events function re-scores with the tenant's model too.
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -137,20 +137,20 @@ def test_promote_then_roll_back_through_the_cli(
 
     published, _ = receive_until(running_aws("sqs"), promotions, promoted)
     event = json.loads(published["Body"])
-    assert (event["data"]["previous_version"], event["data"]["version"]) == ("1.0.0", version)
+    assert (event["data"]["previous_version"], event["data"]["version"]) == ("2.0.0", version)
 
     # Bulk scores with the tenant's model; the other tenant's file with the global default.
     assert bulk_versions(running_info, running_aws, promotions, "demo", tmp_path) == {version}
-    assert bulk_versions(running_info, running_aws, promotions, "acme-realty", tmp_path) == {"1.0.0"}
+    assert bulk_versions(running_info, running_aws, promotions, "acme-realty", tmp_path) == {"2.0.0"}
 
     code, back, err = cli("models", "rollback", "--local-state", str(state))
     assert code == 0, err
-    assert (back["previous_version"], back["version"]) == (version, "1.0.0")
-    assert score_version(running_info) == "1.0.0"
+    assert (back["previous_version"], back["version"]) == (version, "2.0.0")
+    assert score_version(running_info) == "2.0.0"
     rolled, _ = receive_until(
         running_aws("sqs"), promotions, lambda m: promoted(m) and json.loads(m["Body"])["data"]["rollback"]
     )
-    assert json.loads(rolled["Body"])["data"]["version"] == "1.0.0"
+    assert json.loads(rolled["Body"])["data"]["version"] == "2.0.0"
 
 
 def test_a_tampered_artifact_is_refused_at_promotion_and_at_load(
@@ -165,14 +165,14 @@ def test_a_tampered_artifact_is_refused_at_promotion_and_at_load(
     status, _, refused = api(running_info, "PUT", "/v1/models/aliases/production", {"version": tampered}, key=admin)
     assert (status, refused["error"]["code"]) == (409, "artifact_corrupt"), refused
     assert "model.onnx does not match the sha256" in refused["error"]["message"]
-    assert score_version(running_info) == "1.0.0"
+    assert score_version(running_info) == "2.0.0"
 
     # Promoted while intact, tampered before any function loaded it: loading refuses it, the previous one serves.
     later = new_version()
     register(state, later)
     assert api(running_info, "PUT", "/v1/models/aliases/production", {"version": later}, key=admin)[0] == 200
     s3.put_object(Bucket=bucket, Key=f"models/tenants/demo/{later}/model.onnx", Body=b"tampered after promotion")
-    assert score_version(running_info) == "1.0.0"
+    assert score_version(running_info) == "2.0.0"
     assert api(running_info, "POST", "/v1/models/aliases/production/rollback", key=admin)[0] == 200
 
 
@@ -189,4 +189,4 @@ def test_alias_writes_need_an_admin_key_of_the_tenant(running_info: dict[str, An
                        "--api-key", running_info["api_key"])  # fmt: skip
     assert code == 1
     assert "403" in err
-    assert score_version(running_info) == "1.0.0"
+    assert score_version(running_info) == "2.0.0"

@@ -46,7 +46,7 @@ def test_demo_buyers_get_ranked_pages(running_info: dict[str, Any]) -> None:
     status, _, one = api(running_info, "GET", f"/v1/recommendations/{top['id']}")
     assert status == 200
     assert one["lead_id"] == top["lead_id"]
-    assert one["model_version"] == "1.0.0"
+    assert one["model_version"] == "2.0.0"
     status, _, feedback = api(
         running_info,
         "PATCH",
@@ -102,7 +102,7 @@ def test_generation_job_writes_results_and_models_are_listed(
     assert len(body.decode().splitlines()) == 2
     status, _, models = api(running_info, "GET", "/v1/models")
     assert status == 200
-    assert models["serving"] == "1.0.0"
+    assert models["serving"] == "2.0.0"
 
 
 def test_graphql_over_http(running_info: dict[str, Any]) -> None:
@@ -136,7 +136,7 @@ def test_graphql_over_http(running_info: dict[str, Any]) -> None:
     nodes = [edge["node"] for edge in recs["data"]["recommendations"]["edges"]]
     assert [node["rank"] for node in nodes] == [1, 2, 3]
     assert {node["market"] for node in nodes} <= {"dallas-fort-worth", "austin"}
-    assert gql("{ models { serving } }")["data"]["models"]["serving"] == "1.0.0"
+    assert gql("{ models { serving } }")["data"]["models"]["serving"] == "2.0.0"
 
     created = gql('mutation { ingestLead(input: {id: "gql-http-1", source: "zillow", contact: {email: "g@example.com"},'
                   ' property: {type: CONDO, price: 350000, market: "austin"}, intent: BUY, timeline: ASAP}) { leadId grade } }')  # fmt: skip

@@ -75,7 +75,7 @@ def test_a_promotion_rescores_the_tenants_open_leads(
         assert api(running_info, "POST", "/v1/leads", {**LEAD, "id": lead_id}, key=other)[0] == 201
     other_before = {lead_id: score(running_info, lead_id, other) for lead_id in other_ids}
     before = {lead_id: score(running_info, lead_id) for lead_id in demo_ids}
-    assert {s["model_version"] for s in before.values()} == {"1.0.0"}
+    assert {s["model_version"] for s in before.values()} == {"2.0.0"}
 
     version = f"3.{uuid.uuid4().int % 10_000}.0"
     code, _record, err = cli("models", "register", "--dir", str(small_model.directory), "--tenant", "demo",
@@ -125,7 +125,7 @@ def test_a_promotion_rescores_the_tenants_open_leads(
     event = json.loads(found["Body"])
     assert event["tenant_id"] == "demo"
     data = event["data"]
-    assert (data["previous_version"], data["version"]) == ("1.0.0", version)
+    assert (data["previous_version"], data["version"]) == ("2.0.0", version)
     assert data["leads_rescored"] == total - data["leads_with_outcome"] - data["invalid"]
     assert data["leads_with_outcome"] >= 1
     assert data["grades_moved"] > CAP  # another model: many grades move, and only the cap's worth is announced

@@ -175,7 +175,7 @@ def test_parquet_segments_merge_to_the_bytes_of_one_segment(tmp_path: Path) -> N
 
 def test_a_bulk_jobs_status_is_read_from_its_typed_record() -> None:
     job = BulkJob(tenant_id="t1", job_id="j1", bucket="b", key="uploads/t1/leads.csv", results_key="results/r.csv",
-                  errors_key="results/r.errors.jsonl", model_version="1.0.0", created_at=1_800_000_000.0, rows=400,
+                  errors_key="results/r.errors.jsonl", model_version="2.0.0", created_at=1_800_000_000.0, rows=400,
                   checkpoint=Checkpoint(rows_done=100))  # fmt: skip
     running = job_view(StoredJob("t1", "j1", "running", job.model_dump(mode="json")))
     assert (running.kind, running.status, running.result) == ("bulk_score", "running", None)

@@ -31,7 +31,7 @@ def candidate(lead_id: str, probability: float, market: str = "austin", source: 
         suspicious_phone=False, completeness=0.9,
     )  # fmt: skip
     score = int(probability * 100 + 0.5)
-    return Candidate(lead_id, market, probability, score, "B", "1.0.0", card)
+    return Candidate(lead_id, market, probability, score, "B", "2.0.0", card)
 
 
 def test_a_market_page_is_read_once_per_period() -> None:

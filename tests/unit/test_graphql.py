@@ -49,7 +49,7 @@ def ranking() -> RecommendationService:
                         has_phone=True, has_name=True, disposable_email=False, role_email=False,
                         suspicious_phone=False, completeness=0.9)  # fmt: skip
         market = ["las-vegas", "austin", "phoenix"][index % 3]
-        candidates.add("t1", Candidate(f"lead-{index:02d}", market, 0.9 - index / 100, 90 - index, "A", "1.0.0", card))
+        candidates.add("t1", Candidate(f"lead-{index:02d}", market, 0.9 - index / 100, 90 - index, "A", "2.0.0", card))
     service = RecommendationService(MemoryMarketplace(candidates), candidates, clock=lambda: NOW)
     service.put_buyer("t1", "b-1", BuyerProfile.model_validate(
         {"tier": "pro", "authorised_markets": ["las-vegas", "austin"]}))  # fmt: skip
@@ -179,7 +179,7 @@ def test_recommendations_connection_pages_through_the_buyers_leads(service: Lead
 
 def test_models_and_feedback(service: LeadService) -> None:
     _, body = gql("{ models { serving data { version serving metrics } } }")
-    assert body["data"]["models"]["serving"] == "1.0.0"
+    assert body["data"]["models"]["serving"] == "2.0.0"
     _, body = gql('{ recommendations(buyerId: "b-1", first: 1) { edges { node { id } } } }')
     rec_id = body["data"]["recommendations"]["edges"][0]["node"]["id"]
     _, body = gql('mutation($id: String!) { giveFeedback(recommendationId: $id, input: {usefulness: 4,'

@@ -68,7 +68,7 @@ def test_files_go_beside_the_state_file(tmp_path: Path) -> None:
 
 
 def test_the_learning_loop_steps_are_shown_when_the_default_model_is_registered() -> None:
-    text = "\n".join(examples({**RUNNING, "default_model_version": "1.0.0", "admin_api_key": "aiq_admin"}))
+    text = "\n".join(examples({**RUNNING, "default_model_version": "2.0.0", "admin_api_key": "aiq_admin"}))
     steps = ["aiqleads models train --wait", "aiqleads models show $V", "aiqleads models promote $V",
              '"model_version"', "aiqleads models rollback"]  # fmt: skip
     positions = [text.index(step) for step in steps]

@@ -79,7 +79,7 @@ def test_the_layer_lock_has_no_markers():
 
 
 def test_make_package_installs_the_layer_lock_hash_checked_and_refuses_a_stale_one(tmp_path: Path):
-    options = BuildOptions(out=tmp_path, python="python3.13", model_version="1.0.0")
+    options = BuildOptions(out=tmp_path, python="python3.13", model_version="2.0.0")
     assert (options.requirements, options.lock) == (locks.DEPS_REQUIREMENTS, locks.DEPS_LOCK)
     command = pip_command("arm64", tmp_path, options.lock, options.python)
     assert command[-3:] == ["--require-hashes", "-r", str(locks.DEPS_LOCK)]
@@ -102,7 +102,7 @@ def test_the_layer_ships_the_sdk_the_tests_run_against():
 
 
 def test_make_package_ships_the_locked_sdk_unless_told_to_use_the_runtimes():
-    assert BuildOptions(out=Path("out"), python="python3.13", model_version="1.0.0").bundle_sdk
+    assert BuildOptions(out=Path("out"), python="python3.13", model_version="2.0.0").bundle_sdk
     assert packaging_cli.parser().parse_args(["build"]).bundle_sdk
     assert not packaging_cli.parser().parse_args(["build", "--runtime-sdk"]).bundle_sdk
 
@@ -128,7 +128,7 @@ def test_make_package_refuses_a_stale_training_lock(tmp_path: Path):
     from infra.packaging.training import build_training_layer
 
     newer = write(tmp_path / "requirements.txt", "lightgbm>=99\n")
-    options = BuildOptions(out=tmp_path, python="/nonexistent/python3.13", model_version="1.0.0")
+    options = BuildOptions(out=tmp_path, python="/nonexistent/python3.13", model_version="2.0.0")
     stale = replace(options, training_requirements=newer)  # pip would fail: never run
     with pytest.raises(PackagingError, match=r"training layer's lock is stale, run `make lock`:\n  .*lightgbm>=99"):
         build_training_layer("arm64", tmp_path / "training", tmp_path / "deps", stale)

@@ -27,11 +27,11 @@ def test_a_tenant_lists_its_versions_and_the_global_default_only(registry: Model
     assert status == 200
     assert [(m["version"], m["tenant"], m["serving"]) for m in listed["data"]] == [
         ("2.0.0", "t1", False),
-        ("1.0.0", None, True),
+        ("2.0.0", None, True),
     ]
-    assert listed["data"][0]["lineage"]["parent_version"] == "1.0.0"
+    assert listed["data"][0]["lineage"]["parent_version"] == "2.0.0"
     _, _, other = call("GET", "/v1/models", tenant="t2")
-    assert [m["version"] for m in other["data"]] == ["1.0.0"]
+    assert [m["version"] for m in other["data"]] == ["2.0.0"]
     assert call("GET", "/v1/models/2.0.0", tenant="t2")[0] == 404
     status, _, one = call("GET", "/v1/models/2.0.0")
     assert (status, one["training_rows"]) == (200, 197_978)
@@ -43,11 +43,11 @@ def test_promote_and_roll_back_need_an_admin_key(registry: ModelRegistry) -> Non
     assert call("POST", "/v1/models/aliases/production/rollback", role="member")[0] == 403
     status, _, change = call("PUT", "/v1/models/aliases/production", {"version": "2.0.0"}, role="admin")
     assert status == 200
-    assert (change["previous_version"], change["version"], change["serving"]) == ("1.0.0", "2.0.0", "2.0.0")
+    assert (change["previous_version"], change["version"], change["serving"]) == ("2.0.0", "2.0.0", "2.0.0")
     assert call("GET", "/v1/models")[2]["serving"] == "2.0.0"
-    assert call("GET", "/v1/models", tenant="t2")[2]["serving"] == "1.0.0"
+    assert call("GET", "/v1/models", tenant="t2")[2]["serving"] == "2.0.0"
     status, _, back = call("POST", "/v1/models/aliases/production/rollback", role="admin")
-    assert (status, back["version"]) == (200, "1.0.0")
+    assert (status, back["version"]) == (200, "2.0.0")
     status, _, none_left = call("POST", "/v1/models/aliases/production/rollback", role="admin")
     assert (status, none_left["error"]["code"]) == (409, "conflict")
 
@@ -65,4 +65,4 @@ def test_alias_write_mistakes_are_clear(registry: ModelRegistry) -> None:
     assert call("PUT", "/v1/models/aliases/shadow", {"version": "2.0.0"}, role="admin")[2]["version"] == "2.0.0"
     assert call("PUT", "/v1/models/aliases/shadow", {"version": None}, role="admin")[2]["version"] is None
     # A global default version is a valid target: how a tenant returns to it.
-    assert call("PUT", "/v1/models/aliases/production", {"version": "1.0.0"}, role="admin")[0] == 200
+    assert call("PUT", "/v1/models/aliases/production", {"version": "2.0.0"}, role="admin")[0] == 200

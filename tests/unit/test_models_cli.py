@@ -29,7 +29,7 @@ def test_shadow_needs_a_version_or_clear(tmp_path: Path, capsys: pytest.CaptureF
     state.write_text(json.dumps({"api_url": "http://127.0.0.1:9/dev", "admin_api_key": "aiq_x"}))
     assert main(["models", "shadow", "--local-state", str(state)]) == 1
     assert "name a VERSION or pass --clear" in capsys.readouterr().err
-    assert main(["models", "shadow", "1.0.0", "--clear", "--local-state", str(state)]) == 1
+    assert main(["models", "shadow", "2.0.0", "--clear", "--local-state", str(state)]) == 1
 
 
 def test_an_unreachable_api_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -50,7 +50,7 @@ def test_the_roots_cpuinfo_describes_one_arm_core_per_host_core():
 def test_a_build_that_must_smoke_test_fails_without_emulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(build, "host_architecture", lambda: "x86_64")
     monkeypatch.setattr(emulation, "interpreter", lambda arch: None)
-    options = BuildOptions(out=tmp_path, python="python3.13", model_version="1.0.0")
+    options = BuildOptions(out=tmp_path, python="python3.13", model_version="2.0.0")
     assert "smoke test skipped" in build.smoke_test_note("arm64", tmp_path, options)
     with pytest.raises(PackagingError, match=r"arm64: smoke test skipped.*qemu-user-static"):
         build.smoke_test_note("arm64", tmp_path, replace(options, require_smoke_test=True))
@@ -59,7 +59,7 @@ def test_a_build_that_must_smoke_test_fails_without_emulation(tmp_path: Path, mo
 def test_the_emulated_interpreter_is_used_with_the_native_one_to_compile(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(build, "host_architecture", lambda: "x86_64")
     monkeypatch.setattr(emulation, "interpreter", lambda arch: ["qemu", "-L", "root", "root/python3.13"])
-    options = BuildOptions(out=Path("out"), python="/usr/bin/python3.13", model_version="1.0.0")
+    options = BuildOptions(out=Path("out"), python="/usr/bin/python3.13", model_version="2.0.0")
     emulated = build.smoke_interpreter("arm64", options)
     assert emulated is not None
     assert emulated.emulated

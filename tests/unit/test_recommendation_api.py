@@ -48,7 +48,7 @@ def wired() -> Iterator[tuple[RecommendationService, RecommendationJobs, Recorde
                         created_at="2026-11-25T00:00:00Z", intent="buy", timeline="asap", has_email=True,
                         has_phone=True, has_name=True, disposable_email=False, role_email=False,
                         suspicious_phone=False, completeness=0.9)  # fmt: skip
-        candidates.add("t1", Candidate(f"lead-{index:02d}", market, 0.9 - index / 100, 90 - index, "A", "1.0.0", card))
+        candidates.add("t1", Candidate(f"lead-{index:02d}", market, 0.9 - index / 100, 90 - index, "A", "2.0.0", card))
     service = RecommendationService(MemoryMarketplace(candidates), candidates, clock=lambda: NOW)
     recorder = Recorder()
     jobs = RecommendationJobs(
@@ -93,7 +93,7 @@ def test_pages_purchases_feedback(wired: Any) -> None:
     assert not {r["lead_id"] for r in two["data"]} & {r["lead_id"] for r in page["data"]}
     status, _, one = call("GET", f"/v1/recommendations/{first['id']}")
     assert status == 200
-    assert one["model_version"] == "1.0.0"
+    assert one["model_version"] == "2.0.0"
     assert one["metadata"]["confidence"] == 0.9
     status, _, fb = call("PATCH", f"/v1/recommendations/{first['id']}", {"accuracy": 4, "status": "contacted"})
     assert status == 200
@@ -152,7 +152,7 @@ def test_generate_job_and_models(wired: Any) -> None:
     assert call("GET", "/v1/jobs/nope")[0] == 404
     status, _, models = call("GET", "/v1/models")
     assert status == 200
-    assert models["serving"] == "1.0.0"
+    assert models["serving"] == "2.0.0"
     assert models["data"][0]["metrics"]["roc_auc"] > 0.7
     assert models["data"][0]["aliases"] == ["production"]  # the global default, the tenant's production
     assert models["data"][0]["training_rows"] == 197_978

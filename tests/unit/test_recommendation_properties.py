@@ -57,7 +57,7 @@ def build(leads: list[dict], tier: Tier, authorised: list[str], diversity: Diver
         probability = spec["probability"]
         candidates.add("t", Candidate(
             lead_id=lead_id, market=spec["market"], probability=probability, score=int(probability * 100 + 0.5),
-            grade="B", model_version="1.0.0", card=card,
+            grade="B", model_version="2.0.0", card=card,
             sold_exclusive_at=stamp(NOW - timedelta(days=1)) if spec["sold"] == 0 else None,
         ))  # fmt: skip
         if spec["bought"] == 0:

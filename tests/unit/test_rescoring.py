@@ -185,7 +185,7 @@ def make_leads(count: int) -> tuple[list[tuple[datetime, StoredLead]], dict[str,
 
 def submitted(jobs: LeasedJobs, queue: Queue) -> str:
     return RescoreJobs(jobs, queue, delay_seconds=60, clock=NOW.timestamp)(
-        TENANT, AliasTarget(tenant=None, version="1.0.0"), NEW
+        TENANT, AliasTarget(tenant=None, version="2.0.0"), NEW
     )
 
 
@@ -225,7 +225,7 @@ def test_the_job_rescores_open_leads_announces_grade_moves_up_to_the_cap_and_sum
     open_ids = {lead.id for lead in leads} - store.outcomes
     assert {item["lead_id"]["S"] for item in writer.written} == open_ids  # neither decided nor too old
     assert len(writer.written) == len(open_ids)
-    assert {item["model_version"]["S"] for item in writer.written} == {"1.0.0"}  # the shipped files' version
+    assert {item["model_version"]["S"] for item in writer.written} == {"2.0.0"}  # the shipped files' version
     by_id = {item["lead_id"]["S"]: item for item in writer.written}
     assert by_id["l-003"]["sold_exclusive_at"] == {"S": "2026-11-29T00:00:00Z"}  # the sale mark stays
     assert "sold_exclusive_at" not in by_id["l-005"]
@@ -243,12 +243,12 @@ def test_the_job_rescores_open_leads_announces_grade_moves_up_to_the_cap_and_sum
     for event in changed:
         assert event.data["lead_id"] in moved
         assert event.data["previous"]["grade"] == before[event.data["lead_id"]] != event.data["grade"]
-        assert event.data["trigger"] == {"action": "model.promoted", "job_id": job_id, "previous_version": "1.0.0"}
+        assert event.data["trigger"] == {"action": "model.promoted", "job_id": job_id, "previous_version": "2.0.0"}
     (summary,) = [e for e in events.published if e.type == "model.rescored"]
     assert summary.id == f"evt_{job_id}"
     assert {k: summary.data[k] for k in ("previous_version", "version", "leads_rescored", "grades_moved",
                                          "events_published", "events_suppressed", "leads_with_outcome")} == {
-        "previous_version": "1.0.0", "version": "2.0.0", "leads_rescored": len(open_ids),
+        "previous_version": "2.0.0", "version": "2.0.0", "leads_rescored": len(open_ids),
         "grades_moved": len(moved), "events_published": 5, "events_suppressed": len(moved) - 5,
         "leads_with_outcome": 3,
     }  # fmt: skip
@@ -352,7 +352,7 @@ def test_a_production_move_submits_a_rescoring_job_and_names_it() -> None:
     change = registry.set_alias(TENANT, "production", "2.0.0")
     assert change.rescore_job_id is not None
     job = RescoreJob.model_validate(jobs.jobs[TENANT, change.rescore_job_id].record)
-    assert (job.previous_version, job.version, job.target) == ("1.0.0", "2.0.0", NEW)
+    assert (job.previous_version, job.version, job.target) == ("2.0.0", "2.0.0", NEW)
     assert job.since == NOW - timedelta(days=LABEL_WINDOW_DAYS)
     assert queue.sent[-1] == ({"type": "rescore", "tenant_id": TENANT, "job_id": change.rescore_job_id}, 1)
     promoted = [e for e in events.published if e.type == "model.promoted"]
@@ -360,8 +360,8 @@ def test_a_production_move_submits_a_rescoring_job_and_names_it() -> None:
 
     back = registry.rollback(TENANT)  # back to the global default: rescored with it
     assert back.rescore_job_id not in (None, change.rescore_job_id)
-    assert jobs.jobs[TENANT, back.rescore_job_id].record["target"] == {"tenant": None, "version": "1.0.0"}
-    assert registry.set_alias(TENANT, "production", "1.0.0").rescore_job_id is None  # nothing moved
+    assert jobs.jobs[TENANT, back.rescore_job_id].record["target"] == {"tenant": None, "version": "2.0.0"}
+    assert registry.set_alias(TENANT, "production", "2.0.0").rescore_job_id is None  # nothing moved
 
     def broken(tenant: str, previous: AliasTarget | None, target: AliasTarget) -> str | None:
         raise ConnectionError("queue unreachable")

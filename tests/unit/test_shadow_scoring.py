@@ -30,7 +30,7 @@ LEAD: dict[str, Any] = {
 
 
 def pair(lead_id: str, production: float, shadow: float, grades: tuple[str, str] = ("B", "B")) -> ShadowPair:
-    return ShadowPair(lead_id, "2.0.0", shadow, grades[1], "1.0.0", production, grades[0])
+    return ShadowPair(lead_id, "2.0.0", shadow, grades[1], "2.0.0", production, grades[0])
 
 
 def test_roc_auc_is_sklearns_with_ties() -> None:
@@ -49,7 +49,7 @@ def test_agreement_and_correlation_without_outcomes() -> None:
     ]
     figures = compare(pairs, {"a": True})
     assert figures.count == 4
-    assert figures.production_versions == ["1.0.0"]
+    assert figures.production_versions == ["2.0.0"]
     assert figures.grade_agreement == 0.75
     expected = np.corrcoef([0.1, 0.3, 0.5, 0.7], [0.2, 0.35, 0.4, 0.9])[0, 1]
     assert figures.score_correlation == pytest.approx(expected, abs=1e-6)
@@ -137,19 +137,19 @@ def test_ingest_stores_the_shadow_pair_and_returns_and_announces_production_only
     store = MemoryPairs()
     service, _ = shadowed(lambda tenant: ShadowModel(), store)
     score = service.ingest("demo", Lead.model_validate(LEAD))
-    assert score.model_version == "1.0.0"
+    assert score.model_version == "2.0.0"
     [(tenant, stored)] = store.stored
     assert (tenant, stored.lead_id, stored.shadow_version, stored.production_version) == (
         "demo",
         LEAD["id"],
         "2.0.0",
-        "1.0.0",
+        "2.0.0",
     )
     assert stored.production_probability == score.probability
     assert stored.shadow_probability == pytest.approx(score.probability / 2)
     events = service.events
     assert isinstance(events, MemoryEvents)
-    assert [(e.type, e.data["model_version"]) for e in events.published] == [("lead.scored", "1.0.0")]
+    assert [(e.type, e.data["model_version"]) for e in events.published] == [("lead.scored", "2.0.0")]
 
 
 def test_the_events_re_score_is_shadowed_too() -> None:
@@ -179,7 +179,7 @@ def boom(tenant: str) -> Any:
 def test_a_failing_shadow_is_counted_and_never_fails_the_score(resolve: Any, store: MemoryPairs) -> None:
     service, shadow = shadowed(resolve, store)
     score = service.ingest("demo", Lead.model_validate(LEAD))
-    assert score.model_version == "1.0.0"
+    assert score.model_version == "2.0.0"
     assert service.get("demo", LEAD["id"]).score == score
     assert shadow.failures == 1
     assert store.stored == []

@@ -108,7 +108,7 @@ def test_a_job_trains_compares_on_the_newest_leads_and_registers_the_candidate_w
     assert view.model is not None
     result = view.model
     comparison = result.comparison
-    assert comparison.serving_version == "1.0.0"
+    assert comparison.serving_version == "2.0.0"
     assert comparison.holdout_rows > 500  # the newest fifth of 5,000 leads, all scorable by both models
     assert comparison.candidate.roc_auc > 0.7
     assert comparison.serving.roc_auc > 0.7
@@ -121,10 +121,10 @@ def test_a_job_trains_compares_on_the_newest_leads_and_registers_the_candidate_w
     assert shown.comparison == comparison
     assert shown.aliases == []
     assert not shown.serving
-    assert shown.lineage.parent_version == "1.0.0"
+    assert shown.lineage.parent_version == "2.0.0"
     assert shown.lineage.data_snapshot == f"models/tenants/demo/{result.version}/dataset.parquet"
     assert registry.blobs.get(shown.lineage.data_snapshot or "") is not None
-    assert registry.versions("demo").serving == "1.0.0"
+    assert registry.versions("demo").serving == "2.0.0"
     assert [e.type for e in events.published] == ["model.trained"]
     assert events.published[0].data["decision"] == "kept"
 
@@ -142,7 +142,7 @@ def test_a_candidate_that_does_not_beat_it_shadows_production_when_the_tenant_sa
     result = decided(training, registry, beats=False)
     assert result.decision == "shadow"
     assert registry.show("demo", result.version).aliases == ["shadow"]
-    assert registry.versions("demo").serving == "1.0.0"
+    assert registry.versions("demo").serving == "2.0.0"
     # The request's own choice wins over the tenant's policy.
     training2, registry2, _, _ = wire(tmp_path, policy="shadow")
     assert decided(training2, registry2, beats=False, request=TrainingRequest(challengers="keep")).decision == "kept"
@@ -157,7 +157,7 @@ def decided(
     registry.register("demo", shipped_files(), version=version)
     figures = Figures(roc_auc=0.8, pr_auc=0.3, brier=0.08, log_loss=0.3, lift_top_decile=3.0)
     comparison = Comparison(
-        serving_version="1.0.0",
+        serving_version="2.0.0",
         holdout_rows=1000,
         holdout_conversions=100,
         holdout_created=["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"],
@@ -178,8 +178,8 @@ def test_too_little_history_is_refused_with_the_reason_and_nothing_changes(tmp_p
     view = job_view(stored(jobs, accepted.job_id))
     assert (view.status, view.refused, view.model) == ("failed", True, None)
     assert view.error == "400 labelled leads; training needs at least 1000"
-    assert [v.version for v in registry.versions("demo").data] == ["1.0.0"]
-    assert registry.versions("demo").serving == "1.0.0"
+    assert [v.version for v in registry.versions("demo").data] == ["2.0.0"]
+    assert registry.versions("demo").serving == "2.0.0"
     assert events.published == []
     assert isinstance(training.datasets, GeneratedHistory)
     assert training.datasets.calls[0][1].label_window_days == 30  # the request's window reached the builder

@@ -325,6 +325,26 @@ class Score(Model):
     probability: float = Field(ge=0, le=1)
     score: int = Field(ge=0, le=100)
     grade: Grade
+    fit: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="who the lead is (property, price against its market, source, timeline, contact quality): its "
+        "percentile among the model's training leads; never moved by behaviour",
+    )
+    engagement: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="what the lead has done (interactions and their recency, fading with time): 0 with nothing "
+        "recorded, else the percentile of its lift among engaged training leads; never moved by lead fields",
+    )
+    matrix_grade: str | None = Field(
+        default=None,
+        pattern=r"^[A-D][1-3]$",
+        description="letter from fit (A from 75, B 50, C 25, else D), digit from engagement (1 from 67, 2 from 33, "
+        "else 3): A1 fits and engages, D3 neither",
+    )
     reasons: list[Reason]
     model_version: str
 

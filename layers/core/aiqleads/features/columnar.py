@@ -40,9 +40,10 @@ def _category(f: Feature, columns: Columns) -> np.ndarray:
 
 def _lookup(f: Feature, columns: Columns) -> np.ndarray:
     table = f.table or {}
-    positions = _indexed(columns[f.inputs[0]], list(table))
-    found = pc.take(pa.array(list(table.values()), type=pa.float64()), positions)
-    return _floats(found, f.default)
+    keys = columns[f.inputs[0]]
+    positions = _indexed(keys, list(table))
+    found = _floats(pc.take(pa.array(list(table.values()), type=pa.float64()), positions), f.default)
+    return np.where(_floats(pc.is_valid(keys)) > 0, found, np.nan)
 
 
 def _present(f: Feature, columns: Columns) -> np.ndarray:
@@ -71,7 +72,7 @@ def _completeness(f: Feature, columns: Columns) -> np.ndarray:
 
 def _keyword_count(f: Feature, columns: Columns) -> np.ndarray:
     lowered = pc.utf8_lower(columns[f.inputs[0]])
-    return _floats(pc.count_substring_regex(lowered, FeatureSpec.keyword_pattern(f.keywords or [])), 0.0)
+    return _floats(pc.count_substring_regex(lowered, FeatureSpec.keyword_pattern(f.keywords or [])))
 
 
 def _email_domain_in(f: Feature, columns: Columns) -> np.ndarray:
@@ -79,7 +80,7 @@ def _email_domain_in(f: Feature, columns: Columns) -> np.ndarray:
     hit = np.zeros(len(lowered))
     for domain in f.domains or []:
         hit = np.maximum(hit, _floats(pc.ends_with(lowered, "@" + domain), 0.0))
-    return hit
+    return np.where(_floats(pc.is_valid(lowered)) > 0, hit, np.nan)
 
 
 def _datetime_part(f: Feature, columns: Columns) -> np.ndarray:
@@ -89,6 +90,13 @@ def _datetime_part(f: Feature, columns: Columns) -> np.ndarray:
     if f.part == "weekday":
         return _floats(pc.day_of_week(moments))
     return _floats(pc.month(moments))
+
+
+def _fade(f: Feature, columns: Columns) -> np.ndarray:
+    half = float(f.half_at or 1.0)
+    values = _floats(columns[f.inputs[0]])
+    faded = half / (half + np.maximum(values, 0.0))
+    return np.where(np.isnan(values), 0.0, faded)
 
 
 BUILDERS: dict[str, Builder] = {
@@ -102,6 +110,7 @@ BUILDERS: dict[str, Builder] = {
     "keyword_count": _keyword_count,
     "email_domain_in": _email_domain_in,
     "datetime_part": _datetime_part,
+    "fade": _fade,
 }
 
 

@@ -36,7 +36,7 @@ def _expression(index: int, f: Feature, namespace: dict[str, Any]) -> str:
         return f"categories_{index}.get(get({column}), NAN)"
     if f.transform == "lookup":
         namespace[f"table_{index}"] = dict(f.table or {})
-        return f"table_{index}.get(get({column}), {_literal(f.default)})"
+        return f"(NAN if (_k := get({column})) is None else table_{index}.get(_k, {_literal(f.default)}))"
     if f.transform == "present":
         return f"(0.0 if get({column}) is None else 1.0)"
     if f.transform == "ratio":
@@ -53,13 +53,16 @@ def _expression(index: int, f: Feature, namespace: dict[str, Any]) -> str:
         return f"(({present}) / {len(f.inputs)})"
     if f.transform == "keyword_count":
         namespace[f"keywords_{index}"] = re.compile(FeatureSpec.keyword_pattern(f.keywords or []))
-        return f"(0.0 if (_t := get({column})) is None else float(len(keywords_{index}.findall(_t.lower()))))"
+        return f"(NAN if (_t := get({column})) is None else float(len(keywords_{index}.findall(_t.lower()))))"
     if f.transform == "email_domain_in":
         namespace[f"domains_{index}"] = frozenset(f.domains or [])
-        return f"(0.0 if (_e := get({column})) is None else float(_e.rpartition('@')[2].lower() in domains_{index}))"
+        return f"(NAN if (_e := get({column})) is None else float(_e.rpartition('@')[2].lower() in domains_{index}))"
     if f.transform == "datetime_part":
         part = {"hour": "_d.hour", "weekday": "_d.weekday()", "month": "_d.month"}[f.part or "month"]
         return f"(NAN if (_d := get({column})) is None else float({part}))"
+    if f.transform == "fade":
+        half = _literal(f.half_at)
+        return f"(0.0 if (_v := get({column})) is None else {half} / ({half} + max(float(_v), 0.0)))"
     raise ValueError(f"feature {f.name!r}: unknown transform {f.transform!r}")
 
 

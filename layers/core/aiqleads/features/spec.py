@@ -22,18 +22,33 @@ Source = Literal["lead", "behaviour", "market", "derived", "table"]
 Transform = Literal[
     "number",  # the input as a float; missing -> `fill`
     "category",  # index of the value in `categories`; missing or unseen -> NaN
-    "lookup",  # `table[value]`; missing or unseen -> `default`
+    "lookup",  # `table[value]`; unseen -> `default`; missing -> NaN
     "present",  # 1 when the input has a value, else 0
     "ratio",  # inputs[0] / inputs[1]; NaN when either is missing or the divisor is 0
     "sum",  # sum of inputs, missing counted as 0
     "completeness",  # share of inputs that have a value
-    "keyword_count",  # how many times any of `keywords` occurs in the (lower-cased) text
-    "email_domain_in",  # 1 when the email's domain is one of `domains`; 0 otherwise
+    "keyword_count",  # how many times any of `keywords` occurs in the (lower-cased) text; missing -> NaN
+    "email_domain_in",  # 1 when the email's domain is one of `domains`, else 0; missing -> NaN
     "datetime_part",  # `part` (hour, weekday, month) of a UTC date-time; missing -> NaN
+    "fade",  # half_at / (half_at + max(x, 0)): 1 at 0, 1/2 at `half_at`, towards 0 as x grows; missing -> 0
 ]
 ValueFormat = Literal[
-    "number", "integer", "money", "ratio", "percent", "minutes", "hours", "yes_no", "category", "month", "weekday"
+    "number",
+    "integer",
+    "count",
+    "money",
+    "ratio",
+    "percent",
+    "minutes",
+    "hours",
+    "yes_no",
+    "category",
+    "month",
+    "weekday",
 ]
+Direction = Literal["up", "down"]
+Side = Literal["fit", "engagement"]
+VALUE_PLACEHOLDER = "{value}"
 Schema = Literal["lead", "table"]
 
 
@@ -58,10 +73,34 @@ class Feature(BaseModel):
     keywords: list[str] | None = None
     domains: list[str] | None = None
     part: Literal["hour", "weekday", "month"] | None = None
+    half_at: float | None = Field(default=None, gt=0, description="fade: the input value at which it is 1/2")
+    direction: Direction | None = Field(
+        default=None,
+        description="'up': more of it never lowers the score, 'down': never raises it (training enforces it)",
+    )
+    reason: str | None = Field(
+        default=None, description="a reason's words, `{value}` standing for the lead's value; default 'label: value'"
+    )
+    none_reason: str | None = Field(
+        default=None,
+        description="a behaviour feature's words for 'nothing recorded' (e.g. 'No activity recorded yet'); "
+        "without them that state is never given as a reason",
+    )
+
+    @property
+    def side(self) -> Side:
+        """Which half of the score it belongs to: engagement (what the lead has done) or fit (who it is)."""
+        return "engagement" if self.group == "behaviour" else "fit"
+
+    @property
+    def none_value(self) -> float | None:
+        """The value a behaviour feature has when nothing is recorded (every behaviour feature starts at 0)."""
+        return 0.0 if self.side == "engagement" else None
 
     @model_validator(mode="after")
     def _parameters(self) -> Feature:
         needs = {
+            "fade": self.half_at is not None,
             "ratio": len(self.inputs) == 2,
             "keyword_count": bool(self.keywords),
             "email_domain_in": bool(self.domains),
@@ -71,7 +110,23 @@ class Feature(BaseModel):
         }
         if not needs.get(self.transform, True):
             raise ValueError(f"feature {self.name!r}: transform {self.transform!r} is missing its parameters")
+        if self.reason is not None and VALUE_PLACEHOLDER not in self.reason:
+            raise ValueError(f"feature {self.name!r}: its reason must name the lead's value as {VALUE_PLACEHOLDER}")
+        if self.side == "engagement":
+            self._check_engagement()
         return self
+
+    def _check_engagement(self) -> None:
+        """A behaviour feature is a known 0 when nothing is recorded (never missing) and has a direction, so
+        monotone constraints cover every value it takes: first interactions can only move it up from 0."""
+        if self.direction is None:
+            raise ValueError(f"behaviour feature {self.name!r} must declare its direction ('up' or 'down')")
+        known = {"number": self.fill == 0.0, "sum": True, "fade": True}
+        if not known.get(self.transform, False):
+            raise ValueError(
+                f"behaviour feature {self.name!r}: transform {self.transform!r} must give 0 when nothing is "
+                "recorded (number with fill 0, sum or fade)"
+            )
 
 
 class FeatureSpec(BaseModel):
@@ -81,6 +136,13 @@ class FeatureSpec(BaseModel):
     schema_: Schema = Field(default="lead", alias="schema", description="'lead': rows validated as leads")
     inputs: dict[str, InputType]
     features: list[Feature]
+    half_life_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=365,
+        description="engagement fades: a stored interaction counts half after this many days (training and "
+        "serving decay the behaviour counts alike; a tenant's configuration sets it for its own models)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureSpec:
@@ -102,6 +164,18 @@ class FeatureSpec(BaseModel):
     def keyword_pattern(keywords: list[str]) -> str:
         """One regex for a keyword list; both feature paths count its non-overlapping matches."""
         return "|".join(re.escape(keyword) for keyword in keywords)
+
+    def monotone_constraints(self) -> list[int]:
+        """LightGBM's monotone_constraints: +1 / -1 per feature with a direction, 0 for the others."""
+        return [{"up": 1, "down": -1}.get(f.direction or "", 0) for f in self.features]
+
+    def interaction_sets(self) -> list[list[int]]:
+        """LightGBM's interaction_constraints: fit features and engagement features never share a tree, so the
+        model's log-odds is a fit part plus an engagement part, each reading only its own features."""
+        sides: dict[str, list[int]] = {}
+        for j, feature in enumerate(self.features):
+            sides.setdefault(feature.side, []).append(j)
+        return [sides[side] for side in ("fit", "engagement") if side in sides]
 
     @property
     def fitted(self) -> bool:

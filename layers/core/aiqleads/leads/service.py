@@ -94,7 +94,12 @@ class ScoreChange:
     @property
     def changed(self) -> bool:
         before = self.previous
-        return before is None or (before.score, before.grade) != (self.current.score, self.current.grade)
+        now = self.current
+        return before is None or (before.score, before.grade, before.matrix_grade) != (
+            now.score,
+            now.grade,
+            now.matrix_grade,
+        )
 
 
 @dataclass
@@ -112,13 +117,14 @@ class LeadService:
     def signals(
         self, tenant_id: str, lead: Lead, totals: BehaviourTotals | None = None, *, tracked: bool = True
     ) -> dict[str, float]:
-        """Market inputs plus behaviour inputs; an untracked lead (new, no interactions) leaves them missing,
-        as never-tracked leads were in training (zero counts would be a state the model never saw)."""
+        """Market inputs plus behaviour inputs, the counts decayed with the scoring model's half-life; an untracked
+        lead (new, no interactions) leaves them missing, which the spec reads as nothing recorded (zeros)."""
         if totals is None and tracked:
             totals = self.aggregates.get(tenant_id, lead.id)
         values = market_signals(self.markets.latest(tenant_id, lead.property.market))  # the tenant's own
         if totals is not None:
-            values.update(totals.signals(lead.created_at, self.clock()))
+            half_life = self.scorer(tenant_id).spec.half_life_days
+            values.update(totals.signals(lead.created_at, self.clock(), half_life_days=half_life))
         return values
 
     def score(self, tenant_id: str, lead: Lead) -> Score:
@@ -264,7 +270,9 @@ class LeadService:
             event = self._scored_event("lead.score_changed", tenant_id, lead, current)
             previous = change.previous
             event.data["previous"] = (
-                None if previous is None else {"score": previous.score, "grade": previous.grade.value}
+                None
+                if previous is None
+                else {"score": previous.score, "grade": previous.grade.value, "matrix_grade": previous.matrix_grade}
             )
             event.data["trigger"] = {"action": interaction.action.value, "at": interaction.timestamp.isoformat()}
             self.events.publish(event)
@@ -281,6 +289,9 @@ class LeadService:
                 "source": lead.source,
                 "score": score.score,
                 "grade": score.grade.value,
+                "fit": score.fit,
+                "engagement": score.engagement,
+                "matrix_grade": score.matrix_grade,
                 "probability": score.probability,
                 "model_version": score.model_version,
                 "reasons": [reason.text for reason in score.reasons],

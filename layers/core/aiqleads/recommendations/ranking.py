@@ -40,6 +40,9 @@ class Candidate:
     sold_exclusive_at: str | None = None  # ISO 8601: when the lead was sold exclusively
     reasons_json: str = "[]"
     scored_at: str | None = None
+    fit: int | None = None
+    engagement: int | None = None
+    matrix_grade: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,6 +243,9 @@ class RecommendationService:
             probability=candidate.probability,
             score=candidate.score,
             grade=candidate.grade,
+            fit=candidate.fit,
+            engagement=candidate.engagement,
+            matrix_grade=candidate.matrix_grade,
             reasons=[Reason.model_validate(r) for r in _reasons(candidate)],
             model_version=candidate.model_version,
         )

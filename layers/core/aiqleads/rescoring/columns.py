@@ -45,6 +45,7 @@ def lead_table(
     totals: Sequence[BehaviourTotals | None],
     signals: Sequence[Mapping[str, float] | None],
     now: datetime,
+    half_life_days: float,
 ) -> pa.Table:
     """One text row per lead: its flat lead columns, then BEHAVIOUR_COLUMNS and MARKET_COLUMNS (`totals` and
     `signals` aligned with the leads; None leaves them missing, as for an untracked lead or a market without
@@ -59,7 +60,10 @@ def lead_table(
             text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
             columns[names[name]] = text.combine_chunks()
     created = [parse_time(value) for value in columns["created_at"].to_pylist()]
-    behaviour = [None if t is None else t.signals(c, now) for t, c in zip(totals, created, strict=True)]
+    behaviour = [
+        None if t is None else t.signals(c, now, half_life_days=half_life_days)
+        for t, c in zip(totals, created, strict=True)
+    ]
     for name in BEHAVIOUR_COLUMNS:
         columns[name] = _text([None if b is None else b.get(name) for b in behaviour])
     for name in MARKET_COLUMNS:

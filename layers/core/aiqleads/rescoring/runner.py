@@ -192,6 +192,7 @@ class Rescorer:
             [totals.get(lead.lead_id) for lead in leads],
             [signals[lead.market] for lead in leads],
             now,
+            scorer.spec.half_life_days,
         )
         scored = score_table(scorer, table)
         valid = [lead for lead, ok in zip(leads, scored.validated.valid.tolist(), strict=True) if ok]

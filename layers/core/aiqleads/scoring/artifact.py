@@ -20,6 +20,7 @@ import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aiqleads.features.spec import FeatureSpec
+from aiqleads.scoring.matrix import Matrix
 from aiqleads.scoring.reasons import Explanations
 
 MODEL_FILE = "model.onnx"
@@ -43,6 +44,7 @@ class OnnxInfo(BaseModel):
     sha256: str
     input_name: str
     output_name: str
+    margins_name: str | None = Field(default=None, description="[rows, 2]: the fit and engagement log-odds")
 
 
 class Manifest(BaseModel):
@@ -59,6 +61,7 @@ class Manifest(BaseModel):
     metrics: dict[str, float]
     training: dict[str, Any]
     explanations: Explanations
+    matrix: Matrix | None = Field(default=None, description="fit, engagement and the matrix grade from the margins")
 
 
 def sha256_file(path: Path) -> str:
@@ -74,16 +77,18 @@ class _OneRow(threading.local):
     one lead copies its features into place and runs, instead of converting a new array in and out of
     onnxruntime on every call (about 3 µs of a 10 µs run)."""
 
-    def __init__(self, session: ort.InferenceSession, input_name: str, output_name: str, width: int) -> None:
+    def __init__(self, session: ort.InferenceSession, input_name: str, outputs: list[str], width: int) -> None:
         self.features = np.zeros((1, width), dtype=np.float32)
         self.row = self.features[0]
-        (probe,) = session.run([output_name], {input_name: self.features})
-        self.output = np.zeros(probe.shape, dtype=probe.dtype)
-        self.first_output = self.output.reshape(-1)
+        probes = session.run(outputs, {input_name: self.features})
         self.binding = session.io_binding()
         self.binding.bind_cpu_input(input_name, self.features)
-        # onnxruntime writes into this array's memory: it lives as long as the binding (both on this object).
-        self.binding.bind_output(output_name, "cpu", 0, probe.dtype.type, list(probe.shape), self.output.ctypes.data)
+        # onnxruntime writes into these arrays' memory: they live as long as the binding (both on this object).
+        self.outputs = [np.zeros(probe.shape, dtype=probe.dtype) for probe in probes]
+        for name, probe, output in zip(outputs, probes, self.outputs, strict=True):
+            self.binding.bind_output(name, "cpu", 0, probe.dtype.type, list(probe.shape), output.ctypes.data)
+        self.first_output = self.outputs[0].reshape(-1)
+        self.margins = self.outputs[1].reshape(-1) if len(self.outputs) > 1 else None
 
 
 class ModelArtifact:
@@ -93,14 +98,19 @@ class ModelArtifact:
         self.session = session
         self.input_name = manifest.onnx.input_name
         self.output_name = manifest.onnx.output_name
-        self._one_row = _OneRow(session, self.input_name, self.output_name, len(manifest.feature_names))
+        self.margins_name = manifest.onnx.margins_name if manifest.matrix is not None else None
+        outputs = [self.output_name] + ([self.margins_name] if self.margins_name else [])
+        self._one_row = _OneRow(session, self.input_name, outputs, len(manifest.feature_names))
 
-    def run_one(self, features: list[float]) -> tuple[float, list[float]]:
-        """The model's output for one feature vector, and that vector as the model saw it (float32 values)."""
+    def run_one(self, features: list[float]) -> tuple[float, tuple[float, float] | None, list[float]]:
+        """The model's probability for one feature vector, its (fit, engagement) margins when it has them, and
+        that vector as the model saw it (float32 values)."""
         one = self._one_row
         one.row[:] = features
         self.session.run_with_iobinding(one.binding)
-        return float(one.first_output[0]), one.row.tolist()
+        margins = one.margins
+        pair = None if margins is None else (float(margins[0]), float(margins[1]))
+        return float(one.first_output[0]), pair, one.row.tolist()
 
     @property
     def version(self) -> str:
@@ -141,8 +151,10 @@ class ModelArtifact:
                 f"{[i.shape for i in inputs.values()]}, manifest says {manifest.onnx.input_name!r} "
                 f"with {len(manifest.feature_names)} features"
             )
-        if manifest.onnx.output_name not in {o.name for o in session.get_outputs()}:
-            raise ModelMismatchError(f"{model_path}: has no output {manifest.onnx.output_name!r}")
+        outputs = {o.name for o in session.get_outputs()}
+        for name in (manifest.onnx.output_name, manifest.onnx.margins_name if manifest.matrix else None):
+            if name is not None and name not in outputs:
+                raise ModelMismatchError(f"{model_path}: has no output {name!r}")
         return cls(directory, manifest, session)
 
 

@@ -15,7 +15,7 @@ from aiqleads.scoring.reasons import Explainer
 from aiqleads.scoring.scorer import BatchScores, Scorer
 from aiqleads.validation.columnar import ValidatedBatch, validate_batch
 
-SCORE_COLUMNS = ("probability", "score", "grade", "reasons")
+SCORE_COLUMNS = ("probability", "score", "grade", "fit", "engagement", "matrix_grade", "reasons")
 
 
 @dataclass(frozen=True)

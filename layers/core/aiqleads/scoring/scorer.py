@@ -1,4 +1,5 @@
-"""Scoring: features -> ONNX probability -> 0-100 score, grade and reasons, for one lead or a whole batch."""
+"""Scoring: features -> ONNX probability -> 0-100 score, grade and reasons, for one lead or a whole batch; and,
+for a model with the two margins, fit, engagement and the matrix grade (`scoring.matrix`)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ class LeadScore:
     score: int
     grade: str
     factors: list[Factor]
+    fit: int | None = None
+    engagement: int | None = None
+    matrix_grade: str | None = None
 
     def to_model(self, lead_id: str, model_version: str) -> Score:
         # pydantic's Rust validator builds this faster than model_construct would.
@@ -67,6 +71,9 @@ class LeadScore:
                 "probability": self.probability,
                 "score": self.score,
                 "grade": self.grade,
+                "fit": self.fit,
+                "engagement": self.engagement,
+                "matrix_grade": self.matrix_grade,
                 "reasons": [reason(factor) for factor in self.factors],
                 "model_version": model_version,
             }
@@ -82,12 +89,15 @@ class Scorer:
         self.spec = spec
         self.record_features = RecordFeatures(spec)
         self.columnar_features = ColumnarFeatures(spec)
-        self.explainer = Explainer(artifact.manifest.explanations, artifact.manifest.feature_names)
+        self.explainer = Explainer(artifact.manifest.explanations, spec)
         chosen = dict(grades or artifact.manifest.grades)
         self.thresholds = np.array([chosen[g] for g in GRADE_LETTERS], dtype=np.float64)
         self._cuts = tuple(float(t) for t in self.thresholds)
         self._run = artifact.session.run
-        self._output = [artifact.output_name]
+        self.matrix = artifact.manifest.matrix if artifact.margins_name else None
+        self._output = [artifact.output_name] + (
+            [artifact.margins_name] if self.matrix and artifact.margins_name else []
+        )
         self._input = artifact.input_name
 
     @property
@@ -95,8 +105,13 @@ class Scorer:
         return self.artifact.version
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        (output,) = self._run(self._output, {self._input: matrix})
-        return np.asarray(output, dtype=np.float64).reshape(-1)
+        return self.run(matrix)[0]
+
+    def run(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The probabilities of a [rows, features] matrix, and the [rows, 2] margins when the model has them."""
+        outputs = self._run(self._output, {self._input: matrix})
+        margins = np.asarray(outputs[1]).reshape(-1, 2) if len(outputs) > 1 else None
+        return np.asarray(outputs[0], dtype=np.float64).reshape(-1), margins
 
     def grade_letters(self, probabilities: np.ndarray) -> np.ndarray:
         a, b, c = self.thresholds
@@ -107,14 +122,20 @@ class Scorer:
         )
 
     def score_values(self, values: Mapping[str, Any]) -> LeadScore:
-        probability, features = self.artifact.run_one(self.record_features.values(values))
+        probability, margins, features = self.artifact.run_one(self.record_features.values(values))
         a, b, c = self._cuts
         grade = "A" if probability >= a else "B" if probability >= b else "C" if probability >= c else "D"
+        fit = engagement = matrix_grade = None
+        if self.matrix is not None and margins is not None:
+            fit, engagement, matrix_grade = self.matrix.scores(*margins)
         return LeadScore(
             probability=probability,
             score=math.floor(probability * 100.0 + 0.5),  # the same rounding as to_scores
             grade=grade,
             factors=self.explainer.factors(features),
+            fit=fit,
+            engagement=engagement,
+            matrix_grade=matrix_grade,
         )
 
     def score_lead(self, lead: Lead, signals: Mapping[str, Any] | None = None) -> Score:
@@ -129,13 +150,17 @@ class Scorer:
         matrix = self.columnar_features.matrix(batch.typed, batch.size)
         if not batch.all_valid:
             matrix = matrix[batch.valid]
-        probabilities = self.probabilities(matrix)
+        probabilities, margins = self.run(matrix)
+        halves = self.matrix.many(margins) if self.matrix is not None and margins is not None else None
         return BatchScores(
             probability=probabilities,
             score=to_scores(probabilities),
             grade=self.grade_letters(probabilities),
             reasons=self.explainer.choose(matrix),
             model_version=self.model_version,
+            fit=None if halves is None else halves[0],
+            engagement=None if halves is None else halves[1],
+            matrix_grade=None if halves is None else halves[2],
         )
 
 
@@ -148,15 +173,31 @@ class BatchScores:
     grade: np.ndarray
     reasons: Chosen
     model_version: str
+    fit: np.ndarray | None = None
+    engagement: np.ndarray | None = None
+    matrix_grade: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.probability)
 
     def columns(self, explainer: Explainer) -> dict[str, pa.Array]:
-        """The score columns of a results file (reasons as one string per row)."""
+        """The score columns of a results file (reasons as one string per row); fit, engagement and the matrix
+        grade are null for a model without them."""
+        rows = len(self)
         return {
             "probability": pa.array(self.probability),
             "score": pa.array(self.score),
             "grade": pa.array(self.grade),
+            "fit": pa.array(self.fit, type=pa.int64()) if self.fit is not None else pa.nulls(rows, pa.int64()),
+            "engagement": (
+                pa.array(self.engagement, type=pa.int64())
+                if self.engagement is not None
+                else pa.nulls(rows, pa.int64())
+            ),
+            "matrix_grade": (
+                pa.array(self.matrix_grade.astype(str), type=pa.string())
+                if self.matrix_grade is not None
+                else pa.nulls(rows, pa.string())
+            ),
             "reasons": explainer.reason_strings(self.reasons),
         }

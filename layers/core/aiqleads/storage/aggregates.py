@@ -22,7 +22,14 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from aiqleads.features.behaviour import ACTION_COUNTERS, COUNTERS, SESSION_GAP, BehaviourTotals
+from aiqleads.features.behaviour import (
+    ACTION_COUNTERS,
+    COUNTERS,
+    SESSION_GAP,
+    SIGNAL_COUNTERS,
+    BehaviourTotals,
+    day_attribute,
+)
 from aiqleads.iam import Access, access
 from aiqleads.models import Action, Interaction
 from aiqleads.storage.aws import DynamoTable, condition_failed
@@ -127,7 +134,8 @@ class AggregateRepository(AggregateReader):
         at = _iso(interaction.timestamp)
         cutoff = _iso(interaction.timestamp - SESSION_GAP)
         # Attribute names go through placeholders: several (views, sessions, ...) are DynamoDB reserved words.
-        adds = ["#interactions :one"] + ([f"#{counter} :one"] if counter else [])
+        adds = ["#interactions :one"] + ([f"#{counter} :one", f"#day_{counter} :one"] if counter else [])
+        day_names = {f"#day_{name}": day_attribute(name, interaction.timestamp) for name in SIGNAL_COUNTERS}
         sets = ["#tenant_id = :tenant", "#lead_id = :lead"]
         if interaction.action is Action.CONTACT:
             sets.append("#first_contact_at = if_not_exists(#first_contact_at, :at)")
@@ -141,7 +149,7 @@ class AggregateRepository(AggregateReader):
         attempts = [
             # a new session: nothing yet, or the last activity is more than SESSION_GAP before this one
             (
-                ["#sessions :one", *adds],
+                ["#sessions :one", "#day_sessions :one", *adds],
                 [*sets, "#last_activity_at = :at"],
                 "attribute_not_exists(#last_activity_at) OR #last_activity_at < :cutoff",
                 {":cutoff": {"S": cutoff}},
@@ -160,7 +168,8 @@ class AggregateRepository(AggregateReader):
                 "UpdateExpression": update,
                 "ExpressionAttributeNames": {
                     f"#{name}": name for name in ATTRIBUTES if f"#{name}" in update or f"#{name}" in condition_text
-                },
+                }
+                | {placeholder: name for placeholder, name in day_names.items() if placeholder in update},
                 "ExpressionAttributeValues": {
                     placeholder: value
                     for placeholder, value in {**values, **extra}.items()

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from aiqleads.recommendations.card import DISPOSABLE_DOMAINS, ROLE_MAILBOXES, suspicious_phone
 from aiqleads.scoring.batch import ScoredBatch
+from aiqleads.scoring.scorer import BatchScores
 from aiqleads.storage.json_columns import compact_object, json_datetimes, json_floats, member, quoted
 from aiqleads.storage.leads import CONVERSION_PREFIX, LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
 
@@ -153,12 +154,24 @@ def _score_items(tenant_id: str, scored: ScoredBatch, pk: pa.Array, created: pa.
     return _item(
         {"pk": _s(pk), "sk": _s(SCORE_SK), **shared, "probability": _n(probability), "score": _n(score_text)}
         | {"grade": _s(pa.array(scores.grade, type=pa.string()))}
+        | _halves(scores)
         | {"reasons": _s(scored.explainer.reason_json(scores.reasons))}
         | {"model_version": _s(scores.model_version), "scored_at": _s(now_text)}
         | {"gsi1pk": _s(pc.binary_join_element_wise(tenant_id, columns["market"], "#"))}
         | {"gsi1sk": _s(pc.binary_join_element_wise(pc.utf8_lpad(score_text, 3, "0"), ids, "#"))}
         | {"card": _s(card_json(columns, created))}
     )
+
+
+def _halves(scores: BatchScores) -> dict[str, Parts]:
+    """Fit, engagement and the matrix grade, for a model that has them."""
+    if scores.fit is None or scores.engagement is None or scores.matrix_grade is None:
+        return {}
+    return {
+        "fit": _n(pc.cast(pa.array(scores.fit), pa.string())),
+        "engagement": _n(pc.cast(pa.array(scores.engagement), pa.string())),
+        "matrix_grade": _s(pa.array(scores.matrix_grade.astype(str), type=pa.string())),
+    }
 
 
 def score_requests(

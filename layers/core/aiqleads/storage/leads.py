@@ -46,6 +46,8 @@ SCORE_SK = "score"
 CONVERSION_PREFIX = "conversion#"
 OUTCOMES_PARTITION = "#outcomes"  # after the tenant id: TenantIndex's partition of the tenant's conversion items
 
+HALVES = ("fit", "engagement", "matrix_grade")  # a score item has them when its model does
+
 
 def lead_key(tenant_id: str, lead_id: str) -> str:
     return f"{tenant_id}#{lead_id}"
@@ -227,6 +229,7 @@ class LeadRepository(LeadHistoryReader):
             "gsi1pk": f"{tenant_id}#{market}",
             "gsi1sk": f"{score.score:03d}#{score.lead_id}",
         }
+        item |= {name: value for name in HALVES if (value := getattr(score, name)) is not None}
         if lead is not None:
             item["card"] = json.dumps(LeadCard.of(lead).as_dict(), separators=(",", ":"))
         return item
@@ -359,6 +362,7 @@ class LeadRepository(LeadHistoryReader):
             probability=float(item["probability"]),
             score=int(item["score"]),
             grade=item["grade"],
+            **{name: item[name] for name in HALVES if item.get(name) is not None},
             reasons=json.loads(item.get("reasons") or "[]"),
             model_version=item["model_version"],
         )

@@ -43,7 +43,10 @@ FEEDBACK_PREFIX = "feedback#"
 CONFIG_SK = "recommendations"
 CONFIG_TTL_SECONDS = 60.0  # a rule change reaches every warm function within a minute
 QUERY_PAGE = 100  # items per ScoreIndex query page
-CANDIDATE_ATTRIBUTES = "lead_id, market, probability, score, grade, model_version, card, sold_exclusive_at, reasons"
+CANDIDATE_ATTRIBUTES = (
+    "lead_id, market, probability, score, grade, fit, engagement, matrix_grade, model_version, card, "
+    "sold_exclusive_at, reasons"
+)
 
 
 def config_key(tenant_id: str) -> str:
@@ -69,6 +72,9 @@ def candidate_from_item(item: dict[str, Any]) -> Candidate:
         card=LeadCard.from_dict(json.loads(card)) if card else None,
         sold_exclusive_at=_s(item, "sold_exclusive_at"),
         reasons_json=_s(item, "reasons") or "[]",
+        fit=int(item["fit"]["N"]) if "fit" in item else None,
+        engagement=int(item["engagement"]["N"]) if "engagement" in item else None,
+        matrix_grade=_s(item, "matrix_grade"),
     )
 
 

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.codec import decode_item, encode_item
-from aiqleads.tenants.service import Challengers, Tenant
+from aiqleads.tenants.service import DEFAULT_HALF_LIFE_DAYS, Challengers, Tenant
 
 
 class TenantRepository(DynamoTable):
@@ -50,6 +50,10 @@ class TenantDirectory(TenantRepository):
         for page in pages:
             for item in page.get("Items", []):
                 yield item["tenant_id"]["S"]
+
+    def half_life_days(self, tenant_id: str) -> float:
+        tenant = self.get(tenant_id)
+        return tenant.engagement_half_life_days if tenant else DEFAULT_HALF_LIFE_DAYS
 
     def challengers(self, tenant_id: str) -> Challengers:
         tenant = self.get(tenant_id)

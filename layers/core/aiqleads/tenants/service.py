@@ -25,6 +25,7 @@ DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
 Challengers = Literal["keep", "shadow"]
+DEFAULT_HALF_LIFE_DAYS = 30.0
 
 
 class Tenant(BaseModel):
@@ -33,6 +34,8 @@ class Tenant(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     # A trained candidate that does not beat the serving model: registered only, or made the shadow.
     challengers: Challengers = "keep"
+    # Engagement fades: a stored interaction counts half after this many days, in the tenant's next model.
+    engagement_half_life_days: float = Field(default=DEFAULT_HALF_LIFE_DAYS, gt=0, le=365)
 
 
 class IssuedKey(BaseModel):

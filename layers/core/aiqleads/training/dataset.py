@@ -79,6 +79,8 @@ class HistoryPolicy:
     # either way): the label time itself, or the lead's last interaction before it, as the events function
     # re-scored it then (hours_since_last_activity is 0 for every tracked lead: see the module's caveat).
     behaviour_as_of: BehaviourAsOf = "label_time"
+    # Engagement fades with this half-life (the tenant's configuration; the trained model carries it).
+    half_life_days: float = 30.0
 
     @property
     def label_window(self) -> timedelta:
@@ -204,7 +206,7 @@ class DatasetBuilder:
             if totals is None:
                 return {}
             moment = item.at if policy.behaviour_as_of == "label_time" else totals.last_activity_at
-            return totals.signals(item.created_at, now=moment)
+            return totals.signals(item.created_at, now=moment, half_life_days=policy.half_life_days)
 
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dataset") as pool:
             return list(pool.map(as_of, labelled))

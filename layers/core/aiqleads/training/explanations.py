@@ -105,25 +105,36 @@ def _bins(feature: Feature, values: np.ndarray) -> tuple[list[float], list[str]]
 
 
 def fit_explanations(spec: FeatureSpec, matrix: np.ndarray, contributions: np.ndarray) -> Explanations:
+    """Per feature: bins of its known values and their mean contribution; a behaviour feature's "nothing
+    recorded" (its none value) is a slot of its own, worded by the spec's `none_reason` (or never a reason)."""
     tables = []
     for j, feature in enumerate(spec.features):
         values = matrix[:, j].astype(np.float64)
-        edges, phrases = _bins(feature, values)
+        none_value = feature.none_value
+        none = values == none_value if none_value is not None else np.zeros(len(values), dtype=bool)
         missing = np.isnan(values)
+        known = ~missing & ~none
+        edges, phrases = _bins(feature, np.where(known, values, np.nan))
         slots = np.searchsorted(np.array(edges, dtype=np.float64), values, side="right")
         impacts = []
         for k in range(len(edges) + 1):
-            chosen = (slots == k) & ~missing
-            impacts.append(round(float(contributions[chosen, j].mean()), 4) if chosen.any() else 0.0)
-        missing_impact = round(float(contributions[missing, j].mean()), 4) if missing.any() else 0.0
+            chosen = (slots == k) & known
+            impacts.append(_mean(contributions[chosen, j]))
         tables.append(
             FeatureBins(
                 feature=feature.name,
                 edges=edges,
                 impacts=impacts,
                 phrases=phrases,
-                missing_impact=missing_impact,
+                missing_impact=_mean(contributions[missing, j]),
                 missing_phrase=f"{feature.label}: unknown",
+                none_value=none_value,
+                none_impact=_mean(contributions[none, j]),
+                none_phrase=feature.none_reason,
             )
         )
     return Explanations(features=tables)
+
+
+def _mean(values: np.ndarray) -> float:
+    return round(float(values.mean()), 4) if len(values) else 0.0

@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -85,6 +85,7 @@ class DatasetSource(Protocol):
 
 class TenantPolicies(Protocol):
     def challengers(self, tenant_id: str) -> Challengers: ...
+    def half_life_days(self, tenant_id: str) -> float: ...
 
 
 Train = Callable[[Path, Path, Any], "TrainingReport"]
@@ -239,11 +240,9 @@ class TrainingJobs:
         self._stage(tenant_id, job_id, owner, record, "dataset")
         policy = self.config.policy
         if request.label_window_days is not None:
-            policy = HistoryPolicy(
-                label_window_days=request.label_window_days,
-                min_labelled=policy.min_labelled,
-                min_conversions=policy.min_conversions,
-            )
+            policy = replace(policy, label_window_days=request.label_window_days)
+        if self.tenants is not None:
+            policy = replace(policy, half_life_days=self.tenants.half_life_days(tenant_id))
         now = datetime.fromtimestamp(self.clock(), UTC)
         dataset = datasets.build(tenant_id, now=now, policy=policy)
         record["dataset"] = dataset.counts
@@ -255,7 +254,7 @@ class TrainingJobs:
             registry.blobs.put_once(snapshot_key, data_path.read_bytes())  # written once, as the model files
 
             self._stage(tenant_id, job_id, owner, record, "train")
-            report = self._train(data_path, Path(work) / "model", version)
+            report = self._train(data_path, Path(work) / "model", version, policy.half_life_days)
 
             self._stage(tenant_id, job_id, owner, record, "compare")
             current = serving(tenant_id)
@@ -274,7 +273,7 @@ class TrainingJobs:
         self._stage(tenant_id, job_id, owner, record, "decide")
         return self._decide(tenant_id, registered.version, comparison, request)
 
-    def _train(self, data: Path, out: Path, version: str) -> TrainingReport:
+    def _train(self, data: Path, out: Path, version: str, half_life_days: float) -> TrainingReport:
         from aiqleads.features.spec import default_spec
         from aiqleads.training.pipeline import TrainingOptions  # LightGBM: only here, in the training function
         from aiqleads.training.pipeline import train as pipeline_train
@@ -283,7 +282,7 @@ class TrainingJobs:
         options = TrainingOptions(
             label=LABEL_COLUMN,
             id_column="id",
-            spec=default_spec(),
+            spec=default_spec().model_copy(update={"half_life_days": half_life_days}),
             version=version,
             split="time",
             time_column="created_at",

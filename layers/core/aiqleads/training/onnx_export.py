@@ -1,8 +1,11 @@
-"""Export a trained LightGBM booster plus its Platt calibration as one small ONNX graph: features -> probability.
+"""Export a trained LightGBM booster plus its Platt calibration as one small ONNX graph: features -> probability
+and the two halves of its log-odds (fit, engagement).
 
-Platt calibration is sigmoid(slope * raw + intercept) and the tree ensemble already computes sigmoid(raw), so the
-calibration folds into the ensemble itself: every leaf value times `slope`, `intercept` as the base value. The
-graph is then the ensemble and one Gather, which keeps one-row latency at the ensemble's own cost.
+Platt calibration is sigmoid(slope * raw + intercept), so it folds into the ensemble itself: every leaf value
+times `slope`, `intercept` as a base value. Training keeps fit and engagement features out of each other's trees
+(interaction constraints), so each tree belongs to one side: the ensemble is exported as a regressor with two
+targets, tree by tree to its side's, giving `margins` [rows, 2] (fit with the intercept, engagement); the
+probability is the sigmoid of their sum. One ensemble evaluation gives all three.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from onnxmltools.convert.common.data_types import FloatTensorType
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "probability"
+MARGINS_NAME = "margins"
 TARGET_OPSET = 15
 ENSEMBLE = "TreeEnsembleClassifier"
+FIT, ENGAGEMENT = 0, 1
 
 
 def _attribute(node: onnx.NodeProto, name: str) -> onnx.AttributeProto | None:
@@ -52,7 +57,48 @@ def _floor_thresholds(ensemble: onnx.NodeProto, booster: lgb.Booster) -> None:
             values.floats[i] = float(np.nextafter(np.float32(value), np.float32(-np.inf)))
 
 
-def export_onnx(booster: lgb.Booster, n_features: int, slope: float, intercept: float) -> onnx.ModelProto:
+def tree_sides(booster: lgb.Booster, engagement_features: set[int]) -> list[int]:
+    """Per tree, FIT or ENGAGEMENT: the side of the features it splits on (a tree with no split is fit's)."""
+    sides = []
+    for tree in booster.dump_model()["tree_info"]:
+        used: set[int] = set()
+        stack = [tree["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_index" in node:
+                used.add(node["split_feature"])
+                stack += [node["left_child"], node["right_child"]]
+        engaged = used & engagement_features
+        if engaged and engaged != used:
+            raise ValueError("a tree mixes fit and engagement features: train with the spec's interaction sets")
+        sides.append(ENGAGEMENT if engaged else FIT)
+    return sides
+
+
+def _regressor(ensemble: onnx.NodeProto, sides: list[int], slope: float, intercept: float) -> onnx.NodeProto:
+    """The classifier's trees as a two-target regressor: each tree's leaves to its side, scaled by `slope`."""
+    copied = {a.name: onnx.helper.get_attribute_value(a) for a in ensemble.attribute if a.name.startswith("nodes_")}
+    trees = list(_attribute(ensemble, "class_treeids").ints)  # type: ignore[union-attr]
+    return helper.make_node(
+        "TreeEnsembleRegressor",
+        [INPUT_NAME],
+        [MARGINS_NAME],
+        domain="ai.onnx.ml",
+        n_targets=2,
+        aggregate_function="SUM",
+        post_transform="NONE",
+        base_values=[float(intercept), 0.0],
+        target_treeids=trees,
+        target_nodeids=list(_attribute(ensemble, "class_nodeids").ints),  # type: ignore[union-attr]
+        target_ids=[sides[t] for t in trees],
+        target_weights=[float(w) * slope for w in _attribute(ensemble, "class_weights").floats],  # type: ignore[union-attr]
+        **copied,
+    )
+
+
+def export_onnx(
+    booster: lgb.Booster, n_features: int, slope: float, intercept: float, engagement_features: set[int]
+) -> onnx.ModelProto:
     converted = convert_lightgbm(
         booster,
         name="lead_scorer",
@@ -65,20 +111,23 @@ def export_onnx(booster: lgb.Booster, n_features: int, slope: float, intercept: 
     post_transform = _attribute(ensemble, "post_transform")
     if post_transform is None or post_transform.s != b"LOGISTIC" or _attribute(ensemble, "base_values") is not None:
         raise ValueError("unexpected ONNX tree ensemble: cannot fold the calibration into it")
-    weights = _attribute(ensemble, "class_weights")
-    assert weights is not None
-    scaled = [float(w) * slope for w in weights.floats]
-    del weights.floats[:]
-    weights.floats.extend(scaled)
-    ensemble.attribute.append(helper.make_attribute("base_values", [float(intercept)]))
-
-    positive = helper.make_node("Gather", [ensemble.output[1], "positive_class"], [OUTPUT_NAME], axis=1)
+    if set(_attribute(ensemble, "class_ids").ints) != {0}:  # type: ignore[union-attr]
+        raise ValueError("unexpected ONNX tree ensemble: expected the one score of a binary model")
+    regressor = _regressor(ensemble, tree_sides(booster, engagement_features), slope, intercept)
+    nodes = [
+        regressor,
+        helper.make_node("ReduceSum", [MARGINS_NAME, "sum_axis"], ["logit"], keepdims=0),
+        helper.make_node("Sigmoid", ["logit"], [OUTPUT_NAME]),
+    ]
     graph = helper.make_graph(
-        [ensemble, positive],
+        nodes,
         "lead_scorer",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [None, n_features])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [None])],
-        initializer=[numpy_helper.from_array(np.array(1, dtype=np.int64), "positive_class")],
+        [
+            helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [None]),
+            helper.make_tensor_value_info(MARGINS_NAME, TensorProto.FLOAT, [None, 2]),
+        ],
+        initializer=[numpy_helper.from_array(np.array([1], dtype=np.int64), "sum_axis")],
     )
     model = helper.make_model(graph, opset_imports=list(converted.opset_import), producer_name="aiqleads")
     for opset in model.opset_import:

@@ -30,11 +30,12 @@ from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.spec import FeatureSpec
 from aiqleads.files.tabular import TableReader
 from aiqleads.scoring.artifact import MANIFEST_FILE, MODEL_FILE, Calibration, Manifest, OnnxInfo, sha256_file
+from aiqleads.scoring.matrix import Curve, Matrix
 from aiqleads.scoring.metrics import brier, evaluate, platt, sigmoid
 from aiqleads.training.explanations import fit_explanations
 from aiqleads.training.fitting import fit_spec
 from aiqleads.training.inference_spec import DroppedColumn, infer_spec
-from aiqleads.training.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
+from aiqleads.training.onnx_export import INPUT_NAME, MARGINS_NAME, OUTPUT_NAME, export_onnx
 from aiqleads.validation.columnar import validate_batch
 from aiqleads.validation.labels import parse_labels
 
@@ -67,7 +68,7 @@ class TrainingOptions:
     name: str = "lead_scorer"
     seed: int = 7
     # None: chosen on the validation rows (trees by early stopping on its log loss, leaves from LEAF_GRID). A number
-    # fixes it; the shipped 1.0.0 is 60 x 15 on a random split (make model).
+    # fixes it; the shipped 2.0.0 is 60 x 15 on a random split (make model).
     trees: int | None = None
     leaves: int | None = None
     max_trees: int = 1000
@@ -226,6 +227,7 @@ class _Held:
     p_onnx: np.ndarray
     raw_test: np.ndarray
     parity: float
+    session: Any
 
 
 def _read_labelled(data: Path, options: TrainingOptions) -> _Labelled:
@@ -277,6 +279,11 @@ class _Design:
     def __init__(self, fitted: FeatureSpec, design: np.ndarray, labels: np.ndarray):
         self.design, self.labels, self.names = design, labels, fitted.names
         self.categorical = [j for j, f in enumerate(fitted.features) if f.transform == "category"]
+        # Behaviour only ever raises (or, declared so, lowers) the score, and fit and engagement features never
+        # share a tree: the model's log-odds is then a fit part plus an engagement part (scoring.matrix).
+        self.constraints: dict[str, Any] = {"interaction_constraints": fitted.interaction_sets()}
+        if any(fitted.monotone_constraints()):
+            self.constraints["monotone_constraints"] = fitted.monotone_constraints()
 
     def datasets(self, train_rows: np.ndarray, validation_rows: np.ndarray) -> tuple[lgb.Dataset, lgb.Dataset]:
         train_set = lgb.Dataset(
@@ -317,7 +324,10 @@ def _choose_leaves(
         rng = np.random.default_rng(options.seed)
         sample = np.sort(rng.choice(train_rows, GRID_ROWS, replace=False))
     sets = data.datasets(sample, validation_rows)
-    fits = {leaves: _early_stopped(_booster_params(options, leaves), sets, options) for leaves in LEAF_GRID}
+    fits = {
+        leaves: _early_stopped(_booster_params(options, leaves) | data.constraints, sets, options)
+        for leaves in LEAF_GRID
+    }
     best = min(fits, key=lambda leaves: (fits[leaves][1], leaves))
     grid = {
         "rows": len(sample),
@@ -346,7 +356,7 @@ def _fit(
         leaves, grid, chosen = _choose_leaves(data, rows, options)
         if clock:
             clock.lap("leaf_grid")
-    params = _booster_params(options, leaves)
+    params = _booster_params(options, leaves) | data.constraints
     validation_loss: float | None = None
     if options.trees is not None:
         booster = lgb.train(params, data.datasets(train_rows, validation_rows)[0], num_boost_round=options.trees)
@@ -372,9 +382,16 @@ def _fit(
     return _Fit(booster, params, calibration, selection)
 
 
-def _export_with_parity(fit: _Fit, width: int, matrix: np.ndarray, design: np.ndarray, test_rows: np.ndarray) -> _Held:
+def _export_with_parity(
+    fit: _Fit, fitted: FeatureSpec, matrix: np.ndarray, design: np.ndarray, test_rows: np.ndarray
+) -> _Held:
     """The ONNX model, refused unless it gives the trained model's probabilities on the held-out rows."""
-    onnx_model = export_onnx(fit.booster, width, fit.calibration.slope, fit.calibration.intercept)
+    if fit.calibration.slope <= 0:
+        raise TrainingError("the calibration slope is not positive: the model ranks leads backwards; not written")
+    engagement = {j for j, f in enumerate(fitted.features) if f.side == "engagement"}
+    onnx_model = export_onnx(
+        fit.booster, len(fitted.names), fit.calibration.slope, fit.calibration.intercept, engagement
+    )
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     p_onnx = np.asarray(session.run([OUTPUT_NAME], {INPUT_NAME: matrix[test_rows]})[0], dtype=np.float64)
     raw_test = np.asarray(fit.booster.predict(design[test_rows], raw_score=True))
@@ -385,7 +402,28 @@ def _export_with_parity(fit: _Fit, width: int, matrix: np.ndarray, design: np.nd
             f"ONNX export does not reproduce the trained model: max |p_onnx - p_trained| = {parity:.3g} "
             f"> {PARITY_TOLERANCE} on {len(test_rows)} held-out rows; the model was not written"
         )
-    return _Held(onnx_model, p_onnx, raw_test, parity)
+    return _Held(onnx_model, p_onnx, raw_test, parity, session)
+
+
+def _matrix(fitted: FeatureSpec, held: _Held, matrix: np.ndarray) -> Matrix | None:
+    """How this model's margins become fit and engagement: percentiles among these (training) rows."""
+    engagement = [j for j, f in enumerate(fitted.features) if f.side == "engagement"]
+    if not engagement or not len(matrix):
+        return None
+    (margins,) = held.session.run([MARGINS_NAME], {INPUT_NAME: matrix})
+    nothing = matrix[:1].copy()
+    nothing[:, engagement] = 0.0  # every behaviour feature's value with nothing recorded
+    (empty,) = held.session.run([MARGINS_NAME], {INPUT_NAME: nothing})
+    baseline = float(empty[0, 1])
+    lift = margins[:, 1].astype(np.float64) - baseline
+    engaged = lift[lift > 0]
+    return Matrix(
+        fit=Curve.percentiles(margins[:, 0]),
+        engagement=Curve.percentiles(engaged, start=(0.0, 0.0))
+        if len(engaged)
+        else Curve(knots=[0, 1], values=[0, 100]),
+        baseline=baseline,
+    )
 
 
 def _held_out_metrics(labels: np.ndarray, held: _Held) -> dict[str, float]:
@@ -508,13 +546,14 @@ def train(
     split = prepared.split
     fit = _fit(fitted, design, labels, (train_rows, validation_rows), options, clock)
     clock.lap("fit")
-    held = _export_with_parity(fit, len(fitted.names), matrix, design, test_rows)
+    held = _export_with_parity(fit, fitted, matrix, design, test_rows)
     metrics = _held_out_metrics(labels[test_rows], held)
     clock.lap("export_and_parity")
 
     sample = train_rows[:20_000]
     contributions = np.asarray(fit.booster.predict(design[sample], pred_contrib=True))[:, :-1] * fit.calibration.slope
     explanations = fit_explanations(fitted, matrix[sample], contributions)
+    halves = _matrix(fitted, held, matrix[sample])
     clock.lap("explanations")
 
     data_sha = sha256_file(data)
@@ -529,12 +568,18 @@ def train(
         created_at=datetime.now(UTC).replace(microsecond=0),
         feature_spec=fitted,
         feature_names=fitted.names,
-        onnx=OnnxInfo(sha256=sha256_file(model_path), input_name=INPUT_NAME, output_name=OUTPUT_NAME),
+        onnx=OnnxInfo(
+            sha256=sha256_file(model_path),
+            input_name=INPUT_NAME,
+            output_name=OUTPUT_NAME,
+            margins_name=MARGINS_NAME if halves is not None else None,
+        ),
         calibration=fit.calibration,
         grades=_grade_thresholds(held.p_onnx),
         metrics=metrics,
         training=_lineage(data, data_sha, options, rows, fit, split, dropped),
         explanations=explanations,
+        matrix=halves,
     )
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=1) + "\n")
     clock.lap("write")

@@ -86,7 +86,7 @@ def test_aggregates_count_atomically_and_split_sessions(aws: Callable[[str], Any
     assert (totals.views, totals.inquiries, totals.sessions, totals.interactions) == (3, 1, 2, 6)
     assert totals.first_contact_at == start + timedelta(minutes=20)
     assert totals.last_activity_at == start + timedelta(minutes=130)
-    signals = totals.signals(lead_created_at=start, now=start + timedelta(minutes=190))
+    signals = totals.signals(lead_created_at=start, now=start + timedelta(minutes=190), half_life_days=30.0)
     assert signals["minutes_to_first_contact"] == pytest.approx(20)
     assert signals["hours_since_last_activity"] == pytest.approx(1)
     # The log replays to the same totals (the pure rule is DynamoDB's), and to what they were at any moment.

@@ -182,7 +182,18 @@ def test_behaviour_is_what_was_logged_before_the_label_time() -> None:
     found = rows(builder(history, log).build(TENANT, now=NOW, policy=ANY))
     for lead_id, label_at in (("won", converted_at), ("window", created + timedelta(days=90))):
         row = found[lead_id]
-        assert (row["views"], row["inquiries"], row["schedules"], row["sessions"]) == (1, 1, 0, 2), lead_id
+
+        # One view, one inquiry and two sessions before the label time, each faded from its day's noon to it
+        # with the 30-day half-life; no viewing (those came at or after it).
+        def faded(at: datetime, moment: datetime = label_at) -> float:
+            noon = at.replace(hour=12, minute=0, second=0, microsecond=0)
+            return 0.5 ** (max(0.0, (moment - noon) / timedelta(days=1)) / 30.0)
+
+        first, second = created + timedelta(hours=1), created + timedelta(days=2)
+        assert row["views"] == pytest.approx(faded(first)), lead_id
+        assert row["inquiries"] == pytest.approx(faded(second)), lead_id
+        assert row["sessions"] == pytest.approx(faded(first) + faded(second)), lead_id
+        assert row["schedules"] == 0, lead_id
         assert row["minutes_to_first_contact"] == pytest.approx(65)
         assert row["hours_since_last_activity"] == pytest.approx(
             (label_at - created - timedelta(days=2)) / timedelta(hours=1)
@@ -249,7 +260,7 @@ def test_a_post_outcome_signal_never_reaches_the_dataset(tmp_path: Path) -> None
     leaky = dataset.table.to_pylist()
     for row in leaky:
         totals = planted_log.totals[TENANT, row["id"]]
-        row.update(totals.signals(datetime.fromisoformat(row["created_at"]), NOW))
+        row.update(totals.signals(datetime.fromisoformat(row["created_at"]), NOW, half_life_days=30.0))
     leaky_path = tmp_path / "leaky.parquet"
     TrainingDataset(dataset.table.from_pylist(leaky, schema=dataset.table.schema), {}, NOW).write_parquet(leaky_path)
     path = tmp_path / "dataset.parquet"

@@ -55,6 +55,9 @@ def per_lead_items(tenant_id: str, scored: ScoredBatch, scorer: Scorer) -> list[
                 "probability": scored.scores.probability[index].item(),
                 "score": scored.scores.score[index].item(),
                 "grade": str(scored.scores.grade[index]),
+                "fit": None if scored.scores.fit is None else scored.scores.fit[index].item(),
+                "engagement": None if scored.scores.engagement is None else scored.scores.engagement[index].item(),
+                "matrix_grade": None if scored.scores.matrix_grade is None else str(scored.scores.matrix_grade[index]),
                 "reasons": [reason(factor) for factor in scorer.explainer.factors(matrix[index])],
                 "model_version": scorer.model_version,
             }

@@ -57,34 +57,34 @@ def test_the_shipped_model_is_the_global_default_with_its_training_rows_and_line
 
 def test_promote_then_roll_back_announces_each_move_and_keeps_the_other_tenant_on_the_default() -> None:
     registry = memory_registry()
-    record = registry.register("demo", shipped_files(), version="2.0.0")
+    record = registry.register("demo", shipped_files(), version="3.0.0")
     assert record.lineage.parent_version == "2.0.0"
-    promoted = registry.set_alias("demo", "production", "2.0.0")
-    assert (promoted.previous_version, promoted.version, promoted.serving) == ("2.0.0", "2.0.0", "2.0.0")
+    promoted = registry.set_alias("demo", "production", "3.0.0")
+    assert (promoted.previous_version, promoted.version, promoted.serving) == ("2.0.0", "3.0.0", "3.0.0")
     assert registry.versions("acme-realty").serving == "2.0.0"
     assert [v.version for v in registry.versions("acme-realty").data] == ["2.0.0"]  # demo's are not listed
     with pytest.raises(NotFound):
-        registry.set_alias("acme-realty", "production", "2.0.0")  # another tenant's version is no target
+        registry.set_alias("acme-realty", "production", "3.0.0")  # another tenant's version is no target
     back = registry.rollback("demo")
-    assert (back.previous_version, back.version) == ("2.0.0", "2.0.0")
+    assert (back.previous_version, back.version) == ("3.0.0", "2.0.0")
     with pytest.raises(Conflict, match="no earlier production version"):
         registry.rollback("demo")
     kinds = [(e.type, e.tenant_id, e.data["previous_version"], e.data["version"]) for e in events(registry)]
-    assert kinds == [("model.promoted", "demo", "2.0.0", "2.0.0"), ("model.promoted", "demo", "2.0.0", "2.0.0")]
+    assert kinds == [("model.promoted", "demo", "2.0.0", "3.0.0"), ("model.promoted", "demo", "3.0.0", "2.0.0")]
     assert events(registry)[-1].data["rollback"] is True
 
 
 def test_shadow_is_set_and_cleared_without_a_promotion_and_production_cannot_be_cleared() -> None:
     registry = memory_registry()
-    registry.register("demo", shipped_files(), version="2.0.0")
-    assert registry.set_alias("demo", "shadow", "2.0.0").version == "2.0.0"
-    assert registry.show("demo", "2.0.0").aliases == ["shadow"]
+    registry.register("demo", shipped_files(), version="3.0.0")
+    assert registry.set_alias("demo", "shadow", "3.0.0").version == "3.0.0"
+    assert registry.show("demo", "3.0.0").aliases == ["shadow"]
     assert registry.set_alias("demo", "shadow", None).version is None
-    assert registry.show("demo", "2.0.0").aliases == []
+    assert registry.show("demo", "3.0.0").aliases == []
     with pytest.raises(InvalidInput):
         registry.set_alias("demo", "production", None)
     with pytest.raises(NotFound, match="unknown alias"):
-        registry.set_alias("demo", "champion", "2.0.0")
+        registry.set_alias("demo", "champion", "3.0.0")
     with pytest.raises(NotFound, match=r"no model version '9\.9\.9'"):
         registry.set_alias("demo", "production", "9.9.9")
     assert events(registry) == []
@@ -92,12 +92,12 @@ def test_shadow_is_set_and_cleared_without_a_promotion_and_production_cannot_be_
 
 def test_versions_are_immutable_and_never_shadow_the_global_default() -> None:
     registry = memory_registry()
-    registry.register("demo", shipped_files(), version="2.0.0")
-    assert registry.register("demo", shipped_files(), version="2.0.0").version == "2.0.0"  # same bytes: the same
+    registry.register("demo", shipped_files(), version="3.0.0")
+    assert registry.register("demo", shipped_files(), version="3.0.0").version == "3.0.0"  # same bytes: the same
     other = shipped_files()
     other["model.onnx"] += b" "
     with pytest.raises(InvalidInput, match="sha256"):
-        registry.register("demo", other, version="3.0.0")  # the pair must belong together
+        registry.register("demo", other, version="4.0.0")  # the pair must belong together
     with pytest.raises(Conflict, match="global default"):
         registry.register("demo", shipped_files())  # 2.0.0 is the global default's
     with pytest.raises(InvalidInput, match="invalid model version"):
@@ -106,12 +106,12 @@ def test_versions_are_immutable_and_never_shadow_the_global_default() -> None:
 
 def test_a_corrupt_artifact_is_refused_at_promotion() -> None:
     registry = memory_registry()
-    record = registry.register("demo", shipped_files(), version="2.0.0")
+    record = registry.register("demo", shipped_files(), version="3.0.0")
     blobs = registry.blobs
     assert isinstance(blobs, MemoryBlobs)
     blobs.objects[record.files["model.onnx"].key] += b"tampered"
     with pytest.raises(CorruptArtifact, match=r"model\.onnx does not match the sha256"):
-        registry.set_alias("demo", "production", "2.0.0")
+        registry.set_alias("demo", "production", "3.0.0")
     assert registry.versions("demo").serving == "2.0.0"
     assert events(registry) == []
 
@@ -122,18 +122,18 @@ def test_serving_follows_the_alias_per_tenant_and_keeps_the_previous_session_on_
     registry = memory_registry()
     serve = resolver(registry, tmp_path)
     assert serve("demo").model_version == serve("acme-realty").model_version == "2.0.0"
-    registry.register("demo", shipped_files(), version="2.0.0")
-    registry.set_alias("demo", "production", "2.0.0")
-    assert serve("demo").score_lead(LEAD, {}).model_version == "2.0.0"  # no new resolver: a warm swap
-    assert serve("acme-realty").score_lead(LEAD, {}).model_version == "2.0.0"  # never demo's model
     registry.register("demo", shipped_files(), version="3.0.0")
     registry.set_alias("demo", "production", "3.0.0")
+    assert serve("demo").score_lead(LEAD, {}).model_version == "3.0.0"  # no new resolver: a warm swap
+    assert serve("acme-realty").score_lead(LEAD, {}).model_version == "2.0.0"  # never demo's model
+    registry.register("demo", shipped_files(), version="4.0.0")
+    registry.set_alias("demo", "production", "4.0.0")
     blobs = registry.blobs
     assert isinstance(blobs, MemoryBlobs)
-    blobs.objects[registry.store.get_version("demo", "3.0.0").files["model.onnx"].key] = b"not a model"  # type: ignore[union-attr]
-    assert serve("demo").model_version == "2.0.0"  # refused at load: the previous session keeps serving
+    blobs.objects[registry.store.get_version("demo", "4.0.0").files["model.onnx"].key] = b"not a model"  # type: ignore[union-attr]
+    assert serve("demo").model_version == "3.0.0"  # refused at load: the previous session keeps serving
     registry.rollback("demo")
-    assert serve("demo").model_version == "2.0.0"
+    assert serve("demo").model_version == "3.0.0"
 
 
 def test_the_alias_is_read_at_most_once_per_ttl_and_sessions_are_bounded(tmp_path: Path) -> None:
@@ -141,17 +141,17 @@ def test_the_alias_is_read_at_most_once_per_ttl_and_sessions_are_bounded(tmp_pat
     now = [0.0]
     serve = resolver(registry, tmp_path, ttl=60.0, max_sessions=2, clock=lambda: now[0])
     assert serve("demo").model_version == "2.0.0"
-    for version in ("2.0.0", "3.0.0", "4.0.0"):
+    for version in ("3.0.0", "4.0.0", "5.0.0"):
         registry.register("demo", shipped_files(), version=version)
-    registry.set_alias("demo", "production", "2.0.0")
+    registry.set_alias("demo", "production", "3.0.0")
     assert serve("demo").model_version == "2.0.0"  # within the TTL: what it read
     now[0] = 61.0
-    assert serve("demo").model_version == "2.0.0"
-    for step, version in enumerate(("3.0.0", "4.0.0"), start=2):
+    assert serve("demo").model_version == "3.0.0"
+    for step, version in enumerate(("4.0.0", "5.0.0"), start=2):
         registry.set_alias("demo", "production", version)
         now[0] = 61.0 * step
         assert serve("demo").model_version == version
-    assert serve.sessions() == [("demo", "3.0.0"), ("demo", "4.0.0")]  # at most two, least recent dropped
+    assert serve.sessions() == [("demo", "4.0.0"), ("demo", "5.0.0")]  # at most two, least recent dropped
 
 
 def test_without_a_registered_default_the_shipped_model_serves(tmp_path: Path) -> None:
@@ -190,18 +190,18 @@ def test_the_shadow_resolves_per_tenant_and_a_broken_one_is_dropped(tmp_path: Pa
     registry = memory_registry()
     serve = resolver(registry, tmp_path)
     assert serve.shadow("demo") is None  # no alias: nothing to shadow with
-    registry.register("demo", shipped_files(), version="2.0.0")
-    registry.set_alias("demo", "shadow", "2.0.0")
+    registry.register("demo", shipped_files(), version="3.0.0")
+    registry.set_alias("demo", "shadow", "3.0.0")
     shadow = serve.shadow("demo")
     assert shadow is not None
-    assert shadow.model_version == "2.0.0"
+    assert shadow.model_version == "3.0.0"
     assert serve("demo").model_version == "2.0.0"  # production is untouched
     assert serve.shadow("acme-realty") is None  # never another tenant's
     blobs = registry.blobs
     assert isinstance(blobs, MemoryBlobs)
-    registry.register("demo", shipped_files(), version="3.0.0")
-    registry.set_alias("demo", "shadow", "3.0.0")
-    blobs.objects[registry.store.get_version("demo", "3.0.0").files["model.onnx"].key] = b"not a model"  # type: ignore[union-attr]
+    registry.register("demo", shipped_files(), version="4.0.0")
+    registry.set_alias("demo", "shadow", "4.0.0")
+    blobs.objects[registry.store.get_version("demo", "4.0.0").files["model.onnx"].key] = b"not a model"  # type: ignore[union-attr]
     assert serve.shadow("demo") is None  # refused at load: no shadow rather than a wrong one
 
     def unreachable(tenant: str | None, name: str) -> None:

@@ -33,7 +33,7 @@ from tests.registry_fakes import MemoryBlobs, MemoryRegistryStore, shipped_files
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TENANT = "demo"
-NEW = AliasTarget(tenant=TENANT, version="2.0.0")
+NEW = AliasTarget(tenant=TENANT, version="3.0.0")
 LOTS = 10**9  # milliseconds left: plenty
 
 
@@ -174,7 +174,7 @@ def make_leads(count: int) -> tuple[list[tuple[datetime, StoredLead]], dict[str,
         if i % 4 == 0:
             totals[lead.id] = BehaviourTotals(views=i % 7, clicks=i % 3, sessions=1, interactions=i % 7 + i % 3,
                                               last_activity_at=NOW - timedelta(hours=i))  # fmt: skip
-            signals |= totals[lead.id].signals(lead.created_at, NOW)
+            signals |= totals[lead.id].signals(lead.created_at, NOW, half_life_days=30.0)
         score = scorer.score_lead(lead, signals)
         leads.append(lead)
         stored.append((created, StoredLead(lead.id, lead.model_dump_json(exclude_none=True), lead.property.market,
@@ -201,7 +201,7 @@ def expected_grades(leads: list[Lead], totals: dict[str, BehaviourTotals], score
     for lead in leads:
         signals = market_signals(SNAPSHOT) if lead.property.market == "las-vegas" else {}
         if lead.id in totals:
-            signals |= totals[lead.id].signals(lead.created_at, NOW)
+            signals |= totals[lead.id].signals(lead.created_at, NOW, half_life_days=30.0)
         grades[lead.id] = scorer.score_lead(lead, signals).grade.value
     return grades
 
@@ -248,7 +248,7 @@ def test_the_job_rescores_open_leads_announces_grade_moves_up_to_the_cap_and_sum
     assert summary.id == f"evt_{job_id}"
     assert {k: summary.data[k] for k in ("previous_version", "version", "leads_rescored", "grades_moved",
                                          "events_published", "events_suppressed", "leads_with_outcome")} == {
-        "previous_version": "2.0.0", "version": "2.0.0", "leads_rescored": len(open_ids),
+        "previous_version": "2.0.0", "version": "3.0.0", "leads_rescored": len(open_ids),
         "grades_moved": len(moved), "events_published": 5, "events_suppressed": len(moved) - 5,
         "leads_with_outcome": 3,
     }  # fmt: skip
@@ -314,7 +314,7 @@ def test_a_job_overtaken_by_a_newer_promotion_stops() -> None:
     stored, totals, _ = make_leads(5)
     jobs, queue, writer, events = LeasedJobs(), Queue(), Writer(), MemoryEvents()
     job_id = submitted(jobs, queue)
-    models = Models(target=AliasTarget(tenant=TENANT, version="3.0.0"))
+    models = Models(target=AliasTarget(tenant=TENANT, version="4.0.0"))
     assert (
         rescorer(jobs, Store(stored), totals, writer, events, queue, models).handle(TENANT, job_id, lambda: LOTS)
         == "superseded"
@@ -328,14 +328,14 @@ def test_stored_leads_become_the_batch_paths_input_and_score_as_in_real_time() -
     _, totals, leads = make_leads(30)
     signals = [market_signals(SNAPSHOT) if lead.property.market == "las-vegas" else None for lead in leads]
     table = lead_table([lead.model_dump_json(exclude_none=True) for lead in leads],
-                       [totals.get(lead.id) for lead in leads], signals, NOW)  # fmt: skip
+                       [totals.get(lead.id) for lead in leads], signals, NOW, 30.0)  # fmt: skip
     scorer = default_scorer()
     scored = score_table(scorer, table)
     assert scored.scored == len(leads)
     for row, lead in enumerate(leads):
         values = dict(signals[row] or {})
         if lead.id in totals:
-            values |= totals[lead.id].signals(lead.created_at, NOW)
+            values |= totals[lead.id].signals(lead.created_at, NOW, half_life_days=30.0)
         assert scored.scores.probability[row] == pytest.approx(scorer.score_lead(lead, values).probability, abs=1e-9)
 
 
@@ -346,13 +346,13 @@ def test_a_production_move_submits_a_rescoring_job_and_names_it() -> None:
     from aiqleads.scoring.artifact import default_model_dir
 
     registry.ensure_global_default(default_model_dir())
-    registry.register(TENANT, shipped_files(), version="2.0.0")
+    registry.register(TENANT, shipped_files(), version="3.0.0")
 
-    assert registry.set_alias(TENANT, "shadow", "2.0.0").rescore_job_id is None  # a shadow scores nothing stored
-    change = registry.set_alias(TENANT, "production", "2.0.0")
+    assert registry.set_alias(TENANT, "shadow", "3.0.0").rescore_job_id is None  # a shadow scores nothing stored
+    change = registry.set_alias(TENANT, "production", "3.0.0")
     assert change.rescore_job_id is not None
     job = RescoreJob.model_validate(jobs.jobs[TENANT, change.rescore_job_id].record)
-    assert (job.previous_version, job.version, job.target) == ("2.0.0", "2.0.0", NEW)
+    assert (job.previous_version, job.version, job.target) == ("2.0.0", "3.0.0", NEW)
     assert job.since == NOW - timedelta(days=LABEL_WINDOW_DAYS)
     assert queue.sent[-1] == ({"type": "rescore", "tenant_id": TENANT, "job_id": change.rescore_job_id}, 1)
     promoted = [e for e in events.published if e.type == "model.promoted"]
@@ -367,7 +367,7 @@ def test_a_production_move_submits_a_rescoring_job_and_names_it() -> None:
         raise ConnectionError("queue unreachable")
 
     registry.on_production_change = broken  # the promotion stands; its answer says nothing was submitted
-    assert registry.set_alias(TENANT, "production", "2.0.0").rescore_job_id is None
+    assert registry.set_alias(TENANT, "production", "3.0.0").rescore_job_id is None
 
 
 def test_webhooks_may_subscribe_to_the_summary() -> None:

@@ -30,7 +30,7 @@ LEAD: dict[str, Any] = {
 
 
 def pair(lead_id: str, production: float, shadow: float, grades: tuple[str, str] = ("B", "B")) -> ShadowPair:
-    return ShadowPair(lead_id, "2.0.0", shadow, grades[1], "2.0.0", production, grades[0])
+    return ShadowPair(lead_id, "3.0.0", shadow, grades[1], "2.0.0", production, grades[0])
 
 
 def test_roc_auc_is_sklearns_with_ties() -> None:
@@ -118,7 +118,7 @@ class ShadowModel:
     def __init__(self, fails: bool = False):
         from aiqleads.composition import default_scorer
 
-        self.inner, self.fails, self.model_version = default_scorer(), fails, "2.0.0"
+        self.inner, self.fails, self.model_version = default_scorer(), fails, "3.0.0"
 
     def score_lead(self, lead: Lead, signals: Any = None) -> Score:
         if self.fails:
@@ -142,7 +142,7 @@ def test_ingest_stores_the_shadow_pair_and_returns_and_announces_production_only
     assert (tenant, stored.lead_id, stored.shadow_version, stored.production_version) == (
         "demo",
         LEAD["id"],
-        "2.0.0",
+        "3.0.0",
         "2.0.0",
     )
     assert stored.production_probability == score.probability

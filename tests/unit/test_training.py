@@ -122,8 +122,8 @@ def test_a_broken_onnx_export_is_caught_by_the_parity_check(
 ):
     real_export = pipeline.export_onnx
 
-    def off_by_a_little(booster, n_features, slope, intercept):
-        return real_export(booster, n_features, slope * 1.01, intercept)
+    def off_by_a_little(booster, n_features, slope, intercept, engagement_features):
+        return real_export(booster, n_features, slope * 1.01, intercept, engagement_features)
 
     monkeypatch.setattr(pipeline, "export_onnx", off_by_a_little)
     with pytest.raises(TrainingError, match="does not reproduce the trained model"):
@@ -166,6 +166,6 @@ def test_a_threshold_just_under_a_float32_value_splits_as_lightgbm_does() -> Non
     params = {"objective": "binary", "num_leaves": 2, "min_data_in_leaf": 5, "verbose": -1}
     booster = lgb.train(params, lgb.Dataset(x.astype(np.float64), y), 3)
     assert all(np.float32(t["tree_structure"]["threshold"]) == value for t in booster.dump_model()["tree_info"])
-    session = ort.InferenceSession(export_onnx(booster, 1, 1.0, 0.0).SerializeToString())
+    session = ort.InferenceSession(export_onnx(booster, 1, 1.0, 0.0, set()).SerializeToString())
     onnx_p = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
     assert np.max(np.abs(onnx_p - booster.predict(x.astype(np.float64)))) < 1e-6

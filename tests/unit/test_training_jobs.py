@@ -61,6 +61,9 @@ class Policies:
     def challengers(self, tenant_id: str) -> Any:
         return self.policy
 
+    def half_life_days(self, tenant_id: str) -> float:
+        return 14.0  # the tenant's own: its model carries it
+
 
 def wire(
     tmp_path: Path, rows: int = 5_000, *, min_gain: float = 0.005, policy: str = "keep"

@@ -104,7 +104,7 @@ def test_include_must_name_a_column(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def _onnx_trees(model_dir: Path) -> int:
-    ensemble = next(n for n in onnx.load(model_dir / "model.onnx").graph.node if n.op_type == "TreeEnsembleClassifier")
+    ensemble = next(n for n in onnx.load(model_dir / "model.onnx").graph.node if n.op_type.startswith("TreeEnsemble"))
     tree_ids = next(a for a in ensemble.attribute if a.name == "nodes_treeids")
     return len(set(tree_ids.ints))
 

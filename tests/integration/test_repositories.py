@@ -91,7 +91,16 @@ def test_aggregates_count_atomically_and_split_sessions(aws: Callable[[str], Any
     assert signals["hours_since_last_activity"] == pytest.approx(1)
     # The log replays to the same totals (the pure rule is DynamoDB's), and to what they were at any moment.
     log = InteractionLogReader(aggregates.table_name, aws("dynamodb"))
-    assert BehaviourTotals.replay(log.before("t", "agg-1", start + timedelta(days=1))) == totals
+    replayed = BehaviourTotals.replay(log.before("t", "agg-1", start + timedelta(days=1)))
+    assert replayed == totals
+    assert totals.days["views"] == {"20261121": 3} and totals.days["sessions"] == {"20261121": 2}
+    # Training replays the log, serving reads DynamoDB's day counts: the same decayed inputs, for any half-life.
+    later = start + timedelta(days=45)
+    for half_life in (7.0, 30.0):
+        assert replayed is not None
+        decayed = totals.signals(start, later, half_life_days=half_life)
+        assert replayed.signals(start, later, half_life_days=half_life) == decayed
+        assert decayed["views"] == pytest.approx(3 * 0.5 ** ((later - start.replace(hour=12)).days / half_life), 0.01)
     assert [action for action, _ in log.before("t", "agg-1", start + timedelta(minutes=20))] == [Action.VIEW] * 3
     assert log.before("t", "agg-1", start) == []  # strictly before: the first view at `start` is left out
     assert log.before("t", "other", start + timedelta(days=1)) == []

@@ -21,6 +21,7 @@ from aiqleads.composition import default_scorer
 from aiqleads.files.score_file import errors_path_for, score_file
 from aiqleads.files.tabular import unsupported_type
 from aiqleads.recommendations.card import LeadCard
+from aiqleads.scoring.batch import SCORE_COLUMNS
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.storage.aws import reset_clients
 from aiqleads.storage.leads import LeadBatchWriter, LeadRepository, lead_key
@@ -265,7 +266,7 @@ def test_upload_gives_results_errors_items_and_one_event(
         bulk.s3.get_object(Bucket=bulk.bucket, Key=f"results/{tenant}/leads-nov.scored.csv")["Body"]
     )
     assert scored.column("id").to_pylist() == [str(i) for i in valid_ids]  # complete, in input order
-    assert scored.column_names == [*table.column_names, "probability", "score", "grade", "reasons"]
+    assert scored.column_names == [*table.column_names, *SCORE_COLUMNS]
     assert counter.rows == len(valid_ids)
 
     # DynamoDB: every valid row is a lead of this tenant, with its score (what GET /v1/leads/{id} reads).

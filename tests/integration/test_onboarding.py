@@ -17,6 +17,7 @@ import pytest
 
 from aiqleads.models import Tier
 from aiqleads.storage.api_keys import ApiKeyRepository
+from aiqleads.storage.tenants import TenantDirectory
 from aiqleads.tenants.api_keys import ApiKeyRecord
 from tests.integration.test_backbone import api
 
@@ -79,10 +80,27 @@ def test_demo_keys_are_registered_and_the_admin_keys_listed(running_info: dict[s
         assert status_of(running_info, key) == 404, tier
 
 
-def test_onboarding_a_tenant_issuing_and_revoking_a_key(running_info: dict[str, Any], state_file: Path) -> None:
+def test_onboarding_a_tenant_issuing_and_revoking_a_key(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], state_file: Path
+) -> None:
     code, tenant, _ = aiqleads(state_file, "tenants", "create", "onboarded-realty", "--name", "Onboarded Realty")
     assert code == 0
     assert tenant["tenant_id"] == "onboarded-realty"
+
+    # Its settings, read by its next training job: engagement fades twice as fast as the default.
+    code, configured, _ = aiqleads(
+        state_file, "tenants", "configure", "onboarded-realty", "--engagement-half-life-days", "15"
+    )
+    assert code == 0
+    assert (configured["engagement_half_life_days"], configured["name"]) == (15.0, "Onboarded Realty")
+    directory = TenantDirectory(running_info["tables"]["TenantsTable"], running_aws("dynamodb"))
+    assert directory.half_life_days("onboarded-realty") == 15.0
+    code, _, error = aiqleads(
+        state_file, "tenants", "configure", "onboarded-realty", "--engagement-half-life-days", "0"
+    )
+    assert code == 1
+    assert "engagement_half_life_days" in error
+    assert directory.half_life_days("onboarded-realty") == 15.0  # a bad value changes nothing
 
     code, issued, _ = aiqleads(
         state_file, "keys", "issue", "--tenant", "onboarded-realty", "--tier", "basic", "--role", "admin"

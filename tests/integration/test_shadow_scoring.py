@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from aiqleads.models import Score
 from tests.integration.conftest import receive_until
 from tests.integration.test_backbone import LEAD, api
 from tests.integration.test_model_registry import new_version, register, state  # noqa: F401 (the fixture)
@@ -55,7 +56,7 @@ def test_a_shadow_version_scores_beside_production_and_is_compared(
             status, _, body = api(running_info, "POST", "/v1/leads", lead)
             assert status == 201, body
             assert body["model_version"] == serving  # the response is production's, unchanged
-            assert set(body) == {"lead_id", "probability", "score", "grade", "reasons", "model_version"}
+            assert set(body) == set(Score.model_fields)  # production's score, fit and engagement included
             assert version not in json.dumps(body)
         status, _, shown = api(running_info, "GET", f"/v1/models/{version}")
         assert status == 200, shown

@@ -33,6 +33,9 @@ class Tenants:
     def create(self, tenant: Tenant) -> bool:
         return self.items.setdefault(tenant.tenant_id, tenant) is tenant
 
+    def save(self, tenant: Tenant) -> None:
+        self.items[tenant.tenant_id] = tenant
+
 
 class Keys:
     def __init__(self, fail_puts: bool = False) -> None:

@@ -75,7 +75,8 @@ def test_engagement_never_lowers_a_score_through_the_real_time_path(lead_index: 
         nothing = scorer().score_lead(lead)  # the same lead with nothing recorded
         assert change.current.probability >= nothing.probability
         if action in SERIOUS:
-            assert change.current.engagement is not None and before.engagement is not None
+            assert change.current.engagement is not None
+            assert before.engagement is not None
             assert change.current.engagement >= before.engagement
 
 
@@ -119,7 +120,9 @@ def test_behaviour_never_moves_fit_and_lead_fields_never_move_engagement(
     c = scorer().score_lead(other, first)
     assert c.engagement == a.engagement
     for score in (a, b, c):
-        assert score.fit is not None and score.engagement is not None and score.matrix_grade is not None
+        assert score.fit is not None
+        assert score.engagement is not None
+        assert score.matrix_grade is not None
         letter = "A" if score.fit >= 75 else "B" if score.fit >= 50 else "C" if score.fit >= 25 else "D"
         digit = "1" if score.engagement >= 67 else "2" if score.engagement >= 33 else "3"
         assert score.matrix_grade == letter + digit
@@ -139,7 +142,8 @@ def test_engagement_fades_with_the_half_life() -> None:
     engaged = [scorer().score_lead(lead, values).engagement or 0 for values in (fresh, month)]
     later = totals.signals(start, start + timedelta(days=365), half_life_days=30.0)
     engaged.append(scorer().score_lead(lead, later).engagement or 0)
-    assert engaged[0] > engaged[2] and engaged == sorted(engaged, reverse=True), engaged
+    assert engaged[0] > engaged[2], engaged
+    assert engaged == sorted(engaged, reverse=True), engaged
 
 
 def test_no_reason_of_a_leads_only_file_is_built_on_a_missing_value() -> None:

@@ -1,4 +1,5 @@
-"""`aiqleads tenants create TENANT`: a tenant, which keys can then be issued to."""
+"""`aiqleads tenants create TENANT`: a tenant, which keys can then be issued to; `aiqleads tenants configure
+TENANT`: its settings (challengers policy, engagement half-life)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def _create(service: KeyService, args: argparse.Namespace) -> dict[str, Any]:
     return service.create_tenant(args.tenant, args.name).model_dump(mode="json")
 
 
+def _configure(service: KeyService, args: argparse.Namespace) -> dict[str, Any]:
+    settings = {"challengers": args.challengers, "engagement_half_life_days": args.engagement_half_life_days}
+    changes = {name: value for name, value in settings.items() if value is not None}
+    return service.configure_tenant(args.tenant, changes).model_dump(mode="json")
+
+
 def register(commands: Any) -> None:
     tenants = commands.add_parser("tenants", help="tenants of a deployment (AWS or the local cloud)")
     actions = tenants.add_subparsers(dest="action", required=True)
@@ -22,3 +29,15 @@ def register(commands: Any) -> None:
     create.add_argument("--name", default="", help="a display name")
     deployment.add_arguments(create)
     create.set_defaults(run=deployment.run(_create))
+    configure = actions.add_parser("configure", help="change a tenant's settings (used by its next trained model)")
+    configure.add_argument("tenant")
+    configure.add_argument(
+        "--challengers", choices=("keep", "shadow"), help="a trained candidate that is not better: kept or shadow"
+    )
+    configure.add_argument(
+        "--engagement-half-life-days",
+        type=float,
+        help="engagement fades: a stored interaction counts half after this many days (default 30, up to 365)",
+    )
+    deployment.add_arguments(configure)
+    configure.set_defaults(run=deployment.run(_configure))

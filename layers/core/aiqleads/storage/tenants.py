@@ -23,6 +23,9 @@ class TenantRepository(DynamoTable):
         item = response.get("Item")
         return Tenant.model_validate(decode_item(item)) if item else None
 
+    def save(self, tenant: Tenant) -> None:
+        self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(tenant.model_dump(mode="json")))
+
     def create(self, tenant: Tenant) -> bool:
         try:
             self.dynamodb.put_item(

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from aiqleads.errors import Conflict, InvalidInput, NotFound
 from aiqleads.models import Slug, Tier
 from aiqleads.tenants.api_keys import ApiKeyLookup, ApiKeyRecord, Role, hash_key, new_api_key
+from aiqleads.validation.fields import field_errors, summary
 from aiqleads.validation.grammar import normalize_slug
 
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
@@ -36,6 +37,9 @@ class Tenant(BaseModel):
     challengers: Challengers = "keep"
     # Engagement fades: a stored interaction counts half after this many days, in the tenant's next model.
     engagement_half_life_days: float = Field(default=DEFAULT_HALF_LIFE_DAYS, gt=0, le=365)
+
+
+CONFIGURABLE = frozenset({"name", "challengers", "engagement_half_life_days"})
 
 
 class IssuedKey(BaseModel):
@@ -80,6 +84,10 @@ class TenantStore(Protocol):
         """Store a new tenant; False (and nothing written) if one with that id exists."""
         ...
 
+    def save(self, tenant: Tenant) -> None:
+        """Replace an existing tenant's record (its configuration changed)."""
+        ...
+
 
 class ApiKeyStore(ApiKeyLookup, Protocol):
     def put(self, record: ApiKeyRecord) -> None: ...
@@ -122,6 +130,24 @@ class KeyService:
         if not self.tenants.create(tenant):
             raise TenantExists(f"tenant {tenant.tenant_id!r} exists already")
         return tenant
+
+    def configure_tenant(self, tenant_id: str, changes: dict[str, Any]) -> Tenant:
+        """The tenant with these settings changed (`challengers`, `engagement_half_life_days`, `name`); each
+        value is checked as the tenant model checks it, and a bad one changes nothing."""
+        tenant_id = tenant_slug(tenant_id)
+        tenant = self.tenants.get(tenant_id)
+        if tenant is None:
+            raise UnknownTenant(f"no tenant {tenant_id!r}: create it first (aiqleads tenants create {tenant_id})")
+        unknown = sorted(set(changes) - CONFIGURABLE)
+        if unknown:
+            raise InvalidInput(f"not a tenant setting: {', '.join(unknown)}", {"settings": sorted(CONFIGURABLE)})
+        try:
+            configured = Tenant.model_validate(tenant.model_dump() | changes)
+        except ValidationError as error:
+            details = field_errors(error)
+            raise InvalidInput(summary(details), details) from None
+        self.tenants.save(configured)
+        return configured
 
     def ensure_tenant(self, tenant_id: str, name: str = "") -> Tenant:
         """The tenant, created if missing (for seeding scripts that run more than once)."""

@@ -189,3 +189,28 @@ def test_reasons_name_the_leads_values() -> None:
     texts = [reason.text for reason in score.reasons]
     assert "First contacted 4 minutes after arriving" in texts, texts
     assert any(text == "Timeline: asap" for text in texts) or "Last active 3 hours ago" in texts, texts
+
+
+def test_a_new_lead_that_fits_is_still_worth_a_call_now() -> None:
+    """Without engagement a new lead's blended grade is low; its fit letter still makes it a call-now lead."""
+    from aiqleads.recommendations.card import LeadCard
+    from aiqleads.recommendations.insights import actions
+    from aiqleads.recommendations.ranking import Candidate, Fit, Ranked
+
+    card = LeadCard(
+        source="zillow", property_type="condo", price=425_000.0, created_at=NOW.isoformat(), intent="sell",
+        timeline="asap", has_email=True, has_phone=True, has_name=True, disposable_email=False, role_email=False,
+        suspicious_phone=False, completeness=0.9,
+    )  # fmt: skip
+
+    def ranked(grade: str, matrix: str | None) -> Ranked:
+        candidate = Candidate(
+            lead_id="l1", market="las-vegas", probability=0.07, score=7, grade=grade, model_version="2.0.0",
+            card=card, matrix_grade=matrix,
+        )  # fmt: skip
+        return Ranked(candidate, card, 0.5, Fit(1.0, None, None, None, 0.0), freshness=1.0, fraud=0.0)
+
+    assert actions(ranked("C", "A3"))[0].action == "call_now"
+    assert actions(ranked("C", "A3"))[0].reason.startswith("fit A")
+    assert "call_now" not in [a.action for a in actions(ranked("C", "C3"))]
+    assert "call_now" not in [a.action for a in actions(ranked("C", None))]  # a model without the matrix

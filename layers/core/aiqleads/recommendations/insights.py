@@ -1,12 +1,13 @@
 """Why a lead is recommended, in words, and what the buyer should do next, with a priority.
 
 Actions (highest priority first), each with the reason it applies:
-- call_now (high): grade A or B with a timeline of asap / 0-3 months and a phone number, while the lead is fresh;
+- call_now (high): grade A or B, or a fit letter of A or B (a new lead has no engagement yet, and speed to lead
+  matters most then), with a timeline of asap / 0-3 months and a phone number, while the lead is fresh;
 - schedule_viewing (high for buyers with a short timeline, else medium): intent buy, a dwelling (not land);
 - request_valuation (medium): intent sell, to win the listing;
 - send_email (medium; high when there is no phone): an email address and nothing more urgent;
 - send_text (medium): a phone without a call-now case;
-- nurture (low): grade C/D or a long timeline: a drip campaign rather than sales time.
+- nurture (low): grade C/D without a fit of A/B, or a long timeline: a drip campaign rather than sales time.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def _money(value: float) -> str:
 
 
 def actions(ranked: Ranked) -> list[NextBestAction]:
-    card, grade = ranked.card, ranked.candidate.grade
-    hot = grade in ("A", "B")
+    card, grade, matrix = ranked.card, ranked.candidate.grade, ranked.candidate.matrix_grade
+    fits = matrix is not None and matrix[0] in ("A", "B")
+    hot = grade in ("A", "B") or fits
     short = card.timeline in SHORT_TIMELINES
     found: list[NextBestAction] = []
     if hot and short and card.has_phone and ranked.freshness >= FRESH_DAYS_FRESHNESS:
@@ -36,7 +38,8 @@ def actions(ranked: Ranked) -> list[NextBestAction]:
             NextBestAction(
                 action="call_now",
                 priority="high",
-                reason=f"grade {grade}, wants to move {card.timeline}, reachable by phone",
+                reason=f"{'grade ' + grade if grade in ('A', 'B') else 'fit ' + str(matrix)[0]}, wants to move "
+                f"{card.timeline}, reachable by phone",
             )
         )
     if card.intent == "buy" and card.property_type not in (None, "land"):

@@ -9,28 +9,55 @@ from typing import Any
 
 from aiqleads.errors import Conflict
 from aiqleads.features.behaviour import BehaviourTotals
+from aiqleads.leads import trend
+from aiqleads.leads.history import HistoryStamp
 from aiqleads.leads.service import LeadService
 from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapshot, Score
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.storage.jobs import StoredJob
-from aiqleads.storage.leads import LeadRecord
+from aiqleads.storage.leads import HISTORY_PREFIX, LeadRecord, history_entry, history_item
 
 
 @dataclass
 class MemoryLeads:
     records: dict[tuple[str, str], LeadRecord] = field(default_factory=dict)
+    history_items: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)  # by sk
 
-    def create(self, tenant_id: str, lead: Lead, score: Score) -> None:
+    def _keep(self, tenant_id: str, score: Score, stamp: HistoryStamp | None) -> tuple[trend.Point, ...]:
+        record = self.records.get((tenant_id, score.lead_id))
+        recent = record.recent_scores if record is not None else ()
+        if stamp is None:
+            return recent
+        item = history_item(tenant_id, score, stamp)
+        self.history_items.setdefault((tenant_id, score.lead_id), {})[item["sk"]] = item
+        return tuple(trend.extend(recent, stamp.at, score.score))
+
+    def create(self, tenant_id: str, lead: Lead, score: Score, stamp: HistoryStamp | None = None) -> None:
         if (tenant_id, lead.id) in self.records:
             raise Conflict(f"lead {lead.id!r} already exists", {"id": lead.id})
-        self.records[tenant_id, lead.id] = LeadRecord(lead=lead, score=score, conversions=[])
+        recent = self._keep(tenant_id, score, stamp)
+        self.records[tenant_id, lead.id] = LeadRecord(lead=lead, score=score, conversions=[], recent_scores=recent)
 
-    def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:
+    def get(self, tenant_id: str, lead_id: str, *, conversions: bool = True) -> LeadRecord | None:
         return self.records.get((tenant_id, lead_id))
 
-    def put_score(self, tenant_id: str, market: str, score: Score) -> None:
+    def put_score(
+        self, tenant_id: str, market: str, score: Score, stamp: HistoryStamp | None = None, recent: Any = ()
+    ) -> None:
         record = self.records[tenant_id, score.lead_id]
-        self.records[tenant_id, score.lead_id] = LeadRecord(record.lead, score, record.conversions)
+        points = self._keep(tenant_id, score, stamp)
+        self.records[tenant_id, score.lead_id] = LeadRecord(record.lead, score, record.conversions,
+                                                            recent_scores=points)  # fmt: skip
+
+    def history(
+        self, tenant_id: str, lead_id: str, limit: int, after: str | None = None
+    ) -> tuple[list[tuple[str, Any]], str | None] | None:
+        if (tenant_id, lead_id) not in self.records:
+            return None
+        items = sorted(self.history_items.get((tenant_id, lead_id), {}).values(), key=lambda i: i["sk"], reverse=True)
+        items = [i for i in items if i["sk"].startswith(HISTORY_PREFIX) and (after is None or i["sk"] < after)]
+        page = items[:limit]
+        return [(i["sk"], history_entry(i)) for i in page], (page[-1]["sk"] if len(items) > limit else None)
 
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:
         self.records[tenant_id, conversion.lead_id].conversions.append(conversion)

@@ -100,7 +100,8 @@ class Store:
 
 @dataclass
 class Writer:
-    written: list[dict[str, Any]] = field(default_factory=list)
+    written: list[dict[str, Any]] = field(default_factory=list)  # score items
+    history: list[dict[str, Any]] = field(default_factory=list)  # their history items
     fail_on_call: int | None = None
     calls: int = 0
 
@@ -108,7 +109,11 @@ class Writer:
         self.calls += 1
         if self.calls == self.fail_on_call:
             raise ConnectionError("the invocation died here")
-        self.written += [json.loads(r)["PutRequest"]["Item"] for r in requests]
+        items = [json.loads(r)["PutRequest"]["Item"] for r in requests]
+        self.written += [item for item in items if item["sk"]["S"] == "score"]
+        self.history += [item for item in items if item["sk"]["S"].startswith("history#")]
+        # A score item and its history item go in the same call.
+        assert [i["pk"] for i in items if i["sk"]["S"] == "score"] == [i["pk"] for i in items if i["sk"]["S"] != "score"]
         return len(requests)
 
 
@@ -231,6 +236,14 @@ def test_the_job_rescores_open_leads_announces_grade_moves_up_to_the_cap_and_sum
     assert "sold_exclusive_at" not in by_id["l-005"]
     for item in writer.written:  # the ScoreIndex keys move with the score
         assert item["gsi1sk"]["S"] == f"{int(item['score']['N']):03d}#{item['lead_id']['S']}"
+    # Each score's history item: cause promotion, dated by the job's start, keyed by the job, no index attributes.
+    assert sorted(i["lead_id"]["S"] for i in writer.history) == sorted(open_ids)
+    for item in writer.history:
+        assert item["cause"] == {"S": "promotion"}
+        assert item["score"] == by_id[item["lead_id"]["S"]]["score"]
+        assert item["sk"]["S"].startswith("history#" + NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "#")
+        assert not {name for name in item if name.startswith("gsi")}
+        assert "recent_scores" in by_id[item["lead_id"]["S"]]
 
     # Grades as real-time scoring gives them, and only the moves announced, no more than the cap.
     new = expected_grades(leads, totals, Models().scorer)

@@ -327,6 +327,7 @@ def bulk_rescorer() -> Rescorer:
             page_rows=settings.rescore_page_rows,
             event_cap=settings.rescore_event_cap,
             time_margin_s=settings.time_margin_s,
+            history_retention_days=settings.score_history_retention_days,
         ),
     )
 
@@ -452,7 +453,7 @@ def lead_service(
     from aiqleads.storage.shadow import ShadowScoreWriter
 
     return LeadService(
-        leads=LeadRepository(settings.leads_table),
+        leads=LeadRepository(settings.leads_table, history_retention_days=settings.score_history_retention_days),
         aggregates=(AggregateRepository if applies_interactions else AggregateReader)(settings.aggregates_table),
         markets=markets or MarketSignalRepository(settings.market_signals_table),
         events=EventPublisher(settings.domain_events_topic_arn),

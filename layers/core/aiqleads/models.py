@@ -12,9 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from aiqleads.validation import grammar
 
@@ -347,6 +347,61 @@ class Score(Model):
     )
     reasons: list[Reason]
     model_version: str
+
+
+class ScoreCause(StrEnum):
+    """Why a lead's score was (re)written: what a score history entry records."""
+
+    INGEST = "ingest"  # stored and scored: the API (single, batch) or a bulk upload
+    EVENT = "event"  # an interaction moved the score or the grade
+    RESCORING = "rescoring"  # a scheduled rescoring of open leads
+    PROMOTION = "promotion"  # the rescoring after a new model was promoted
+
+
+class TrendDirection(StrEnum):
+    IMPROVING = "improving"
+    STEADY = "steady"
+    DECLINING = "declining"
+
+
+class ScoreTrend(Model):
+    """How the score moved over the last `window_days` (aiqleads/leads/trend.py defines the rule)."""
+
+    direction: TrendDirection
+    delta: int = Field(description="score points now minus the score in force at the window's start")
+    since: datetime = Field(description="when the score it is compared with was written")
+    window_days: int = Field(ge=1)
+
+
+# Score fields a history entry has carried from the start: any other (added to Score later) is optional on an
+# entry, since entries written before the field existed do not have it.
+_HISTORY_ORIGINAL_FIELDS = frozenset({"probability", "score", "grade", "model_version"})
+HISTORY_EXCLUDED_FIELDS = frozenset({"lead_id", "reasons"})  # the path names the lead; reasons are not kept
+
+
+def _history_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "at": (datetime, Field(description="when the score was written")),
+        "cause": (ScoreCause, Field(description="what wrote it: ingest, event, rescoring or promotion")),
+    }
+    for name, info in Score.model_fields.items():
+        if name in HISTORY_EXCLUDED_FIELDS:
+            continue
+        if name in _HISTORY_ORIGINAL_FIELDS or not info.is_required():
+            fields[name] = (info.annotation, info)
+        else:
+            fields[name] = (Optional[info.annotation], Field(default=None, description=info.description))  # noqa: UP045
+    return fields
+
+
+# Derived from Score (all its fields but the lead id and the reasons), so a field added to Score is kept in the
+# history and served by REST and GraphQL without another definition.
+ScoreHistoryEntry: type[Model] = create_model(
+    "ScoreHistoryEntry",
+    __base__=Model,
+    __doc__="One written score of a lead: when, why, and the score's fields (newest first in a history).",
+    **_history_fields(),
+)
 
 
 class NextBestAction(Model):

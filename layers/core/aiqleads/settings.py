@@ -86,6 +86,8 @@ class LeadResources(EnvSettings):
     aggregates_table: str
     market_signals_table: str
     domain_events_topic_arn: str
+    # How long a score history item is kept (LeadsTable expires_at); template.yaml: ScoreHistoryRetentionDays.
+    score_history_retention_days: int = Field(180, ge=1, le=3650)
 
 
 class ModelResources(EnvSettings):
@@ -213,6 +215,7 @@ class BulkSettings(ModelResources):
     # lead.score_changed per rescoring run at most (then one model.rescored says how many were left unannounced)
     rescore_event_cap: int = Field(100, alias="RESCORE_EVENT_CAP", ge=0)  # template.yaml: RescoreEventCap
     rescore_page_rows: int = Field(500, alias="RESCORE_PAGE_ROWS", ge=1, le=5_000)
+    score_history_retention_days: int = Field(180, ge=1, le=3650)  # template.yaml: ScoreHistoryRetentionDays
 
 
 class TrainingSettings(LeadResources, ModelResources):

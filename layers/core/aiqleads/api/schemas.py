@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from aiqleads.errors import ErrorBody as ErrorBody
 from aiqleads.errors import ErrorEnvelope as ErrorEnvelope
 from aiqleads.leads.service import MAX_BATCH
-from aiqleads.models import Conversion, Id, Interaction, Lead, Score
+from aiqleads.models import Conversion, Id, Interaction, Lead, Score, ScoreHistoryEntry, ScoreTrend
 
 MAX_EVENTS = 100
 
@@ -43,6 +44,36 @@ class StoredLead(BaseModel):
     conversions: list[Conversion]
     stored_at: str | None = None
     scored_at: str | None = None
+    trend: ScoreTrend | None = Field(
+        default=None, description="the score over the last 7 days: improving, steady or declining (null: no score)"
+    )
+
+    @classmethod
+    def of(cls, record: Any, now: datetime | None = None) -> StoredLead:
+        """A stored lead (`storage.leads.LeadRecord`) as the API serves it, its trend as of `now`."""
+        return cls(
+            lead=record.lead,
+            score=record.score,
+            conversions=record.conversions,
+            stored_at=record.stored_at,
+            scored_at=record.scored_at,
+            trend=record.trend(now or datetime.now(UTC)),
+        )
+
+
+class ScoreHistoryMeta(BaseModel):
+    lead_id: Id
+    count: int
+    limit: int
+    has_more: bool
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null: the last page")
+
+
+class ScoreHistoryPage(BaseModel):
+    """A lead's score history, newest first: each written score with its time and cause."""
+
+    data: list[ScoreHistoryEntry]
+    meta: ScoreHistoryMeta
 
 
 class InteractionBatch(BaseModel):

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -75,12 +74,15 @@ from aiqleads.files.tabular import (
 )
 from aiqleads.iam import NOTIFYING_BUCKET, Access, access
 from aiqleads.jobs.store import ReleasableJobStore
+from aiqleads.leads.history import HistoryStamp
+from aiqleads.models import ScoreCause
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.scoring.batch import ScoredBatch, score_table
 from aiqleads.scoring.scorer import BatchScores, Scorer
 from aiqleads.settings import BulkSettings
-from aiqleads.storage.lead_items import put_requests
+from aiqleads.storage.batch import write_slices
+from aiqleads.storage.lead_items import BatchHistory, put_requests
 from aiqleads.storage.shadow import shadow_requests
 
 if TYPE_CHECKING:
@@ -374,8 +376,12 @@ class BulkScorer:
                 # With the lead, the score item carries its card: recommendations rank it without reading the lead.
                 # A row's outcome (history in the upload) becomes its conversion item, dated by the job's creation
                 # when the row gives no outcome_at: the same keys however often the batch is redone.
+                # Each score's history item (cause ingest) is dated and keyed by the job the same way.
                 uploaded_at = datetime.fromtimestamp(job.created_at, UTC)
-                self._write_items(pool, put_requests(job.tenant_id, scored, uploaded_at=uploaded_at, job_id=job.job_id))
+                history = BatchHistory(HistoryStamp(uploaded_at, ScoreCause.INGEST, job.job_id),
+                                       self.settings.score_history_retention_days)  # fmt: skip
+                self._write_items(pool, put_requests(job.tenant_id, scored, uploaded_at=uploaded_at,
+                                                     job_id=job.job_id, history=history))  # fmt: skip
                 if shadow is not None:  # after the batch's leads are stored: a pair never exists without its lead
                     self._shadow_batch(pool, job, scorer, shadow, scored, batch, start + 1)
                 cp.rows_done = position
@@ -446,9 +452,7 @@ class BulkScorer:
     def _write_items(self, pool: ThreadPoolExecutor, items: list[str]) -> None:
         if not items:
             return
-        threads = self.settings.write_threads
-        size = max(25, math.ceil(len(items) / threads / 25) * 25)
-        slices = [items[i : i + size] for i in range(0, len(items), size)]
+        slices = write_slices(items, self.settings.write_threads)  # a lead's items never split between calls
         list(pool.map(self.leads.write_requests, slices))  # re-raises the first failure
 
     def _save(self, job: BulkJob, owner: str, output: _Output, errors: TextIO, clock: _Clock, *, release: bool) -> None:

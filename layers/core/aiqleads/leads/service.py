@@ -17,7 +17,15 @@ from pydantic import ValidationError
 from aiqleads.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge
 from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.features.market import market_signals
-from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score
+from aiqleads.leads.history import (
+    HISTORY_DEFAULT_LIMIT,
+    HISTORY_MAX_LIMIT,
+    HistoryStamp,
+    decode_cursor,
+    encode_cursor,
+)
+from aiqleads.leads.trend import Point
+from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score, ScoreCause
 from aiqleads.notifications.domain_events import DomainEvent, new_event_id
 from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.registry.shadow import ShadowScoring
@@ -46,9 +54,16 @@ class LeadFilter:
 
 
 class LeadStore(Protocol):
-    def create(self, tenant_id: str, lead: Lead, score: Score) -> None: ...
-    def get(self, tenant_id: str, lead_id: str) -> Any: ...
-    def put_score(self, tenant_id: str, market: str, score: Score) -> None: ...
+    """`storage.leads.LeadRepository`: every score written with its history item (`HistoryStamp`)."""
+
+    def create(self, tenant_id: str, lead: Lead, score: Score, stamp: HistoryStamp | None = None) -> None: ...
+    def get(self, tenant_id: str, lead_id: str, *, conversions: bool = True) -> Any: ...
+    def put_score(
+        self, tenant_id: str, market: str, score: Score, stamp: HistoryStamp, recent: Sequence[Point] = ()
+    ) -> None: ...
+    def history(
+        self, tenant_id: str, lead_id: str, limit: int, after: str | None = None
+    ) -> tuple[list[tuple[str, Any]], str | None] | None: ...
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None: ...
     def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]: ...
     def recent(
@@ -142,7 +157,7 @@ class LeadService:
             lead = lead.model_copy(update={"created_at": self.clock().replace(microsecond=0)})
         signals = self.signals(tenant_id, lead, tracked=False)
         score = self.scorer(tenant_id).score_lead(lead, signals)
-        self.leads.create(tenant_id, lead, score)
+        self.leads.create(tenant_id, lead, score, HistoryStamp(self.clock(), ScoreCause.INGEST))
         if self.shadow is not None:  # after the lead is stored: a pair never exists without its lead
             self.shadow.record(tenant_id, lead, signals, score)
         return score, self._scored_event("lead.scored", tenant_id, lead, score)
@@ -221,9 +236,27 @@ class LeadService:
         record = self.get(tenant_id, lead_id)
         if record.score is not None:
             return record.score
-        score = self.score(tenant_id, record.lead)
-        self.leads.put_score(tenant_id, record.lead.property.market, score)
+        score = self.score(tenant_id, record.lead)  # a lead stored without a score (before scores were stored)
+        self.leads.put_score(
+            tenant_id, record.lead.property.market, score, HistoryStamp(self.clock(), ScoreCause.INGEST)
+        )
         return score
+
+    def history(
+        self, tenant_id: str, lead_id: str, limit: int = HISTORY_DEFAULT_LIMIT, cursor: str | None = None
+    ) -> tuple[list[Any], list[str], str | None]:
+        """A page of the lead's score history, newest first: the entries, each one's cursor (resume after it) and
+        the next page's cursor (None: the last page); NotFound for a lead the tenant does not have."""
+        if not 1 <= limit <= HISTORY_MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {HISTORY_MAX_LIMIT}", {"field": "limit"})
+        after = decode_cursor(cursor, lead_id) if cursor else None
+        found = self.leads.history(tenant_id, lead_id, limit, after)
+        if found is None:
+            raise NotFound(f"no lead {lead_id!r}", {"id": lead_id})
+        pairs, resume = found
+        entries = [entry for _, entry in pairs]
+        cursors = [encode_cursor(lead_id, sk) for sk, _ in pairs]
+        return entries, cursors, (encode_cursor(lead_id, resume) if resume else None)
 
     # ---------------------------------------------------------------- behaviour and outcomes
     def _require_known(self, tenant_id: str, lead_ids: Sequence[str]) -> None:
@@ -255,7 +288,7 @@ class LeadService:
     def apply_interaction(self, tenant_id: str, interaction: Interaction, event_id: str) -> ScoreChange | None:
         """Log the interaction and update the aggregates atomically, re-score, and announce a change of score or
         grade. `event_id` (given when the API accepted it) names the log item, so applying it again is harmless."""
-        record = self.leads.get(tenant_id, interaction.lead_id)
+        record = self.leads.get(tenant_id, interaction.lead_id, conversions=False)
         if record is None:
             return None  # the lead was deleted (or expired) after the event was accepted
         totals = self.aggregates.record(tenant_id, interaction, event_id)
@@ -265,8 +298,9 @@ class LeadService:
         if self.shadow is not None:  # every re-score, changed or not: the shadow's latest view of the lead
             self.shadow.record(tenant_id, lead, signals, current)
         change = ScoreChange(lead.id, record.score, current)
-        if change.changed:
-            self.leads.put_score(tenant_id, lead.property.market, current)
+        if change.changed:  # the score item and its history item (cause `event`, keyed by the event id) together
+            stamp = HistoryStamp(self.clock(), ScoreCause.EVENT, event_id)
+            self.leads.put_score(tenant_id, lead.property.market, current, stamp, record.recent_scores)
             event = self._scored_event("lead.score_changed", tenant_id, lead, current)
             previous = change.previous
             event.data["previous"] = (

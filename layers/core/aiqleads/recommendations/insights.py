@@ -13,7 +13,9 @@ Actions (highest priority first), each with the reason it applies:
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
+from aiqleads.leads import trend
 from aiqleads.models import NextBestAction
 from aiqleads.recommendations.ranking import Ranked
 
@@ -73,9 +75,15 @@ def actions(ranked: Ranked) -> list[NextBestAction]:
     return sorted(found, key=lambda a: PRIORITY_ORDER[a.priority])  # stable: rule order within a priority
 
 
-def insights(ranked: Ranked) -> list[str]:
+def insights(ranked: Ranked, as_of: datetime | None = None) -> list[str]:
+    """The lines, best evidence first; with `as_of`, the score's 7-day trend after the grade ("Score improving:
+    +12 in 7 days"), from the points on the candidate's score item (no read: leads/trend.py)."""
     card, candidate, fit = ranked.card, ranked.candidate, ranked.fit
     lines = [f"Grade {candidate.grade}: {candidate.probability:.0%} expected chance to convert"]
+    if as_of is not None and candidate.recent_scores:
+        line = trend.insight(trend.trend(trend.loads(candidate.recent_scores), as_of, candidate.score))
+        if line is not None:
+            lines.append(line)
     for reason in json.loads(candidate.reasons_json or "[]"):
         if reason.get("direction") == "up":
             lines.append(f"Raises the score: {reason.get('text')}")

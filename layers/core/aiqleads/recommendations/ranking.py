@@ -43,6 +43,7 @@ class Candidate:
     fit: int | None = None
     engagement: int | None = None
     matrix_grade: str | None = None
+    recent_scores: str | None = None  # the score item's trend points (JSON, leads/trend.py): the trend, no read
 
 
 @dataclass(frozen=True, slots=True)

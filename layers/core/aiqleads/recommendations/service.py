@@ -256,7 +256,7 @@ class RecommendationService:
             lead_id=candidate.lead_id,
             rank=rank,
             score=score,
-            insights=insights(item),
+            insights=insights(item, as_of),
             next_best_actions=[a.action for a in todo],
             actions=todo,
             model_version=candidate.model_version,

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from aiqleads.jobs.status import JobView
 from aiqleads.jobs.store import JobStore
+from aiqleads.models import ScoreCause
 from aiqleads.ports import MessageQueue
 from aiqleads.registry.label_window import LABEL_WINDOW_DAYS, window_start
 from aiqleads.registry.records import AliasTarget
@@ -63,6 +64,11 @@ class RescoreJob(BaseModel):
     error: str | None = None
     superseded: bool = False  # production moved again before the end: the newer job finishes the work
     checkpoint: RescoreCheckpoint = Field(default_factory=RescoreCheckpoint)
+    # What the score history says wrote the scores: the rescoring after a promotion, or a scheduled one.
+    cause: ScoreCause = ScoreCause.PROMOTION
+    # When the job first started: its history items' time and, with the job id, their key (a redone page puts
+    # the same items again).
+    started_at: datetime | None = None
 
 
 def rescore_message(tenant_id: str, job_id: str) -> dict[str, Any]:
@@ -95,9 +101,16 @@ class RescoreJobs:
     window_days: int = LABEL_WINDOW_DAYS
     clock: Callable[[], float] = field(default=time.time)
 
-    def submit(self, tenant: str, previous: AliasTarget | None, target: AliasTarget) -> str:
+    def submit(
+        self,
+        tenant: str,
+        previous: AliasTarget | None,
+        target: AliasTarget,
+        cause: ScoreCause = ScoreCause.PROMOTION,
+    ) -> str:
         now = self.clock()
         job = RescoreJob(
+            cause=cause,
             tenant_id=tenant,
             job_id=f"rescore-{uuid.uuid4().hex[:20]}",
             previous_version=previous.version if previous else None,

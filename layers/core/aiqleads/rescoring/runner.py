@@ -20,7 +20,6 @@ every open lead anyway.
 from __future__ import annotations
 
 import json
-import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -36,6 +35,8 @@ from aws_lambda_powertools import Logger
 from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.features.market import market_signals
 from aiqleads.jobs.store import ReleasableJobStore
+from aiqleads.leads import trend
+from aiqleads.leads.history import HistoryStamp
 from aiqleads.models import MarketSnapshot
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
@@ -44,7 +45,8 @@ from aiqleads.rescoring.columns import lead_table
 from aiqleads.rescoring.jobs import JOB_TTL_SECONDS, RescoreJob, rescore_message
 from aiqleads.scoring.batch import ScoredBatch, score_table
 from aiqleads.scoring.scorer import Scorer
-from aiqleads.storage.lead_items import score_requests
+from aiqleads.storage.batch import write_slices
+from aiqleads.storage.lead_items import BatchHistory, score_requests
 
 if TYPE_CHECKING:
     from aiqleads.storage.open_leads import StoredLead
@@ -90,6 +92,7 @@ class RescoreOptions:
     time_margin_s: float = 60.0
     lease_margin_s: float = 60.0
     write_threads: int = 4  # concurrent BatchWriteItem callers, as the bulk job has
+    history_retention_days: int = 180  # template.yaml: ScoreHistoryRetentionDays
 
 
 @dataclass
@@ -119,6 +122,7 @@ class Rescorer:
             return "busy"
         job = RescoreJob.model_validate(leased.record)
         job.started = True
+        job.started_at = job.started_at or self.clock()
         job.checkpoint.invocations += 1
         mark = time.monotonic()
         try:
@@ -200,7 +204,12 @@ class Rescorer:
         if not valid:
             return
         sold = pa.array([lead.sold_exclusive_at for lead in valid], type=pa.string())
-        self._write(score_requests(tenant, scored, now, sold_exclusive_at=sold))
+        # Each score item with its history item (the job's cause, dated by its start and keyed by its id) and its
+        # trend points: the old item's, extended.
+        stamp = HistoryStamp(job.started_at or now, job.cause, job.job_id)
+        history = BatchHistory(stamp, self.options.history_retention_days)
+        recent = [trend.loads(lead.recent_scores) for lead in valid]
+        self._write(score_requests(tenant, scored, now, sold_exclusive_at=sold, history=history, recent=recent))
         cp.rescored += len(valid)
         previous = np.array([lead.grade or "" for lead in valid])
         moved = np.flatnonzero(previous != scored.scores.grade)
@@ -215,8 +224,7 @@ class Rescorer:
     def _write(self, requests: list[str]) -> None:
         """In slices of whole BatchWriteItem calls on a few threads: the calls wait on the network, and a page's
         writes would otherwise be as many round trips in a row."""
-        size = max(25, math.ceil(len(requests) / self.options.write_threads / 25) * 25)
-        slices = [requests[i : i + size] for i in range(0, len(requests), size)]
+        slices = write_slices(requests, self.options.write_threads)  # a lead's items never split between calls
         with ThreadPoolExecutor(len(slices)) as pool:
             list(pool.map(self.writer.write_requests, slices))  # re-raises the first failure
 

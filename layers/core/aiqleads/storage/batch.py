@@ -34,6 +34,45 @@ def _put_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None
         params["body"] = context[BODY]
 
 
+_PK_OPENING = '{"PutRequest":{"Item":{"pk":{"S":'
+_PK_CLOSING = '},"sk":'  # cannot occur inside the pk's JSON string: its quotes would be escaped
+
+
+def _partition(request: str) -> str | None:
+    """The pk's JSON text of a put request built with pk then sk first (storage.lead_items), else None."""
+    if not request.startswith(_PK_OPENING):
+        return None
+    end = request.find(_PK_CLOSING, len(_PK_OPENING))
+    return None if end < 0 else request[len(_PK_OPENING) : end]
+
+
+def write_chunks(requests: Sequence[str], limit: int = BATCH_WRITE_LIMIT) -> list[Sequence[str]]:
+    """`requests` in calls of at most `limit`, never splitting a run of consecutive requests of one partition
+    (a lead's score item and its history item go in the same call) unless the run alone is longer than a call.
+    Greedy from the start: the chunks of a run of whole chunks are the same chunks again (callers slice on them)."""
+    chunks: list[Sequence[str]] = []
+    start = 0
+    while start < len(requests):
+        end = min(start + limit, len(requests))
+        if end < len(requests):
+            cut = end
+            key = _partition(requests[cut])
+            while key is not None and cut > start and _partition(requests[cut - 1]) == key:
+                cut -= 1
+            end = cut if cut > start else end
+        chunks.append(requests[start:end])
+        start = end
+    return chunks
+
+
+def write_slices(requests: Sequence[str], parts: int) -> list[list[str]]:
+    """`requests` in at most `parts` slices of whole `write_chunks` (for callers writing on a few threads: each
+    slice's calls are the chunks they would be unsliced)."""
+    chunks = write_chunks(requests)
+    per = max(1, -(-len(chunks) // max(1, parts)))
+    return [[request for chunk in chunks[i : i + per] for request in chunk] for i in range(0, len(chunks), per)]
+
+
 def batch_write_json(dynamodb: Any, table_name: str, requests: Sequence[str]) -> int:
     """Upsert items given as the JSON of their put requests (`{"PutRequest":{"Item":{...}}}`, AttributeValue
     form), 25 to a call; returns how many were written.
@@ -46,8 +85,7 @@ def batch_write_json(dynamodb: Any, table_name: str, requests: Sequence[str]) ->
     events.register("before-call.dynamodb.BatchWriteItem", _put_body, unique_id=f"{BODY}-put")
     opening = '{"RequestItems":{' + json.dumps(table_name) + ":["
     written = 0
-    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-        chunk = requests[start : start + BATCH_WRITE_LIMIT]
+    for chunk in write_chunks(requests):
         body = (opening + ",".join(chunk) + "]}}").encode()
         # A stand-in that passes parameter validation and that DynamoDB would refuse (an item without its keys)
         # were it ever sent: only the joined body goes.

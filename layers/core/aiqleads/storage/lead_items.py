@@ -11,18 +11,33 @@ same rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aiqleads.leads import trend
+from aiqleads.leads.history import HistoryStamp
+from aiqleads.models import ScoreHistoryEntry
 from aiqleads.recommendations.card import DISPOSABLE_DOMAINS, ROLE_MAILBOXES, suspicious_phone
 from aiqleads.scoring.batch import ScoredBatch
 from aiqleads.scoring.scorer import BatchScores
 from aiqleads.storage.json_columns import compact_object, json_datetimes, json_floats, member, quoted
-from aiqleads.storage.leads import CONVERSION_PREFIX, LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
+from aiqleads.storage.leads import (
+    CONVERSION_PREFIX,
+    DEFAULT_HISTORY_RETENTION_DAYS,
+    HISTORY_PREFIX,
+    LEAD_SK,
+    OUTCOMES_PARTITION,
+    SCORE_SK,
+    history_suffix,
+    history_time,
+)
 
 Columns = Mapping[str, pa.Array]
 Item = dict[str, dict[str, str]]
@@ -114,6 +129,7 @@ def put_requests(
     *,
     uploaded_at: datetime | None = None,
     job_id: str | None = None,
+    history: BatchHistory | None = None,
 ) -> list[str]:
     """The lead and score items of the batch's valid rows as BatchWriteItem's `{"PutRequest":{"Item":...}}`
     JSON, in row order (lead, then score, then its conversion item when the row has an `outcome`). A lead id
@@ -121,7 +137,11 @@ def put_requests(
 
     A conversion item is `LeadRepository.put_conversion`'s shape (`storage.leads.conversion_item`) with
     `via` "bulk" and the job id; `uploaded_at` (the upload's time, stable across the job's invocations so a
-    redone batch writes the same keys) is its `recorded_at`, and its `at` when the row has no `outcome_at`."""
+    redone batch writes the same keys) is its `recorded_at`, and its `at` when the row has no `outcome_at`.
+
+    With `history`, each row's score item carries its trend points (a new lead's first: `recent_scores`) and its
+    history item follows it (`storage.leads.history_item`'s shape): a row's items stay together, in the same
+    BatchWriteItem call (`storage.batch.batch_write_json` never splits one partition's run)."""
     columns = scored.columns
     now_text = (now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
     created = _seconds(columns["created_at"], now_text)
@@ -133,24 +153,55 @@ def put_requests(
         | {"stored_at": _s(now_text), "lead": _s(lead_json(columns)), "gsi2pk": _s(tenant_id)}
         | {"gsi2sk": _s(pc.binary_join_element_wise(created, ids, "#"))}
     )
-    score = _score_items(tenant_id, scored, pk, created, now_text)
+    recent = None if history is None else _first_points(scored, history.stamp.at)
+    score = _score_items(tenant_id, scored, pk, created, now_text, recent)
     last = {lead_id: row for row, lead_id in enumerate(ids.to_pylist())}  # dict order: first appearance
     leads, score_items = lead.to_pylist(), score.to_pylist()
-    if "outcome" not in columns:
-        return [text for row in last.values() for text in (leads[row], score_items[row])]
-    recorded = (uploaded_at or now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
-    conversions = _conversions(tenant_id, columns, pk, recorded, job_id).to_pylist()  # None: no outcome
+    histories: list[str | None] = [None] * len(leads)
+    if history is not None:
+        histories = list(history_requests(tenant_id, scored, pk, history).to_pylist())
+    conversions: list[str | None] = [None] * len(leads)
+    if "outcome" in columns:
+        recorded = (uploaded_at or now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
+        conversions = _conversions(tenant_id, columns, pk, recorded, job_id).to_pylist()  # None: no outcome
     return [
-        text for row in last.values() for text in (leads[row], score_items[row], conversions[row]) if text is not None
+        text
+        for row in last.values()
+        for text in (leads[row], score_items[row], conversions[row], histories[row])
+        if text is not None
     ]
 
 
-def _score_items(tenant_id: str, scored: ScoredBatch, pk: pa.Array, created: pa.Array, now_text: str) -> pa.Array:
-    """The score item of each valid row (with the lead's card), as its put request's JSON."""
+@dataclass(frozen=True, slots=True)
+class BatchHistory:
+    """The history items of a batch: when and why (the stamp's key is the job id: a redone batch writes the same
+    items) and how long they are kept."""
+
+    stamp: HistoryStamp
+    retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
+
+
+def _first_points(scored: ScoredBatch, at: datetime) -> pa.Array:
+    """`recent_scores` of a lead's first score: `trend.dumps(trend.extend([], at, score))` of each row."""
+    score_text = pc.cast(pa.array(scored.scores.score), pa.string())
+    return pc.binary_join_element_wise('[["' + trend.stamp(at) + '",', score_text, "]]", "")
+
+
+def _score_items(
+    tenant_id: str,
+    scored: ScoredBatch,
+    pk: pa.Array,
+    created: pa.Array,
+    now_text: str,
+    recent: pa.Array | None = None,
+) -> pa.Array:
+    """The score item of each valid row (with the lead's card; with `recent`, its trend points), as its put
+    request's JSON."""
     columns, scores, ids = scored.columns, scored.scores, scored.columns["id"]
     shared = {"tenant_id": _s(tenant_id), "lead_id": _s(ids), "market": _s(columns["market"])}
     score_text = pc.cast(pa.array(scores.score), pa.string())
     probability = pa.array([_number(value) for value in scores.probability.tolist()], type=pa.string())
+    points = {} if recent is None else {"recent_scores": _s(recent)}
     return _item(
         {"pk": _s(pk), "sk": _s(SCORE_SK), **shared, "probability": _n(probability), "score": _n(score_text)}
         | {"grade": _s(pa.array(scores.grade, type=pa.string()))}
@@ -160,6 +211,7 @@ def _score_items(tenant_id: str, scored: ScoredBatch, pk: pa.Array, created: pa.
         | {"gsi1pk": _s(pc.binary_join_element_wise(tenant_id, columns["market"], "#"))}
         | {"gsi1sk": _s(pc.binary_join_element_wise(pc.utf8_lpad(score_text, 3, "0"), ids, "#"))}
         | {"card": _s(card_json(columns, created))}
+        | points
     )
 
 
@@ -174,21 +226,83 @@ def _halves(scores: BatchScores) -> dict[str, Parts]:
     }
 
 
+def _history_value(value: Any, rows: int) -> Parts | None:
+    """One score field of every row as AttributeValue JSON: a scalar shared by the batch, or a column."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _s(value)
+    if isinstance(value, bool | int | float):
+        return _n(pa.array([_number(value) if isinstance(value, float) else str(int(value))] * rows, pa.string()))
+    array = np.asarray(value)
+    if array.dtype.kind == "f":
+        return _n(pa.array([_number(v) for v in array.tolist()], type=pa.string()))
+    if array.dtype.kind in "iu":
+        return _n(pc.cast(pa.array(array), pa.string()))
+    return _s(pa.array([str(v) for v in array.tolist()], type=pa.string()))
+
+
+def history_requests(tenant_id: str, scored: ScoredBatch, pk: pa.Array, history: BatchHistory) -> pa.Array:
+    """The history item of each valid row (`storage.leads.history_item`: the same attributes, in its order), as
+    its put request's JSON. The score's fields are the batch scores' attributes of the same names, whatever
+    fields Score has (one the batch does not compute is left out, as the entry allows)."""
+    stamp = history.stamp
+    at = history_time(stamp.at)
+    sk = f"{HISTORY_PREFIX}{at}#{history_suffix(stamp.cause.value, stamp.key)}"
+    rows = len(scored.scores)
+    attributes: dict[str, Parts] = {
+        "pk": _s(pk),
+        "sk": _s(sk),
+        "tenant_id": _s(tenant_id),
+        "lead_id": _s(scored.columns["id"]),
+        "at": _s(at),
+        "cause": _s(stamp.cause.value),
+    }
+    for name in ScoreHistoryEntry.model_fields:
+        if name in attributes:
+            continue
+        value = _history_value(getattr(scored.scores, name, None), rows)
+        if value is not None:
+            attributes[name] = value
+    expires = int((stamp.at + timedelta(days=history.retention_days)).timestamp())
+    attributes["expires_at"] = ['{"N":"' + str(expires) + '"}']
+    return _item(attributes)
+
+
 def score_requests(
-    tenant_id: str, scored: ScoredBatch, now: datetime | None = None, *, sold_exclusive_at: pa.Array | None = None
+    tenant_id: str,
+    scored: ScoredBatch,
+    now: datetime | None = None,
+    *,
+    sold_exclusive_at: pa.Array | None = None,
+    history: BatchHistory | None = None,
+    recent: Sequence[Sequence[trend.Point]] | None = None,
 ) -> list[str]:
     """Only the score items of the batch's valid rows (rescoring: the leads are stored already), as
     `put_requests` builds them. A put replaces the whole item, so `sold_exclusive_at` (one cell per valid row,
-    null where unsold) carries the mark a sale left on the old item; the sale item stays the truth."""
+    null where unsold) carries the mark a sale left on the old item; the sale item stays the truth.
+
+    With `history`, each score item is followed by its history item, and carries the trend points of the old
+    item (`recent`, one sequence per valid row) extended with the new score (`trend.extend`)."""
     columns = scored.columns
     now_text = (now or datetime.now(UTC)).astimezone(UTC).strftime(SECONDS)
     pk = pc.binary_join_element_wise(tenant_id, columns["id"], "#")
-    items = _score_items(tenant_id, scored, pk, _seconds(columns["created_at"], now_text), now_text)
+    points: pa.Array | None = None
+    if history is not None:
+        at, olds = history.stamp.at, recent or [()] * len(scored.scores)
+        texts = [
+            trend.dumps(trend.extend(old, at, int(new))) for old, new in zip(olds, scored.scores.score, strict=True)
+        ]
+        points = pa.array(texts, type=pa.string())
+    items = _score_items(tenant_id, scored, pk, _seconds(columns["created_at"], now_text), now_text, points)
     if sold_exclusive_at is not None and sold_exclusive_at.null_count < len(sold_exclusive_at):
         mark = pc.binary_join_element_wise(',"sold_exclusive_at":{"S":', quoted(sold_exclusive_at), "}", "")
         body = pc.utf8_slice_codeunits(items, 0, -3)  # before the closing "}}}"
         items = pc.binary_join_element_wise(body, pc.fill_null(mark, ""), "}}}", "")
-    return list(items.to_pylist())
+    if history is None:
+        return list(items.to_pylist())
+    histories = history_requests(tenant_id, scored, pk, history).to_pylist()
+    return [text for pair in zip(items.to_pylist(), histories, strict=True) for text in pair]
 
 
 def _conversions(tenant_id: str, columns: Columns, pk: pa.Array, recorded: str, job_id: str | None) -> pa.Array:

@@ -1,10 +1,17 @@
 """LeadsTable: a tenant's leads, their current scores and their conversions.
 
     pk = <tenant>#<lead id>
-    sk = lead | score | conversion#<at>
+    sk = lead | score | conversion#<at> | history#<at, microseconds>#<suffix>
     ScoreIndex   (score items)       gsi1pk = <tenant>#<market>,   gsi1sk = <score 000-100>#<lead id>
     TenantIndex  (lead items)        gsi2pk = <tenant>,            gsi2sk = <created_at>#<lead id>
                  (conversion items)  gsi2pk = <tenant>#outcomes,   gsi2sk = <at>#<lead id>
+
+A history item is one written score (`history_item`): every writer of a score item writes it in the same
+TransactWriteItems (API ingest, events) or the same BatchWriteItem call (bulk, rescoring), so the two cannot
+diverge; its sk's suffix derives from the cause, the event or job id and the score, so a retried write puts the
+same item. It carries no index attribute (neither `recent` nor the ScoreIndex sees it) and expires with the
+retention (`expires_at`, ScoreHistoryRetentionDays). `get` reads the partition around the history items (two
+key ranges) and `history` reads them alone, newest first.
 
 Shadow scores live in their own partitions, `<tenant>#shadow#<version>` (storage/shadow.py).
 
@@ -21,17 +28,20 @@ never sees them.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from aiqleads.errors import Conflict
 from aiqleads.iam import Access, access
-from aiqleads.models import Conversion, Lead, Score, Via
+from aiqleads.leads import trend
+from aiqleads.leads.history import HistoryStamp
+from aiqleads.models import HISTORY_EXCLUDED_FIELDS, Conversion, Lead, Score, ScoreCause, ScoreHistoryEntry, Via
 
 # The domain's (models.py), named here too for the readers of outcomes, which get them from this module.
 from aiqleads.models import LeadOutcome as LeadOutcome
@@ -45,6 +55,10 @@ LEAD_SK = "lead"
 SCORE_SK = "score"
 CONVERSION_PREFIX = "conversion#"
 OUTCOMES_PARTITION = "#outcomes"  # after the tenant id: TenantIndex's partition of the tenant's conversion items
+HISTORY_PREFIX = "history#"
+AFTER_HISTORY = "history$"  # sorts after every history# key ("$" follows "#"): where `get`'s upper range starts
+HISTORY_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: the sk sorts in time order
+DEFAULT_HISTORY_RETENTION_DAYS = 180  # template.yaml: ScoreHistoryRetentionDays
 
 HALVES = ("fit", "engagement", "matrix_grade")  # a score item has them when its model does
 
@@ -101,6 +115,47 @@ def outcome_from_item(item: dict[str, Any]) -> LeadOutcome:
     )
 
 
+def history_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(HISTORY_TIME)
+
+
+def history_suffix(cause: str, key: str, content: str = "") -> str:
+    """The sk's last part: the same cause, event or job id (`key`) and score give the same item."""
+    return hashlib.sha256(f"{cause}|{key}|{content}".encode()).hexdigest()[:16]
+
+
+def history_fields(score: Score) -> dict[str, Any]:
+    """The score as a history entry keeps it: every field but the lead id and the reasons (a field added to Score
+    is kept without a change here)."""
+    return score.model_dump(mode="json", exclude=set(HISTORY_EXCLUDED_FIELDS))
+
+
+def history_item(
+    tenant_id: str, score: Score, stamp: HistoryStamp, retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
+) -> dict[str, Any]:
+    """A history item (plain values): no index attributes, `expires_at` the retention after `at`."""
+    fields = history_fields(score)
+    at = history_time(stamp.at)
+    content = "" if stamp.key else json.dumps(fields, sort_keys=True)  # an event or job id is key enough
+    suffix = history_suffix(stamp.cause.value, stamp.key, content)
+    return {
+        "pk": lead_key(tenant_id, score.lead_id),
+        "sk": f"{HISTORY_PREFIX}{at}#{suffix}",
+        "tenant_id": tenant_id,
+        "lead_id": score.lead_id,
+        "at": at,
+        "cause": stamp.cause.value,
+        **fields,
+        "expires_at": int((stamp.at + timedelta(days=retention_days)).timestamp()),
+    }
+
+
+def history_entry(item: Mapping[str, Any]) -> Any:
+    """A decoded history item as a `ScoreHistoryEntry` (fields it has, of those the entry names)."""
+    names = ScoreHistoryEntry.model_fields
+    return ScoreHistoryEntry.model_validate({name: item[name] for name in names if name in item})
+
+
 @dataclass(frozen=True, slots=True)
 class LeadRecord:
     """A stored lead with its current score and recorded outcomes."""
@@ -110,6 +165,11 @@ class LeadRecord:
     conversions: list[Conversion]
     stored_at: str | None = None
     scored_at: str | None = None
+    recent_scores: tuple[trend.Point, ...] = ()  # the score item's points for the trend (leads/trend.py)
+
+    def trend(self, now: datetime) -> Any:
+        """The score's trend at `now` (None without a score or points)."""
+        return None if self.score is None else trend.trend(self.recent_scores, now, self.score.score)
 
 
 class LeadBatchWriter(DynamoTable):
@@ -189,10 +249,23 @@ class LeadHistoryReader(DynamoTable):
 
 class LeadRepository(LeadHistoryReader):
     IAM: ClassVar[tuple[Access, ...]] = (
-        # create (a transaction of two puts), put_conversion; put_score; get; exists, recent and outcomes
+        # create and put_score (transactions of puts and an update), put_conversion; get, history; exists,
+        # recent and outcomes
         access("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem", on="table_name"),
         access("dynamodb:Query", on="table_name", path="index/TenantIndex"),  # recent, outcomes
     )
+
+    def __init__(
+        self,
+        table_name: str,
+        dynamodb: Any | None = None,
+        *,
+        history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS,
+        clock: Any = None,
+    ):
+        super().__init__(table_name, dynamodb)
+        self.history_retention_days = history_retention_days
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     # ---------------------------------------------------------------- items
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]:
@@ -211,9 +284,16 @@ class LeadRepository(LeadHistoryReader):
             "gsi2sk": f"{created}#{lead.id}",
         }
 
-    def score_item(self, tenant_id: str, market: str, score: Score, lead: Lead | None = None) -> dict[str, Any]:
+    def score_item(
+        self,
+        tenant_id: str,
+        market: str,
+        score: Score,
+        lead: Lead | None = None,
+        recent: Sequence[trend.Point] | None = None,
+    ) -> dict[str, Any]:
         """The score item; with the lead, its card (what ranking needs) rides along, so the ScoreIndex returns
-        recommendation candidates ready to rank."""
+        recommendation candidates ready to rank; with `recent`, the trend's points (leads/trend.py)."""
         item = {
             "pk": lead_key(tenant_id, score.lead_id),
             "sk": SCORE_SK,
@@ -232,11 +312,20 @@ class LeadRepository(LeadHistoryReader):
         item |= {name: value for name in HALVES if (value := getattr(score, name)) is not None}
         if lead is not None:
             item["card"] = json.dumps(LeadCard.of(lead).as_dict(), separators=(",", ":"))
+        if recent is not None:
+            item["recent_scores"] = trend.dumps(recent)
         return item
 
+    def history_item(self, tenant_id: str, score: Score, stamp: HistoryStamp) -> dict[str, Any]:
+        return history_item(tenant_id, score, stamp, self.history_retention_days)
+
     # ---------------------------------------------------------------- writes
-    def create(self, tenant_id: str, lead: Lead, score: Score) -> None:
-        """Store a new lead and its score atomically; an existing id is a conflict (never overwritten)."""
+    def create(self, tenant_id: str, lead: Lead, score: Score, stamp: HistoryStamp | None = None) -> None:
+        """Store a new lead, its score and the score's history item atomically (cause `ingest` unless `stamp`
+        says otherwise); an existing id is a conflict (never overwritten)."""
+        stamp = stamp or HistoryStamp(self.clock(), ScoreCause.INGEST)
+        recent = trend.extend([], stamp.at, score.score)
+        score_item = self.score_item(tenant_id, lead.property.market, score, lead, recent)
         try:
             self.dynamodb.transact_write_items(
                 TransactItems=[
@@ -247,10 +336,11 @@ class LeadRepository(LeadHistoryReader):
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    {"Put": {"TableName": self.table_name, "Item": encode_item(score_item)}},
                     {
                         "Put": {
                             "TableName": self.table_name,
-                            "Item": encode_item(self.score_item(tenant_id, lead.property.market, score, lead)),
+                            "Item": encode_item(self.history_item(tenant_id, score, stamp)),
                         }
                     },
                 ]
@@ -260,17 +350,29 @@ class LeadRepository(LeadHistoryReader):
                 raise Conflict(f"lead {lead.id!r} already exists", {"id": lead.id}) from None
             raise
 
-    def put_score(self, tenant_id: str, market: str, score: Score) -> None:
-        """Replace the score's attributes (UpdateItem: the lead's card and sale marks on the item stay)."""
-        item = self.score_item(tenant_id, market, score)
+    def put_score(
+        self,
+        tenant_id: str,
+        market: str,
+        score: Score,
+        stamp: HistoryStamp,
+        recent: Sequence[trend.Point] = (),
+    ) -> None:
+        """Replace the score's attributes (UpdateItem: the lead's card and sale marks on the item stay) and put its
+        history item, in one transaction; `recent` are the points the replaced item had (the new one is added)."""
+        item = self.score_item(tenant_id, market, score, recent=trend.extend(recent, stamp.at, score.score))
         key = {"pk": encode_value(item.pop("pk")), "sk": encode_value(item.pop("sk"))}
         names = {f"#a{i}": name for i, name in enumerate(item)}
-        self.dynamodb.update_item(
-            TableName=self.table_name,
-            Key=key,
-            UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":a{i}": encode_value(value) for i, value in enumerate(item.values())},
+        update = {
+            "TableName": self.table_name,
+            "Key": key,
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {f":a{i}": encode_value(value) for i, value in enumerate(item.values())},
+        }
+        history = encode_item(self.history_item(tenant_id, score, stamp))
+        self.dynamodb.transact_write_items(
+            TransactItems=[{"Update": update}, {"Put": {"TableName": self.table_name, "Item": history}}]
         )
 
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:
@@ -278,17 +380,24 @@ class LeadRepository(LeadHistoryReader):
         self.dynamodb.put_item(TableName=self.table_name, Item=encode_item(item))
 
     # ---------------------------------------------------------------- reads
-    def get(self, tenant_id: str, lead_id: str) -> LeadRecord | None:
-        """The lead, its score and its conversions in one query (they share a partition)."""
-        response = self.dynamodb.query(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": lead_key(tenant_id, lead_id)}},
-        )
-        items = [decode_item(item) for item in response.get("Items", [])]
+    def get(self, tenant_id: str, lead_id: str, *, conversions: bool = True) -> LeadRecord | None:
+        """The lead, its score and its conversions: the partition but its history items, in two key ranges (after
+        `history#`: lead, sale, score; before it: the conversions, not read with `conversions` False), so a long
+        history costs `get` nothing."""
+        pk = {":pk": {"S": lead_key(tenant_id, lead_id)}}
+        items: list[dict[str, Any]] = []
+        ranges = (("sk > :bound", AFTER_HISTORY), ("sk < :bound", HISTORY_PREFIX))
+        for condition, bound in ranges if conversions else ranges[:1]:
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": f"pk = :pk AND {condition}",
+                "ExpressionAttributeValues": {**pk, ":bound": {"S": bound}},
+            }
+            for page in self.dynamodb.get_paginator("query").paginate(**request):
+                items.extend(decode_item(item) for item in page.get("Items", []))
+            if not any(item["sk"] == LEAD_SK for item in items):
+                return None  # no lead: its conversions (if any) are not read
         lead_items = [item for item in items if item["sk"] == LEAD_SK]
-        if not lead_items:
-            return None
         lead_item = lead_items[0]
         score_items = [item for item in items if item["sk"] == SCORE_SK]
         return LeadRecord(
@@ -301,7 +410,43 @@ class LeadRepository(LeadHistoryReader):
             ],
             stored_at=lead_item.get("stored_at"),
             scored_at=score_items[0].get("scored_at") if score_items else None,
+            recent_scores=tuple(trend.loads(score_items[0].get("recent_scores"))) if score_items else (),
         )
+
+    def history(
+        self, tenant_id: str, lead_id: str, limit: int, after: str | None = None
+    ) -> tuple[list[tuple[str, Any]], str | None] | None:
+        """Up to `limit` history entries of the lead (each with its sk), newest first, after the entry whose sk is `after`, and the
+        sk to resume after (None at the end); None when the tenant has no such lead. One Query: the range from
+        `history#` to `lead` read backwards starts with the lead item itself (its existence check), then the
+        history; a page that resumes checks the lead with BatchGetItem instead."""
+        pk = lead_key(tenant_id, lead_id)
+        upper = after if after is not None else LEAD_SK
+        if after is not None and not self.exists(tenant_id, [lead_id]):
+            return None
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":low": {"S": HISTORY_PREFIX}, ":high": {"S": upper}},
+            "ScanIndexForward": False,
+        }
+        wanted = limit + 1 + (1 if after is None else 0)  # the lead item on the first page; one more: is there more?
+        found: list[dict[str, Any]] = []
+        seen_lead = after is not None
+        for page in self.dynamodb.get_paginator("query").paginate(**request, PaginationConfig={"PageSize": wanted}):
+            for raw in page.get("Items", []):
+                item = decode_item(raw)
+                if item["sk"] == LEAD_SK:
+                    seen_lead = True
+                elif item["sk"].startswith(HISTORY_PREFIX) and item["sk"] != after:
+                    found.append(item)
+            if len(found) > limit:
+                break
+        if not seen_lead:
+            return None
+        more = len(found) > limit
+        found = found[:limit]
+        return [(item["sk"], history_entry(item)) for item in found], (found[-1]["sk"] if more and found else None)
 
     def exists(self, tenant_id: str, lead_ids: Sequence[str]) -> set[str]:
         """Which of `lead_ids` the tenant has (BatchGetItem, 100 keys per call)."""
@@ -352,6 +497,7 @@ class LeadRepository(LeadHistoryReader):
                 conversions=[],
                 stored_at=lead_item.get("stored_at"),
                 scored_at=score_item.get("scored_at") if score_item else None,
+                recent_scores=tuple(trend.loads(score_item.get("recent_scores"))) if score_item else (),
             )
         return records
 

@@ -44,6 +44,7 @@ class StoredLead:
     score: int | None
     model_version: str | None
     sold_exclusive_at: str | None
+    recent_scores: str | None = None  # the score item's trend points (JSON, leads/trend.py)
 
 
 class OpenLeadReader(DynamoTable):
@@ -105,7 +106,7 @@ class OpenLeadReader(DynamoTable):
         """The lead and score items of up to GET_BATCH leads (BatchGetItem, its unprocessed keys retried)."""
         names = {"#l": "lead", "#m": "market", "#g": "grade", "#s": "score", "#v": "model_version"}
         keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in (LEAD_SK, SCORE_SK)]
-        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at"
+        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at, recent_scores"
         return batch_get(
             self.dynamodb, self.table_name, keys, ProjectionExpression=projection, ExpressionAttributeNames=names
         )
@@ -129,6 +130,7 @@ class OpenLeadReader(DynamoTable):
                     score=None if points is None else int(points),
                     model_version=_text(score, "model_version"),
                     sold_exclusive_at=_text(score, "sold_exclusive_at"),
+                    recent_scores=_text(score, "recent_scores"),
                 )
             )
         return leads

@@ -45,7 +45,7 @@ CONFIG_TTL_SECONDS = 60.0  # a rule change reaches every warm function within a 
 QUERY_PAGE = 100  # items per ScoreIndex query page
 CANDIDATE_ATTRIBUTES = (
     "lead_id, market, probability, score, grade, fit, engagement, matrix_grade, model_version, card, "
-    "sold_exclusive_at, reasons"
+    "sold_exclusive_at, reasons, recent_scores"
 )
 
 
@@ -75,6 +75,7 @@ def candidate_from_item(item: dict[str, Any]) -> Candidate:
         fit=int(item["fit"]["N"]) if "fit" in item else None,
         engagement=int(item["engagement"]["N"]) if "engagement" in item else None,
         matrix_grade=_s(item, "matrix_grade"),
+        recent_scores=_s(item, "recent_scores"),
     )
 
 

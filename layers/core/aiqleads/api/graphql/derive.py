@@ -134,6 +134,16 @@ def _resolver(attribute: str) -> Any:
     return resolve
 
 
+# Fields a type has beyond its model's (e.g. LeadRecord.scoreHistory, which takes arguments and reads more):
+# model -> a thunk of them, registered before the schema is built (schema.py).
+_EXTRA_FIELDS: dict[type[BaseModel], Any] = {}
+
+
+def extra_fields(model: type[BaseModel], thunk: Any) -> None:
+    """Add the fields `thunk()` returns to the object type derived from `model`."""
+    _EXTRA_FIELDS[model] = thunk
+
+
 @functools.cache
 def object_type(model: type[BaseModel], name: str | None = None) -> GraphQLObjectType:
     kind = relay.kind_of(model)
@@ -155,6 +165,8 @@ def object_type(model: type[BaseModel], name: str | None = None) -> GraphQLObjec
             )  # fmt: skip
         if kind:
             derived.setdefault(camel(kind.local_field), relay.local_id_field(kind))
+        if model in _EXTRA_FIELDS:
+            derived.update(_EXTRA_FIELDS[model]())
         return derived
 
     if kind and name not in (None, kind.type_name):

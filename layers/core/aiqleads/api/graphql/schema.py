@@ -1,6 +1,7 @@
 """The GraphQL schema: queries and mutations over the same services and models as the REST API.
 
     node(id), nodes(ids), lead(leadId), leads(filter, first, after), buyer(buyerId),
+    (LeadRecord.scoreHistory(first, after), LeadRecord.trend)
     recommendations(buyer, first, after), models
     ingestLead, recordEvent, recordConversion, giveFeedback(recommendation, input)
 
@@ -35,11 +36,12 @@ from graphql import (
 from pydantic import ValidationError
 
 from aiqleads.api.graphql import relay
-from aiqleads.api.graphql.derive import argument, connection, enum_type, object_type
+from aiqleads.api.graphql.derive import argument, connection, enum_type, extra_fields, object_type
 from aiqleads.api.schemas import ConversionsRecorded, EventsAccepted, StoredLead
 from aiqleads.errors import DomainError, InvalidInput
+from aiqleads.leads.history import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from aiqleads.leads.service import LeadFilter, LeadService
-from aiqleads.models import Conversion, Grade, Interaction, Lead, Score
+from aiqleads.models import Conversion, Grade, Interaction, Lead, Score, ScoreHistoryEntry
 from aiqleads.validation.fields import field_errors, summary
 
 MAX_PAGE = 100
@@ -103,8 +105,7 @@ def find_lead(context: Context, lead_id: str) -> StoredLead | None:
     record = context.leads.leads.get(context.tenant_id, lead_id)
     if record is None:
         return None
-    return StoredLead(lead=record.lead, score=record.score, conversions=record.conversions,
-                      stored_at=record.stored_at, scored_at=record.scored_at)  # fmt: skip
+    return StoredLead.of(record, context.leads.clock())
 
 
 def resolve_lead(_: Any, info: Any, leadId: str | None = None, id: str | None = None) -> StoredLead | None:  # noqa: N803
@@ -118,15 +119,41 @@ def resolve_leads(_: Any, info: Any, filter: dict[str, Any] | None = None, first
     found, resume = context.leads.browse(
         context.tenant_id, _first(first), decode_cursor(after, context.tenant_id), where
     )
-    edges = [
-        {
-            "node": StoredLead(lead=r.lead, score=r.score, conversions=r.conversions, stored_at=r.stored_at,
-                               scored_at=r.scored_at),
-            "cursor": encode_cursor(position),
-        }
-        for r, position in found
-    ]  # fmt: skip
+    now = context.leads.clock()
+    edges = [{"node": StoredLead.of(r, now), "cursor": encode_cursor(position)} for r, position in found]
     return Page(edges=edges, has_next_page=resume is not None, end_cursor=encode_cursor(resume) if resume else None)
+
+
+def resolve_score_history(record: StoredLead, info: Any, first: int | None = None, after: str | None = None) -> Page:
+    """LeadRecord.scoreHistory: the REST route's pages (GET /v1/leads/{id}/score/history), as a connection."""
+    context: Context = info.context
+    limit = HISTORY_DEFAULT_LIMIT if first is None else first
+    if not 1 <= limit <= HISTORY_MAX_LIMIT:
+        raise InvalidInput(
+            f"first must be between 1 and {HISTORY_MAX_LIMIT}", [{"field": "first", "message": "out of range"}]
+        )
+    entries, cursors, resume = context.leads.history(context.tenant_id, record.lead.id, limit, after or None)
+    edges = [{"node": entry, "cursor": cursor} for entry, cursor in zip(entries, cursors, strict=True)]
+    return Page(edges=edges, has_next_page=resume is not None, end_cursor=resume)
+
+
+def _lead_record_fields() -> dict[str, GraphQLField]:
+    return {
+        "scoreHistory": GraphQLField(
+            GraphQLNonNull(connection(object_type(ScoreHistoryEntry))),
+            args={
+                "first": GraphQLArgument(
+                    GraphQLInt, description=f"page size, 1-{HISTORY_MAX_LIMIT} (default {HISTORY_DEFAULT_LIMIT})"
+                ),
+                "after": GraphQLArgument(GraphQLString, description="endCursor (or an edge's cursor) of a page"),
+            },
+            resolve=resolve_score_history,
+            description="every written score of the lead, newest first (time, cause, model version, fields)",
+        )
+    }
+
+
+extra_fields(StoredLead, _lead_record_fields)
 
 
 def resolve_ingest_lead(_: Any, info: Any, input: dict[str, Any]) -> Score:

@@ -1,4 +1,4 @@
-"""/v1/leads: ingest and score, batch ingest, score without storing, read a lead and its score."""
+"""/v1/leads: ingest and score, batch ingest, score without storing, read a lead, its score and its score history."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, leads
 from aiqleads.api.responses import json_response
-from aiqleads.api.schemas import BatchResult, LeadBatch, StoredLead
+from aiqleads.api.schemas import BatchResult, LeadBatch, ScoreHistoryMeta, ScoreHistoryPage, StoredLead
+from aiqleads.leads.history import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from aiqleads.leads.service import MAX_BATCH, LeadService
 from aiqleads.models import Lead, Score
 
@@ -41,15 +43,29 @@ def score_lead(lead: Lead, who: CallerDep, service: LeadsDep) -> Score:
 @router.get("/v1/leads/<lead_id>", summary="A stored lead with its current score and outcomes")
 def get_lead(lead_id: str, who: CallerDep, service: LeadsDep) -> StoredLead:
     record: Any = service.get(who.tenant_id, lead_id)
-    return StoredLead(
-        lead=record.lead,
-        score=record.score,
-        conversions=record.conversions,
-        stored_at=record.stored_at,
-        scored_at=record.scored_at,
-    )
+    return StoredLead.of(record, service.clock())
 
 
 @router.get("/v1/leads/<lead_id>/score", summary="The current score of a stored lead")
 def get_lead_score(lead_id: str, who: CallerDep, service: LeadsDep) -> Score:
     return service.current_score(who.tenant_id, lead_id)
+
+
+@router.get(
+    "/v1/leads/<lead_id>/score/history",
+    summary="Every written score of a stored lead (time, cause, model version, the score's fields), newest first",
+)
+def get_lead_score_history(
+    lead_id: str,
+    who: CallerDep,
+    service: LeadsDep,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_MAX_LIMIT, description="page size")] = HISTORY_DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="meta.next_cursor of the previous page; omit for page 1")
+    ] = None,
+) -> ScoreHistoryPage:
+    entries, _, next_cursor = service.history(who.tenant_id, lead_id, limit, cursor or None)
+    meta = ScoreHistoryMeta(
+        lead_id=lead_id, count=len(entries), limit=limit, has_more=next_cursor is not None, next_cursor=next_cursor
+    )
+    return ScoreHistoryPage(data=entries, meta=meta)

@@ -12,11 +12,13 @@ import pyarrow as pa
 import pytest
 
 from aiqleads.composition import default_scorer
-from aiqleads.models import Score
+from aiqleads.leads import trend
+from aiqleads.leads.history import HistoryStamp
+from aiqleads.models import Score, ScoreCause
 from aiqleads.scoring.batch import ScoredBatch, score_table
 from aiqleads.scoring.scorer import Scorer, reason
 from aiqleads.storage.codec import encode_item, encode_value
-from aiqleads.storage.lead_items import _number, put_requests, score_requests
+from aiqleads.storage.lead_items import BatchHistory, _number, put_requests, score_requests
 from aiqleads.storage.leads import LeadRepository
 from aiqleads.validation.flat import LEAD_COLUMNS, lead_from_flat
 from aiqleads_offline.generate import generate_table
@@ -40,9 +42,13 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "datetime", _Frozen)
 
 
-def per_lead_items(tenant_id: str, scored: ScoredBatch, scorer: Scorer) -> list[dict[str, Any]]:
-    """The bulk function's items as it built them before they came from columns (one Lead and Score per row)."""
-    repository = LeadRepository("LeadsTable")
+def per_lead_items(
+    tenant_id: str, scored: ScoredBatch, scorer: Scorer, history: BatchHistory | None = None
+) -> list[dict[str, Any]]:
+    """The bulk function's items as it built them before they came from columns (one Lead and Score per row);
+    with `history`, each score item has its trend points and is followed by its history item, as
+    `LeadRepository.create` writes them."""
+    repository = LeadRepository("LeadsTable", history_retention_days=history.retention_days if history else 180)
     validated = scored.validated
     matrix = scorer.columnar_features.matrix(validated.typed, validated.size)[validated.valid]
     rows = scored.table.select([c for c in LEAD_COLUMNS if c in scored.table.column_names]).to_pylist()
@@ -62,10 +68,12 @@ def per_lead_items(tenant_id: str, scored: ScoredBatch, scorer: Scorer) -> list[
                 "model_version": scorer.model_version,
             }
         )
-        for item in (
-            repository.lead_item(tenant_id, lead),
-            repository.score_item(tenant_id, lead.property.market, score, lead),
-        ):
+        recent = None if history is None else trend.extend([], history.stamp.at, score.score)
+        built = [repository.lead_item(tenant_id, lead), repository.score_item(tenant_id, lead.property.market, score,
+                                                                              lead, recent)]  # fmt: skip
+        if history is not None:
+            built.append(repository.history_item(tenant_id, score, history.stamp))
+        for item in built:
             items[(item["pk"], item["sk"])] = item
     return [encode_item(item) for item in items.values()]
 
@@ -94,8 +102,12 @@ def _rows() -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.mark.parametrize("batch_rows", [600, 97])
-def test_items_from_columns_are_the_per_lead_items(batch_rows: int) -> None:
+UPLOADED = datetime(2026, 1, 2, 3, 0, 0, 250000, tzinfo=UTC)
+HISTORY = BatchHistory(HistoryStamp(UPLOADED, ScoreCause.INGEST, "job-1"), retention_days=30)
+
+
+@pytest.mark.parametrize(("batch_rows", "history"), [(600, None), (97, None), (600, HISTORY), (97, HISTORY)])
+def test_items_from_columns_are_the_per_lead_items(batch_rows: int, history: BatchHistory | None) -> None:
     scorer = default_scorer()
     rows = _rows()
     compared = invalid = 0
@@ -105,14 +117,47 @@ def test_items_from_columns_are_the_per_lead_items(batch_rows: int) -> None:
         )
         scored = score_table(scorer, batch, start + 1)
         invalid += scored.rows - scored.scored
-        expected = per_lead_items("acme", scored, scorer)
-        built = [json.loads(request)["PutRequest"]["Item"] for request in put_requests("acme", scored)]
+        expected = per_lead_items("acme", scored, scorer, history)
+        requests = put_requests("acme", scored, history=history)
+        built = [json.loads(request)["PutRequest"]["Item"] for request in requests]
         assert len(built) == len(expected)
         for ours, theirs in zip(built, expected, strict=True):
             assert ours == theirs, {k: (ours.get(k), theirs.get(k)) for k in theirs if ours.get(k) != theirs.get(k)}
         compared += len(expected)
+        if history is not None:
+            histories = [item for item in built if item["sk"]["S"].startswith("history#")]
+            assert len(histories) == len(built) // 3
+            assert histories[0]["expires_at"] == {"N": str(int(UPLOADED.timestamp()) + 30 * 86400)}
+            assert histories[0]["at"] == {"S": "2026-01-02T03:00:00.250000Z"}
+            assert not any(name.startswith("gsi") for item in histories for name in item)
+            from aiqleads.storage.batch import write_chunks
+
+            for chunk in write_chunks(requests):  # a row's items are never split between two calls
+                pks = [json.loads(r)["PutRequest"]["Item"]["pk"]["S"] for r in chunk]
+                assert len(pks) <= 25 and pks.count(pks[-1]) == 3 and pks.count(pks[0]) == 3
     assert compared > 1000
     assert invalid > 20
+
+
+def test_rescored_items_carry_their_history_item_and_extended_trend_points() -> None:
+    scorer = default_scorer()
+    rows = [row for row in _rows()[:120] if row["id"] != _rows()[20]["id"]]
+    batch = pa.Table.from_pylist(rows).cast(pa.schema([(name, pa.string()) for name in rows[0]]))
+    scored = score_table(scorer, batch)
+    history = BatchHistory(HistoryStamp(NOW, ScoreCause.RESCORING, "rescore-1"))
+    old = [[("2025-12-20T00:00:00Z", 40), ("2025-12-30T00:00:00Z", 45)] for _ in range(scored.scored)]
+    built = [json.loads(r)["PutRequest"]["Item"] for r in score_requests("acme", scored, history=history, recent=old)]
+    scores, histories = built[0::2], built[1::2]
+    assert [i["sk"]["S"] for i in scores] == ["score"] * scored.scored
+    for item, entry, new in zip(scores, histories, scored.scores.score.tolist(), strict=True):
+        assert entry["pk"] == item["pk"] and entry["cause"] == {"S": "rescoring"}
+        assert entry["score"] == item["score"] and entry["probability"] == item["probability"]
+        assert set(entry) == {"pk", "sk", "tenant_id", "lead_id", "at", "cause", "probability", "score", "grade",
+                              "model_version", "expires_at"}  # fmt: skip
+        assert trend.loads(item["recent_scores"]["S"]) == trend.extend(old[0], NOW, new)
+    # Redone (a crash, the page again): the same keys.
+    again = [json.loads(r)["PutRequest"]["Item"] for r in score_requests("acme", scored, history=history, recent=old)]
+    assert [i["sk"] for i in again[1::2]] == [i["sk"] for i in histories]
 
 
 def test_score_items_alone_are_the_bulk_ones_with_a_sale_mark_kept() -> None:

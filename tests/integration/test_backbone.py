@@ -156,6 +156,80 @@ def test_events_change_a_score_and_publish_it(
     assert current["score"] != before["score"]
 
 
+def _history(info: dict[str, Any], lead_id: str, limit: int, key: str = "default") -> list[dict[str, Any]]:
+    """Every page of a lead's score history, `limit` entries a page, in order."""
+    entries: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        status, _, page = api(info, "GET", f"/v1/leads/{lead_id}/score/history{query}", key=key)
+        assert status == 200, page
+        assert len(page["data"]) <= limit
+        entries += page["data"]
+        if not page["meta"]["has_more"]:
+            return entries
+        cursor = page["meta"]["next_cursor"]
+
+
+def test_every_score_a_lead_had_is_its_history_newest_first(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any]
+) -> None:
+    lead = {**LEAD, "id": "it-history-1", "timeline": "unknown", "description": None}
+    status, _, first = api(running_info, "POST", "/v1/leads", lead)
+    assert status == 201
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    actions = ["view", "click", "inquiry", "message", "schedule", "contact", "contact", "schedule"]
+    events = [{"lead_id": lead["id"], "actor": "buyer-pro-texas", "action": a, "timestamp": now} for a in actions]
+    assert api(running_info, "POST", "/v1/events", {"events": events})[0] == 202
+
+    # Done when the events function has taken every interaction off its queue (none waiting, none in flight).
+    sqs, queue = running_aws("sqs"), running_info["queues"]["EventsQueue"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]
+        if all(int(counts[name]) == 0 for name in names):
+            break
+        time.sleep(0.2)
+    assert all(int(counts[name]) == 0 for name in names), counts
+
+    history = _history(running_info, lead["id"], limit=2)
+    assert len(history) >= 2, history  # the ingest, then at least one re-score the events caused
+    assert [entry["cause"] for entry in history] == ["event"] * (len(history) - 1) + ["ingest"]
+    assert history[-1]["score"] == first["score"] and history[-1]["model_version"] == first["model_version"]
+    assert [entry["at"] for entry in history] == sorted((entry["at"] for entry in history), reverse=True)
+    assert set(history[0]) >= {"at", "cause", "model_version", "probability", "score", "grade"}
+    assert _history(running_info, lead["id"], limit=500) == history  # one page or many: the same entries
+    _, _, stored = api(running_info, "GET", f"/v1/leads/{lead['id']}")
+    assert stored["score"]["score"] == history[0]["score"]
+    assert stored["trend"]["delta"] == history[0]["score"] - first["score"]
+    assert stored["trend"]["direction"] in ("improving", "steady", "declining")
+
+    query = """query($after: String) { lead(leadId: "it-history-1") { trend { direction delta }
+      scoreHistory(first: 1, after: $after) { edges { node { at cause score grade modelVersion } }
+      pageInfo { hasNextPage endCursor } } } }"""
+    served: list[dict[str, Any]] = []
+    after = None
+    while True:
+        status, _, body = api(running_info, "POST", "/v1/graphql", {"query": query, "variables": {"after": after}})
+        assert status == 200 and "errors" not in body, body
+        connection = body["data"]["lead"]["scoreHistory"]
+        served += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert [(n["cause"].lower(), n["score"], n["grade"]) for n in served] == [
+        (e["cause"], e["score"], e["grade"]) for e in history
+    ]
+
+    other = running_info["other_tenant_api_key"]
+    status, _, body = api(running_info, "GET", f"/v1/leads/{lead['id']}/score/history", key=other)
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, _, body = api(running_info, "POST", "/v1/graphql", {"query": query, "variables": {"after": None}},
+                          key=other)  # fmt: skip
+    assert status == 200 and body["data"]["lead"] is None
+
+
 def test_bulk_upload_scores_every_good_row(
     running_info: dict[str, Any], running_aws: Callable[[str], Any], observer: str, tmp_path: Path
 ) -> None:
@@ -189,6 +263,10 @@ def test_bulk_upload_scores_every_good_row(
     later = [m for m in seen if completed(m)]
     assert len(later) == 1  # one bulk.completed
     assert api(running_info, "GET", f"/v1/leads/{rows[0]['id']}")[0] == 200  # stored for the tenant
+    status, _, history = api(running_info, "GET", f"/v1/leads/{rows[0]['id']}/score/history")
+    assert status == 200, history
+    (entry,) = history["data"]  # the upload's score, kept as the lead's first history entry
+    assert (entry["cause"], entry["score"], entry["grade"]) == ("ingest", int(rows[0]["score"]), rows[0]["grade"])
 
 
 def test_every_response_echoes_the_callers_request_id(running_info: dict[str, Any]) -> None:

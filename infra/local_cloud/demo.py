@@ -24,8 +24,20 @@ from typing import TYPE_CHECKING, Any
 from aiqleads.composition import default_scorer
 from aiqleads.features.behaviour import BEHAVIOUR_COLUMNS, SESSION_GAP, BehaviourTotals
 from aiqleads.features.market import market_signals
+from aiqleads.leads import trend
+from aiqleads.leads.history import HistoryStamp
 from aiqleads.markets.service import MarketSignalService
-from aiqleads.models import Action, Buyer, BuyerPreferences, Interaction, MarketSnapshot, Outcome, PropertyType, Tier
+from aiqleads.models import (
+    Action,
+    Buyer,
+    BuyerPreferences,
+    Interaction,
+    MarketSnapshot,
+    Outcome,
+    PropertyType,
+    ScoreCause,
+    Tier,
+)
 from aiqleads.registry.service import ModelRegistry
 from aiqleads.scoring.artifact import default_model_dir
 from aiqleads.storage.aggregates import log_item
@@ -194,7 +206,11 @@ def _seed_leads(cloud: LocalCloud, count: int, now: datetime, snapshots: dict[st
             signals.update(totals.signals(created, now, half_life_days=scorer.spec.half_life_days))
         score = scorer.score_lead(lead, signals)
         lead_items.append(repository.lead_item(DEMO_TENANT, lead))
-        lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score, lead))
+        # The score with its trend point and its history item (cause ingest), as LeadRepository.create writes them.
+        stamp = HistoryStamp(now, ScoreCause.INGEST, "demo")
+        recent = trend.extend([], now, score.score)
+        lead_items.append(repository.score_item(DEMO_TENANT, lead.property.market, score, lead, recent))
+        lead_items.append(repository.history_item(DEMO_TENANT, score, stamp))
         ids.append(lead.id)
     with ThreadPoolExecutor(1) as pool:  # the log on the side: moto takes most of the time, in its own process
         log = pool.submit(_write_fast, dynamodb, cloud.resources.ref("AggregatesTable"), aggregate_items)

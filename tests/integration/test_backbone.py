@@ -196,7 +196,8 @@ def test_every_score_a_lead_had_is_its_history_newest_first(
     history = _history(running_info, lead["id"], limit=2)
     assert len(history) >= 2, history  # the ingest, then at least one re-score the events caused
     assert [entry["cause"] for entry in history] == ["event"] * (len(history) - 1) + ["ingest"]
-    assert history[-1]["score"] == first["score"] and history[-1]["model_version"] == first["model_version"]
+    assert history[-1]["score"] == first["score"]
+    assert history[-1]["model_version"] == first["model_version"]
     assert [entry["at"] for entry in history] == sorted((entry["at"] for entry in history), reverse=True)
     assert set(history[0]) >= {"at", "cause", "model_version", "probability", "score", "grade"}
     assert _history(running_info, lead["id"], limit=500) == history  # one page or many: the same entries
@@ -212,7 +213,8 @@ def test_every_score_a_lead_had_is_its_history_newest_first(
     after = None
     while True:
         status, _, body = api(running_info, "POST", "/v1/graphql", {"query": query, "variables": {"after": after}})
-        assert status == 200 and "errors" not in body, body
+        assert status == 200, body
+        assert "errors" not in body, body
         connection = body["data"]["lead"]["scoreHistory"]
         served += [edge["node"] for edge in connection["edges"]]
         if not connection["pageInfo"]["hasNextPage"]:
@@ -227,7 +229,8 @@ def test_every_score_a_lead_had_is_its_history_newest_first(
     assert (status, body["error"]["code"]) == (404, "not_found")
     status, _, body = api(running_info, "POST", "/v1/graphql", {"query": query, "variables": {"after": None}},
                           key=other)  # fmt: skip
-    assert status == 200 and body["data"]["lead"] is None
+    assert status == 200
+    assert body["data"]["lead"] is None
 
 
 def test_bulk_upload_scores_every_good_row(

@@ -134,7 +134,9 @@ def test_items_from_columns_are_the_per_lead_items(batch_rows: int, history: Bat
 
             for chunk in write_chunks(requests):  # a row's items are never split between two calls
                 pks = [json.loads(r)["PutRequest"]["Item"]["pk"]["S"] for r in chunk]
-                assert len(pks) <= 25 and pks.count(pks[-1]) == 3 and pks.count(pks[0]) == 3
+                assert len(pks) <= 25
+                assert pks.count(pks[-1]) == 3
+                assert pks.count(pks[0]) == 3
     assert compared > 1000
     assert invalid > 20
 
@@ -150,8 +152,10 @@ def test_rescored_items_carry_their_history_item_and_extended_trend_points() -> 
     scores, histories = built[0::2], built[1::2]
     assert [i["sk"]["S"] for i in scores] == ["score"] * scored.scored
     for item, entry, new in zip(scores, histories, scored.scores.score.tolist(), strict=True):
-        assert entry["pk"] == item["pk"] and entry["cause"] == {"S": "rescoring"}
-        assert entry["score"] == item["score"] and entry["probability"] == item["probability"]
+        assert entry["pk"] == item["pk"]
+        assert entry["cause"] == {"S": "rescoring"}
+        assert entry["score"] == item["score"]
+        assert entry["probability"] == item["probability"]
         assert set(entry) == {"pk", "sk", "tenant_id", "lead_id", "at", "cause", "probability", "score", "grade",
                               "model_version", "expires_at"}  # fmt: skip
         assert trend.loads(item["recent_scores"]["S"]) == trend.extend(old[0], NOW, new)

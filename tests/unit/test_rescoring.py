@@ -113,7 +113,9 @@ class Writer:
         self.written += [item for item in items if item["sk"]["S"] == "score"]
         self.history += [item for item in items if item["sk"]["S"].startswith("history#")]
         # A score item and its history item go in the same call.
-        assert [i["pk"] for i in items if i["sk"]["S"] == "score"] == [i["pk"] for i in items if i["sk"]["S"] != "score"]
+        assert [i["pk"] for i in items if i["sk"]["S"] == "score"] == [
+            i["pk"] for i in items if i["sk"]["S"] != "score"
+        ]
         return len(requests)
 
 

@@ -3,6 +3,7 @@ lead service, and the REST route and GraphQL field over in-memory stores."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from aiqleads.api import context
 from aiqleads.api.app import app
 from aiqleads.leads import trend
-from aiqleads.leads.history import HistoryStamp, decode_cursor, encode_cursor
+from aiqleads.leads.history import HistoryStamp, InvalidHistoryCursor, decode_cursor, encode_cursor
 from aiqleads.leads.service import LeadService
 from aiqleads.models import Action, Grade, Interaction, Score, ScoreCause, ScoreHistoryEntry, TrendDirection
 from aiqleads.storage.codec import encode_item
@@ -37,7 +38,9 @@ def at(days_ago: float) -> str:
 
 
 def score(value: int = 40, lead_id: str = "h-1") -> Score:
-    return Score(lead_id=lead_id, probability=value / 100, score=value, grade=Grade.C, reasons=[], model_version="1.0.0")
+    return Score(
+        lead_id=lead_id, probability=value / 100, score=value, grade=Grade.C, reasons=[], model_version="1.0.0"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the trend rule
@@ -63,13 +66,15 @@ def test_the_trend_compares_with_the_score_in_force_seven_days_ago() -> None:
 )
 def test_trend_directions(points: list[trend.Point], direction: TrendDirection, delta: int) -> None:
     found = trend.trend(points, NOW)
-    assert found is not None and (found.direction, found.delta) == (direction, delta)
+    assert found is not None
+    assert (found.direction, found.delta) == (direction, delta)
 
 
 def test_no_points_no_trend_and_the_current_score_wins() -> None:
     assert trend.trend([], NOW) is None
     found = trend.trend([(at(9), 50)], NOW, current=70)
-    assert found is not None and (found.direction, found.delta) == (TrendDirection.IMPROVING, 20)
+    assert found is not None
+    assert (found.direction, found.delta) == (TrendDirection.IMPROVING, 20)
     assert trend.insight(trend.trend([(at(9), 50), (at(1), 40)], NOW)) == "Score declining: -10 in 7 days"
 
 
@@ -79,8 +84,10 @@ def test_extend_keeps_the_window_and_its_baseline_only() -> None:
     assert trend.extend([(at(2), 40)], NOW, 40) == [(at(2), 40)]  # an unchanged score adds no point
     many = [(trend.stamp(NOW - timedelta(hours=h)), h) for h in range(100, 0, -1)]
     kept = trend.extend(many, NOW, 0)
-    assert len(kept) == trend.MAX_POINTS and kept[-1] == (trend.stamp(NOW), 0)
-    assert trend.loads(trend.dumps(kept)) == kept and trend.loads(None) == []
+    assert len(kept) == trend.MAX_POINTS
+    assert kept[-1] == (trend.stamp(NOW), 0)
+    assert trend.loads(trend.dumps(kept)) == kept
+    assert trend.loads(None) == []
 
 
 # ------------------------------------------------------------------------------------------------ the item
@@ -91,7 +98,8 @@ def test_a_history_item_keeps_the_score_but_its_reasons_and_no_index_attribute()
     assert item["sk"].startswith("history#2026-11-26T12:00:00.000000Z#")
     assert item["expires_at"] == int(NOW.timestamp()) + 30 * 86400
     assert (item["cause"], item["score"], item["probability"], item["grade"]) == ("event", 42, 0.42, "C")
-    assert "reasons" not in item and not [name for name in item if name.startswith("gsi")]
+    assert "reasons" not in item
+    assert not [name for name in item if name.startswith("gsi")]
     assert history_item("t1", score(42), stamp, 30) == item  # retried: the same item
     assert history_item("t1", score(42), HistoryStamp(NOW, ScoreCause.EVENT, "evt-2"), 30)["sk"] != item["sk"]
     ingest = HistoryStamp(NOW, ScoreCause.INGEST)  # no id: the score's content keys it
@@ -122,11 +130,13 @@ def test_create_and_put_score_write_the_history_item_in_the_same_transaction() -
     repository.put_score("t1", "las-vegas", score(47), HistoryStamp(NOW, ScoreCause.EVENT, "e1"), [(at(1), 40)])
     created, updated = client.calls
     puts = [item["Put"]["Item"] for item in created["TransactItems"]]
-    assert [p["sk"]["S"] for p in puts][:2] == ["lead", "score"] and puts[2]["sk"]["S"].startswith("history#")
+    assert [p["sk"]["S"] for p in puts][:2] == ["lead", "score"]
+    assert puts[2]["sk"]["S"].startswith("history#")
     assert puts[1]["recent_scores"] == {"S": trend.dumps([(trend.stamp(NOW), 40)])}
     update, put = updated["TransactItems"]
     assert update["Update"]["Key"] == encode_item({"pk": "t1#h-1", "sk": "score"})
-    assert put["Put"]["Item"]["cause"] == {"S": "event"} and put["Put"]["Item"]["score"] == {"N": "47"}
+    assert put["Put"]["Item"]["cause"] == {"S": "event"}
+    assert put["Put"]["Item"]["score"] == {"N": "47"}
     points = update["Update"]["ExpressionAttributeValues"]
     assert {"S": trend.dumps([(at(1), 40), (trend.stamp(NOW), 47)])} in points.values()
 
@@ -135,9 +145,9 @@ def test_cursors_belong_to_one_lead() -> None:
     cursor = encode_cursor("h-1", "history#2026-11-26T12:00:00.000000Z#abc")
     assert decode_cursor(cursor, "h-1") == "history#2026-11-26T12:00:00.000000Z#abc"
     for bad, lead in ((cursor, "h-2"), ("not-a-cursor", "h-1"), (encode_cursor("h-1", "score"), "h-1")):
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(InvalidHistoryCursor) as raised:
             decode_cursor(bad, lead)
-        assert getattr(raised.value, "code", None) == "invalid_cursor"
+        assert raised.value.code == "invalid_cursor"
 
 
 # ------------------------------------------------------------------------------------------------ the service, the API
@@ -163,7 +173,7 @@ def test_ingest_then_events_are_served_newest_first_in_pages(service: LeadServic
     for index, action in enumerate([Action.CONTACT, Action.SCHEDULE, Action.MESSAGE, Action.CONTACT] * 2):
         _interact(service, action, f"evt-{index}")
         scores.append(service.leads.get("t1", "h-1").score.score)
-    written = [scores[0]] + [b for a, b in zip(scores, scores[1:], strict=False) if a != b]
+    written = [scores[0]] + [b for a, b in itertools.pairwise(scores) if a != b]
     assert len(written) >= 2  # contacts lift the score
 
     status, _, page = call("GET", "/v1/leads/h-1/score/history", query={"limit": "1"})
@@ -206,7 +216,8 @@ def test_graphql_serves_the_history_as_a_connection_and_the_trend(service: LeadS
     causes, after = [], None
     while True:
         status, _, body = call("POST", "/v1/graphql", {"query": query, "variables": {"after": after}})
-        assert status == 200 and "errors" not in body, body
+        assert status == 200, body
+        assert "errors" not in body, body
         record = body["data"]["lead"]
         assert record["trend"]["direction"] in ("IMPROVING", "STEADY", "DECLINING")
         connection = record["scoreHistory"]
@@ -214,7 +225,9 @@ def test_graphql_serves_the_history_as_a_connection_and_the_trend(service: LeadS
         if not connection["pageInfo"]["hasNextPage"]:
             break
         after = connection["pageInfo"]["endCursor"]
-    assert causes[-1] == "INGEST" and len(causes) >= 2 and set(causes[:-1]) == {"EVENT"}
+    assert causes[-1] == "INGEST"
+    assert len(causes) >= 2
+    assert set(causes[:-1]) == {"EVENT"}
 
 
 # ------------------------------------------------------------------------------------------------ recommendations

@@ -36,8 +36,9 @@ def test_every_call_was_metered_and_belongs_to_one_function(result: dict[str, An
 
 def test_api_path_counts_what_the_repositories_write(result: dict[str, Any]) -> None:
     api = result["phases"]["api"]
-    # POST /v1/leads: one transaction of the lead and its score item per lead; no other LeadsTable write
-    assert _writes(api, "ApiFunction", "Leads") == 2 * LEADS
+    # POST /v1/leads: one transaction of the lead, its score item and the score's history item per lead; no other
+    # LeadsTable write
+    assert _writes(api, "ApiFunction", "Leads") == 3 * LEADS
     assert _sum(api, "ApiFunction", "dynamodb", "calls:TransactWriteItems") == LEADS
     # the events function, storage/aggregates.py: a lead's first interaction starts a session (one conditional
     # update); each later one, within the session, first fails that condition and then updates (two writes,
@@ -47,13 +48,13 @@ def test_api_path_counts_what_the_repositories_write(result: dict[str, Any]) -> 
     assert _sum(api, "ApiFunction", "sns", "calls:Publish") == LEADS
     assert api.count("ApiFunction") == LEADS * (1 + EVENTS)
     # transactional writes cost double: at least 2 units per item
-    assert _sum(api, "ApiFunction", "dynamodb", "write_units") >= 2 * 2 * LEADS
+    assert _sum(api, "ApiFunction", "dynamodb", "write_units") >= 2 * 3 * LEADS
 
 
 def test_bulk_path_writes_each_stored_item_once(result: dict[str, Any]) -> None:
     bulk = result["phases"]["bulk"]
     stored_items = result["storage"]["bulk_items_per_row"] * BULK_ROWS
-    assert stored_items > BULK_ROWS  # a lead and a score item per valid row
+    assert stored_items > 2 * BULK_ROWS  # a lead, a score and a history item per valid row
     assert _writes(bulk, "BulkScoreFunction", "Leads") == pytest.approx(stored_items)
     assert bulk.count("BulkScoreFunction") >= 1
     assert _sum(bulk, "client", "s3", "put_requests") == 1  # the client's upload

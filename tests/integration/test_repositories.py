@@ -193,3 +193,60 @@ def test_put_requests_as_json_are_written_and_unprocessed_ones_retried(
     for item in [*items, {"pk": {"S": "tenant-j#plain"}, "sk": {"S": "lead"}}]:
         stored = dynamodb.get_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})["Item"]
         assert stored == item
+
+
+def test_score_history_items_sit_beside_the_score_and_readers_skip_them(
+    aws: Callable[[str], Any], local_info: dict[str, Any]
+) -> None:
+    from aiqleads.leads.history import HistoryStamp
+    from aiqleads.models import Conversion, ScoreCause
+
+    dynamodb = aws("dynamodb")
+    table = local_info["tables"]["LeadsTable"]
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    leads = LeadRepository(table, dynamodb, history_retention_days=30, clock=lambda: start)
+    lead = LEAD.model_copy(update={"id": "hist-1"})
+    leads.create("tenant-h", lead, _score("hist-1", 20))
+    leads.put_conversion("tenant-h", Conversion(lead_id="hist-1", outcome="converted", at=start))
+    record = leads.get("tenant-h", "hist-1")
+    assert record is not None
+    for step in range(1, 8):
+        stamp = HistoryStamp(start + timedelta(days=step), ScoreCause.EVENT, f"evt-{step}")
+        leads.put_score("tenant-h", "austin", _score("hist-1", 20 + 3 * step), stamp, record.recent_scores)
+        if step == 7:  # the same event again (a redelivery): the same item, no second entry
+            leads.put_score("tenant-h", "austin", _score("hist-1", 41), stamp, record.recent_scores)
+        record = leads.get("tenant-h", "hist-1", conversions=False)
+        assert record is not None
+        assert record.conversions == []
+
+    # The lead's readers see neither the history nor its volume; the conversion is still read.
+    full = leads.get("tenant-h", "hist-1")
+    assert full is not None
+    assert full.score is not None
+    assert full.score.score == 41
+    assert [c.outcome.value for c in full.conversions] == ["converted"]
+    trend = full.trend(start + timedelta(days=7))
+    assert trend is not None
+    assert (trend.direction.value, trend.delta) == ("improving", 21)  # 41 against the ingest's 20
+    assert full.recent_scores[0][0] == "2026-11-20T10:00:00Z"  # the baseline, kept
+    page, _ = leads.recent("tenant-h", 10)
+    assert [r.lead.id for r, _ in page] == ["hist-1"]  # TenantIndex: one lead, no history item
+
+    # The history, newest first, in pages; each item expires with the retention.
+    pages, after, seen = 0, None, []
+    while True:
+        found = leads.history("tenant-h", "hist-1", 3, after)
+        assert found is not None
+        entries, after = found
+        seen += entries
+        pages += 1
+        if after is None:
+            break
+    assert pages == 3
+    assert [entry.cause.value for _, entry in seen] == ["event"] * 7 + ["ingest"]
+    assert [entry.score for _, entry in seen] == [41, 38, 35, 32, 29, 26, 23, 20]
+    raw = dynamodb.get_item(TableName=table, Key={"pk": {"S": "tenant-h#hist-1"}, "sk": {"S": seen[0][0]}})["Item"]
+    assert int(raw["expires_at"]["N"]) == int((start + timedelta(days=7 + 30)).timestamp())
+    assert not [name for name in raw if name.startswith("gsi")]
+    assert leads.history("tenant-x", "hist-1", 3) is None  # another tenant: no such lead
+    assert leads.history("tenant-h", "nope", 3) is None

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -41,7 +41,16 @@ from aiqleads.errors import Conflict
 from aiqleads.iam import Access, access
 from aiqleads.leads import trend
 from aiqleads.leads.history import HistoryStamp
-from aiqleads.models import HISTORY_EXCLUDED_FIELDS, Conversion, Lead, Score, ScoreCause, ScoreHistoryEntry, Via
+from aiqleads.models import (
+    HISTORY_EXCLUDED_FIELDS,
+    Conversion,
+    Lead,
+    Score,
+    ScoreCause,
+    ScoreHistoryEntry,
+    ScoreTrend,
+    Via,
+)
 
 # The domain's (models.py), named here too for the readers of outcomes, which get them from this module.
 from aiqleads.models import LeadOutcome as LeadOutcome
@@ -167,7 +176,7 @@ class LeadRecord:
     scored_at: str | None = None
     recent_scores: tuple[trend.Point, ...] = ()  # the score item's points for the trend (leads/trend.py)
 
-    def trend(self, now: datetime) -> Any:
+    def trend(self, now: datetime) -> ScoreTrend | None:
         """The score's trend at `now` (None without a score or points)."""
         return None if self.score is None else trend.trend(self.recent_scores, now, self.score.score)
 
@@ -261,7 +270,7 @@ class LeadRepository(LeadHistoryReader):
         dynamodb: Any | None = None,
         *,
         history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS,
-        clock: Any = None,
+        clock: Callable[[], datetime] | None = None,
     ):
         super().__init__(table_name, dynamodb)
         self.history_retention_days = history_retention_days

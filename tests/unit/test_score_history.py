@@ -76,6 +76,8 @@ def test_no_points_no_trend_and_the_current_score_wins() -> None:
     assert found is not None
     assert (found.direction, found.delta) == (TrendDirection.IMPROVING, 20)
     assert trend.insight(trend.trend([(at(9), 50), (at(1), 40)], NOW)) == "Score declining: -10 in 7 days"
+    assert trend.insight(trend.trend([(at(9), 50), (at(1), 53)], NOW)) == "Score steady over 7 days (+3)"
+    assert trend.insight(trend.trend([(at(1), 50)], NOW)) == "Score steady over 7 days"
 
 
 def test_extend_keeps_the_window_and_its_baseline_only() -> None:

@@ -88,5 +88,6 @@ def insight(found: ScoreTrend | None) -> str | None:
     if found is None:
         return None
     if found.direction is TrendDirection.STEADY:
-        return f"Score steady over {found.window_days} days ({found.delta:+d})"
+        moved = f" ({found.delta:+d})" if found.delta else ""
+        return f"Score steady over {found.window_days} days{moved}"
     return f"Score {found.direction.value}: {found.delta:+d} in {found.window_days} days"

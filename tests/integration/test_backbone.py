@@ -199,7 +199,9 @@ def test_every_score_a_lead_had_is_its_history_newest_first(
     assert history[-1]["score"] == first["score"]
     assert history[-1]["model_version"] == first["model_version"]
     assert [entry["at"] for entry in history] == sorted((entry["at"] for entry in history), reverse=True)
-    assert set(history[0]) >= {"at", "cause", "model_version", "probability", "score", "grade"}
+    assert set(history[0]) >= {"at", "cause", "model_version", "probability", "score", "grade", "fit", "engagement",
+                               "matrix_grade"}  # fmt: skip
+    assert history[0]["matrix_grade"] is not None
     assert _history(running_info, lead["id"], limit=500) == history  # one page or many: the same entries
     _, _, stored = api(running_info, "GET", f"/v1/leads/{lead['id']}")
     assert stored["score"]["score"] == history[0]["score"]

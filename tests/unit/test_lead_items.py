@@ -14,7 +14,7 @@ import pytest
 from aiqleads.composition import default_scorer
 from aiqleads.leads import trend
 from aiqleads.leads.history import HistoryStamp
-from aiqleads.models import Score, ScoreCause
+from aiqleads.models import Score, ScoreCause, ScoreHistoryEntry
 from aiqleads.scoring.batch import ScoredBatch, score_table
 from aiqleads.scoring.scorer import Scorer, reason
 from aiqleads.storage.codec import encode_item, encode_value
@@ -156,8 +156,11 @@ def test_rescored_items_carry_their_history_item_and_extended_trend_points() -> 
         assert entry["cause"] == {"S": "rescoring"}
         assert entry["score"] == item["score"]
         assert entry["probability"] == item["probability"]
-        assert set(entry) == {"pk", "sk", "tenant_id", "lead_id", "at", "cause", "probability", "score", "grade",
-                              "model_version", "expires_at"}  # fmt: skip
+        # Every field a history entry has (fit, engagement and the matrix grade with them), as the score item has it.
+        kept = set(ScoreHistoryEntry.model_fields) - {"at", "cause"}
+        assert set(entry) == {"pk", "sk", "tenant_id", "lead_id", "at", "cause", "expires_at"} | kept
+        assert {name: entry[name] for name in kept} == {name: item[name] for name in kept}
+        assert {"fit", "engagement", "matrix_grade"} <= kept
         assert trend.loads(item["recent_scores"]["S"]) == trend.extend(old[0], NOW, new)
     # Redone (a crash, the page again): the same keys.
     again = [json.loads(r)["PutRequest"]["Item"] for r in score_requests("acme", scored, history=history, recent=old)]

@@ -108,7 +108,7 @@ def test_a_history_item_keeps_the_score_but_its_reasons_and_no_index_attribute()
     assert history_item("t1", score(42), ingest)["sk"] != history_item("t1", score(43), ingest)["sk"]
     entry = history_entry(item)
     assert isinstance(entry, ScoreHistoryEntry)
-    assert entry.model_dump(mode="json") == {"at": "2026-11-26T12:00:00Z", "cause": "event", "probability": 0.42,
+    assert entry.model_dump(mode="json", exclude_none=True) == {"at": "2026-11-26T12:00:00Z", "cause": "event", "probability": 0.42,
                                              "score": 42, "grade": "C", "model_version": "1.0.0"}  # fmt: skip
 
 
@@ -189,7 +189,9 @@ def test_ingest_then_events_are_served_newest_first_in_pages(service: LeadServic
     assert pages == len(seen) >= 2
     assert [entry["cause"] for entry in seen] == ["event"] * (len(seen) - 1) + ["ingest"]
     assert seen[-1]["score"] == created["score"]
-    assert set(seen[0]) == {"at", "cause", "probability", "score", "grade", "model_version"}
+    assert set(seen[0]) == set(ScoreHistoryEntry.model_fields)  # fit, engagement, matrix grade: a score's fields
+    assert {"fit", "engagement", "matrix_grade"} <= set(seen[0])
+    assert seen[0]["matrix_grade"] == service.leads.get("t1", "h-1").score.matrix_grade
     assert [entry["at"] for entry in seen] == sorted((entry["at"] for entry in seen), reverse=True)
 
     # The lead carries its trend.

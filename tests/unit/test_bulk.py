@@ -91,6 +91,7 @@ def test_settings_from_environment() -> None:
         "MODELS_TABLE": "models",
         "MODELS_BUCKET": "models-bucket",
         "AGGREGATES_TABLE": "a",
+        "TENANTS_TABLE": "tenants",
     }
     settings = BulkSettings.from_env({**resources, "BULK_TIME_MARGIN_SECONDS": "5", "BULK_BATCH_ROWS": "100"})
     assert (settings.time_margin_s, settings.batch_rows) == (5.0, 100)

@@ -9,7 +9,8 @@ numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds th
                          api_webhooks()
     events               events_leads(), events_idempotency()
     notify               notifier()
-    bulk_score           bulk_scorer(), bulk_market_imports(), bulk_rescorer()
+    bulk_score           bulk_scorer(), bulk_market_imports(), bulk_rescorer(), bulk_rescore_schedule(),
+                         bulk_tenants()
 
 Every function that scores holds a `ModelResolver` (api_scoring, events_scoring, bulk_scoring): tenant -> the
 model its production alias names, re-read at most every MODEL_ALIAS_TTL_SECONDS.
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from aiqleads.registry.serving import ModelResolver
     from aiqleads.rescoring.jobs import RescoreJobs
     from aiqleads.rescoring.runner import Rescorer
+    from aiqleads.rescoring.schedule import ScheduledRescores
     from aiqleads.scoring.scorer import Scorer
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
@@ -332,6 +334,31 @@ def bulk_rescorer() -> Rescorer:
     )
 
 
+@per_process
+def bulk_rescore_schedule() -> ScheduledRescores:
+    """The scheduled rescoring's fan-out: one `rescore` job per tenant (cause `rescoring`), run by bulk_rescorer."""
+    from aiqleads.rescoring.schedule import ScheduledRescores
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.messaging import QueueSender
+    from aiqleads.storage.open_leads import OpenLeadReader
+
+    settings = BulkSettings.current()
+    return ScheduledRescores(
+        jobs=JobRepository(settings.jobs_table),
+        queue=QueueSender(settings.bulk_queue_url),
+        leads=OpenLeadReader(settings.leads_table),
+        models=bulk_scoring(),
+        window_days=settings.label_window_days,
+    )
+
+
+@per_process
+def bulk_tenants() -> TenantDirectory:
+    from aiqleads.storage.tenants import TenantDirectory
+
+    return TenantDirectory(BulkSettings.current().tenants_table)
+
+
 # ------------------------------------------------------------------------------------------------ recommendations_job
 class _NoJobQueue:
     """The recommendations_job function runs queued jobs; only the API queues them."""
@@ -523,7 +550,7 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
     ),
     "events": (events_leads, events_idempotency),
     "notify": (notifier,),
-    "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer),
+    "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer, bulk_rescore_schedule, bulk_tenants),
     "recommendations_job": (recommendations_job_runner,),
     "training": (training_runner, training_tenants),
 }

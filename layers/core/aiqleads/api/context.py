@@ -20,6 +20,7 @@ from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.registry.service import ModelRegistry
 from aiqleads.rescoring import jobs as rescore_jobs
+from aiqleads.rescoring import schedule as rescore_schedule
 from aiqleads.training import jobs as training_job
 from aiqleads.training.jobs import TrainingJobs
 from aiqleads.webhooks.service import WebhookService
@@ -91,6 +92,7 @@ def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs
         recommendation_job.JOB_KIND: recommendation_job.job_view,
         market_imports.JOB_KIND: market_imports.job_view,
         rescore_jobs.JOB_KIND: rescore_jobs.job_view,
+        rescore_schedule.SCHEDULE_RECORD_KIND: rescore_schedule.not_a_job,  # bookkeeping: 404
         training_job.JOB_KIND: training_job.job_view,
     }
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)

@@ -1,6 +1,6 @@
 """A rescoring job: its record in JobsTable (kind `rescore`, leased like bulk jobs), how GET /v1/jobs/{id} shows
 it, and its submission when a tenant's production alias moves (`RescoreJobs.submit` is the registry's
-`ProductionChanged` port).
+`ProductionChanged` port). The schedule submits the same job with cause `rescoring` (`rescoring.schedule`).
 
 The message goes to BulkQueue delayed by the model alias TTL: by the time the job starts, every warm function
 has re-read the alias, so no lead is scored by the old version after the job has passed it.
@@ -39,7 +39,8 @@ class RescoreCheckpoint(BaseModel):
     after: dict[str, str] | None = None
     pages: int = 0
     examined: int = 0  # leads of the window read
-    rescored: int = 0
+    rescored: int = 0  # leads scored again (valid, no outcome)
+    written: int = 0  # score items written: every rescored lead after a promotion, the moved ones on a schedule
     decided: int = 0  # skipped: an outcome is recorded
     invalid: int = 0  # stored leads today's validation refuses: their score is left as it was
     grades_moved: int = 0
@@ -64,7 +65,9 @@ class RescoreJob(BaseModel):
     error: str | None = None
     superseded: bool = False  # production moved again before the end: the newer job finishes the work
     checkpoint: RescoreCheckpoint = Field(default_factory=RescoreCheckpoint)
-    # What the score history says wrote the scores: the rescoring after a promotion, or a scheduled one.
+    # What the score history says wrote the scores: the rescoring after a promotion (every open lead written, by
+    # the new version), or a scheduled one (the same version again, for inputs that change with time: only the
+    # leads whose grade moved are written and announced).
     cause: ScoreCause = ScoreCause.PROMOTION
     # When the job first started: its history items' time and, with the job id, their key (a redone page puts
     # the same items again).

@@ -15,6 +15,11 @@ scores again and announces nothing twice (its grades have already moved), though
 
 If production moves again before the job ends, the job stops (`superseded`): the newer promotion's job rescores
 every open lead anyway.
+
+The job's `cause` decides what is written. After a promotion (`promotion`) every rescored lead's score item is
+written: its model version changed. On the schedule (`rescoring`, `rescoring.schedule`: the same version again,
+so that inputs which change with time show) only the leads whose grade moved are written and announced; whether
+it moved is `grade_moved`'s decision, the one place that compares a stored score with a new one.
 """
 
 from __future__ import annotations
@@ -37,14 +42,14 @@ from aiqleads.features.market import market_signals
 from aiqleads.jobs.store import ReleasableJobStore
 from aiqleads.leads import trend
 from aiqleads.leads.history import HistoryStamp
-from aiqleads.models import MarketSnapshot
+from aiqleads.models import MarketSnapshot, ScoreCause
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import EventSink, MessageQueue
 from aiqleads.registry.records import AliasTarget
 from aiqleads.rescoring.columns import lead_table
 from aiqleads.rescoring.jobs import JOB_TTL_SECONDS, RescoreJob, rescore_message
 from aiqleads.scoring.batch import ScoredBatch, score_table
-from aiqleads.scoring.scorer import Scorer
+from aiqleads.scoring.scorer import BatchScores, Scorer
 from aiqleads.storage.batch import write_slices
 from aiqleads.storage.lead_items import BatchHistory, score_requests
 
@@ -56,6 +61,21 @@ logger = Logger(child=True)
 RemainingMillis = Callable[[], int]
 RESCORE_EVENT_CAP = 100  # lead.score_changed per run, at most: a promotion must not flood subscribers
 PAGE_ROWS = 500
+
+
+def grade_moved(previous: StoredLead, current: BatchScores, row: int) -> bool:
+    """Whether the new score of a lead (row `row` of a scored batch) moved its grade from the stored score's: what
+    a rescoring announces, and all that a scheduled one writes. A lead never scored has moved."""
+    return previous.grade != str(current.grade[row])
+
+
+def _rows(requests: list[str], leads: int, rows: Sequence[int]) -> list[str]:
+    """The put requests of some leads: a batch's requests are each lead's items in lead order, the same number
+    per lead (its score item and its history item)."""
+    per, extra = divmod(len(requests), leads) if leads else (0, 0)
+    if extra:
+        raise ValueError(f"{len(requests)} put requests for {leads} leads: not the same number for each lead")
+    return [request for row in rows for request in requests[row * per : (row + 1) * per]]
 
 
 class OpenLeads(Protocol):
@@ -203,17 +223,22 @@ class Rescorer:
         cp.invalid += len(leads) - len(valid)
         if not valid:
             return
-        sold = pa.array([lead.sold_exclusive_at for lead in valid], type=pa.string())
-        # Each score item with its history item (the job's cause, dated by its start and keyed by its id) and its
-        # trend points: the old item's, extended.
-        stamp = HistoryStamp(job.started_at or now, job.cause, job.job_id)
-        history = BatchHistory(stamp, self.options.history_retention_days)
-        recent = [trend.loads(lead.recent_scores) for lead in valid]
-        self._write(score_requests(tenant, scored, now, sold_exclusive_at=sold, history=history, recent=recent))
         cp.rescored += len(valid)
-        previous = np.array([lead.grade or "" for lead in valid])
-        moved = np.flatnonzero(previous != scored.scores.grade)
+        moved = np.array([row for row, lead in enumerate(valid) if grade_moved(lead, scored.scores, row)], dtype=int)
         cp.grades_moved += len(moved)
+        promotion = job.cause == ScoreCause.PROMOTION
+        if promotion or len(moved):
+            sold = pa.array([lead.sold_exclusive_at for lead in valid], type=pa.string())
+            # Each score item with its history item (the job's cause, dated by its start and keyed by its id) and
+            # its trend points: the old item's, extended.
+            stamp = HistoryStamp(job.started_at or now, job.cause, job.job_id)
+            history = BatchHistory(stamp, self.options.history_retention_days)
+            recent = [trend.loads(lead.recent_scores) for lead in valid]
+            requests = score_requests(tenant, scored, now, sold_exclusive_at=sold, history=history, recent=recent)
+            if not promotion:
+                requests = _rows(requests, len(valid), moved.tolist())  # the schedule: only the moved ones
+            self._write(requests)
+            cp.written += len(valid) if promotion else len(moved)
         room = max(0, self.options.event_cap - cp.events_published)
         announced = moved[:room]
         cp.events_suppressed += len(moved) - len(announced)
@@ -230,7 +255,8 @@ class Rescorer:
 
     @staticmethod
     def _changed(job: RescoreJob, scored: ScoredBatch, valid: list[StoredLead], row: int) -> DomainEvent:
-        """`lead.score_changed` as the events function publishes it, with the promotion as its trigger."""
+        """`lead.score_changed` as the events function publishes it, with the promotion (or the schedule) as its
+        trigger."""
         lead, scores, columns = valid[row], scored.scores, scored.columns
         reasons: list[dict[str, Any]] = json.loads(scored.explainer.reason_json(scores.reasons)[row].as_py())
         return DomainEvent(
@@ -246,7 +272,11 @@ class Rescorer:
                 "model_version": scores.model_version,
                 "reasons": [reason["text"] for reason in reasons],
                 "previous": None if lead.grade is None else {"score": lead.score, "grade": lead.grade},
-                "trigger": {"action": "model.promoted", "job_id": job.job_id, "previous_version": job.previous_version},
+                "trigger": (
+                    {"action": "model.promoted", "job_id": job.job_id, "previous_version": job.previous_version}
+                    if job.cause == ScoreCause.PROMOTION
+                    else {"action": "rescoring", "job_id": job.job_id}
+                ),
             },
         )
 
@@ -270,8 +300,9 @@ class Rescorer:
                        release=True, expires_at=int(time.time()) + JOB_TTL_SECONDS)  # fmt: skip
         logger.info(
             "rescoring finished",
-            extra={"job_id": job.job_id, "status": status, "superseded": superseded, "rescored": cp.rescored,
-                   "grades_moved": cp.grades_moved, "seconds": round(cp.processing_s, 3)},
+            extra={"job_id": job.job_id, "cause": job.cause, "status": status, "superseded": superseded,
+                   "rescored": cp.rescored, "grades_moved": cp.grades_moved, "written": cp.written,
+                   "seconds": round(cp.processing_s, 3)},
         )  # fmt: skip
         return "superseded" if superseded else status
 
@@ -284,12 +315,14 @@ class Rescorer:
             tenant_id=job.tenant_id,
             data={
                 "job_id": job.job_id,
+                "cause": job.cause.value,
                 "previous_version": job.previous_version,
                 "version": job.version,
                 "leads_rescored": cp.rescored,
                 "grades_moved": cp.grades_moved,
                 "events_published": cp.events_published,
                 "events_suppressed": cp.events_suppressed,
+                "leads_written": cp.written,
                 "leads_examined": cp.examined,
                 "leads_with_outcome": cp.decided,
                 "invalid": cp.invalid,

@@ -64,6 +64,11 @@ class OpenLeadReader(DynamoTable):
                 return total
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def any_since(self, tenant_id: str, since: datetime) -> bool:
+        """Whether any lead was created at or after `since` (the schedule skips a tenant without one: one Query)."""
+        request = self._window(tenant_id, since) | {"Limit": 1, "ProjectionExpression": "pk"}
+        return bool(self.dynamodb.query(**request).get("Items"))
+
     def decided(self, tenant_id: str) -> set[str]:
         """The ids of the tenant's leads with any recorded outcome (converted or lost)."""
         request: dict[str, Any] = {

@@ -38,3 +38,16 @@ def test_a_timer_fires_on_its_period_until_stopped() -> None:
     finally:
         timer.stop()
     assert not timer._thread.is_alive()
+
+
+def test_the_bulk_function_rescores_every_rescore_interval_in_valid_rate_expressions() -> None:
+    """EventBridge wants "rate(1 hour)", never "rate(1 hours)": the template's condition picks the unit."""
+    from infra.local_cloud.intrinsics import Resolver
+
+    template = load_template(ROOT / "template.yaml")
+    (schedule,) = discover_functions(template, ROOT)["BulkScoreFunction"].schedule_events
+    assert schedule.name == "Rescore"
+    assert Resolver(template).resolve(schedule.expression) == "rate(6 hours)"
+    assert Resolver(template, parameters={"RescoreIntervalHours": 1}).resolve(schedule.expression) == "rate(1 hour)"
+    assert Resolver(template, parameters={"RescoreIntervalHours": 12}).resolve(schedule.expression) == "rate(12 hours)"
+    assert rate_seconds(Resolver(template).resolve(schedule.expression)) == 6 * 3600

@@ -17,9 +17,9 @@ If production moves again before the job ends, the job stops (`superseded`): the
 every open lead anyway.
 
 The job's `cause` decides what is written. After a promotion (`promotion`) every rescored lead's score item is
-written: its model version changed. On the schedule (`rescoring`, `rescoring.schedule`: the same version again,
-so that inputs which change with time show) only the leads whose grade moved are written and announced; whether
-it moved is `grade_moved`'s decision, the one place that compares a stored score with a new one.
+written: its model version changed. On the schedule (`rescoring`, submitted by `rescoring.schedule`: the same
+version, so that inputs which change with time show) only the leads whose grade moved are written and announced;
+whether it moved is `grade_moved`'s decision, the one place that compares a stored score with a new one.
 """
 
 from __future__ import annotations

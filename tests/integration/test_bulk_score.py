@@ -161,6 +161,7 @@ def bulk() -> Iterator[Bulk]:
             "UPLOADS_BUCKET": refs("UploadsBucket"),
             "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
             "BULK_QUEUE_URL": refs("BulkQueue"),
+            "TENANTS_TABLE": refs("TenantsTable"),  # the rescoring schedule's (not exercised here)
             # An empty registry: the shipped model (AIQLEADS_MODEL_DIR) scores every tenant's files.
             "MODELS_TABLE": refs("ModelsTable"),
             "MODELS_BUCKET": refs("ModelsBucket"),

@@ -74,7 +74,7 @@ class Production:
 def schedule(
     jobs: LeasedJobs, queue: Queue, window: Window | None = None, now: float | None = None
 ) -> ScheduledRescores:
-    targets = {TENANT: NEW, "quiet": AliasTarget(tenant=None, version="1.0.0")}  # "unmodelled" has none
+    targets = {TENANT: NEW, "quiet": AliasTarget(tenant=None, version="2.0.0")}  # "unmodelled" has none
     return ScheduledRescores(jobs, queue, window or Window({TENANT, "unmodelled"}), Production(targets),
                              clock=lambda: AT.timestamp() if now is None else now)  # fmt: skip
 
@@ -96,7 +96,7 @@ def test_one_job_per_tenant_with_open_leads_and_a_model() -> None:
     assert queue.sent == [(rescore_message(TENANT, job_id), 0)]
     assert window.calls == [(TENANT, AT - timedelta(days=LABEL_WINDOW_DAYS)), ("quiet", AT - timedelta(days=90))]
     job = RescoreJob.model_validate(jobs.jobs[TENANT, job_id].record)
-    assert (job.cause, job.previous_version, job.version, job.target) == ("rescoring", "2.0.0", "2.0.0", NEW)
+    assert (job.cause, job.previous_version, job.version, job.target) == ("rescoring", NEW.version, NEW.version, NEW)
     assert job.since == AT - timedelta(days=LABEL_WINDOW_DAYS)
     assert job_view(jobs.jobs[TENANT, job_id]).status == "queued"
     assert jobs.jobs[TENANT, SCHEDULE_RECORD_ID].record == {"kind": "rescore_schedule", "job_id": job_id}
@@ -151,8 +151,10 @@ def test_two_invocations_of_the_schedule_cannot_both_start_a_job() -> None:
 def test_grade_moved_compares_the_stored_grade_with_the_new_one() -> None:
     stored, totals, _ = make_leads(6)
     leads = [lead for _, lead in stored]
-    table = lead_table([lead.lead_json for lead in leads], [totals.get(lead.lead_id) for lead in leads],
-                       [market_signals(SNAPSHOT) if lead.market == "las-vegas" else None for lead in leads], NOW)  # fmt: skip
+    signals = [market_signals(SNAPSHOT) if lead.market == "las-vegas" else None for lead in leads]
+    half_life = default_scorer().spec.half_life_days
+    table = lead_table([lead.lead_json for lead in leads], [totals.get(lead.lead_id) for lead in leads], signals,
+                       NOW, half_life)  # fmt: skip
     scores = score_table(default_scorer(), table).scores  # the model they were stored with: the same grades
     assert [grade_moved(lead, scores, row) for row, lead in enumerate(leads)] == [False] * 6
     stricter = score_table(Models().scorer, table).scores
@@ -194,7 +196,7 @@ def test_a_scheduled_job_writes_and_announces_only_the_moved_grades() -> None:
     counts = ("cause", "previous_version", "version", "leads_examined", "leads_rescored", "grades_moved",
               "leads_written", "events_published", "events_suppressed", "leads_with_outcome")  # fmt: skip
     assert {k: summary.data[k] for k in counts} == {
-        "cause": "rescoring", "previous_version": "2.0.0", "version": "2.0.0", "leads_examined": 40,
+        "cause": "rescoring", "previous_version": NEW.version, "version": NEW.version, "leads_examined": 40,
         "leads_rescored": len(open_ids), "grades_moved": len(moved), "leads_written": len(moved),
         "events_published": len(moved), "events_suppressed": 0, "leads_with_outcome": 1,
     }  # fmt: skip

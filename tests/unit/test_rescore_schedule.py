@@ -238,3 +238,14 @@ def test_a_promotions_job_still_writes_every_open_lead() -> None:
     (summary,) = [e for e in events.published if e.type == "model.rescored"]
     assert (summary.data["cause"], summary.data["leads_written"]) == ("promotion", 30)
     assert summary.data["grades_moved"] < 30
+
+
+def test_the_moved_leads_requests_are_taken_whole() -> None:
+    """A lead's score item may come with items of its own (a history item): a scheduled job takes them together."""
+    from aiqleads.rescoring.runner import _rows
+
+    assert _rows(["s0", "s1", "s2"], 3, [0, 2]) == ["s0", "s2"]
+    assert _rows(["s0", "h0", "s1", "h1", "s2", "h2"], 3, [1, 2]) == ["s1", "h1", "s2", "h2"]
+    assert _rows([], 0, []) == []
+    with pytest.raises(ValueError, match="same number"):
+        _rows(["s0", "h0", "s1"], 2, [0])

@@ -1,9 +1,9 @@
 """The scheduled rescoring through the local cloud: leads stored in two fresh markets of tenant `demo`, then a
 market snapshot for one of them (signals those leads were scored without), which moves some of their grades and
 not others; the bulk function's `Rescore` schedule fired as EventBridge fires it queues one job per tenant, and
-the demo's job rewrites and announces exactly the leads whose grade moved: the others' score items are untouched
-(one of them has a new score with the same grade), a redelivered schedule event starts nothing, and the job's
-counts and its `model.rescored` summary agree."""
+the demo's job rewrites and announces exactly the leads whose grade moved: the others' score items (and score
+histories) are untouched (one of them has a new score with the same grade), a redelivered schedule event starts
+nothing, and the job's counts and its `model.rescored` summary agree."""
 
 from __future__ import annotations
 
@@ -119,6 +119,15 @@ def test_the_schedule_rewrites_and_announces_only_the_leads_whose_grade_moved(
         assert int(after[lead_id]["score"]["N"]) == now_scores[lead_id]["score"]
     for lead_id in set(before) - moved:
         assert after[lead_id] == before[lead_id], lead_id  # not written at all: same score, same scored_at
+
+    # The score history: a moved lead's newest entry is the schedule's, the others have only their ingest.
+    def causes(lead_id: str) -> list[str]:
+        status, _, page = api(running_info, "GET", f"/v1/leads/{lead_id}/score/history")
+        assert status == 200, page
+        return [entry["cause"] for entry in page["data"]]
+
+    assert all(causes(lead_id) == ["rescoring", "ingest"] for lead_id in moved)
+    assert all(causes(lead_id) == ["ingest"] for lead_id in set(before) - moved)
 
     def summary(message: dict[str, Any]) -> bool:
         event = json.loads(message["Body"])

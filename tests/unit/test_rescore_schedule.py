@@ -186,6 +186,8 @@ def test_a_scheduled_job_writes_and_announces_only_the_moved_grades() -> None:
     assert 0 < len(moved) < len(open_ids)  # some moved, some did not
 
     assert sorted(item["lead_id"]["S"] for item in writer.written) == sorted(moved)
+    assert sorted(item["lead_id"]["S"] for item in writer.history) == sorted(moved)  # the score history: cause
+    assert {item["cause"]["S"] for item in writer.history} == {"rescoring"}
     assert all(item["grade"]["S"] == new[item["lead_id"]["S"]] for item in writer.written)
     changed = [e for e in events.published if e.type == "lead.score_changed"]
     assert {e.data["lead_id"] for e in changed} == moved
@@ -234,7 +236,8 @@ def test_a_promotions_job_still_writes_every_open_lead() -> None:
     assert rescorer(jobs, Store(stored), totals, writer, events, queue).handle(TENANT, job_id, lambda: LOTS) == (
         "completed"
     )
-    assert len(writer.written) == 30
+    assert len(writer.written) == len(writer.history) == 30
+    assert {item["cause"]["S"] for item in writer.history} == {"promotion"}
     (summary,) = [e for e in events.published if e.type == "model.rescored"]
     assert (summary.data["cause"], summary.data["leads_written"]) == ("promotion", 30)
     assert summary.data["grades_moved"] < 30

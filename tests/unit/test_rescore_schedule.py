@@ -252,3 +252,52 @@ def test_the_moved_leads_requests_are_taken_whole() -> None:
     assert _rows([], 0, []) == []
     with pytest.raises(ValueError, match="same number"):
         _rows(["s0", "h0", "s1"], 2, [0])
+
+
+def test_engagement_fading_moves_matrix_grades_and_a_scheduled_job_writes_only_those() -> None:
+    """Two months after their interactions, the same model on the same leads: engaged leads' engagement has faded
+    (their matrix digit moves), leads with nothing recorded are where they were, so only moved ones are written."""
+    stored, totals, leads = make_leads(40)
+    for lead_id in list(totals)[::2]:  # half the tracked leads had serious interactions too, recently
+        totals[lead_id] = replace(totals[lead_id], inquiries=3, messages=2, schedules=1, last_activity_at=NOW)
+    scorer = default_scorer()
+    stored = [
+        (created, replace(lead, grade=s.grade.value, score=s.score, matrix_grade=s.matrix_grade))
+        for (created, lead), s in zip(stored, _scores(leads, totals, scorer, NOW), strict=True)
+    ]
+    later = NOW + timedelta(days=60)
+    faded = {s.lead_id: s for s in _scores(leads, totals, scorer, later)}
+    before = {lead.lead_id: lead for _, lead in stored}
+    moved = {
+        i for i, s in faded.items() if (s.grade.value, s.matrix_grade) != (before[i].grade, before[i].matrix_grade)
+    }
+    assert moved <= set(totals)  # only leads with behaviour: nothing recorded cannot fade
+    still_open = {
+        lead.id for lead in leads if lead.created_at and lead.created_at >= later - timedelta(days=LABEL_WINDOW_DAYS)
+    }
+    moved &= still_open  # the rest left the label window: no longer rescored
+    assert moved  # engagement faded enough to move some
+    assert all(faded[i].engagement <= (_scores([lead], totals, scorer, NOW)[0].engagement or 0)  # type: ignore[operator]
+               for i in moved for lead in leads if lead.id == i)  # fmt: skip
+
+    jobs, queue, writer, events = LeasedJobs(), Queue(), Writer(), MemoryEvents()
+    assert schedule(jobs, queue).submit(TENANT, later) == "queued"
+    same = Models(scorer=scorer)
+    runner = rescorer(jobs, Store(stored), totals, writer, events, queue, same, now=later)
+    assert runner.handle(TENANT, scheduled_job_id(later), lambda: LOTS) == "completed"
+    assert {item["lead_id"]["S"] for item in writer.written} == moved
+    assert {item["matrix_grade"]["S"] for item in writer.written} == {faded[i].matrix_grade for i in moved}
+    changed = [e for e in events.published if e.type == "lead.score_changed"]
+    assert {e.data["lead_id"] for e in changed} == moved
+    assert all(e.data["engagement"] == faded[e.data["lead_id"]].engagement for e in changed)
+
+
+def _scores(leads: list[Any], totals: dict[str, Any], scorer: Any, now: datetime) -> list[Any]:
+    """Each lead scored as real-time scoring would at `now` (its totals decayed to then)."""
+    found = []
+    for lead in leads:
+        signals = market_signals(SNAPSHOT) if lead.property.market == "las-vegas" else {}
+        if lead.id in totals:
+            signals |= totals[lead.id].signals(lead.created_at, now, half_life_days=scorer.spec.half_life_days)
+        found.append(scorer.score_lead(lead, signals))
+    return found

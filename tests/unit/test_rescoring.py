@@ -186,7 +186,8 @@ def make_leads(count: int) -> tuple[list[tuple[datetime, StoredLead]], dict[str,
         leads.append(lead)
         stored.append((created, StoredLead(lead.id, lead.model_dump_json(exclude_none=True), lead.property.market,
                                            score.grade.value, score.score, score.model_version,
-                                           "2026-11-29T00:00:00Z" if i == 3 else None)))  # fmt: skip
+                                           "2026-11-29T00:00:00Z" if i == 3 else None,
+                                           matrix_grade=score.matrix_grade)))  # fmt: skip
     return stored, totals, leads
 
 
@@ -197,9 +198,9 @@ def submitted(jobs: LeasedJobs, queue: Queue) -> str:
 
 
 def rescorer(jobs: LeasedJobs, store: Store, totals: dict[str, BehaviourTotals], writer: Writer, events: MemoryEvents,
-             queue: Queue, models: Models | None = None, **options: Any) -> Rescorer:  # fmt: skip
+             queue: Queue, models: Models | None = None, now: datetime = NOW, **options: Any) -> Rescorer:  # fmt: skip
     return Rescorer(jobs, store, Totals(totals), Markets(), writer, events, queue, models or Models(),
-                    RescoreOptions(**options), clock=lambda: NOW)  # fmt: skip
+                    RescoreOptions(**options), clock=lambda: now)  # fmt: skip
 
 
 def expected_grades(leads: list[Lead], totals: dict[str, BehaviourTotals], scorer: Scorer) -> dict[str, str]:

@@ -64,9 +64,24 @@ PAGE_ROWS = 500
 
 
 def grade_moved(previous: StoredLead, current: BatchScores, row: int) -> bool:
-    """Whether the new score of a lead (row `row` of a scored batch) moved its grade from the stored score's: what
-    a rescoring announces, and all that a scheduled one writes. A lead never scored has moved."""
-    return previous.grade != str(current.grade[row])
+    """Whether the new score of a lead (row `row` of a scored batch) moved its grade or its matrix grade from the
+    stored score's (engagement fading moves the matrix digit first): what a rescoring announces, and all that a
+    scheduled one writes. A lead never scored has moved."""
+    if previous.grade != str(current.grade[row]):
+        return True
+    matrix = current.matrix_grade
+    return matrix is not None and previous.matrix_grade != str(matrix[row])
+
+
+def _halves(scores: BatchScores, row: int) -> dict[str, Any]:
+    """A row's fit, engagement and matrix grade, as the events function's score events carry them."""
+    if scores.fit is None or scores.engagement is None or scores.matrix_grade is None:
+        return {"fit": None, "engagement": None, "matrix_grade": None}
+    return {
+        "fit": int(scores.fit[row]),
+        "engagement": int(scores.engagement[row]),
+        "matrix_grade": str(scores.matrix_grade[row]),
+    }
 
 
 def _rows(requests: list[str], leads: int, rows: Sequence[int]) -> list[str]:
@@ -268,10 +283,15 @@ class Rescorer:
                 "source": columns["source"][row].as_py(),
                 "score": int(scores.score[row]),
                 "grade": str(scores.grade[row]),
+                **_halves(scores, row),
                 "probability": float(scores.probability[row]),
                 "model_version": scores.model_version,
                 "reasons": [reason["text"] for reason in reasons],
-                "previous": None if lead.grade is None else {"score": lead.score, "grade": lead.grade},
+                "previous": (
+                    None
+                    if lead.grade is None
+                    else {"score": lead.score, "grade": lead.grade, "matrix_grade": lead.matrix_grade}
+                ),
                 "trigger": (
                     {"action": "model.promoted", "job_id": job.job_id, "previous_version": job.previous_version}
                     if job.cause == ScoreCause.PROMOTION

@@ -45,6 +45,7 @@ class StoredLead:
     model_version: str | None
     sold_exclusive_at: str | None
     recent_scores: str | None = None  # the score item's trend points (JSON, leads/trend.py)
+    matrix_grade: str | None = None  # None: scored by a model without fit and engagement, or never scored
 
 
 class OpenLeadReader(DynamoTable):
@@ -111,7 +112,7 @@ class OpenLeadReader(DynamoTable):
         """The lead and score items of up to GET_BATCH leads (BatchGetItem, its unprocessed keys retried)."""
         names = {"#l": "lead", "#m": "market", "#g": "grade", "#s": "score", "#v": "model_version"}
         keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in (LEAD_SK, SCORE_SK)]
-        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at, recent_scores"
+        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at, recent_scores, matrix_grade"
         return batch_get(
             self.dynamodb, self.table_name, keys, ProjectionExpression=projection, ExpressionAttributeNames=names
         )
@@ -136,6 +137,7 @@ class OpenLeadReader(DynamoTable):
                     model_version=_text(score, "model_version"),
                     sold_exclusive_at=_text(score, "sold_exclusive_at"),
                     recent_scores=_text(score, "recent_scores"),
+                    matrix_grade=_text(score, "matrix_grade"),
                 )
             )
         return leads

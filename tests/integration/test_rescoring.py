@@ -134,4 +134,6 @@ def test_a_promotion_rescores_the_tenants_open_leads(
     ours = [e for e in changed if e["data"].get("trigger", {}).get("job_id") == job_id]
     assert len(ours) == CAP
     assert all(e["tenant_id"] == "demo" and e["data"]["model_version"] == version for e in ours)
-    assert all(e["data"]["grade"] != e["data"]["previous"]["grade"] for e in ours)
+    moves = [(e["data"]["grade"], e["data"]["matrix_grade"]) for e in ours]
+    before = [(e["data"]["previous"]["grade"], e["data"]["previous"]["matrix_grade"]) for e in ours]
+    assert all(now != then for now, then in zip(moves, before, strict=True))  # a grade or a matrix grade moved

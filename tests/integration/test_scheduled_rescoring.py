@@ -80,7 +80,11 @@ def test_the_schedule_rewrites_and_announces_only_the_leads_whose_grade_moved(
                           key=running_info["admin_api_key"])  # fmt: skip
     assert status == 201, body
     now_scores = {lead["id"]: api(running_info, "POST", "/v1/leads/score", lead)[2] for lead in leads}
-    moved = {i for i, s in now_scores.items() if s["grade"] != before[i]["grade"]["S"]}
+
+    def grades(item: dict[str, Any]) -> tuple[str, str | None]:
+        return item["grade"]["S"], item["matrix_grade"]["S"] if "matrix_grade" in item else None
+
+    moved = {i for i, s in now_scores.items() if (s["grade"], s["matrix_grade"]) != grades(before[i])}
     rescored = {i for i, s in now_scores.items() if s["score"] != int(before[i]["score"]["N"])}
     assert moved
     assert all(i.startswith(f"{signalled}-") for i in moved)
@@ -115,7 +119,8 @@ def test_the_schedule_rewrites_and_announces_only_the_leads_whose_grade_moved(
 
     after = {lead["id"]: score_item(running_aws, running_info, lead["id"]) for lead in leads}
     for lead_id in moved:
-        assert after[lead_id]["grade"]["S"] == now_scores[lead_id]["grade"] != before[lead_id]["grade"]["S"]
+        now = now_scores[lead_id]
+        assert grades(after[lead_id]) == (now["grade"], now["matrix_grade"]) != grades(before[lead_id])
         assert int(after[lead_id]["score"]["N"]) == now_scores[lead_id]["score"]
     for lead_id in set(before) - moved:
         assert after[lead_id] == before[lead_id], lead_id  # not written at all: same score, same scored_at
@@ -145,4 +150,8 @@ def test_the_schedule_rewrites_and_announces_only_the_leads_whose_grade_moved(
     ours = [e for e in changed if e["data"].get("trigger") == {"action": "rescoring", "job_id": job_id}]
     assert len(ours) == data["events_published"]
     assert {e["data"]["lead_id"] for e in ours} & set(before) == moved
-    assert all(e["data"]["grade"] != e["data"]["previous"]["grade"] for e in ours)
+    assert all(
+        (e["data"]["grade"], e["data"]["matrix_grade"])
+        != (e["data"]["previous"]["grade"], e["data"]["previous"]["matrix_grade"])
+        for e in ours
+    )

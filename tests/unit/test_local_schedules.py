@@ -24,7 +24,11 @@ def test_rate_expressions_become_periods_and_cron_is_not_run() -> None:
 def test_the_training_function_is_scheduled_every_training_interval() -> None:
     specs = discover_functions(load_template(ROOT / "template.yaml"), ROOT)
     (schedule,) = specs["TrainingFunction"].schedule_events
-    assert schedule.expression == {"Fn::Sub": "rate(${TrainingIntervalDays} days)"}
+    from infra.local_cloud.intrinsics import Resolver
+
+    template = load_template(ROOT / "template.yaml")
+    assert Resolver(template).resolve(schedule.expression) == "rate(10 days)"
+    assert Resolver(template, parameters={"TrainingIntervalDays": 1}).resolve(schedule.expression) == "rate(1 day)"
     event = scheduled_event("arn:aws:events:us-east-1:123456789012:rule/r", "us-east-1", "123456789012")
     assert is_scheduled(event)
     assert not is_scheduled({"Records": []})

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from aiqleads.features.spec import Feature, FeatureSpec
+from aiqleads.scoring.phrases import MONTHS, WEEKDAYS
 from aiqleads.scoring.reasons import Explanations, FeatureBins
 
 QUANTILES = np.linspace(0.1, 0.9, 9)
@@ -31,23 +32,6 @@ def _fmt(value: float, fmt: str) -> str:
     if fmt == "integer":
         return f"{value:.0f}"
     return f"{value:.3g}"
-
-
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _whole(value: int, fmt: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiqleads.validation.flat import LABEL_COLUMN
-from aiqleads_offline import models
+from aiqleads_offline import models, monitor
 from aiqleads_offline.onboarding import keys, tenants
 
 
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.register(commands)
     keys.register(commands)
     models.register(commands)
+    monitor.register(commands)
     return parser
 
 

@@ -68,6 +68,8 @@ def per_lead_items(
                 "model_version": scorer.model_version,
             }
         )
+        if scorer.input_codes is not None:  # what the record path stores: its own codes of the lead's vector
+            score._inputs = scorer.input_codes.row(matrix[index])
         recent = None if history is None else trend.extend([], history.stamp.at, score.score)
         built = [repository.lead_item(tenant_id, lead), repository.score_item(tenant_id, lead.property.market, score,
                                                                               lead, recent)]  # fmt: skip

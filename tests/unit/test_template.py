@@ -188,6 +188,7 @@ def test_functions_follow_the_layout(template: dict[str, Any]) -> None:
         "NotifyFunction",
         "RecommendationsJobFunction",
         "TrainingFunction",
+        "MonitorFunction",
     }
     function_globals = template["Globals"]["Function"]
     for name, function in functions.items():
@@ -247,13 +248,14 @@ def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, An
         if "RedrivePolicy" in queue["Properties"]
     }
     sources = set(queues) - dead_letter
-    assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue", "TrainingQueue"}
+    assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue", "TrainingQueue", "MonitorQueue"}
     for name in sources:
         redrive = queues[name]["Properties"]["RedrivePolicy"]
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"]
         assert target[1] == "Arn"
         assert "RedrivePolicy" not in queues[target[0]]["Properties"]
-        assert redrive["maxReceiveCount"] == (3 if name == "TrainingQueue" else 5)  # a training run is long
+        long_runs = {"TrainingQueue", "MonitorQueue"}  # a training or monitoring run is long: fewer receives
+        assert redrive["maxReceiveCount"] == (3 if name in long_runs else 5)
     alarmed = {
         alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
@@ -274,12 +276,12 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
                 assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
                 assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                 consumers += 1
-    assert consumers == 5
+    assert consumers == 6
 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:
     tables = resources_of(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 9
+    assert len(tables) == 10
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

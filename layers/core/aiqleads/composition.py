@@ -16,6 +16,7 @@ Every function that scores holds a `ModelResolver` (api_scoring, events_scoring,
 model its production alias names, re-read at most every MODEL_ALIAS_TTL_SECONDS.
     recommendations_job  recommendations_job_runner()
     training             training_runner() (its dataset builder, registry, resolver), training_tenants()
+    monitor              monitor_runner() (its monitor: window reader, resolver, runs, alerts), monitor_tenants()
 
 `FUNCTION_WIRING` names them per function; `infra.iam` builds them to find which adapters, on which resources,
 each function holds (their `IAM` declarations), which is what template.yaml must grant it.
@@ -35,6 +36,7 @@ from aiqleads.settings import (
     EventsSettings,
     LeadResources,
     ModelResources,
+    MonitorSettings,
     NotifySettings,
     RecommendationJobResources,
     RecommendationResources,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from aiqleads.leads.service import LeadService
     from aiqleads.markets.imports import MarketSignalImporter
     from aiqleads.markets.service import MarketSignalService
+    from aiqleads.monitoring.jobs import MonitorJobs
     from aiqleads.ports import MessageQueue
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.recommendations.service import RecommendationService
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
     from aiqleads.storage.api_keys import ApiKeyReader
     from aiqleads.storage.idempotency import IdempotencyStore
     from aiqleads.storage.markets import MarketSignalRepository, MarketSignalStore
+    from aiqleads.storage.monitoring import MonitorRunReader
     from aiqleads.storage.tenants import TenantDirectory
     from aiqleads.training.dataset import DatasetBuilder, HistoryPolicy
     from aiqleads.training.jobs import TrainingJobs
@@ -211,6 +215,23 @@ def api_training_jobs() -> TrainingJobs:
 
     settings = ApiSettings.current()
     return TrainingJobs(JobRepository(settings.jobs_table), QueueSender(settings.training_queue_url))
+
+
+@per_process
+def api_monitor_jobs() -> MonitorJobs:
+    from aiqleads.monitoring.jobs import MonitorJobs
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.messaging import QueueSender
+
+    settings = ApiSettings.current()
+    return MonitorJobs(JobRepository(settings.jobs_table), QueueSender(settings.monitor_queue_url))
+
+
+@per_process
+def api_monitor_runs() -> MonitorRunReader:
+    from aiqleads.storage.monitoring import MonitorRunReader
+
+    return MonitorRunReader(ApiSettings.current().monitoring_table)
 
 
 @per_process
@@ -461,6 +482,48 @@ def training_tenants() -> TenantDirectory:
     return TenantDirectory(TrainingSettings.current().tenants_table)
 
 
+# ------------------------------------------------------------------------------------------------ monitor
+@per_process
+def monitor_runner() -> MonitorJobs:
+    from aiqleads.monitoring.jobs import MonitorJobs
+    from aiqleads.monitoring.runner import Monitor, MonitorConfig
+    from aiqleads.storage.alerts import AlertPublisher
+    from aiqleads.storage.jobs import JobRepository
+    from aiqleads.storage.leads import LeadHistoryReader
+    from aiqleads.storage.messaging import QueueSender
+    from aiqleads.storage.monitoring import MonitorRunRepository
+    from aiqleads.storage.open_leads import OpenLeadReader, ServedScoreReader
+    from aiqleads.storage.shadow import ShadowScoreReader
+    from aiqleads.storage.tenants import TenantDirectory
+    from aiqleads.training.jobs import TrainingJobs
+
+    settings = MonitorSettings.current()
+    monitor = Monitor(
+        models=model_resolver(settings),
+        leads=OpenLeadReader(settings.leads_table),
+        outcomes=LeadHistoryReader(settings.leads_table),
+        served=ServedScoreReader(settings.leads_table),
+        shadow_pairs=ShadowScoreReader(settings.leads_table),
+        runs=MonitorRunRepository(settings.monitoring_table, settings.monitor_retention_days),
+        alerts=AlertPublisher(settings.alerts_topic_arn),
+        policies=TenantDirectory(settings.tenants_table),
+        training=TrainingJobs(JobRepository(settings.jobs_table), QueueSender(settings.training_queue_url)),
+        config=MonitorConfig(
+            window_days=settings.monitor_window_days,
+            min_outcomes=settings.monitor_min_outcomes,
+            auc_drop=settings.alert_auc_drop,
+        ),
+    )
+    return MonitorJobs(JobRepository(settings.jobs_table), QueueSender(settings.monitor_queue_url), monitor)
+
+
+@per_process
+def monitor_tenants() -> TenantDirectory:
+    from aiqleads.storage.tenants import TenantDirectory
+
+    return TenantDirectory(MonitorSettings.current().tenants_table)
+
+
 # ------------------------------------------------------------------------------------------------ shared services
 def lead_service(
     settings: LeadResources,
@@ -546,6 +609,8 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
         api_recommendations,
         api_recommendation_jobs,
         api_training_jobs,
+        api_monitor_jobs,
+        api_monitor_runs,
         api_webhooks,
     ),
     "events": (events_leads, events_idempotency),
@@ -553,5 +618,6 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
     "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer, bulk_rescore_schedule, bulk_tenants),
     "recommendations_job": (recommendations_job_runner,),
     "training": (training_runner, training_tenants),
+    "monitor": (monitor_runner, monitor_tenants),
 }
 """Each function (its directory under functions/, as settings.FUNCTION_SETTINGS) -> the factories it uses."""

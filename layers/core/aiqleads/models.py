@@ -14,7 +14,7 @@ from operator import attrgetter
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, create_model, model_validator
 
 from aiqleads.validation import grammar
 
@@ -347,6 +347,9 @@ class Score(Model):
     )
     reasons: list[Reason]
     model_version: str
+    # Which baseline bin each model input fell in (monitoring.baseline.InputCodes), stored on the score item for
+    # drift monitoring; private: never in a response, a schema or a history entry.
+    _inputs: str | None = PrivateAttr(default=None)
 
 
 class ScoreCause(StrEnum):

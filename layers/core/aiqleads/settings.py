@@ -157,6 +157,8 @@ class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, Web
     # the open leads a promotion rescores: no outcome, younger than this (training's LABEL_WINDOW_DAYS too)
     label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)
     training_queue_url: str  # training jobs are queued here and run by the training function
+    monitor_queue_url: str  # monitoring jobs are queued here and run by the monitor function
+    monitoring_table: str  # monitoring runs and each version's latest health
     webhook_rotation_grace: NonNegativeSeconds | None = None
 
     @property
@@ -237,6 +239,22 @@ class TrainingSettings(LeadResources, ModelResources):
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="TRAINING_WORK_DIR")
 
 
+class MonitorSettings(LeadResources, ModelResources):
+    """The monitor function: a tenant's serving model and its shadow against their training baselines and the
+    outcomes recorded in the window; alerts to the alerts topic; the tenant's policy may start a training job."""
+
+    jobs_table: str
+    tenants_table: str
+    monitoring_table: str
+    monitor_queue_url: str  # the schedule's fan-out queues one job per tenant here
+    training_queue_url: str  # an alert's training job (the tenant's `retrain_on_alert`)
+    alerts_topic_arn: str
+    monitor_window_days: int = Field(7, ge=1, le=90)
+    monitor_min_outcomes: int = Field(100, ge=1)  # below: "not enough outcomes"
+    alert_auc_drop: float = Field(0.05, gt=0, le=1)  # live AUC this far below training's alerts
+    monitor_retention_days: int = Field(365, ge=1, le=3650)  # how long runs are kept (history for charts)
+
+
 FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
     "api": ApiSettings,
     "authorizer": AuthorizerSettings,
@@ -245,4 +263,5 @@ FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
     "notify": NotifySettings,
     "recommendations_job": RecommendationsJobSettings,
     "training": TrainingSettings,
+    "monitor": MonitorSettings,
 }

@@ -1,5 +1,5 @@
 """`aiqleads tenants create TENANT`: a tenant, which keys can then be issued to; `aiqleads tenants configure
-TENANT`: its settings (challengers policy, engagement half-life)."""
+TENANT`: its settings (challengers policy, engagement half-life, whether a monitoring alert retrains)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ def _create(service: KeyService, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _configure(service: KeyService, args: argparse.Namespace) -> dict[str, Any]:
-    settings = {"challengers": args.challengers, "engagement_half_life_days": args.engagement_half_life_days}
+    settings = {
+        "challengers": args.challengers,
+        "engagement_half_life_days": args.engagement_half_life_days,
+        "retrain_on_alert": args.retrain_on_alert,
+    }
     changes = {name: value for name, value in settings.items() if value is not None}
     return service.configure_tenant(args.tenant, changes).model_dump(mode="json")
 
@@ -38,6 +42,12 @@ def register(commands: Any) -> None:
         "--engagement-half-life-days",
         type=float,
         help="engagement fades: a stored interaction counts half after this many days (default 30, up to 365)",
+    )
+    configure.add_argument(
+        "--retrain-on-alert",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether a monitoring alert (drift, performance, calibration) also starts a training job (default no)",
     )
     deployment.add_arguments(configure)
     configure.set_defaults(run=deployment.run(_configure))

@@ -17,6 +17,7 @@ from aiqleads.api.routes import (
     leads,
     markets,
     models,
+    monitoring,
     recommendations,
     system,
     webhooks,
@@ -28,7 +29,19 @@ logger = Logger()
 
 def create_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    for area in (leads, activity, buyers, markets, recommendations, models, jobs, system, webhooks, graphql):
+    for area in (
+        leads,
+        activity,
+        buyers,
+        markets,
+        recommendations,
+        models,
+        monitoring,
+        jobs,
+        system,
+        webhooks,
+        graphql,
+    ):
         app.include_router(area.router)
     errors.register(app)
     return app

@@ -15,12 +15,15 @@ from aiqleads.jobs.status import JobStatuses
 from aiqleads.leads.service import LeadService
 from aiqleads.markets import imports as market_imports
 from aiqleads.markets.service import MarketSignalService
+from aiqleads.monitoring import jobs as monitor_job
+from aiqleads.monitoring.jobs import MonitorJobs
 from aiqleads.recommendations import jobs as recommendation_job
 from aiqleads.recommendations.jobs import RecommendationJobs
 from aiqleads.recommendations.service import RecommendationService
 from aiqleads.registry.service import ModelRegistry
 from aiqleads.rescoring import jobs as rescore_jobs
 from aiqleads.rescoring import schedule as rescore_schedule
+from aiqleads.storage.monitoring import MonitorRunReader
 from aiqleads.training import jobs as training_job
 from aiqleads.training.jobs import TrainingJobs
 from aiqleads.webhooks.service import WebhookService
@@ -78,6 +81,14 @@ def training_jobs() -> TrainingJobs:
     return composition.api_training_jobs()
 
 
+def monitor_jobs() -> MonitorJobs:
+    return composition.api_monitor_jobs()
+
+
+def monitor_runs() -> MonitorRunReader:
+    return composition.api_monitor_runs()
+
+
 def recommendations() -> RecommendationService:
     return composition.api_recommendations()
 
@@ -94,6 +105,7 @@ def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs
         rescore_jobs.JOB_KIND: rescore_jobs.job_view,
         rescore_schedule.SCHEDULE_RECORD_KIND: rescore_schedule.not_a_job,  # bookkeeping: 404
         training_job.JOB_KIND: training_job.job_view,
+        monitor_job.JOB_KIND: monitor_job.job_view,
     }
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel
 
@@ -22,7 +22,7 @@ from aiqleads.registry.records import TrainingResult
 if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
 
-JobKind = Literal["recommendations", "bulk_score", "market_signals", "rescore", "training"]
+JobKind = Literal["recommendations", "bulk_score", "market_signals", "rescore", "training", "monitor"]
 Status = Literal["queued", "running", "completed", "failed"]
 
 
@@ -51,6 +51,9 @@ class JobView(BaseModel):
     stage: str | None = None
     refused: bool | None = None
     model: TrainingResult | None = None
+    # Monitoring jobs only: the run's id, versions watched, headline figures and alerts (the run itself is at
+    # GET /v1/models/{version}/health and GET /v1/monitoring/runs).
+    monitoring: dict[str, Any] | None = None
 
     @classmethod
     def of(

@@ -20,6 +20,7 @@ import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aiqleads.features.spec import FeatureSpec
+from aiqleads.monitoring.baseline import Baseline
 from aiqleads.scoring.matrix import Matrix
 from aiqleads.scoring.reasons import Explanations
 
@@ -62,6 +63,9 @@ class Manifest(BaseModel):
     training: dict[str, Any]
     explanations: Explanations
     matrix: Matrix | None = Field(default=None, description="fit, engagement and the matrix grade from the margins")
+    baseline: Baseline | None = Field(
+        default=None, description="the held-out rows' feature and probability bins, which monitoring compares with"
+    )
 
 
 def sha256_file(path: Path) -> str:

@@ -15,6 +15,7 @@ import pyarrow as pa
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.record import RecordFeatures
 from aiqleads.models import Lead, Reason, Score
+from aiqleads.monitoring.baseline import InputCodes
 from aiqleads.scoring.artifact import ModelArtifact
 from aiqleads.scoring.reasons import Chosen, Explainer, Factor
 from aiqleads.validation.columnar import ValidatedBatch
@@ -62,10 +63,11 @@ class LeadScore:
     fit: int | None = None
     engagement: int | None = None
     matrix_grade: str | None = None
+    inputs: str | None = None  # each input's baseline bin (monitoring.baseline.InputCodes)
 
     def to_model(self, lead_id: str, model_version: str) -> Score:
         # pydantic's Rust validator builds this faster than model_construct would.
-        return Score.model_validate(
+        score = Score.model_validate(
             {
                 "lead_id": lead_id,
                 "probability": self.probability,
@@ -78,6 +80,8 @@ class LeadScore:
                 "model_version": model_version,
             }
         )
+        score._inputs = self.inputs
+        return score
 
 
 class Scorer:
@@ -99,6 +103,8 @@ class Scorer:
             [artifact.margins_name] if self.matrix and artifact.margins_name else []
         )
         self._input = artifact.input_name
+        baseline = artifact.manifest.baseline
+        self.input_codes = InputCodes(baseline, artifact.manifest.feature_names) if baseline is not None else None
 
     @property
     def model_version(self) -> str:
@@ -136,6 +142,7 @@ class Scorer:
             fit=fit,
             engagement=engagement,
             matrix_grade=matrix_grade,
+            inputs=None if self.input_codes is None else self.input_codes.row(np.asarray(features)),
         )
 
     def score_lead(self, lead: Lead, signals: Mapping[str, Any] | None = None) -> Score:
@@ -161,6 +168,7 @@ class Scorer:
             fit=None if halves is None else halves[0],
             engagement=None if halves is None else halves[1],
             matrix_grade=None if halves is None else halves[2],
+            inputs=None if self.input_codes is None else self.input_codes.rows(matrix),
         )
 
 
@@ -176,6 +184,7 @@ class BatchScores:
     fit: np.ndarray | None = None
     engagement: np.ndarray | None = None
     matrix_grade: np.ndarray | None = None
+    inputs: np.ndarray | None = None  # each row's input codes, fixed-width bytes (monitoring.baseline.InputCodes)
 
     def __len__(self) -> int:
         return len(self.probability)

@@ -206,6 +206,7 @@ def _score_items(
         {"pk": _s(pk), "sk": _s(SCORE_SK), **shared, "probability": _n(probability), "score": _n(score_text)}
         | {"grade": _s(pa.array(scores.grade, type=pa.string()))}
         | _halves(scores)
+        | _inputs(scores)
         | {"reasons": _s(scored.explainer.reason_json(scores.reasons))}
         | {"model_version": _s(scores.model_version), "scored_at": _s(now_text)}
         | {"gsi1pk": _s(pc.binary_join_element_wise(tenant_id, columns["market"], "#"))}
@@ -224,6 +225,13 @@ def _halves(scores: BatchScores) -> dict[str, Parts]:
         "engagement": _n(pc.cast(pa.array(scores.engagement), pa.string())),
         "matrix_grade": _s(pa.array(scores.matrix_grade.astype(str), type=pa.string())),
     }
+
+
+def _inputs(scores: BatchScores) -> dict[str, Parts]:
+    """Each row's input codes (monitoring.baseline.InputCodes), for a model with a training baseline."""
+    if scores.inputs is None:
+        return {}
+    return {"inputs": _s(pa.array(scores.inputs, type=pa.binary()).cast(pa.string()))}
 
 
 def _history_value(value: Any, rows: int) -> Parts | None:

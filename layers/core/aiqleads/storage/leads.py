@@ -319,6 +319,8 @@ class LeadRepository(LeadHistoryReader):
             "gsi1sk": f"{score.score:03d}#{score.lead_id}",
         }
         item |= {name: value for name in HALVES if (value := getattr(score, name)) is not None}
+        if score._inputs is not None:
+            item["inputs"] = score._inputs  # what the model saw, in its baseline's bins: drift monitoring reads it
         if lead is not None:
             item["card"] = json.dumps(LeadCard.of(lead).as_dict(), separators=(",", ":"))
         if recent is not None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from aiqleads.iam import Access, access
 from aiqleads.storage.aws import DynamoTable
 from aiqleads.storage.batch import batch_get
-from aiqleads.storage.leads import LEAD_SK, OUTCOMES_PARTITION, SCORE_SK
+from aiqleads.storage.leads import LEAD_SK, OUTCOMES_PARTITION, SCORE_SK, lead_key
 
 TENANT_INDEX = "TenantIndex"
 GET_BATCH = 50  # leads per BatchGetItem (two items each, under its 100 keys)
@@ -46,6 +46,8 @@ class StoredLead:
     sold_exclusive_at: str | None
     recent_scores: str | None = None  # the score item's trend points (JSON, leads/trend.py)
     matrix_grade: str | None = None  # None: scored by a model without fit and engagement, or never scored
+    probability: float | None = None  # None: never scored
+    inputs: str | None = None  # the score's input codes (monitoring.baseline.InputCodes); None without a baseline
 
 
 class OpenLeadReader(DynamoTable):
@@ -110,9 +112,17 @@ class OpenLeadReader(DynamoTable):
 
     def _get(self, pks: Sequence[str]) -> list[dict[str, Any]]:
         """The lead and score items of up to GET_BATCH leads (BatchGetItem, its unprocessed keys retried)."""
-        names = {"#l": "lead", "#m": "market", "#g": "grade", "#s": "score", "#v": "model_version"}
+        names = {
+            "#l": "lead",
+            "#m": "market",
+            "#g": "grade",
+            "#s": "score",
+            "#v": "model_version",
+            "#p": "probability",
+            "#i": "inputs",
+        }
         keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in (LEAD_SK, SCORE_SK)]
-        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at, recent_scores, matrix_grade"
+        projection = "pk, sk, lead_id, #l, #m, #g, #s, #v, sold_exclusive_at, recent_scores, matrix_grade, #p, #i"
         return batch_get(
             self.dynamodb, self.table_name, keys, ProjectionExpression=projection, ExpressionAttributeNames=names
         )
@@ -126,7 +136,7 @@ class OpenLeadReader(DynamoTable):
             lead, score = found.get((pk, LEAD_SK)), found.get((pk, SCORE_SK))
             if lead is None:
                 continue  # deleted (or expired) between the index read and this one
-            points = _text(score, "score")
+            points, probability = _text(score, "score"), _text(score, "probability")
             leads.append(
                 StoredLead(
                     lead_id=str(_text(lead, "lead_id")),
@@ -138,6 +148,39 @@ class OpenLeadReader(DynamoTable):
                     sold_exclusive_at=_text(score, "sold_exclusive_at"),
                     recent_scores=_text(score, "recent_scores"),
                     matrix_grade=_text(score, "matrix_grade"),
+                    probability=None if probability is None else float(probability),
+                    inputs=_text(score, "inputs"),
                 )
             )
         return leads
+
+
+@dataclass(frozen=True, slots=True)
+class ServedScore:
+    """What a lead's score item says was served: monitoring compares it with the lead's outcome."""
+
+    probability: float
+    grade: str
+    model_version: str
+
+
+class ServedScoreReader(DynamoTable):
+    IAM: ClassVar[tuple[Access, ...]] = (access("dynamodb:BatchGetItem", on="table_name"),)
+
+    def served(self, tenant_id: str, lead_ids: Sequence[str]) -> dict[str, ServedScore]:
+        """The current score item of each of `lead_ids` that has one (BatchGetItem, 100 keys per call)."""
+        keys = [{"pk": {"S": lead_key(tenant_id, i)}, "sk": {"S": SCORE_SK}} for i in dict.fromkeys(lead_ids)]
+        names = {"#p": "probability", "#g": "grade", "#v": "model_version"}
+        items = batch_get(
+            self.dynamodb,
+            self.table_name,
+            keys,
+            ProjectionExpression="lead_id, #p, #g, #v",
+            ExpressionAttributeNames=names,
+        )
+        return {
+            str(_text(item, "lead_id")): ServedScore(
+                float(str(_text(item, "probability"))), str(_text(item, "grade")), str(_text(item, "model_version"))
+            )
+            for item in items
+        }

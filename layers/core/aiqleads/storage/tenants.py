@@ -58,6 +58,10 @@ class TenantDirectory(TenantRepository):
         tenant = self.get(tenant_id)
         return tenant.engagement_half_life_days if tenant else DEFAULT_HALF_LIFE_DAYS
 
+    def retrain_on_alert(self, tenant_id: str) -> bool:
+        tenant = self.get(tenant_id)
+        return tenant.retrain_on_alert if tenant else False
+
     def challengers(self, tenant_id: str) -> Challengers:
         tenant = self.get(tenant_id)
         return tenant.challengers if tenant else "keep"

@@ -37,9 +37,11 @@ class Tenant(BaseModel):
     challengers: Challengers = "keep"
     # Engagement fades: a stored interaction counts half after this many days, in the tenant's next model.
     engagement_half_life_days: float = Field(default=DEFAULT_HALF_LIFE_DAYS, gt=0, le=365)
+    # A monitoring alert (drift, performance, calibration) also starts a training job on the tenant's history.
+    retrain_on_alert: bool = False
 
 
-CONFIGURABLE = frozenset({"name", "challengers", "engagement_half_life_days"})
+CONFIGURABLE = frozenset({"name", "challengers", "engagement_half_life_days", "retrain_on_alert"})
 
 
 class IssuedKey(BaseModel):

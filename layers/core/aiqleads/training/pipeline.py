@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from aiqleads.features.columnar import ColumnarFeatures
 from aiqleads.features.spec import FeatureSpec
 from aiqleads.files.tabular import TableReader
+from aiqleads.monitoring.baseline import Baseline
 from aiqleads.scoring.artifact import MANIFEST_FILE, MODEL_FILE, Calibration, Manifest, OnnxInfo, sha256_file
 from aiqleads.scoring.matrix import Curve, Matrix
 from aiqleads.scoring.metrics import brier, evaluate, platt, sigmoid
@@ -584,6 +585,7 @@ def train(
         training=_lineage(data, data_sha, options, rows, fit, split, dropped),
         explanations=explanations,
         matrix=halves,
+        baseline=Baseline.fit(fitted.names, matrix[test_rows], held.p_onnx, metrics.get("roc_auc")),
     )
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=1) + "\n")
     clock.lap("write")

@@ -1,0 +1,1 @@
+"""Model monitoring: drift against the training baseline, live performance from outcomes, alerts."""

@@ -50,7 +50,7 @@ from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "1.0.0"
+MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "2.0.0"
 HANDLER_FILE = ROOT / "functions" / "bulk_score" / "handler.py"
 FUNCTION = "BulkScoreFunction"
 TARGET_RATIO = 1.5

@@ -3,7 +3,8 @@
 Environment: BENCH_ROWS (default 1,000,000) and BENCH_BIG_ROWS (default 4,000,000) size the files;
 BENCH_RECS_LEADS, BENCH_RECS_SAMPLES and BENCH_RECS_PLAIN the recommendations bench (bench/recommendations.py);
 BENCH_COLD_RUNS the cold starts per function (bench/cold_start.py);
-BENCH_BULK_ROWS the bulk function's (bench/bulk.py); BENCH_TRAIN_ROWS the training bench's (bench/training.py,
+BENCH_BULK_ROWS the bulk function's (bench/bulk.py); BENCH_MONITOR_ROWS the monitoring run's (bench/monitoring.py,
+default 100,000); BENCH_TRAIN_ROWS the training bench's (bench/training.py,
 default 1,000,000); COST_LEADS, COST_EVENTS, COST_BULK_ROWS and COST_REC_SAMPLES the
 cost model (bench/cost.py).
 
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bulk, cold_start, cost, file_scoring, per_lead, recommendations, training
+from bench import bulk, cold_start, cost, file_scoring, monitoring, per_lead, recommendations, training
 from bench.data import DATA_DIR, leads_file
 from bench.reference_model import reference_model_dir, session_figures
 
@@ -112,6 +113,8 @@ def main() -> None:
     bulk.report(summary["bulk"], _line)
     summary["training"] = training.measure()
     training.report(summary["training"], _line)
+    summary["monitoring"] = monitoring.measure()
+    monitoring.report(summary["monitoring"], _line)
     summary["cold_start"] = cold_start.measure()
     cold_start.report(summary["cold_start"])
     measured = cost.measure()

@@ -97,7 +97,7 @@ def live_batch(seed: int, price_factor: float = 1.0) -> tuple[pa.Table, np.ndarr
     labels = np.asarray(pc.cast(table["converted"], pa.int64()).to_numpy(zero_copy_only=False))
     now = datetime.now(UTC)
     start = now - WEEK + timedelta(minutes=5)
-    moved = []
+    moved: list[str | None] = []
     for text in table["created_at"].to_pylist():
         if text is None:  # arrives without a date: the service dates it on arrival, as training saw it missing
             moved.append(None)

@@ -270,3 +270,19 @@ def test_monitoring_runs_need_an_admin_key(running_info: dict[str, Any]) -> None
     status, _, body = api(running_info, "GET", "/v1/monitoring/runs?cursor=bm9wZQ")
     assert status == 422
     assert body["error"]["details"][0]["field"] == "cursor"
+
+
+def test_the_daily_schedule_queues_one_run_per_tenant(running_cloud: Any, running_info: dict[str, Any]) -> None:
+    fired = running_cloud.fire_schedule("MonitorFunction")
+    assert fired["scheduled"] >= 2  # every tenant in TenantsTable: demo and the other tenant at least
+    key = running_info["admin_api_key"]
+    followed = [
+        job_id for job_id in fired["job_ids"] if api(running_info, "GET", f"/v1/jobs/{job_id}", key=key)[0] == 200
+    ]
+    assert len(followed) == 1  # demo's own run: only its key finds it
+    deadline = time.monotonic() + DEADLINE
+    while (job := api(running_info, "GET", f"/v1/jobs/{followed[0]}", key=key)[2])["status"] != "completed":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    assert job["monitoring"]["production_version"] == MODEL
+    assert health(running_info, key)["run_id"] == followed[0]

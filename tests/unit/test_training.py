@@ -141,6 +141,19 @@ def test_same_data_same_seed_same_metrics(tmp_path: Path, training_file: Path, s
     assert (tmp_path / "again" / "model.onnx").read_bytes() == (small_model.directory / "model.onnx").read_bytes()
 
 
+def test_training_writes_the_baseline_monitoring_compares_with(small_model: ModelArtifact):
+    manifest = small_model.manifest
+    assert manifest.baseline is not None
+    assert list(manifest.baseline.features) == manifest.feature_names
+    assert manifest.baseline.roc_auc == manifest.metrics["roc_auc"]
+    held_out = manifest.training["rows"]["test"]
+    assert manifest.baseline.probability.rows == held_out  # the held-out rows, as the metrics
+    assert sum(manifest.baseline.probability.shares) == pytest.approx(1.0, abs=1e-4)
+    for bins in manifest.baseline.features.values():
+        assert len(bins.shares) == len(bins.edges) + 1
+        assert bins.edges == sorted(bins.edges)
+
+
 def test_small_model_learns_the_generated_story(small_model: ModelArtifact):
     metrics = small_model.manifest.metrics
     assert metrics["roc_auc"] > 0.7

@@ -214,7 +214,7 @@ def report(figures: dict[str, float], line: Callable[[str, str, str, bool | None
     print(line("  peak Python memory", f"{figures['moto_peak_mb']:.0f} MB", "", None))
     print(line("in memory (the monitor's own work)", f"{figures['memory_s']:.2f} s", "", None))
     print(line("  peak Python memory", f"{figures['memory_peak_mb']:.0f} MB", "", None))
-    print(line("  share of the run", f"{figures['memory_s'] / figures['moto_s']:.0%}", "", None))
+    print(line("  share of the run", f"{figures['memory_s'] / figures['moto_s']:.1%}", "", None))
     print(line("psi max / live ROC AUC", f"{figures['psi_max']:.3f} / {figures['live_auc']:.3f}", "", None))
 
 

@@ -43,7 +43,10 @@ def start_run(who: AdminDep, jobs: JobsDep) -> Response[MonitorJobAccepted]:
 @router.get(
     "/v1/monitoring/runs",
     summary="The tenant's monitoring runs, newest first (for charts of drift and live performance over time)",
-    responses={422: {"description": "a limit out of range or a cursor this endpoint did not return"}},
+    responses={
+        200: {"description": "a page of runs"},
+        422: {"description": "a limit out of range or a cursor this endpoint did not return"},
+    },
 )
 def list_runs(
     who: CallerDep,
@@ -57,7 +60,10 @@ def list_runs(
 @router.get(
     "/v1/models/<version>/health",
     summary="A model version's latest monitoring figures for the tenant: drift, live performance, alerts",
-    responses={404: {"description": "no monitoring run has watched this version for the tenant yet"}},
+    responses={
+        200: {"description": "the latest run's figures for the version"},
+        404: {"description": "no monitoring run has watched this version for the tenant yet"},
+    },
 )
 def get_health(version: str, who: CallerDep, runs: RunsDep) -> HealthView:
     health = runs.health(who.tenant_id, version)

@@ -7,11 +7,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiqleads.composition import api_keys
 from aiqleads.settings import AuthorizerSettings
+from aiqleads.telemetry import metrics, tracer
 from aiqleads.tenants.api_keys import authorize
 
 logger = Logger()
 
 
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # the policy carries the caller's API key
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         limits = AuthorizerSettings.current().requests_per_minute

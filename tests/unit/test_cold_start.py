@@ -19,6 +19,7 @@ HEAVY = {"onnxruntime", "numpy", "pyarrow", "lightgbm", "sklearn", "pandas"}
 PRELUDE = """
 import json, os, sys
 sys.path.insert(0, os.path.join("functions", sys.argv[1]))
+os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "AIQLeads"  # Lambda's environment is there before the import
 import handler
 loaded = {"import": sorted(sys.modules)}
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",

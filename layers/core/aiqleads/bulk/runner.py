@@ -50,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 
+from aiqleads import telemetry
 from aiqleads.bulk.output import MultipartOutput, PartStore, UploadGone, merge_segments
 from aiqleads.bulk.requests import (
     RESULTS_PREFIX,
@@ -387,6 +388,8 @@ class BulkScorer:
                 cp.rows_done = position
                 cp.scored += scored.scored
                 cp.invalid += batch.num_rows - scored.scored
+                telemetry.bulk_rows(batch.num_rows, batch.num_rows - scored.scored)
+                telemetry.leads_scored("bulk", scored.scores.grade.tolist())
                 cp.error_lines += len(error_lines)
                 processed += 1
                 if part_uploaded and time.monotonic() - last_save >= self.settings.checkpoint_every_s:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from aiqleads import telemetry
 from aiqleads.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge
 from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.features.market import market_signals
@@ -150,6 +151,7 @@ class LeadService:
         """Store a new lead with its score and announce it; an existing id is a 409 and nothing changes."""
         score, event = self._store(tenant_id, lead)
         self.events.publish(event)
+        telemetry.leads_scored("api", [score.grade])
         return score
 
     def _store(self, tenant_id: str, lead: Lead) -> tuple[Score, DomainEvent]:
@@ -192,6 +194,7 @@ class LeadService:
             announcements.append(event)
         if announcements:
             self.events.publish_many(announcements)
+        telemetry.leads_scored("batch", [result.score.grade for result in results if result.score is not None])
         return results
 
     # ---------------------------------------------------------------- reads
@@ -295,6 +298,7 @@ class LeadService:
         lead: Lead = record.lead
         signals = self.signals(tenant_id, lead, totals)
         current = self.scorer(tenant_id).score_lead(lead, signals)
+        telemetry.leads_scored("events", [current.grade])
         if self.shadow is not None:  # every re-score, changed or not: the shadow's latest view of the lead
             self.shadow.record(tenant_id, lead, signals, current)
         change = ScoreChange(lead.id, record.score, current)

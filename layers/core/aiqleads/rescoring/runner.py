@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 from aws_lambda_powertools import Logger
 
+from aiqleads import telemetry
 from aiqleads.features.behaviour import BehaviourTotals
 from aiqleads.features.market import market_signals
 from aiqleads.jobs.store import ReleasableJobStore
@@ -239,6 +240,7 @@ class Rescorer:
         if not valid:
             return
         cp.rescored += len(valid)
+        telemetry.leads_scored("rescoring", scored.scores.grade.tolist())
         moved = np.array([row for row, lead in enumerate(valid) if grade_moved(lead, scored.scores, row)], dtype=int)
         cp.grades_moved += len(moved)
         promotion = job.cause == ScoreCause.PROMOTION

@@ -27,6 +27,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from aiqleads import telemetry
 from aiqleads.notifications.alerts import Alert, AlertSink
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.ports import MessageQueue
@@ -146,6 +147,7 @@ class Notifier:
             settings=self.settings,
             now=now,
         )
+        telemetry.webhook_attempt(response.delivered, response.latency_ms)
         if response.delivered:
             self._finish(task, "delivered")
             self._record(task, now, response, "delivered")

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
+from aiqleads import telemetry
 from aiqleads.api.context import Caller, caller, recommendation_jobs, recommendations
 from aiqleads.api.responses import json_response
 from aiqleads.models import Id, Recommendation, RecommendationFeedback
@@ -44,9 +45,10 @@ def list_recommendations(
     score_min: Annotated[int, Query(ge=0, le=100, description="lowest model score (0-100)")] = 0,
     market: Annotated[str | None, Query(max_length=64, description="only this market (must be allowed)")] = None,
 ) -> RecommendationPage:
-    return service.recommend(
-        who.tenant_id, buyer_id, limit=limit, cursor=cursor or None, score_min=score_min, market=market or None
-    )
+    with telemetry.recommendation_request():
+        return service.recommend(
+            who.tenant_id, buyer_id, limit=limit, cursor=cursor or None, score_min=score_min, market=market or None
+        )
 
 
 @router.post(

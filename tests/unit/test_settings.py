@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,10 +128,22 @@ def test_every_variable_the_template_sets_is_read(functions: dict[str, FunctionS
     for name, spec in functions.items():
         assert set(spec.environment) - read_by_any - set(READ_ELSEWHERE) == set(), f"{name}: nobody reads these"
         own = resources[spec.logical_id]["Properties"].get("Environment", {}).get("Variables", {})
-        assert set(own) - set(FUNCTION_SETTINGS[name].variables()) == set(), f"{name} does not read these"
+        assert set(own) - set(FUNCTION_SETTINGS[name].variables()) - set(READ_ELSEWHERE) == set(), (
+            f"{name} does not read these"
+        )
 
 
 def test_the_template_names_every_function_s_logger(functions: dict[str, FunctionSpec]) -> None:
-    """The handlers' Logger() takes its service name from POWERTOOLS_SERVICE_NAME (no name in the code)."""
+    """The handlers' Logger() and the metrics' service dimension take the function's name from
+    POWERTOOLS_SERVICE_NAME (no name in the code): functions/<name>/ is service <name>."""
     for name, spec in functions.items():
-        assert spec.environment.get("POWERTOOLS_SERVICE_NAME") == "aiqleads", name
+        assert spec.environment.get("POWERTOOLS_SERVICE_NAME") == spec.code_uri.name == name, name
+
+
+def test_no_code_names_its_service_or_namespace() -> None:
+    """Logger, Metrics and Tracer read the service (and the namespace) from the environment, so one template
+    variable names a function everywhere: in its log records, its metrics' dimension and its traces."""
+    pattern = re.compile(r"\b(Logger|Metrics|Tracer)\([^)]*\b(service|namespace)=")
+    sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "core" / "aiqleads").rglob("*.py")]
+    named = [str(path.relative_to(ROOT)) for path in sources if pattern.search(path.read_text())]
+    assert named == []

@@ -67,9 +67,8 @@ def test_check_passes_on_the_real_template(capsys: pytest.CaptureFixture[str]) -
 BREAKAGES = {
     # cfn-lint 1.58 reports the first three (plain function properties) ...
     "        JOBS_QUEUE_URL: !Ref JobsQueue\n": "        JOBS_QUEUE_URL: !Ref JobsQueue\n        BROKEN_GLOBAL: !Ref NoSuchGlobal\n",
-    "      LoggingConfig:\n        LogGroup: !Ref ApiFunctionLogGroup\n": (
-        "      LoggingConfig:\n        LogGroup: !Ref ApiFunctionLogGroup\n"
-        "      Environment:\n        Variables:\n"
+    "          POWERTOOLS_SERVICE_NAME: api  # Logger's service, the metrics' service dimension\n": (
+        "          POWERTOOLS_SERVICE_NAME: api\n"
         "          BROKEN_REF: !Ref NoSuchTable\n"
         "          BROKEN_GETATT: !GetAtt Missing.Arn\n"
         '          BROKEN_SUB: !Sub "${AlsoMissing}"\n'
@@ -260,7 +259,7 @@ def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, An
         alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
         if alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
-        and alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
     assert alarmed == dead_letter
 

@@ -191,6 +191,11 @@ def describe(info: dict[str, Any], state_file: Path) -> str:
                 for name, item in functions.items()
             }
         )
+        logs = info.get("logs") or {}
+        if logs:
+            lines.append(
+                f"  function logs     {Path(next(iter(logs.values()))).parent}/<function>.log  (Logger JSON, EMF)"
+            )
     skipped = info["skipped"]
     if skipped:
         kinds = sorted({item["type"] for item in skipped.values()})
@@ -198,6 +203,12 @@ def describe(info: dict[str, Any], state_file: Path) -> str:
     lines += [f"  note: {note}" for note in info["notes"]]
     lines += [f"Written to {state_file}.", *examples(info, state_file.parent), "Press Ctrl-C to stop."]
     return "\n".join(lines)
+
+
+def _fresh_logs(directory: Path) -> Path:
+    for old in directory.glob("*.log"):
+        old.unlink()
+    return directory
 
 
 def up(arguments: argparse.Namespace) -> int:
@@ -219,6 +230,10 @@ def up(arguments: argparse.Namespace) -> int:
             demo=arguments.demo,
             retry_delay=arguments.retry_delay,
             log_api_requests=arguments.log_requests,
+            # Beside the state file, truncated at each start as a new stack's log groups would be empty; and on the
+            # terminal too, as `make run` has always shown what the functions log.
+            log_dir=_fresh_logs(Path(arguments.state_file).parent / "logs"),
+            echo_logs=True,
         )
     except LocalCloudError as error:
         print(f"local cloud: {error}", file=sys.stderr)

@@ -33,6 +33,7 @@ from .gateway import (
     LocalGateway,
     api_gateway_lookup,
 )
+from .logs import FunctionLogs
 from .pollers import DEFAULT_RETRY_DELAY_SECONDS, QueuePoller, QueuePollers
 from .resources import DEFAULT_STACK_NAME, LocalResources, create_resources
 from .schedules import ScheduleTimer, rate_seconds, scheduled_event
@@ -58,6 +59,8 @@ class LocalCloud(Started):
     paths and model_artifacts/ are found (default: the template's directory, else the current directory).
     `moto_environment` adds variables for the moto process (e.g. `S3_UPLOAD_PART_MIN_SIZE` in tests).
     `key_cache_seconds` is how long the API server trusts what it read about an API key (see `gateway.keys`).
+    `log_dir` is where each function's log goes (`<FunctionLogicalId>.log`: Logger records and EMF metrics; a
+    temporary directory by default) and `echo_logs` also copies those lines to this process's output.
     """
 
     def __init__(
@@ -79,6 +82,8 @@ class LocalCloud(Started):
         environment: Mapping[str, str] | None = None,
         moto_environment: Mapping[str, str] | None = None,
         key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS,
+        log_dir: str | Path | None = None,
+        echo_logs: bool = False,
     ) -> None:
         self.template = template
         self.parameters = dict(parameters or {})
@@ -97,6 +102,10 @@ class LocalCloud(Started):
         self.root = Path(root)
         self.environment_overrides = dict(environment or {})
         self.key_cache_seconds = key_cache_seconds
+        # Each cloud its own logs unless told where (make run: beside the state file), as each stack has its own
+        # log groups: a test reads only what this cloud's functions wrote.
+        self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="aiqleads-logs-"))
+        self.logs = FunctionLogs(self.log_dir, echo=echo_logs)
         self._resources: LocalResources | None = None
         self._model_cache: str | None = None
         self.runtime: FunctionRuntime | None = None
@@ -143,7 +152,12 @@ class LocalCloud(Started):
         }
         self._name_resources_to_recorders()
         self.runtime = FunctionRuntime(
-            specs, environment, function_names=names, region=resources.region, account_id=resources.account_id
+            specs,
+            environment,
+            function_names=names,
+            region=resources.region,
+            account_id=resources.account_id,
+            logs=self.logs,
         ).start()
         for logical_id, reason in self.runtime.unavailable.items():
             self.notes.append(f"{logical_id} is not running: {reason}")
@@ -321,6 +335,7 @@ class LocalCloud(Started):
             **summary,
         }
         if self.runtime is not None:
+            info["logs"] = {logical_id: str(self.logs.path(logical_id)) for logical_id in self.runtime.functions}
             pollers = self.pollers.pollers if self.pollers is not None else []
             info["functions"] = {
                 logical_id: {

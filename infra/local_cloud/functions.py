@@ -32,20 +32,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .server import ACCOUNT_ID, REGION, LocalCloudError
+
+if TYPE_CHECKING:
+    from .logs import FunctionLogs
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 LAMBDA_DEFAULT_TIMEOUT = 3
 LAMBDA_DEFAULT_MEMORY = 128
 MODULE_PREFIX = "aiqleads_function_"
 
-# Set for every local function: Powertools' tracer would try to reach an X-Ray daemon, and EMF metrics would be
-# printed to stdout on every invocation.
+# Set for every local function. Tracing off: there is no X-Ray daemon here, and the SDK would complain on every
+# segment it cannot send (in AWS the template's `Tracing: Active` leaves it on). Metrics stay on: their EMF lines
+# land in each function's log (logs.py), as CloudWatch would receive them. One service name: every function
+# shares this process, and Powertools keys its loggers by service name, so per-function names would make one
+# function's records carry another's name; the log file says which function wrote a line.
 POWERTOOLS_LOCAL_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "aiqleads",
 }
 
 # Webhook delivery, compressed so a demo shows it: retries within about a minute instead of a day, and receivers on
@@ -284,8 +290,10 @@ class LocalFunction:
         region: str = REGION,
         account_id: str = ACCOUNT_ID,
         unavailable: str | None = None,
+        logs: FunctionLogs | None = None,
     ) -> None:
         self.spec = spec
+        self.logs = logs
         self.handler = handler
         self.function_name = function_name
         self.arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
@@ -308,6 +316,8 @@ class LocalFunction:
         if self.handler is None:
             raise FunctionUnavailableError(self.unavailable or f"{self.spec.logical_id} is not loaded")
         with self._lock:
+            if self.logs is not None:
+                self.logs.install()  # again: pytest, for one, puts its own sys.stdout back between tests
             started = time.monotonic()
             token = current_function.set(self.spec.logical_id)
             try:
@@ -338,7 +348,7 @@ def local_environment(
     for logical_id, spec in specs.items():
         for name, value in resolve(dict(spec.environment)).items():
             text = str(value)
-            if name in environment and environment[name] != text:
+            if name in environment and environment[name] != text and name not in POWERTOOLS_LOCAL_ENVIRONMENT:
                 notes.append(
                     f"{logical_id} sets {name}={text!r} but {owner[name]} sets {environment[name]!r}: all local "
                     f"functions share one process environment, so {logical_id}'s value is used"
@@ -372,8 +382,10 @@ class FunctionRuntime:
         function_names: Mapping[str, str] | None = None,
         region: str = REGION,
         account_id: str = ACCOUNT_ID,
+        logs: FunctionLogs | None = None,
     ) -> None:
         self.specs = dict(specs)
+        self.logs = logs
         self.environment = dict(environment)
         self.function_names = dict(function_names or {})
         self.region = region
@@ -390,6 +402,10 @@ class FunctionRuntime:
         self._previous_environment = {name: os.environ.get(name) for name in self.environment}
         os.environ.update(self.environment)
         _reset_process_caches()
+        if self.logs is not None:  # before the imports: a Logger keeps the stream it was created with
+            for logical_id in self.specs:
+                self.logs.add(logical_id)
+            self.logs.install()
         try:
             for logical_id, spec in self.specs.items():
                 name = self.function_names.get(logical_id, logical_id)
@@ -398,7 +414,7 @@ class FunctionRuntime:
                 except FunctionUnavailableError as error:
                     self.functions[logical_id] = LocalFunction(
                         spec, None, function_name=name, region=self.region, account_id=self.account_id,
-                        unavailable=str(error),
+                        unavailable=str(error), logs=self.logs,
                     )  # fmt: skip
                     continue
                 except Exception as error:
@@ -406,7 +422,7 @@ class FunctionRuntime:
                         f"{logical_id}: importing {spec.module_file} failed:\n{traceback.format_exc()}"
                     ) from error
                 self.functions[logical_id] = LocalFunction(
-                    spec, handler, function_name=name, region=self.region, account_id=self.account_id
+                    spec, handler, function_name=name, region=self.region, account_id=self.account_id, logs=self.logs
                 )
         except BaseException:
             self.stop()
@@ -418,6 +434,8 @@ class FunctionRuntime:
         for function in self.functions.values():
             sys.modules.pop(function.spec.module_name, None)
         self.functions = {}
+        if self.logs is not None:
+            self.logs.uninstall()
         previous, self._previous_environment = self._previous_environment, None
         for name, value in (previous or {}).items():
             if value is None:

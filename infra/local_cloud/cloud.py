@@ -104,6 +104,7 @@ class LocalCloud(Started):
         self.key_cache_seconds = key_cache_seconds
         # Each cloud its own logs unless told where (make run: beside the state file), as each stack has its own
         # log groups: a test reads only what this cloud's functions wrote.
+        self._own_log_dir = log_dir is None
         self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="aiqleads-logs-"))
         self.logs = FunctionLogs(self.log_dir, echo=echo_logs)
         self._resources: LocalResources | None = None
@@ -301,6 +302,8 @@ class LocalCloud(Started):
         if self._model_cache is not None:
             shutil.rmtree(self._model_cache, ignore_errors=True)
             self._model_cache = None
+        if self._own_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     @property
     def resources(self) -> LocalResources:

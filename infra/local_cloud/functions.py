@@ -19,6 +19,7 @@ keep the current event on the app object and are not meant to be shared between 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import importlib.util
 import os
@@ -321,7 +322,8 @@ class LocalFunction:
             started = time.monotonic()
             token = current_function.set(self.spec.logical_id)
             try:
-                return self.handler(event, self.context())
+                with _metrics_scope():
+                    return self.handler(event, self.context())
             finally:
                 current_function.reset(token)
                 elapsed = time.monotonic() - started
@@ -359,6 +361,16 @@ def local_environment(
     environment.update(WEBHOOK_LOCAL_ENVIRONMENT)
     environment.update(overrides or {})
     return environment, notes
+
+
+def _metrics_scope() -> contextlib.AbstractContextManager[None]:
+    """The invocation's own pending metrics: in Lambda a process serves one invocation at a time, here several
+    functions run at once in threads of one process, and a flush must print only what its own invocation counted."""
+    try:
+        from aiqleads.telemetry import isolated
+    except ImportError:  # a template whose functions do not use aiqleads
+        return contextlib.nullcontext()
+    return isolated()
 
 
 def _reset_process_caches() -> None:

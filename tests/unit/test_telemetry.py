@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ def emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     telemetry.metrics.clear_metrics()
 
     def lines() -> list[dict[str, Any]]:
-        if telemetry.metrics.metric_set:
+        if telemetry.metrics.provider.metric_set:
             telemetry.metrics.flush_metrics()
         return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
 
@@ -97,8 +98,31 @@ def test_without_a_namespace_nothing_is_counted_or_printed(
     monkeypatch.setattr(telemetry.metrics, "namespace", None)
     telemetry.leads_scored("api", ["A"])
     telemetry.webhook_attempt(True, 1.0)
-    assert telemetry.metrics.metric_set == {}
+    assert telemetry.metrics.provider.metric_set == {}
     assert capsys.readouterr().out == ""
+
+
+def test_isolated_invocations_flush_only_their_own_counts(emf: Any) -> None:
+    """The local cloud runs functions concurrently in one process: each invocation's flush is its own."""
+    started, added = threading.Barrier(2), threading.Barrier(2)
+    flushed: dict[str, str] = {}
+
+    def invocation(name: str, rows: int) -> None:
+        with telemetry.isolated():
+            started.wait()
+            telemetry.bulk_rows(rows, 0)
+            added.wait()  # both have added before either flushes
+            flushed[name] = json.dumps(telemetry.metrics.provider.serialize_metric_set())
+            telemetry.metrics.provider.clear_metrics()
+
+    threads = [threading.Thread(target=invocation, args=(name, rows)) for name, rows in (("one", 1), ("two", 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert json.loads(flushed["one"])["BulkRows"] == [1.0]
+    assert json.loads(flushed["two"])["BulkRows"] == [2.0]
+    assert telemetry.metrics.provider.metric_set == {}  # the process's own set saw neither
 
 
 def test_a_functions_writes_go_to_its_own_log_whole_lines_only(tmp_path: Path) -> None:

@@ -16,12 +16,69 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-metrics = Metrics()
+
+@dataclass
+class _Pending:
+    """What a metric set collects until it is flushed."""
+
+    metric_set: dict[str, Any] = field(default_factory=dict)
+    dimension_set: dict[str, str] = field(default_factory=dict)
+    dimension_sets: list[dict[str, str]] = field(default_factory=list)
+    metadata_set: dict[str, Any] = field(default_factory=dict)
+    timestamp: int | None = None
+
+
+_scope: ContextVar[_Pending | None] = ContextVar("aiqleads_metrics_scope", default=None)
+
+
+def _pending_field(name: str) -> Any:
+    def get(provider: _ScopedProvider) -> Any:
+        return getattr(_scope.get() or provider.process_pending, name)
+
+    def put(provider: _ScopedProvider, value: Any) -> None:
+        setattr(_scope.get() or provider.process_pending, name, value)
+
+    return property(get, put)
+
+
+class _ScopedProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, whose pending metrics are the process's (as in Lambda: one invocation at a time
+    per process), or those of the `isolated()` block running in this context. The local cloud runs every function
+    in one process, concurrently: each invocation isolated, a flush prints only what that invocation counted."""
+
+    metric_set = _pending_field("metric_set")
+    dimension_set = _pending_field("dimension_set")
+    dimension_sets = _pending_field("dimension_sets")
+    metadata_set = _pending_field("metadata_set")
+    timestamp = _pending_field("timestamp")
+
+    @property
+    def process_pending(self) -> _Pending:
+        pending: _Pending | None = self.__dict__.get("_process_pending")
+        if pending is None:
+            pending = self.__dict__["_process_pending"] = _Pending()
+        return pending
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Metrics added in this block (in this thread or context) apart from any other's until flushed."""
+    token = _scope.set(_Pending())
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+metrics = Metrics(provider=_ScopedProvider())
 tracer = Tracer()
 
 PATHS = frozenset({"api", "batch", "bulk", "events", "rescoring"})

@@ -149,3 +149,14 @@ def test_a_functions_writes_go_to_its_own_log_whole_lines_only(tmp_path: Path) -
     assert logs.lines("ApiFunction") == ['{"level": "INFO", "message": "one"}', "two"]
     assert logs.lines("EventsFunction") == ["three"]
     assert (tmp_path / "ApiFunction.log").is_file()
+
+
+def test_model_figures_leave_out_what_a_run_could_not_compute(emf: Any) -> None:
+    telemetry.model_figures(0.31, 0.70, 0.78)
+    telemetry.model_figures(0.05, None, 0.78)
+    (line,) = emf()
+    assert line["ModelPsiMax"] == [0.31, 0.05]
+    assert line["ModelLiveAuc"] == [0.70]
+    assert line["ModelLiveAucDrop"] == [pytest.approx(0.08)]
+    units = {item["Name"]: item["Unit"] for item in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert units == {"ModelPsiMax": "None", "ModelLiveAuc": "None", "ModelLiveAucDrop": "None"}

@@ -159,3 +159,16 @@ def queue_age(event: Mapping[str, Any], now_ms: float | None = None) -> None:
         except (TypeError, ValueError):
             continue
         metrics.add_metric(name="QueueAge", unit=MetricUnit.Milliseconds, value=age)
+
+
+def model_figures(psi_max: float | None, live_auc: float | None, training_auc: float | None) -> None:
+    """A monitoring run's figures: ModelPsiMax (the largest PSI of the run), ModelLiveAuc and ModelLiveAucDrop
+    (training AUC minus live AUC); a figure the run could not compute (too few outcomes) is left out."""
+    if not enabled():
+        return
+    if psi_max is not None:
+        metrics.add_metric(name="ModelPsiMax", unit=MetricUnit.NoUnit, value=psi_max)
+    if live_auc is not None:
+        metrics.add_metric(name="ModelLiveAuc", unit=MetricUnit.NoUnit, value=live_auc)
+        if training_auc is not None:
+            metrics.add_metric(name="ModelLiveAucDrop", unit=MetricUnit.NoUnit, value=training_auc - live_auc)

@@ -378,9 +378,11 @@ def _reset_process_caches() -> None:
     queue URLs) must not outlive it: in Lambda a new configuration is a new process."""
     try:
         from aiqleads.process_cache import reset
+        from aiqleads.telemetry import configure_from_environment
     except ImportError:  # a template whose functions do not use aiqleads
         return
     reset()
+    configure_from_environment()
 
 
 class FunctionRuntime:

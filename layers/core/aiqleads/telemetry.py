@@ -12,6 +12,7 @@ who can read the metrics.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -80,6 +81,14 @@ def isolated() -> Iterator[None]:
 
 metrics = Metrics(provider=_ScopedProvider())
 tracer = Tracer()
+
+
+def configure_from_environment() -> None:
+    """Namespace and service read again: the local cloud sets a new environment in a process that may have
+    imported this module under another (in Lambda the environment never changes under a process)."""
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
+    metrics.service = os.environ.get("POWERTOOLS_SERVICE_NAME")
+
 
 PATHS = frozenset({"api", "batch", "bulk", "events", "rescoring"})
 

@@ -46,8 +46,8 @@ SKIPPED_TYPES: dict[str, str] = {
     "AWS::ApiGateway::": "API Gateway is emulated by the local API server (usage plans are created in moto)",
     "AWS::ApiGatewayV2::": "API Gateway is emulated by the local API server",
     "AWS::IAM::": "IAM is not enforced locally",
-    "AWS::Logs::": "handlers log to the console locally",
-    "AWS::CloudWatch::": "no metrics or alarms locally",
+    "AWS::Logs::": "each function logs to <log dir>/<FunctionLogicalId>.log locally (see logs.py)",
+    "AWS::CloudWatch::": "no CloudWatch locally: the EMF metric lines are in the function logs; no alarms or dashboards",
 }
 
 

@@ -65,6 +65,7 @@ def test_every_declared_resource_is_created_or_listed_as_skipped(
         "AWS::Serverless::Api",
         "AWS::Logs::LogGroup",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
     }
 
 

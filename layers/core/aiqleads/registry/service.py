@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools import Logger
 
 from aiqleads.errors import Conflict, DomainError, InvalidInput, NotFound
 from aiqleads.notifications.domain_events import DomainEvent
@@ -41,7 +42,7 @@ from aiqleads.registry.records import (
 if TYPE_CHECKING:
     from aiqleads.registry.shadow import ShadowReports
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)  # under the function's Powertools logger, whatever its service name
 
 MODELS_PREFIX = "models/"
 GLOBAL = "global"  # the global partition's name in keys; tenant partitions live under "tenants/"

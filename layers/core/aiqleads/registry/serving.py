@@ -13,7 +13,6 @@ use (and the local cloud at start), while events and bulk only read the registry
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -22,12 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from aws_lambda_powertools import Logger
+
 from aiqleads.registry.records import Alias, AliasState, AliasTarget, ModelRecord
 from aiqleads.registry.service import ArtifactSource, CorruptArtifact, owner_path, verified
 from aiqleads.scoring.artifact import ModelArtifact, ModelMismatchError, sha256_file
 from aiqleads.scoring.scorer import Scorer
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)  # under the function's Powertools logger, whatever its service name
 
 MAX_SESSIONS = 4
 

@@ -9,7 +9,6 @@ error (logged and counted), so a broken shadow never fails a score; its cost on 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +16,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
+from aws_lambda_powertools import Logger
 
 from aiqleads.models import Lead, Score
 from aiqleads.registry.records import ShadowFigures
 from aiqleads.scoring.metrics import roc_auc
 from aiqleads.scoring.scorer import Scorer
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)  # under the function's Powertools logger, whatever its service name
 
 MIN_OUTCOMES = 20  # below this, an AUC says more about the sample than about the models
 

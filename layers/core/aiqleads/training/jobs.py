@@ -17,7 +17,6 @@ This module never imports LightGBM: the api function imports it to submit jobs a
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 import time
 import uuid
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import numpy as np
 import pyarrow.compute as pc
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiqleads.errors import DomainError
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from aiqleads.storage.jobs import StoredJob
     from aiqleads.training.pipeline import TrainingReport
 
-logger = logging.getLogger(__name__)
+logger = Logger(child=True)  # under the function's Powertools logger, whatever its service name
 
 JOB_KIND: Final = "training"
 STAGES: Final = ("dataset", "train", "compare", "register", "decide")

@@ -25,6 +25,7 @@ from aiqleads.files.tabular import write_table
 from aiqleads_offline.generate import generate_table
 from tests.integration.conftest import receive_until
 from tests.integration.test_backbone import api
+from tests.integration.test_observability import emf
 
 pytestmark = pytest.mark.integration
 
@@ -197,6 +198,8 @@ def test_prices_several_times_the_market_act_and_alert_once_a_day(
     assert summary["production_version"] == MODEL
     assert summary["leads"] == ROWS
     assert summary["psi_max"] >= 0.25
+    psi_lines = emf(running_info, "MonitorFunction", "ModelPsiMax")  # the ModelPsiAlarm's metric, in its log
+    assert any(line["ModelPsiMax"] == [summary["psi_max"]] for line in psi_lines)
     figures = health(running_info, key)
     assert figures["run_id"] == summary["run_id"]
     bands = {d["name"]: d["band"] for d in figures["health"]["features"]}
@@ -261,6 +264,8 @@ def test_leads_like_the_training_data_raise_nothing_until_outcomes_contradict_th
     assert performance_alert["subject"] == "roc_auc"
     assert performance_alert["value"] == summary["live_auc"]
     assert performance_alert["threshold"] == pytest.approx(0.802032 - 0.05, abs=1e-6)
+    drops = [line["ModelLiveAucDrop"][0] for line in emf(running_info, "MonitorFunction", "ModelLiveAucDrop")]
+    assert pytest.approx(0.802032 - summary["live_auc"], abs=1e-6) in drops  # what ModelLiveAucDropAlarm reads
 
 
 def test_monitoring_runs_need_an_admin_key(running_info: dict[str, Any]) -> None:

@@ -486,7 +486,7 @@ def training_tenants() -> TenantDirectory:
 @per_process
 def monitor_runner() -> MonitorJobs:
     from aiqleads.monitoring.jobs import MonitorJobs
-    from aiqleads.monitoring.runner import Monitor, MonitorConfig
+    from aiqleads.monitoring.runner import Monitor, MonitorConfig, emit_figures
     from aiqleads.storage.alerts import AlertPublisher
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.leads import LeadHistoryReader
@@ -513,6 +513,7 @@ def monitor_runner() -> MonitorJobs:
             min_outcomes=settings.monitor_min_outcomes,
             auc_drop=settings.alert_auc_drop,
         ),
+        observe=emit_figures,
     )
     return MonitorJobs(JobRepository(settings.jobs_table), QueueSender(settings.monitor_queue_url), monitor)
 

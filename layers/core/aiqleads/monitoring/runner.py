@@ -328,6 +328,15 @@ class Monitor:
         return record.model_copy(update={"sent": True})
 
 
+def emit_figures(run: MonitorRun) -> None:
+    """The production model's figures as metrics (ModelPsiMax, ModelLiveAuc, ModelLiveAucDrop: the alarms'),
+    flushed with the function's other metrics at the end of the invocation."""
+    from aiqleads import telemetry
+
+    health = run.production
+    telemetry.model_figures(health.psi_max, health.performance.roc_auc.value, health.training_auc)
+
+
 def _deciles(probabilities: np.ndarray) -> Bins:
     """A model without a baseline: deciles of what it served, so the calibration table still reads."""
     return Bins.fit(probabilities if len(probabilities) else np.array([math.nan]))

@@ -7,6 +7,8 @@ Tests drive it only from outside, as a user would: boto3 clients on its endpoint
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -130,3 +132,18 @@ def receive_until(
                 return message, seen
     bodies = [message["Body"][:200] for message in seen]
     raise AssertionError(f"no matching message on {queue_url} within {timeout}s; received {bodies}")
+
+
+AIQLEADS = Path(sys.executable).with_name("aiqleads")
+
+
+def run_cli(*argv: str, timeout: float = 600.0) -> tuple[int, Any, str]:
+    """The `aiqleads` console script in a process of its own, as an operator runs it: exit status, stdout as JSON
+    (None if not JSON), stderr. Not in this process: the local cloud's functions run here, and what they print
+    would land in a captured stdout."""
+    done = subprocess.run([str(AIQLEADS), *argv], capture_output=True, text=True, timeout=timeout)
+    try:
+        output = json.loads(done.stdout)
+    except ValueError:
+        output = None
+    return done.returncode, output, done.stderr

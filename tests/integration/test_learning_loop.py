@@ -6,9 +6,6 @@ and keeps the global model; a tampered candidate is refused; the schedule queues
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from aiqleads_offline.cli import main as aiqleads
 from infra.local_cloud import LocalCloud
 from infra.local_cloud.cloud import write_state_file
+from tests.integration.conftest import run_cli
 from tests.integration.test_backbone import LEAD, api
 
 pytestmark = pytest.mark.integration
@@ -140,11 +137,8 @@ def test_the_cli_trains_and_waits_and_the_schedule_queues_a_job_per_tenant(
     running_cloud: LocalCloud, running_info: dict[str, Any], tmp_path: Path
 ) -> None:
     state = write_state_file(tmp_path / "local.json", running_info)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = aiqleads(["models", "train", "--wait", "--challengers", "shadow", "--local-state", str(state)])
-    assert code == 0, err.getvalue()
-    job = json.loads(out.getvalue())
+    code, job, err = run_cli("models", "train", "--wait", "--challengers", "shadow", "--local-state", str(state))
+    assert code == 0, err
     assert job["status"] == "completed"
     assert job["model"]["decision"] in ("promoted", "shadow")
 

@@ -5,9 +5,7 @@ tenant's scores never moved."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import time
 import uuid
@@ -17,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from aiqleads_offline.cli import main as aiqleads
 from aiqleads_offline.generate import generate_file
 from infra.local_cloud.cloud import write_state_file
-from tests.integration.conftest import receive_until
+from tests.integration.conftest import receive_until, run_cli
 from tests.integration.test_backbone import LEAD, api
 
 pytestmark = pytest.mark.integration
@@ -48,10 +45,7 @@ def promotions(running_aws: Callable[[str], Any], running_info: dict[str, Any]) 
 
 
 def cli(*argv: str) -> tuple[int, Any, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = aiqleads(list(argv))
-    return code, json.loads(out.getvalue()) if code == 0 else None, err.getvalue()
+    return run_cli(*argv)
 
 
 def register(state: Path, version: str) -> None:

@@ -17,7 +17,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from aiqleads.composition import default_scorer
 from aiqleads.models import LeadOutcome, Outcome
 from aiqleads.monitoring.baseline import Baseline, Bins
-from aiqleads.monitoring.drift import ACT, WATCH, band, drift, psi
+from aiqleads.monitoring.drift import ACT, WATCH, band, drift, not_alerting, psi
 from aiqleads.monitoring.performance import NOT_ENOUGH, performance
 from aiqleads.monitoring.report import AlertKind, MonitorRun
 from aiqleads.monitoring.runner import Monitor, MonitorConfig
@@ -152,15 +152,17 @@ class Models:
         return self.shadow_model
 
 
-def scored_leads(rows: int, seed: int, price_factor: float = 1.0) -> tuple[list[StoredLead], np.ndarray]:
+def scored_leads(
+    rows: int, seed: int, price_factor: float = 1.0, column: str = "price"
+) -> tuple[list[StoredLead], np.ndarray]:
     """Generated leads (drawn as the training data was) scored through the batch path, as the store holds them,
     and their real outcomes."""
     table = generate_table(rows, seed, invalid_rate=0.0)
     labels = np.asarray(pc.cast(table["converted"], pa.int64()).to_numpy(zero_copy_only=False))
     table = table.drop_columns(["converted"])
     if price_factor != 1.0:
-        price = pc.cast(pc.multiply(pc.cast(table["price"], pa.float64()), price_factor), pa.string())
-        table = table.set_column(table.schema.get_field_index("price"), "price", price)
+        price = pc.cast(pc.multiply(pc.cast(table[column], pa.float64()), price_factor), pa.string())
+        table = table.set_column(table.schema.get_field_index(column), column, price)
     scorer = default_scorer()
     scores = score_table(scorer, table).scores
     assert scores.inputs is not None
@@ -345,3 +347,22 @@ def test_a_score_records_the_same_input_codes_on_both_paths() -> None:
     assert batch == one_by_one
     assert all(len(codes) == len(scorer.artifact.manifest.feature_names) for codes in batch)
     assert any("-" in codes for codes in batch)  # missing inputs have a code of their own
+
+
+def test_calendar_parts_and_monthly_market_signals_are_reported_not_alerted() -> None:
+    assert not_alerting("month", "lead", 7) is not None  # a week cannot hold a year's months
+    assert not_alerting("weekday", "lead", 7) is None
+    assert not_alerting("hour", "lead", 7) is None
+    assert not_alerting(None, "market", 7) is not None  # one snapshot per market in a week
+    assert not_alerting(None, "market", 30) is None
+    assert not_alerting(None, "derived", 7) is None  # price_vs_market: the lead against its market, alerts
+    leads, _ = scored_leads(2000, 47, price_factor=5.0, column="market_inventory")
+    stores = Stores(leads=leads)
+    run = monitor(stores, Models(default_scorer())).run("acme")
+    inventory = next(d for d in run.production.features if d.name == "market_inventory")
+    assert inventory.band == "act"
+    assert inventory.alerting is False
+    assert inventory.note is not None
+    assert run.alerts == []
+    assert run.production.psi_max is not None
+    assert run.production.psi_max < ACT

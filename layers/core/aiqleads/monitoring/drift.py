@@ -35,6 +35,9 @@ def psi(expected: list[float], live: list[float]) -> float:
 # The days a calendar part takes to run through its values: a window shorter than that cannot hold the training
 # data's mix (a week of leads is all one or two months), so such a feature's drift is reported, never alerted on.
 CYCLE_DAYS = {"hour": 1, "weekday": 7, "month": 366}
+# A market signal is its market's monthly snapshot, one value per market a month: a window shorter than a month
+# holds a point mass per market where training held a year of them, which PSI reads as drift whatever the leads.
+SNAPSHOT_DAYS = 28
 
 
 class Drift(BaseModel):
@@ -50,12 +53,17 @@ class Drift(BaseModel):
     note: str | None = None
 
 
-def seasonal(part: str | None, window_days: int) -> str | None:
-    """Why a calendar feature's drift cannot alert over this window, or None if it can."""
+def not_alerting(part: str | None, source: str, window_days: int) -> str | None:
+    """Why a feature's drift cannot alert over this window (a calendar part, a monthly market signal), or None."""
     cycle = CYCLE_DAYS.get(part or "")
-    if cycle is None or cycle <= window_days:
-        return None
-    return f"a {window_days}-day window cannot hold a year's {part}s: reported, not alerted on"
+    if cycle is not None and cycle > window_days:
+        return f"a {window_days}-day window cannot hold a year's {part}s: reported, not alerted on"
+    if source == "market" and window_days < SNAPSHOT_DAYS:
+        return (
+            f"one monthly snapshot per market in a {window_days}-day window against a year of them in training: "
+            "reported, not alerted on (price_vs_market watches leads against their market)"
+        )
+    return None
 
 
 def drift(name: str, bins: Bins, values: np.ndarray) -> Drift:

@@ -28,7 +28,7 @@ import numpy as np
 
 from aiqleads.models import LeadOutcome, Outcome, latest_outcomes
 from aiqleads.monitoring.baseline import Baseline, Bins
-from aiqleads.monitoring.drift import ACT, Drift, drift, drift_of_counts, seasonal
+from aiqleads.monitoring.drift import ACT, Drift, drift, drift_of_counts, not_alerting
 from aiqleads.monitoring.performance import MIN_OUTCOMES, Performance, performance
 from aiqleads.monitoring.report import AlertKind, AlertRecord, ModelHealth, MonitorRun, Role
 from aiqleads.notifications.alerts import Alert, AlertSink
@@ -200,11 +200,12 @@ class Monitor:
         score: Drift | None = None
         if baseline is not None and window.inputs and scorer.input_codes is not None:
             counts, missing = scorer.input_codes.counts(window.inputs)
-            parts = {feature.name: feature.part for feature in manifest.feature_spec.features}
+            specs = {feature.name: feature for feature in manifest.feature_spec.features}
             features = []
             for column, name in enumerate(manifest.feature_names):
                 found = drift_of_counts(name, baseline.features[name], counts[column], int(missing[column]))
-                note = seasonal(parts.get(name), self.config.window_days)
+                spec = specs.get(name)
+                note = None if spec is None else not_alerting(spec.part, spec.source, self.config.window_days)
                 features.append(found if note is None else found.model_copy(update={"alerting": False, "note": note}))
         if baseline is not None and window.probabilities:
             score = drift("score", baseline.probability, np.asarray(window.probabilities))

@@ -129,26 +129,34 @@ def _registry(args: argparse.Namespace) -> Any:
     from aiqleads.storage.aws import new_client
     from aiqleads.storage.models import ArtifactBucket, ModelRepository
 
-    options: dict[str, Any] = {"region_name": args.region} if args.region else {}
-    if args.stack:
-        cloudformation = new_client("cloudformation", **options)
-        physical = {
-            summary["LogicalResourceId"]: summary.get("PhysicalResourceId")
-            for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=args.stack)
-            for summary in page.get("StackResourceSummaries", [])
-        }
-        table, bucket = physical.get("ModelsTable"), physical.get("ModelsBucket")
-        if not table or not bucket:
+    found, options = stack_or_local(args)
+    table, bucket = found.get("ModelsTable"), found.get("ModelsBucket")
+    if not table or not bucket:
+        if args.stack:
             raise DeploymentError(f"stack {args.stack} has no model registry: deploy the current template.yaml")
-    else:
-        state = _local_state(args.local_state)
-        table, bucket = state.get("tables", {}).get("ModelsTable"), state.get("buckets", {}).get("ModelsBucket")
-        if not table or not bucket:
-            raise DeploymentError(f"{args.local_state} has no model registry: restart the local cloud (make run)")
-        options |= {"endpoint_url": state["aws_endpoint_url"], "region_name": state.get("region"), **LOCAL_CREDENTIALS}
+        raise DeploymentError(f"{args.local_state} has no model registry: restart the local cloud (make run)")
     return ModelRegistry(
         ModelRepository(table, new_client("dynamodb", **options)), ArtifactBucket(bucket, new_client("s3", **options))
     )
+
+
+def stack_or_local(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, Any]]:
+    """The physical names of a stack's resources by logical id (`--stack`), else the running local cloud's, and
+    the client options that reach them."""
+    from aiqleads.storage.aws import new_client
+
+    options: dict[str, Any] = {"region_name": args.region} if args.region else {}
+    if args.stack:
+        cloudformation = new_client("cloudformation", **options)
+        return {
+            summary["LogicalResourceId"]: summary.get("PhysicalResourceId")
+            for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=args.stack)
+            for summary in page.get("StackResourceSummaries", [])
+        }, options
+    state = _local_state(args.local_state)
+    found = {**state.get("tables", {}), **state.get("buckets", {}), **state.get("queues", {})}
+    options |= {"endpoint_url": state["aws_endpoint_url"], "region_name": state.get("region"), **LOCAL_CREDENTIALS}
+    return found, options
 
 
 def _register(args: argparse.Namespace) -> Any:

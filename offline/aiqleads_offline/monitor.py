@@ -13,32 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .models import CommandError, _local_state, _run
-from .onboarding.deployment import DEFAULT_LOCAL_STATE, LOCAL_CREDENTIALS, DeploymentError
+from .models import CommandError, _run, stack_or_local
+from .onboarding.deployment import DEFAULT_LOCAL_STATE, DeploymentError
 
 RESOURCES = ("JobsTable", "MonitorQueue")
 
 
 def _physical(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, Any]]:
     """JobsTable's name and MonitorQueue's URL, and the client options that reach them."""
-    from aiqleads.storage.aws import new_client
-
-    options: dict[str, Any] = {"region_name": args.region} if args.region else {}
-    if args.stack:
-        cloudformation = new_client("cloudformation", **options)
-        found = {
-            summary["LogicalResourceId"]: summary.get("PhysicalResourceId")
-            for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=args.stack)
-            for summary in page.get("StackResourceSummaries", [])
-        }
-        where = f"stack {args.stack}"
-    else:
-        state = _local_state(args.local_state)
-        found = {**state.get("tables", {}), **state.get("queues", {})}
-        options |= {"endpoint_url": state["aws_endpoint_url"], "region_name": state.get("region"), **LOCAL_CREDENTIALS}
-        where = str(args.local_state)
+    found, options = stack_or_local(args)
     missing = [name for name in RESOURCES if not found.get(name)]
     if missing:
+        where = f"stack {args.stack}" if args.stack else str(args.local_state)
         raise DeploymentError(f"{where} has no {', '.join(missing)}: deploy the current template.yaml (or make run)")
     return {name: str(found[name]) for name in RESOURCES}, options
 

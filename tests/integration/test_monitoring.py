@@ -7,8 +7,6 @@ alerts arrive on an SQS queue subscribed to the alerts topic, as an operator's s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,13 +21,12 @@ import pytest
 
 from aiqleads.files.tabular import write_table
 from aiqleads_offline.generate import generate_table
-from tests.integration.conftest import receive_until
+from tests.integration.conftest import receive_until, run_cli
 from tests.integration.test_backbone import api
 from tests.integration.test_observability import emf
 
 pytestmark = pytest.mark.integration
 
-AIQLEADS = Path(sys.executable).with_name("aiqleads")
 MODEL = "2.0.0"
 ROWS = 1500
 WEEK = timedelta(days=7)
@@ -44,14 +41,7 @@ def state_file(running_info: dict[str, Any], tmp_path_factory: pytest.TempPathFa
 
 
 def aiqleads(state_file: Path, *args: str) -> tuple[int, Any, str]:
-    done = subprocess.run(
-        [str(AIQLEADS), *args, "--local-state", str(state_file)], capture_output=True, text=True, timeout=300
-    )
-    try:
-        output = json.loads(done.stdout)
-    except ValueError:
-        output = None
-    return done.returncode, output, done.stderr
+    return run_cli(*args, "--local-state", str(state_file), timeout=300)
 
 
 def new_tenant(state_file: Path, name: str) -> tuple[str, str]:

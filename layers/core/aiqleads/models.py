@@ -7,6 +7,7 @@ columnar validator (bulk files) enforces exactly the same rules.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +15,17 @@ from operator import attrgetter
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from aiqleads.validation import grammar
 
@@ -122,6 +133,22 @@ IDENTIFIER = IdentifierMark()
 Id = Annotated[str, IDENTIFIER]
 """A string that identifies something (a lead, a buyer, a recommendation, a job): the one rule GraphQL's ID follows."""
 
+ID_PATTERN = grammar.ID_PATTERN
+ClientId = Annotated[
+    str,
+    IDENTIFIER,
+    Field(min_length=1, max_length=TEXT_MAX["id"], pattern=ID_PATTERN, description=f"an id you choose: {ID_PATTERN}"),
+]
+"""An id a client chooses (a lead's, a buyer's): one alphabet, enforced at creation, so it reads back by URL."""
+
+# Free-form lead attributes: bounded so that a stored lead stays far below DynamoDB's 400 KB item limit.
+ATTRIBUTES_MAX_KEYS = 50
+ATTRIBUTE_KEY_MAX = 64
+ATTRIBUTE_VALUE_MAX = 1000
+ATTRIBUTES_MAX_BYTES = 32 * 1024  # serialized as JSON (UTF-8): the bound that holds whatever the characters
+AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=ATTRIBUTE_KEY_MAX)]
+AttributeValue = Annotated[str, StringConstraints(max_length=ATTRIBUTE_VALUE_MAX)] | int | float | bool | None
+
 
 def _bounded(name: str) -> Any:
     low, high = LIMITS[name]
@@ -129,7 +156,8 @@ def _bounded(name: str) -> Any:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", use_enum_values=False)
+    # NaN and infinities (JSON's NaN, Infinity, 1e400) are refused: no stored or scored number can hold them.
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
 
     # A nested field's flat column is its own name unless that would be ambiguous in a flat row.
     flat_names: ClassVar[dict[str, str]] = {}
@@ -157,7 +185,7 @@ class Property(Model):
 class Lead(Model):
     """A lead as it arrives; the tenant comes from the caller's API key, never from the body."""
 
-    id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
+    id: ClientId
     source: Slug
     created_at: UtcDatetime | None = None
     contact: Contact = Field(default_factory=Contact)
@@ -165,10 +193,23 @@ class Lead(Model):
     intent: Intent
     timeline: Timeline = Timeline.UNKNOWN
     description: str | None = Field(default=None, max_length=TEXT_MAX["description"])
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    attributes: dict[AttributeKey, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=ATTRIBUTES_MAX_KEYS,
+        description=f"free-form: at most {ATTRIBUTES_MAX_KEYS} keys of up to {ATTRIBUTE_KEY_MAX} characters, string "
+        f"values up to {ATTRIBUTE_VALUE_MAX} characters, {ATTRIBUTES_MAX_BYTES} bytes as JSON in all",
+    )
 
     # Free-form attributes have no column of their own in the flat form.
     not_flat: ClassVar[frozenset[str]] = frozenset({"attributes"})
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > ATTRIBUTES_MAX_BYTES:
+            raise ValueError(f"attributes must be at most {ATTRIBUTES_MAX_BYTES} bytes as JSON, got {size}")
+        return value
 
     @model_validator(mode="after")
     def _reachable(self) -> Lead:
@@ -223,14 +264,16 @@ _FLAT_READERS: tuple[tuple[str, Callable[[Lead], Any]], ...] = tuple((c, _flat_r
 
 
 class Interaction(Model):
-    lead_id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
-    actor: str = Field(min_length=1, max_length=128, description="'lead' or the id of a buyer")
+    lead_id: ClientId
+    actor: str = Field(
+        min_length=1, max_length=TEXT_MAX["id"], pattern=ID_PATTERN, description="'lead' or the id of a buyer"
+    )
     action: Action
     timestamp: UtcDatetime
 
 
 class Conversion(Model):
-    lead_id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
+    lead_id: ClientId
     outcome: Outcome
     at: UtcDatetime
 
@@ -302,7 +345,7 @@ class BuyerPreferences(Model):
 
 
 class Buyer(Model):
-    id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
+    id: ClientId
     name: str | None = Field(default=None, max_length=TEXT_MAX["name"])
     tier: Tier = Tier.BASIC
     authorised_markets: list[Slug] = Field(default_factory=list)
@@ -464,6 +507,6 @@ class RecommendationFeedback(Model):
 
 
 class PurchaseRequest(Model):
-    lead_id: Id = Field(min_length=1, max_length=TEXT_MAX["id"])
+    lead_id: ClientId
     exclusive: bool = Field(default=False, description="an exclusive purchase: no other buyer can get the lead")
     price_paid: float | None = Field(default=None, ge=0)

@@ -251,7 +251,9 @@ def _lead_columns(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
                 too_long = pc.greater(pc.utf8_length(raw), limit)
                 checks.fail(name, f"String should have at most {limit} characters", too_long, None)
             value = raw
-            if name in _SLUGS:
+            if name == "id":
+                checks.fail(name, grammar.ID_ERROR, pc.invert(_matches(raw, grammar.ID_PATTERN)), raw)
+            elif name in _SLUGS:
                 value = pc.utf8_lower(raw)
                 bad = pc.invert(_matches(value, grammar.SLUG_PATTERN))
                 checks.fail(name, grammar.SLUG_ERROR, bad, raw)

@@ -18,6 +18,9 @@ PHONE_SEPARATORS = (" ", "(", ")", ".", "-")
 NANP_PATTERN = r"^(\+?1)?[2-9][0-9]{2}[2-9][0-9]{6}$"
 INTERNATIONAL_PATTERN = r"^\+[2-9][0-9]{7,14}$"
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+# Every id a client chooses (a lead's, a buyer's): ASCII letters and digits, then also . _ : -, at most 128. No '#'
+# (the tables' key separator), '/', '%', spaces or non-ASCII: each such id reads back through a URL path unchanged.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 DATETIME_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 )
@@ -37,6 +40,7 @@ PHONE_ERROR = "not a valid phone number; use E.164 (+17025550100) or a 10-digit 
 EMAIL_ERROR = "not a valid email address"
 NUMBER_ERROR = "not a number"
 DATETIME_ERROR = "not an ISO 8601 date-time (e.g. 2026-11-20T10:00:00Z)"
+ID_ERROR = "must be 1-128 characters: ASCII letters, digits, '.', '_', ':', '-', starting with a letter or digit"
 SLUG_ERROR = "must be a slug of lower-case letters, digits and hyphens (e.g. las-vegas)"
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from aiqleads.api import errors
+from aiqleads.api import errors, limits
 from aiqleads.api.routes import (
     activity,
     buyers,
@@ -22,13 +24,21 @@ from aiqleads.api.routes import (
     system,
     webhooks,
 )
-from aiqleads.errors import NOT_JSON, UnsupportedMediaType
+from aiqleads.errors import NOT_JSON, DomainError, UnsupportedMediaType
 
 logger = Logger()
 
 
+class Resolver(APIGatewayRestResolver):
+    """Routes on the path as sent (still percent-encoded, as API Gateway's `path` is), and hands the handlers its
+    parameters percent-decoded, as API Gateway's `pathParameters` are: GET /v1/leads/a%2Eb reads lead 'a.b'."""
+
+    def _convert_matches_into_route_keys(self, match: Any) -> dict[str, str]:
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
 def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = Resolver(enable_validation=True)
     for area in (
         leads,
         activity,
@@ -56,11 +66,15 @@ def openapi_document() -> str:
     return committed()
 
 
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
 def request_id(event: dict[str, Any]) -> str:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     given = headers.get("x-request-id")
-    if given and len(given) <= 128:
-        return str(given)
+    # Echoed in a response header: only printable ASCII (no CR/LF, nothing outside Latin-1) is taken as given.
+    if isinstance(given, str) and _REQUEST_ID.fullmatch(given):
+        return given
     return str((event.get("requestContext") or {}).get("requestId") or "local")
 
 
@@ -73,12 +87,24 @@ def _not_json(event: dict[str, Any]) -> bool:
     return not (media_type == "application/json" or media_type.endswith("+json"))
 
 
+def _refusal(event: dict[str, Any]) -> DomainError | None:
+    """What the body is refused for before any route parses it: not JSON, or nested too deep to parse safely."""
+    if _not_json(event):
+        return UnsupportedMediaType(NOT_JSON)
+    if not event.get("isBase64Encoded"):  # a base64 body is not UTF-8: the resolver answers 400 for it
+        try:
+            limits.check_depth(event.get("body"))
+        except DomainError as error:
+            return error
+    return None
+
+
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway proxy event; every response carries X-Request-ID (errors too)."""
     rid = request_id(event)
     logger.append_keys(request_id=rid)
-    if _not_json(event):
-        error = UnsupportedMediaType(NOT_JSON)
+    error = _refusal(event)
+    if error is not None:
         response: dict[str, Any] = {
             "statusCode": error.status,
             "headers": {"Content-Type": "application/json"},

@@ -9,8 +9,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from botocore.exceptions import ClientError
 
-from aiqleads.errors import NOT_JSON, DomainError, ErrorEnvelope, UnsupportedMediaType
+from aiqleads.errors import NOT_JSON, DomainError, ErrorEnvelope, PayloadTooLarge, UnsupportedMediaType
+from aiqleads.storage.aws import item_too_large
 from aiqleads.validation.fields import field_errors, summary
 
 logger = Logger(child=True)
@@ -31,6 +33,9 @@ def _field(location: tuple[Any, ...]) -> str:
 
 def validation_details(error: RequestValidationError) -> list[dict[str, str]]:
     return field_errors(error.errors(), name=_field)
+
+
+ITEM_TOO_LARGE = "the stored item would exceed DynamoDB's 400 KB item limit; send less (attributes, description)"
 
 
 def register(app: APIGatewayRestResolver) -> None:
@@ -57,6 +62,13 @@ def register(app: APIGatewayRestResolver) -> None:
     @app.not_found
     def not_found(error: NotFoundError) -> Response[Any]:
         return error_response(404, "not_found", "no such route")
+
+    @app.exception_handler(ClientError)
+    def aws_error(error: ClientError) -> Response[Any]:
+        if item_too_large(error):
+            # The models bound what a client sends far below DynamoDB's item limit; this is the residual case.
+            return domain_error(PayloadTooLarge(ITEM_TOO_LARGE, [{"field": "body", "message": ITEM_TOO_LARGE}]))
+        return unexpected(error)
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TypeVar
+from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
@@ -10,5 +11,6 @@ T = TypeVar("T")
 
 
 def json_response(status: int, body: T, location: str | None = None) -> Response[T]:
-    headers = {"Location": location} if location else None
+    # Percent-encoded: a header value must be Latin-1 without CR/LF, and a path's ids must read back as sent.
+    headers = {"Location": quote(location, safe="/:@")} if location else None
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)

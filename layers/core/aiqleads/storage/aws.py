@@ -62,6 +62,14 @@ class DynamoTable:
         return self._dynamodb or client("dynamodb")
 
 
+def item_too_large(error: ClientError) -> bool:
+    """A write refused because the item would exceed DynamoDB's 400 KB (alone, or as a transaction's reason)."""
+    code = error.response.get("Error", {}).get("Code")
+    reasons = error.response.get("CancellationReasons", []) if code == "TransactionCanceledException" else []
+    messages = [str(error)] if code == "ValidationException" else [str(r.get("Message", "")) for r in reasons]
+    return any("item size" in message.lower() for message in messages)
+
+
 def condition_failed(error: ClientError) -> bool:
     """A write refused by its condition: ConditionalCheckFailedException, or a transaction cancelled by a failed
     condition (whose reasons some endpoints only put in the message)."""

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, leads
+from aiqleads.api.params import ClientIdPath
 from aiqleads.api.responses import json_response
 from aiqleads.api.schemas import BatchResult, LeadBatch, ScoreHistoryMeta, ScoreHistoryPage, StoredLead
 from aiqleads.leads.history import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
@@ -41,13 +42,13 @@ def score_lead(lead: Lead, who: CallerDep, service: LeadsDep) -> Score:
 
 
 @router.get("/v1/leads/<lead_id>", summary="A stored lead with its current score and outcomes")
-def get_lead(lead_id: str, who: CallerDep, service: LeadsDep) -> StoredLead:
+def get_lead(lead_id: ClientIdPath, who: CallerDep, service: LeadsDep) -> StoredLead:
     record: Any = service.get(who.tenant_id, lead_id)
     return StoredLead.of(record, service.clock())
 
 
 @router.get("/v1/leads/<lead_id>/score", summary="The current score of a stored lead")
-def get_lead_score(lead_id: str, who: CallerDep, service: LeadsDep) -> Score:
+def get_lead_score(lead_id: ClientIdPath, who: CallerDep, service: LeadsDep) -> Score:
     return service.current_score(who.tenant_id, lead_id)
 
 
@@ -56,7 +57,7 @@ def get_lead_score(lead_id: str, who: CallerDep, service: LeadsDep) -> Score:
     summary="Every written score of a stored lead (time, cause, model version, the score's fields), newest first",
 )
 def get_lead_score_history(
-    lead_id: str,
+    lead_id: ClientIdPath,
     who: CallerDep,
     service: LeadsDep,
     limit: Annotated[int, Query(ge=1, le=HISTORY_MAX_LIMIT, description="page size")] = HISTORY_DEFAULT_LIMIT,

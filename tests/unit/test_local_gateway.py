@@ -130,6 +130,9 @@ Resources:
         Binary:
           Type: Api
           Properties: {RestApiId: !Ref Api, Path: /v1/binary, Method: get}
+        BadHeader:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: "/v1/bad-header/{kind}", Method: get}
   AuthFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -143,6 +146,9 @@ import base64, json, os
 def handler(event, context):
     if event["path"] == "/v1/crash":
         raise RuntimeError("boom")
+    if event["resource"] == "/v1/bad-header/{kind}":
+        value = {"emoji": "lead-\U0001f600", "crlf": "a\\r\\nSet-Cookie: x=1", "latin": "caf\u00e9"}
+        return {"statusCode": 201, "headers": {"Location": value[event["pathParameters"]["kind"]]}, "body": "{}"}
     if event["path"] == "/v1/binary":
         return {"statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
                 "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
@@ -268,6 +274,28 @@ def test_path_parameters_are_extracted(api: Api) -> None:
     assert seen["event"]["pathParameters"] == {"id": "zl-88213"}
     status, _, seen = api.json("GET", "/v1/leads/abc", key="fast-1")
     assert (status, seen["event"]["pathParameters"]) == (200, {"id": "abc"})
+
+
+def test_path_parameters_are_percent_decoded_and_the_path_stays_as_sent(api: Api) -> None:
+    status, _, seen = api.json("GET", "/v1/leads/a%2Eb%23c%2Fd%C3%A9", key="fast-1")
+    assert status == 200
+    assert seen["event"]["pathParameters"] == {"id": "a.b#c/d\u00e9"}
+    assert seen["event"]["path"] == "/v1/leads/a%2Eb%23c%2Fd%C3%A9"
+
+
+@pytest.mark.parametrize("kind", ["emoji", "crlf"])
+def test_a_response_header_http_cannot_carry_is_a_502_not_a_dropped_connection(
+    api: Api, kind: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    status, headers, body = api.request("GET", f"/v1/bad-header/{kind}", key="fast-hdr")
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+    assert "set-cookie" not in headers
+    assert "header 'Location' cannot be sent" in capfd.readouterr().err
+
+
+def test_a_latin_1_response_header_is_sent(api: Api) -> None:
+    status, headers, _ = api.request("GET", "/v1/bad-header/latin", key="fast-hdr")
+    assert (status, headers["location"].encode("latin-1")) == (201, b"caf\xe9")
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+
+from .request import Reply
 
 if TYPE_CHECKING:
     from .server import LocalGateway
@@ -73,7 +77,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             body = b""
         headers = [(name, value) for name, value in self.headers.items()]
-        reply = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+        try:
+            reply = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+        except Exception:
+            # A fault of the gateway itself still gets an answer (API Gateway's 5xx), never a dropped connection.
+            traceback.print_exc(file=sys.stderr)
+            reply = Reply(500, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
         self.send_response(reply.status)
         for name, value in reply.headers:
             if name.lower() not in {"content-length", "connection", "transfer-encoding"}:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..server import LocalCloudError
 from .authorizer import Identity
-from .request import Reply, Request
+from .request import Reply, Request, sendable
 from .routes import Route
 
 if TYPE_CHECKING:
@@ -101,6 +101,10 @@ def proxy_reply(result: Any, request_id: str) -> Reply:
         headers.extend((name, str(value)) for value in values)
     seen = {name.lower() for name in multi}
     headers.extend((name, str(value)) for name, value in single.items() if name.lower() not in seen)
+    unsendable = [name for name, value in headers if not sendable(name, value)]
+    if unsendable:
+        # API Gateway answers a proxy response it cannot send as malformed (502), never with a broken reply.
+        raise LocalCloudError(f"malformed Lambda proxy response: header {unsendable[0]!r} cannot be sent in HTTP")
     body = result.get("body")
     if body is None:
         payload = b""

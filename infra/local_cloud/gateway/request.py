@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import parse_qsl, urlsplit
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's field name
+
+
+def sendable(name: str, value: str) -> bool:
+    """Whether HTTP/1.1 can carry this header: a token name, and a Latin-1 value without CR, LF or NUL."""
+    if not _TOKEN.fullmatch(name) or any(c in value for c in "\r\n\0"):
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def segments(path: str) -> list[str]:

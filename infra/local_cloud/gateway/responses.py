@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..server import LocalCloudError
-from .request import Reply, Request
+from .request import Reply, Request, sendable
 
 LAMBDA_ERROR = "LAMBDA_ERROR"
 
@@ -111,7 +111,8 @@ class GatewayResponse:
 
     def header_values(self, request: Request) -> dict[str, str]:
         values = {name: mapping.value(request) for name, mapping in self.headers.items()}
-        return {name: value for name, value in values.items() if value is not None}
+        # A request value HTTP cannot carry back (a decoded path parameter outside Latin-1) is left out.
+        return {name: value for name, value in values.items() if value is not None and sendable(name, value)}
 
 
 def _body(template: str | None, request: Request, message: str) -> bytes:

@@ -7,17 +7,22 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from botocore.exceptions import ClientError
 
 from aiqleads.api import context
 from aiqleads.api.app import app
 from aiqleads.api.limits import MAX_JSON_DEPTH, json_depth
+from aiqleads.features.spec import default_spec
 from aiqleads.leads.service import LeadService
 from aiqleads.models import ATTRIBUTES_MAX_BYTES, ATTRIBUTES_MAX_KEYS, ID_PATTERN
+from aiqleads.validation.columnar import validate_batch
 from tests.api_client import call
 from tests.fakes import memory_lead_service
 from tests.unit.test_api import LEAD
+
+BULK_ROW = {"id": "", "source": "zillow", "market": "las-vegas", "intent": "sell", "email": "ana@example.com"}
 
 
 @pytest.fixture
@@ -124,3 +129,12 @@ def test_a_write_over_dynamodbs_item_limit_is_413_not_500(service: LeadService, 
 def test_a_request_id_that_cannot_be_a_header_is_not_echoed(service: LeadService, given: str) -> None:
     _, headers, _ = call("GET", "/v1/leads/nope", headers={"X-Request-ID": given})
     assert headers["X-Request-ID"] == "req-123"
+
+
+def test_a_bulk_row_with_an_id_outside_the_alphabet_is_a_reported_bad_row_and_the_rest_are_valid() -> None:
+    rows = [{**BULK_ROW, "id": lead_id} for lead_id in ("ok-1", "a#b", "lead-\u00e9", "ok.2")]
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.string()) for name in BULK_ROW]))
+    batch = validate_batch(table, default_spec())
+    assert batch.valid.tolist() == [True, False, False, True]
+    assert {(error.row, error.field) for error in batch.errors} == {(1, "id"), (2, "id")}
+    assert all("ASCII letters" in error.message for error in batch.errors)

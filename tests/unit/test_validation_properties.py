@@ -77,6 +77,11 @@ NEAR_MISSES = st.sampled_from(
         "   ",
         "\u00a0las-vegas\u00a0",
         "\t3\n",
+        "a#b",
+        "lead-\u00e9",
+        "a/b",
+        "a.b:c_d-1",
+        "\U0001f600",
     ]
 )
 CELL = st.one_of(NEAR_MISSES, st.text(max_size=12), st.from_regex(r"[0-9+\-. ()eE]{0,14}", fullmatch=True))

@@ -30,7 +30,7 @@ ROUTES: list[tuple[str, str]] = sorted(
     (method.upper(), path) for path, operations in OPENAPI["paths"].items() for method in operations
 )
 BODY_ROUTES = [(method, path) for method, path in ROUTES if method in ("POST", "PUT", "PATCH")]
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=75, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 MAX_RETRY_AFTER = 5.0
 
 LEAD: dict[str, Any] = {
@@ -57,6 +57,14 @@ JSON_VALUES = st.recursive(
     max_leaves=20,
 )
 
+GRAPHQL_QUERIES = [
+    "{" + 'lead(id: "a") { ' * 2000 + "}" * 2001,
+    "query($id: ID!) { lead(id: $id) { id } }",
+    "query($x: Float) { __typename }",
+    '{ lead(id: "\\ud800") { id } }',
+    "{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }",
+]
+
 
 def _dumps(value: Any) -> bytes:
     # Python's json writes NaN, Infinity and 10**400 as they are: bodies no JSON encoder of a client should send.
@@ -76,9 +84,12 @@ def _mutated_lead(draw: Any) -> bytes:
 
 @st.composite
 def hostile_bodies(draw: Any) -> bytes:
-    kind = draw(st.sampled_from(["json", "lead", "deep", "utf8", "duplicate", "number", "huge"]))
+    kind = draw(st.sampled_from(["json", "lead", "deep", "utf8", "duplicate", "number", "huge", "graphql"]))
     if kind == "json":
         return _dumps(draw(JSON_VALUES))
+    if kind == "graphql":  # hostile documents and variables (the GraphQL route reads both)
+        query = draw(st.one_of(HOSTILE_TEXT, st.sampled_from(GRAPHQL_QUERIES)))
+        return _dumps({"query": query, "variables": draw(JSON_VALUES), "operationName": draw(HOSTILE_TEXT)})
     if kind == "lead":
         return _mutated_lead(draw)
     if kind == "deep":

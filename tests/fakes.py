@@ -16,6 +16,7 @@ from aiqleads.models import Action, Conversion, Interaction, Lead, MarketSnapsho
 from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.storage.jobs import StoredJob
 from aiqleads.storage.leads import HISTORY_PREFIX, LeadRecord, history_entry, history_item
+from aiqleads.tenants.query_budget import Bucket, CostBudget, QueryBudgets
 
 
 @dataclass
@@ -186,3 +187,37 @@ class MemoryJobs:
     def save(self, tenant_id: str, job_id: str, owner: str, record: dict[str, Any], *, status: str = "running",
              release: bool = False, expires_at: int | None = None) -> None:  # fmt: skip
         self.jobs[tenant_id, job_id] = StoredJob(tenant_id, job_id, status, record)
+
+
+class MemoryBuckets:
+    """GraphQL cost buckets in memory (tenants.query_budget.BucketStore), with the same compare-and-set."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, Bucket] = {}
+
+    def get(self, key: str) -> Bucket | None:
+        return self.buckets.get(key)
+
+    def replace(self, key: str, bucket: Bucket, expected: Bucket | None, expires_at: int) -> bool:
+        if self.buckets.get(key) != expected:
+            return False
+        self.buckets[key] = bucket
+        return True
+
+
+# The template's sizes (Mappings.TierQueryCost), as the API function reads them.
+COST_BUDGETS = {
+    "basic": CostBudget.model_validate({"maximumAvailable": 1000, "restoreRate": 50}),
+    "pro": CostBudget.model_validate({"maximumAvailable": 2000, "restoreRate": 100}),
+    "enterprise": CostBudget.model_validate({"maximumAvailable": 5000, "restoreRate": 250}),
+}
+
+
+def override_query_budgets(app: Any, clock: Any = None) -> QueryBudgets:
+    """The API's GraphQL cost buckets in memory (and on `clock`, when given) for in-process tests."""
+    from aiqleads.api import context
+
+    budgets = QueryBudgets(MemoryBuckets(), clock) if clock else QueryBudgets(MemoryBuckets())
+    app.dependency_overrides[context.query_budgets] = lambda: budgets
+    app.dependency_overrides[context.cost_budgets] = lambda: COST_BUDGETS
+    return budgets

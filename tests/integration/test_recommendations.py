@@ -154,7 +154,8 @@ def test_graphql_over_http(running_info: dict[str, Any]) -> None:
     assert found["data"]["node"] == {"__typename": "LeadRecord", "id": record["id"], "leadId": lead_id}
     hidden = gql("query($id: ID!) { node(id: $id) { id } }", {"id": record["id"]},
                  key=running_info["other_tenant_api_key"])  # fmt: skip
-    assert hidden == {"data": {"node": None}}
+    assert hidden["data"] == {"node": None}
+    assert "errors" not in hidden
 
     invalid = gql('mutation { ingestLead(input: {id: "gql-bad", source: "zillow", contact: {email: "g@example.com"},'
                   ' property: {price: 5, market: "austin"}, intent: BUY}) { leadId } }')  # fmt: skip

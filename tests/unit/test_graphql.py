@@ -18,7 +18,7 @@ from aiqleads.recommendations.card import LeadCard
 from aiqleads.recommendations.ranking import Candidate
 from aiqleads.recommendations.service import BuyerProfile, RecommendationService
 from tests.api_client import call
-from tests.fakes import memory_lead_service
+from tests.fakes import memory_lead_service, override_query_budgets
 from tests.recommendation_fakes import MemoryCandidates, MemoryMarketplace
 from tests.registry_fakes import memory_registry
 
@@ -36,6 +36,7 @@ def service() -> Iterator[LeadService]:
     app.dependency_overrides[context.recommendations] = lambda: recommendations
     registry = memory_registry()
     app.dependency_overrides[context.models] = lambda: registry
+    override_query_budgets(app)
     yield fake
     app.dependency_overrides.clear()
 
@@ -58,6 +59,7 @@ def ranking() -> RecommendationService:
 
 def gql(query: str, variables: dict[str, Any] | None = None, tenant: str = "t1") -> tuple[int, dict[str, Any]]:
     status, _, body = call("POST", "/v1/graphql", {"query": query, "variables": variables}, tenant=tenant)
+    assert "requestedQueryCost" in body.pop("extensions")["cost"]  # every response states its cost (limits tests)
     return status, body
 
 

@@ -19,7 +19,7 @@ from aiqleads.models import Action, Grade, Interaction, Score, ScoreCause, Score
 from aiqleads.storage.codec import encode_item
 from aiqleads.storage.leads import LeadRepository, history_entry, history_item
 from tests.api_client import call
-from tests.fakes import memory_lead_service
+from tests.fakes import memory_lead_service, override_query_budgets
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEAD: dict[str, Any] = {
@@ -159,6 +159,7 @@ def service() -> Iterator[LeadService]:
     app.dependency_overrides[context.leads] = lambda: fake
     app.dependency_overrides[context.recommendations] = lambda: None  # GraphQL's context: unused here
     app.dependency_overrides[context.models] = lambda: None
+    override_query_budgets(app)
     yield fake
     app.dependency_overrides.clear()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def test_every_missing_and_invalid_variable_is_named_at_once() -> None:
 
 def test_values_are_typed_and_the_webhook_policy_keeps_its_defaults() -> None:
     environ = {name: "x" for name, required in ApiSettings.variables().items() if required}
+    environ["GRAPHQL_COST_BUDGETS"] = json.dumps({tier: {"maximumAvailable": 10, "restoreRate": 1} for tier in Tier})
     settings = ApiSettings.from_env({**environ, "CANDIDATE_CACHE_SECONDS": "2.5", "WEBHOOK_ROTATION_GRACE": "1h"})
     assert settings.candidate_cache_seconds == 2.5
     assert settings.webhooks.rotation_grace_seconds == 3600

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from aiqleads.storage.markets import MarketSignalRepository, MarketSignalStore
     from aiqleads.storage.monitoring import MonitorRunReader
     from aiqleads.storage.tenants import TenantDirectory
+    from aiqleads.tenants.query_budget import CostBudget, QueryBudgets
     from aiqleads.training.dataset import DatasetBuilder, HistoryPolicy
     from aiqleads.training.jobs import TrainingJobs
     from aiqleads.webhooks.delivery import Notifier
@@ -232,6 +233,18 @@ def api_monitor_runs() -> MonitorRunReader:
     from aiqleads.storage.monitoring import MonitorRunReader
 
     return MonitorRunReader(ApiSettings.current().monitoring_table)
+
+
+@per_process
+def api_query_budgets() -> QueryBudgets:
+    from aiqleads.storage.query_budgets import QueryBudgetRepository
+    from aiqleads.tenants.query_budget import QueryBudgets
+
+    return QueryBudgets(QueryBudgetRepository(ApiSettings.current().jobs_table))
+
+
+def api_cost_budgets() -> dict[str, CostBudget]:
+    return {tier.value: budget for tier, budget in ApiSettings.current().graphql_cost_budgets.items()}
 
 
 @per_process
@@ -613,6 +626,7 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
         api_monitor_jobs,
         api_monitor_runs,
         api_webhooks,
+        api_query_budgets,
     ),
     "events": (events_leads, events_idempotency),
     "notify": (notifier,),

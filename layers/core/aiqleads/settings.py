@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json, PositiveFloat, Validati
 from aiqleads.models import Tier
 from aiqleads.process_cache import per_process
 from aiqleads.registry.label_window import LABEL_WINDOW_DAYS
+from aiqleads.tenants.query_budget import CostBudget
 from aiqleads.webhooks.settings import (
     Jitter,
     NonNegativeSeconds,
@@ -160,6 +161,16 @@ class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, Web
     monitor_queue_url: str  # monitoring jobs are queued here and run by the monitor function
     monitoring_table: str  # monitoring runs and each version's latest health
     webhook_rotation_grace: NonNegativeSeconds | None = None
+    # Each tier's GraphQL cost bucket, as JSON: template.yaml passes its TierQueryCost mapping (tenants/query_budget).
+    graphql_cost_budgets: Json[dict[Tier, CostBudget]]
+
+    @field_validator("graphql_cost_budgets")
+    @classmethod
+    def _a_bucket_per_tier(cls, budgets: dict[Tier, CostBudget]) -> dict[Tier, CostBudget]:
+        missing = [tier.value for tier in Tier if tier not in budgets]
+        if missing:
+            raise ValueError(f"no cost budget for {', '.join(missing)}")
+        return budgets
 
     @property
     def webhooks(self) -> WebhookSettings:

@@ -24,6 +24,7 @@ from aiqleads.registry.service import ModelRegistry
 from aiqleads.rescoring import jobs as rescore_jobs
 from aiqleads.rescoring import schedule as rescore_schedule
 from aiqleads.storage.monitoring import MonitorRunReader
+from aiqleads.tenants.query_budget import CostBudget, QueryBudgets
 from aiqleads.training import jobs as training_job
 from aiqleads.training.jobs import TrainingJobs
 from aiqleads.webhooks.service import WebhookService
@@ -36,6 +37,7 @@ class Caller:
     tenant_id: str
     tier: str
     role: Role = "member"
+    key_id: str = ""  # the API key's id (its GraphQL cost bucket is per key, as its usage plan is)
 
     @property
     def is_admin(self) -> bool:
@@ -50,7 +52,8 @@ def caller(request: Request) -> Caller:
     if not tenant_id:
         raise Unauthorized("no tenant in the request context (is the authorizer configured for this route?)")
     role: Role = "admin" if context.get("role") == "admin" else "member"
-    return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")), role=role)
+    return Caller(tenant_id=str(tenant_id), tier=str(context.get("tier", "basic")), role=role,
+                  key_id=str(context.get("key_id") or tenant_id))  # fmt: skip
 
 
 def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
@@ -108,6 +111,14 @@ def job_statuses(jobs: Annotated[RecommendationJobs, Depends(recommendation_jobs
         monitor_job.JOB_KIND: monitor_job.job_view,
     }
     return JobStatuses(jobs.jobs, readers, default=bulk_state.job_view)
+
+
+def query_budgets() -> QueryBudgets:
+    return composition.api_query_budgets()
+
+
+def cost_budgets() -> dict[str, CostBudget]:
+    return composition.api_cost_budgets()
 
 
 def webhooks() -> WebhookService:

@@ -206,20 +206,31 @@ def argument(model: type[BaseModel]) -> GraphQLArgument:
     return GraphQLArgument(GraphQLNonNull(input_type(model)))
 
 
+def page(default: int, maximum: int) -> dict[str, Any]:
+    """A connection field's `first`: its default and maximum, read by the resolver and by the query cost (limits)."""
+    return {"page": {"default": default, "maximum": maximum}}
+
+
+# A connection's own fields: the connection field counts their nodes (limits.py), these add none.
+WRAPPER = {"wrapper": True}
+
+
 def connection(node: GraphQLObjectType) -> GraphQLObjectType:
     """A Relay connection of `node`: edges { node cursor } and pageInfo."""
     edge = GraphQLObjectType(
         f"{node.name}Edge",
         {
-            "node": GraphQLField(GraphQLNonNull(node), resolve=_resolver("node")),
+            "node": GraphQLField(GraphQLNonNull(node), resolve=_resolver("node"), extensions=WRAPPER),
             "cursor": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_resolver("cursor")),
         },
     )
     return GraphQLObjectType(
         f"{node.name}Connection",
         {
-            "edges": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(edge))), resolve=_resolver("edges")),
-            "pageInfo": GraphQLField(GraphQLNonNull(PAGE_INFO), resolve=lambda page, info: page),
+            "edges": GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(edge))), resolve=_resolver("edges"), extensions=WRAPPER
+            ),
+            "pageInfo": GraphQLField(GraphQLNonNull(PAGE_INFO), resolve=lambda page, info: page, extensions=WRAPPER),
         },
     )
 

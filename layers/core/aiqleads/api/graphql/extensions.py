@@ -7,7 +7,7 @@ from typing import Any
 from graphql import GraphQLArgument, GraphQLField, GraphQLID, GraphQLInt, GraphQLNonNull, GraphQLString
 
 from aiqleads.api.graphql import relay
-from aiqleads.api.graphql.derive import argument, connection, object_type
+from aiqleads.api.graphql.derive import argument, connection, object_type, page
 from aiqleads.api.routes.recommendations import FeedbackRecorded
 from aiqleads.errors import DomainError, InvalidInput
 from aiqleads.models import Buyer, Recommendation, RecommendationFeedback
@@ -16,11 +16,11 @@ from aiqleads.registry.records import ModelList
 
 def resolve_recommendations(_: Any, info: Any, buyer: str | None = None, buyerId: str | None = None,  # noqa: N803
                             first: int | None = None, after: str | None = None) -> Any:  # fmt: skip
-    from aiqleads.api.graphql.schema import MAX_PAGE, Page
+    from aiqleads.api.graphql.schema import DEFAULT_PAGE, MAX_PAGE, Page
 
     context = info.context
     buyer_id = relay.local_id("Buyer", {"buyer": buyer, "buyerId": buyerId})
-    limit = 20 if first is None else first
+    limit = DEFAULT_PAGE if first is None else first
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", [{"field": "first", "message": "out of range"}])
     page = context.recommendations.recommend(context.tenant_id, buyer_id, limit=limit, cursor=after or None)
@@ -60,6 +60,8 @@ def resolve_give_feedback(_: Any, info: Any, input: dict[str, Any], recommendati
 
 
 def query_fields() -> dict[str, GraphQLField]:
+    from aiqleads.api.graphql.schema import DEFAULT_PAGE, MAX_PAGE
+
     return {
         "recommendations": GraphQLField(
             GraphQLNonNull(connection(object_type(Recommendation))),
@@ -70,6 +72,7 @@ def query_fields() -> dict[str, GraphQLField]:
             },
             resolve=resolve_recommendations,
             description="the buyer's recommended leads, best first",
+            extensions=page(DEFAULT_PAGE, MAX_PAGE),
         ),
         "buyer": GraphQLField(
             object_type(Buyer),

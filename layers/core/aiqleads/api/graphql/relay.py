@@ -210,6 +210,7 @@ def query_fields() -> dict[str, GraphQLField]:
             GraphQLNonNull(GraphQLList(NODE)),
             args={"ids": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLID))))},
             resolve=resolve_nodes,
+            extensions={"listed_by": "ids", "maximum": MAX_NODES},  # its cost: one node per id (limits.py)
             description=f"node(id:) for up to {MAX_NODES} ids, in order (null where node(id:) would be)",
         ),
     }

@@ -36,7 +36,7 @@ from graphql import (
 from pydantic import ValidationError
 
 from aiqleads.api.graphql import relay
-from aiqleads.api.graphql.derive import argument, connection, enum_type, extra_fields, object_type
+from aiqleads.api.graphql.derive import argument, connection, enum_type, extra_fields, object_type, page
 from aiqleads.api.schemas import ConversionsRecorded, EventsAccepted, StoredLead
 from aiqleads.errors import DomainError, InvalidInput
 from aiqleads.leads.history import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
@@ -45,6 +45,7 @@ from aiqleads.models import Conversion, Grade, Interaction, Lead, Score, ScoreHi
 from aiqleads.validation.fields import field_errors, summary
 
 MAX_PAGE = 100
+DEFAULT_PAGE = 20
 logger = Logger(child=True)
 
 
@@ -94,7 +95,7 @@ def _validated(model: Any, data: Any, argument_name: str) -> Any:
 
 def _first(value: int | None) -> int:
     if value is None:
-        return 20
+        return DEFAULT_PAGE
     if not 1 <= value <= MAX_PAGE:
         raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", [{"field": "first", "message": "out of range"}])
     return value
@@ -148,6 +149,7 @@ def _lead_record_fields() -> dict[str, GraphQLField]:
                 "after": GraphQLArgument(GraphQLString, description="endCursor (or an edge's cursor) of a page"),
             },
             resolve=resolve_score_history,
+            extensions=page(HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT),
             description="every written score of the lead, newest first (time, cause, model version, fields)",
         )
     }
@@ -202,6 +204,7 @@ def _query_fields(extra: dict[str, GraphQLField]) -> dict[str, GraphQLField]:
                 "after": GraphQLArgument(GraphQLString, description="endCursor of the previous page"),
             },
             resolve=resolve_leads,
+            extensions=page(DEFAULT_PAGE, MAX_PAGE),
             description="the tenant's leads, newest first",
         ),
         **extra,
@@ -248,6 +251,6 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         logger.error("GraphQL resolver failed", exc_info=original)
         formatted["message"] = "something went wrong on our side; it has been logged"
         formatted["extensions"] = {"code": "internal_error"}
-    else:
+    elif not (error.extensions or {}).get("code"):  # a limit's error (limits.py) names its own code
         formatted["extensions"] = {"code": "graphql_validation_error"}
     return formatted

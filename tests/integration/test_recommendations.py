@@ -171,3 +171,62 @@ def test_served_recommendations_expire(running_info: dict[str, Any], running_aws
     item = running_aws("dynamodb").get_item(TableName=running_info["tables"]["BuyersTable"], Key=key)["Item"]
     days = (int(item["expires_at"]["N"]) - time.time()) / 86400
     assert 179 < days <= 180  # kept for feedback and training, then removed by the table's TTL
+
+
+def served_count(info: dict[str, Any], aws: Callable[[str], Any], buyer_id: str) -> int:
+    """How many recommendations the buyer has been served (the log every served recommendation writes)."""
+    response = aws("dynamodb").query(
+        TableName=info["tables"]["BuyersTable"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :rec)",
+        ExpressionAttributeValues={":pk": {"S": f"{info['tenant_id']}#{buyer_id}"}, ":rec": {"S": "rec#"}},
+        Select="COUNT",
+    )
+    count: int = response["Count"]
+    return count
+
+
+def test_graphql_limits_and_cost_budget_through_the_gateway(
+    running_info: dict[str, Any], running_aws: Callable[[str], Any]
+) -> None:
+    """The issue's 200 aliases of recommendations(first: 50) are refused with the limits named, serving nothing;
+    the basic key's 1,000-point bucket takes two 500-point queries, then answers 429 with Retry-After while REST
+    still passes, and restores at 50 points a second."""
+    buyer = "buyer-basic-phoenix"
+    before = served_count(running_info, running_aws, buyer)
+    aliases = " ".join(f'a{i}: recommendations(buyerId: "{buyer}", first: 50) {{ edges {{ node {{ leadId }} }} }}'
+                       for i in range(200))  # fmt: skip
+    status, _, body = api(running_info, "POST", "/v1/graphql", {"query": "{ " + aliases + " }"})
+    assert status == 200, body
+    assert body["data"] is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"too_many_aliases", "query_too_costly"}
+    assert "is 10000, over the maximum of 1000" in " ".join(e["message"] for e in body["errors"])
+    assert served_count(running_info, running_aws, buyer) == before  # nothing ran, nothing was served
+    one = f'{{ recommendations(buyerId: "{buyer}", first: 2) {{ edges {{ node {{ leadId }} }} }} }}'
+    status, _, body = api(running_info, "POST", "/v1/graphql", {"query": one})
+    assert len(body["data"]["recommendations"]["edges"]) == 2
+    assert served_count(running_info, running_aws, buyer) == before + 2  # the count does see a served query
+
+    key = running_info["api_keys"]["basic"]
+    costly = "{ " + " ".join(f"a{i}: leads(first: 100) {{ edges {{ node {{ leadId }} }} }}" for i in range(5)) + " }"
+    for _ in range(2):
+        status, _, body = api(running_info, "POST", "/v1/graphql", {"query": costly}, key=key)
+        assert status == 200, body
+        assert body["extensions"]["cost"]["requestedQueryCost"] == 500
+    status, headers, body = api(running_info, "POST", "/v1/graphql", {"query": costly}, key=key)
+    assert status == 429, body
+    assert 1 <= int(headers["Retry-After"]) <= 10  # 500 points at 50 a second, less what restored meanwhile
+    assert body["errors"][0]["extensions"]["code"] == "throttled"
+    throttle = body["extensions"]["cost"]["throttleStatus"]
+    assert throttle["maximumAvailable"] == 1000
+    assert throttle["restoreRate"] == 50
+    assert throttle["currentlyAvailable"] < 500
+    status, _, _ = api(running_info, "GET", f"/v1/leads/{running_info['demo_lead_ids'][0]}", key=key)
+    assert status == 200  # REST is throttled by the usage plan only
+
+    deadline = time.monotonic() + 15
+    while True:  # the bucket restores: the same query passes again within Retry-After (give or take a poll)
+        status, _, body = api(running_info, "POST", "/v1/graphql", {"query": costly}, key=key)
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)  # poll interval, under the basic plan's 1 request a second
+    assert status == 200, body

@@ -16,7 +16,9 @@ from aiqleads.storage.aggregates import AggregateRepository, InteractionLogReade
 from aiqleads.storage.api_keys import ApiKeyRepository
 from aiqleads.storage.leads import LeadBatchWriter, LeadRepository
 from aiqleads.storage.markets import MarketSignalStore
+from aiqleads.storage.query_budgets import QueryBudgetRepository
 from aiqleads.tenants.api_keys import ApiKeyRecord, authorize
+from aiqleads.tenants.query_budget import Bucket, CostBudget, QueryBudgets
 from aiqleads_offline.generate import market_snapshots
 from infra.local_cloud.intrinsics import Resolver
 
@@ -250,3 +252,28 @@ def test_score_history_items_sit_beside_the_score_and_readers_skip_them(
     assert not [name for name in raw if name.startswith("gsi")]
     assert leads.history("tenant-x", "hist-1", 3) is None  # another tenant: no such lead
     assert leads.history("tenant-h", "nope", 3) is None
+
+
+def test_query_budget_bucket_is_a_compare_and_set_shared_by_instances(
+    aws: Callable[[str], Any], local_info: dict[str, Any]
+) -> None:
+    """Two API instances (two QueryBudgets over one JobsTable item) charge the same bucket: a charge written from a
+    stale read fails its condition and is recomputed, so no point is spent twice."""
+    table = local_info["tables"]["JobsTable"]
+    store = QueryBudgetRepository(table, aws("dynamodb"))
+    size = CostBudget.model_validate({"maximumAvailable": 100, "restoreRate": 10})
+    now = [1_000.0]
+    first, second = QueryBudgets(store, lambda: now[0]), QueryBudgets(QueryBudgetRepository(table, aws("dynamodb")),
+                                                                      lambda: now[0])  # fmt: skip
+    assert first.charge("key-cas", size, 60).currently_available == 40
+    stale = store.get("key-cas")
+    assert stale == Bucket(40.0, 1_000.0)
+    now[0] += 1  # +10 points
+    assert second.charge("key-cas", size, 30).currently_available == 20
+    assert not store.replace("key-cas", Bucket(0.0, 1_001.0), stale, 0)  # the stale write is refused
+    refused = first.charge("key-cas", size, 30)
+    assert not refused.allowed
+    assert refused.retry_after == 1  # 10 points short at 10 a second
+    item = aws("dynamodb").get_item(TableName=table, Key={"pk": {"S": "graphql-cost#key-cas"},
+                                                          "sk": {"S": "cost-bucket"}})["Item"]  # fmt: skip
+    assert int(item["expires_at"]["N"]) == 1_001 + 8 + 60  # full again in 8 s, then a minute's grace

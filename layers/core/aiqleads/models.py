@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     StringConstraints,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -116,10 +117,26 @@ def _created_at(value: datetime) -> datetime:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
-Phone = Annotated[str, AfterValidator(_phone)]
-Slug = Annotated[str, Field(min_length=1, max_length=TEXT_MAX["market"]), AfterValidator(_slug)]
-UtcDatetime = Annotated[datetime, AfterValidator(_created_at)]
+# The schemas state what the validators check, so a client generating from the OpenAPI sends what is accepted: the
+# compact forms (the validators also take a phone's separators, and any case in a slug, and normalise).
+SLUG_SCHEMA_PATTERN = r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"
+PHONE_SCHEMA_PATTERN = f"({grammar.NANP_PATTERN})|({grammar.INTERNATIONAL_PATTERN})"
+# An ISO 8601 date-time in UTC years 2000-2100, as a pattern (not `format: date-time` with a year pattern, which
+# generators can only meet by filtering): years 2001-2099 in its own offset (any offset keeps it inside 2000-2100),
+# a day that exists in its month (29 February left out), seconds, an optional fraction and offset.
+DATETIME_SCHEMA_PATTERN = (
+    r"^(200[1-9]|20[1-9][0-9])-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$"
+)
+DATETIME_SCHEMA = {"type": "string", "pattern": DATETIME_SCHEMA_PATTERN, "description": "ISO 8601 date-time"}
+Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"pattern": grammar.EMAIL_PATTERN})]
+Phone = Annotated[str, AfterValidator(_phone), Field(json_schema_extra={"pattern": PHONE_SCHEMA_PATTERN})]
+Slug = Annotated[
+    str,
+    Field(min_length=1, max_length=TEXT_MAX["market"], json_schema_extra={"pattern": SLUG_SCHEMA_PATTERN}),
+    AfterValidator(_slug),
+]
+UtcDatetime = Annotated[datetime, AfterValidator(_created_at), WithJsonSchema(DATETIME_SCHEMA)]
 
 
 class IdentifierMark:
@@ -182,8 +199,18 @@ class Property(Model):
     flat_names: ClassVar[dict[str, str]] = {"type": "property_type"}
 
 
+def _reachable_by(field: str) -> dict[str, Any]:
+    """The schema of `Lead._reachable` for one way of reaching the lead."""
+    contact = {"properties": {field: {"type": "string"}}, "required": [field]}
+    return {"properties": {"contact": contact}, "required": ["contact"]}
+
+
 class Lead(Model):
     """A lead as it arrives; the tenant comes from the caller's API key, never from the body."""
+
+    model_config = ConfigDict(
+        **Model.model_config, json_schema_extra={"anyOf": [_reachable_by("email"), _reachable_by("phone")]}
+    )
 
     id: ClientId
     source: Slug

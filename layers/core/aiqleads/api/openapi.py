@@ -2,7 +2,8 @@
 
 Powertools generates paths, parameters and body schemas; this adds what the resolver cannot know: the API-key
 security scheme (and the routes that need no key: template.yaml's routes without the authorizer), our error
-envelope for every error status the API or API Gateway can answer, and the headers every response carries.
+envelope for every error status the API or API Gateway can answer, the headers every response carries, and the
+links from each response holding ids to the operations that take them (`aiqleads.api.links`).
 `python -m infra.openapi -o openapi.json` writes the committed copy (`make openapi`); a test fails when the
 committed copy is stale. GET /v1/openapi.json serves that copy (`committed`): a Lambda function has no template.yaml
 to build it from, so the core layer ships the document instead.
@@ -15,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiqleads.api.links import link
 from aiqleads.api.schemas import ErrorEnvelope
 
 TITLE = "AIQLeads Recommendations API"
@@ -89,8 +91,10 @@ def document(public_routes: frozenset[tuple[str, str]]) -> dict[str, Any]:
                 responses["429"]["headers"] = {
                     "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}
                 }
+            responses.get("204", {}).pop("content", None)  # no content is what 204 means (DELETE /v1/webhooks/{id})
             for response in responses.values():
                 response.setdefault("headers", {}).update(COMMON_HEADERS)
+    link(doc)
     doc["paths"] = dict(sorted(doc["paths"].items()))
     return doc
 

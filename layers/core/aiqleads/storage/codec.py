@@ -9,11 +9,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+# DynamoDB's smallest positive number is 1E-130; a float closer to zero (5e-324 is valid JSON) would underflow the
+# serializer's context and fail the write, so it is stored as the zero it is indistinguishable from here.
+_SMALLEST = 1e-130
 
 
 def _to_dynamo(value: Any) -> Any:
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return Decimal(0) if abs(value) < _SMALLEST else Decimal(repr(value))
     if isinstance(value, dict):
         return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):

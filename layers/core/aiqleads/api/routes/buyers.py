@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, recommendations
+from aiqleads.api.links import produces
 from aiqleads.api.params import ClientIdPath
 from aiqleads.api.responses import json_response
 from aiqleads.models import Buyer, PurchaseRequest
@@ -24,6 +25,7 @@ ServiceDep = Annotated[RecommendationService, Depends(recommendations)]
     "/v1/buyers/<buyer_id>",
     summary="Create or replace a buyer's profile (tier, authorised markets, preferences)",
     responses={200: {"description": "replaced"}, 201: {"description": "created"}},
+    openapi_extensions=produces(buyer_id="/id"),
 )
 def put_buyer(buyer_id: ClientIdPath, profile: BuyerProfile, who: CallerDep, service: ServiceDep) -> Response[Buyer]:
     buyer, created = service.put_buyer(who.tenant_id, buyer_id, profile)

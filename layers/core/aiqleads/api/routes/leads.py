@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, leads
+from aiqleads.api.links import produces
 from aiqleads.api.params import ClientIdPath
 from aiqleads.api.responses import json_response
 from aiqleads.api.schemas import BatchResult, LeadBatch, ScoreHistoryMeta, ScoreHistoryPage, StoredLead
@@ -23,7 +24,12 @@ CallerDep = Annotated[Caller, Depends(caller)]
 LeadsDep = Annotated[LeadService, Depends(leads)]
 
 
-@router.post("/v1/leads", summary="Store a lead and score it", responses={201: {"description": "stored and scored"}})
+@router.post(
+    "/v1/leads",
+    summary="Store a lead and score it",
+    responses={201: {"description": "stored and scored"}},
+    openapi_extensions=produces(lead_id="/lead_id"),
+)
 def create_lead(lead: Lead, who: CallerDep, service: LeadsDep) -> Response[Score]:
     score = service.ingest(who.tenant_id, lead)
     return json_response(201, score, f"/v1/leads/{lead.id}")

@@ -6,12 +6,18 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, admin, caller, markets
+from aiqleads.api.links import produces
 from aiqleads.api.responses import json_response
 from aiqleads.markets.service import LATEST, MarketSignalService
-from aiqleads.models import MarketSignals, MarketSnapshot
+from aiqleads.models import PERIOD_PATTERN, SLUG_SCHEMA_PATTERN, TEXT_MAX, MarketSignals, MarketSnapshot
+
+MarketPath = Annotated[str, Path(pattern=SLUG_SCHEMA_PATTERN, max_length=TEXT_MAX["market"], description="a slug")]
+PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN, description="calendar month, YYYY-MM")]
+PeriodOrLatest = Annotated[str, Path(pattern=f"({PERIOD_PATTERN})|(^{LATEST}$)", description=f"YYYY-MM or {LATEST}")]
 
 router = APIGatewayRouter()
 
@@ -33,9 +39,10 @@ ServiceDep = Annotated[MarketSignalService, Depends(markets)]
         403: {"description": "not an admin key"},
         422: {"description": "invalid market, period or signals (details name each field)"},
     },
+    openapi_extensions=produces(market="/market", period="/period"),
 )
 def put_snapshot(
-    market: str, period: str, signals: MarketSignals, who: AdminDep, service: ServiceDep
+    market: MarketPath, period: PeriodPath, signals: MarketSignals, who: AdminDep, service: ServiceDep
 ) -> Response[MarketSnapshot]:
     snapshot, created = service.put(who.tenant_id, market, period, signals)
     location = f"/v1/markets/{snapshot.market}/snapshots/{snapshot.period}"
@@ -45,7 +52,7 @@ def put_snapshot(
 @router.get(
     "/v1/markets/<market>/snapshots/<period>",
     summary=f"The tenant's snapshot of a market for a month (YYYY-MM), or its latest ('{LATEST}')",
-    responses={404: {"description": "no such snapshot"}},
+    responses={200: {"description": "the snapshot"}, 404: {"description": "no such snapshot"}},
 )
-def get_snapshot(market: str, period: str, who: CallerDep, service: ServiceDep) -> MarketSnapshot:
+def get_snapshot(market: MarketPath, period: PeriodOrLatest, who: CallerDep, service: ServiceDep) -> MarketSnapshot:
     return service.get(who.tenant_id, market, period)

@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, admin, caller, models, training_jobs
+from aiqleads.api.links import produces
 from aiqleads.api.responses import Response, json_response
-from aiqleads.registry.records import AliasChange, AliasUpdate, ModelList, ModelVersion
+from aiqleads.registry.records import Alias, AliasChange, AliasUpdate, ModelList, ModelVersion
 from aiqleads.registry.service import ModelRegistry
 from aiqleads.training.jobs import TrainingJobAccepted, TrainingJobs, TrainingRequest
 
@@ -27,6 +28,7 @@ _UNKNOWN = "unknown alias, or no such version for the tenant or the global defau
 @router.get(
     "/v1/models",
     summary="The tenant's model versions and the global default, with metrics, lineage, aliases and the one serving",
+    openapi_extensions=produces(version="/data/0/version"),
 )
 def get_models(who: CallerDep, registry: RegistryDep) -> ModelList:
     return registry.versions(who.tenant_id)
@@ -35,7 +37,10 @@ def get_models(who: CallerDep, registry: RegistryDep) -> ModelList:
 @router.get(
     "/v1/models/<version>",
     summary="One model version of the tenant's or the global default's",
-    responses={404: {"description": "no such version for the tenant or the global default"}},
+    responses={
+        200: {"description": "the version"},
+        404: {"description": "no such version for the tenant or the global default"},
+    },
 )
 def get_model(version: str, who: CallerDep, registry: RegistryDep) -> ModelVersion:
     return registry.show(who.tenant_id, version)
@@ -50,13 +55,14 @@ def get_model(version: str, who: CallerDep, registry: RegistryDep) -> ModelVersi
         " production publishes `model.promoted` with the previous and the new version."
     ),
     responses={
+        200: {"description": "the alias moved"},
         403: {"description": _FORBIDDEN},
         404: {"description": _UNKNOWN},
         409: {"description": "the artifact no longer matches its recorded sha256 (artifact_corrupt), or a race"},
         422: {"description": "invalid body (production cannot be cleared)"},
     },
 )
-def put_alias(alias: str, body: AliasUpdate, who: AdminDep, registry: RegistryDep) -> AliasChange:
+def put_alias(alias: Alias, body: AliasUpdate, who: AdminDep, registry: RegistryDep) -> AliasChange:
     return registry.set_alias(who.tenant_id, alias, body.version)
 
 
@@ -84,6 +90,7 @@ def rollback(who: AdminDep, registry: RegistryDep) -> AliasChange:
         " `refused: true` and says why; the tenant keeps its model."
     ),
     responses={202: {"description": "queued"}, 403: {"description": _FORBIDDEN}},
+    openapi_extensions=produces(job_id="/job_id"),
 )
 def start_training(request: TrainingRequest, who: AdminDep, jobs: TrainingDep) -> Response[TrainingJobAccepted]:
     accepted = jobs.submit(who.tenant_id, request)

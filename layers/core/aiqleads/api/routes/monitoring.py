@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, admin, caller, monitor_jobs, monitor_runs
+from aiqleads.api.links import produces
 from aiqleads.api.responses import Response, json_response
 from aiqleads.errors import NotFound
 from aiqleads.monitoring.jobs import MonitorJobAccepted, MonitorJobs
@@ -34,6 +35,7 @@ RunsDep = Annotated[MonitorRunReader, Depends(monitor_runs)]
         " outcomes'). Alerts go to the alerts topic, at most one per model and kind a day."
     ),
     responses={202: {"description": "queued"}, 403: {"description": "not an admin key"}},
+    openapi_extensions=produces(job_id="/job_id"),
 )
 def start_run(who: AdminDep, jobs: JobsDep) -> Response[MonitorJobAccepted]:
     accepted = jobs.submit(who.tenant_id)

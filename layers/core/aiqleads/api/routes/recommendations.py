@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from aiqleads import telemetry
 from aiqleads.api.context import Caller, caller, recommendation_jobs, recommendations
+from aiqleads.api.links import produces
 from aiqleads.api.responses import json_response
 from aiqleads.models import Id, Recommendation, RecommendationFeedback
 from aiqleads.recommendations.jobs import GenerateRequest, JobAccepted, RecommendationJobs
@@ -33,7 +34,11 @@ class FeedbackRecorded(BaseModel):
     recorded_at: str
 
 
-@router.get("/v1/recommendations", summary="A buyer's recommended leads, best first, one cursor page at a time")
+@router.get(
+    "/v1/recommendations",
+    summary="A buyer's recommended leads, best first, one cursor page at a time",
+    openapi_extensions=produces(recommendation_id="/data/0/id"),
+)
 def list_recommendations(
     who: CallerDep,
     service: ServiceDep,
@@ -55,6 +60,7 @@ def list_recommendations(
     "/v1/recommendations/generate",
     summary="Rank leads for many buyers in the background; poll the job, results land in S3",
     responses={202: {"description": "queued"}},
+    openapi_extensions=produces(job_id="/job_id"),
 )
 def generate(request: GenerateRequest, who: CallerDep, jobs: JobsDep) -> Response[JobAccepted]:
     accepted = jobs.submit(who.tenant_id, request)

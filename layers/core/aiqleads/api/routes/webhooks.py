@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from aiqleads.api.context import Caller, caller, webhooks
+from aiqleads.api.links import produces
 from aiqleads.api.responses import json_response
 from aiqleads.webhooks.models import (
     DeliveryList,
@@ -30,7 +31,12 @@ CallerDep = Annotated[Caller, Depends(caller)]
 WebhooksDep = Annotated[WebhookService, Depends(webhooks)]
 
 
-@router.post("/v1/webhooks", summary="Subscribe an endpoint to events; the signing secret is returned only now")
+@router.post(
+    "/v1/webhooks",
+    summary="Subscribe an endpoint to events; the signing secret is returned only now",
+    responses={201: {"description": "subscribed"}},
+    openapi_extensions=produces(webhook_id="/id"),
+)
 def create_webhook(subscription: WebhookCreate, who: CallerDep, service: WebhooksDep) -> Response[WebhookCreated]:
     created = service.create(who.tenant_id, subscription)
     return json_response(201, created, f"/v1/webhooks/{created.id}")
@@ -46,7 +52,11 @@ def get_webhook(webhook_id: str, who: CallerDep, service: WebhooksDep) -> Webhoo
     return service.get(who.tenant_id, webhook_id)
 
 
-@router.delete("/v1/webhooks/<webhook_id>", summary="Delete an endpoint; its pending deliveries are dropped")
+@router.delete(
+    "/v1/webhooks/<webhook_id>",
+    summary="Delete an endpoint; its pending deliveries are dropped",
+    responses={204: {"description": "deleted"}},
+)
 def delete_webhook(webhook_id: str, who: CallerDep, service: WebhooksDep) -> Response[Any]:
     service.delete(who.tenant_id, webhook_id)
     return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")

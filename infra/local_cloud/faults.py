@@ -17,7 +17,7 @@ names (tables, bucket, topic, queue URL). A `FaultRule` matches on those, for it
 (after letting `skip` through), for `seconds` from when it is added, or until removed, and counts what it matched
 and injected so a test can assert that the fault happened.
 
-Faults (`Fault`): an AWS error in the request's protocol (JSON `__type`, S3 XML `Error`, query XML
+Faults (`Fault`): `observe()` (none: forwarded, only counted), an AWS error in the request's protocol (JSON `__type`, S3 XML `Error`, query XML
 `ErrorResponse`), a connection reset before any response, or a reset in the middle of the real response's body.
 """
 
@@ -165,7 +165,7 @@ def _s3_operation(
 
 @dataclass(frozen=True)
 class Fault:
-    """What the proxy does instead of (or to) the real answer. `kind`: `error` (status + code in the call's
+    """What the proxy does instead of (or to) the real answer. `kind`: `observe` (nothing), `error` (status + code in the call's
     protocol), `reset` (the connection closed with a TCP reset, no response) or `reset_mid_body` (the real
     response's status and headers, `after_bytes` of its body, then a reset)."""
 
@@ -195,6 +195,11 @@ def slow_down() -> Fault:
 def unavailable(code: str = "InternalError") -> Fault:
     """A service that is down: 503 (SNS says InternalError or ServiceUnavailable)."""
     return aws_error(503, code, "Service is unavailable")
+
+
+def observe() -> Fault:
+    """No fault: the call is forwarded as usual, and counted on its rule (to assert that a call was made)."""
+    return Fault("observe")
 
 
 def reset() -> Fault:
@@ -343,6 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         call = classify(self.command, self.path, headers, body)
         fault = self.server.rules.decide(call)
+        if fault is not None and fault.kind == "observe":
+            fault = None
         if fault is not None and fault.kind == "reset":
             self._reset()
             return

@@ -12,10 +12,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupp
 from botocore.exceptions import ClientError
 
 from aiqleads.errors import NOT_JSON, DomainError, ErrorEnvelope, PayloadTooLarge, UnsupportedMediaType
-from aiqleads.storage.aws import item_too_large
+from aiqleads.storage.aws import item_too_large, throttled
 from aiqleads.validation.fields import field_errors, summary
 
 logger = Logger(child=True)
+# How soon a client may try again after AWS throttled us past botocore's retries (DynamoDB's on-demand tables
+# adapt within seconds; a burst is absorbed by then).
+THROTTLED_RETRY_AFTER_SECONDS = 2
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response[Any]:
@@ -68,7 +71,14 @@ def register(app: APIGatewayRestResolver) -> None:
         if item_too_large(error):
             # The models bound what a client sends far below DynamoDB's item limit; this is the residual case.
             return domain_error(PayloadTooLarge(ITEM_TOO_LARGE, [{"field": "body", "message": ITEM_TOO_LARGE}]))
-        return unexpected(error)
+        if not throttled(error):
+            return unexpected(error)
+        # Every write we make is one call or one transaction, so a refused one left nothing half-written: the
+        # client may simply try again later.
+        logger.warning("AWS throttled the request past its retries", extra={"code": error.response["Error"]})
+        response = error_response(503, "service_unavailable", "the service is busy; retry after Retry-After seconds")
+        response.headers["Retry-After"] = str(THROTTLED_RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[Any]:

@@ -39,8 +39,9 @@ ERRORS = {
     "422": "invalid input: details name each field",
     "429": "over the tier's rate limit: retry after Retry-After seconds",
     "500": "an unexpected error (logged with the request id)",
+    "503": "busy (AWS throttled the request): nothing was written; retry after Retry-After seconds",
 }
-PUBLIC_ERRORS = ("400", "404", "500")
+PUBLIC_ERRORS = ("400", "404", "500", "503")
 COMMON_HEADERS = {
     "X-Request-ID": {
         "description": "the request id (yours, if you sent X-Request-ID); quote it when reporting a problem",
@@ -87,10 +88,11 @@ def document(public_routes: frozenset[tuple[str, str]]) -> dict[str, Any]:
             for status in responses:  # e.g. the resolver's own 422: ours is the envelope
                 if status.startswith(("4", "5")):
                     responses[status] = _error_response(ERRORS.get(status, "error"))
-            if "429" in responses:
-                responses["429"]["headers"] = {
-                    "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}
-                }
+            for status in ("429", "503"):
+                if status in responses:
+                    responses[status]["headers"] = {
+                        "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}
+                    }
             responses.get("204", {}).pop("content", None)  # no content is what 204 means (DELETE /v1/webhooks/{id})
             for response in responses.values():
                 response.setdefault("headers", {}).update(COMMON_HEADERS)

@@ -70,6 +70,39 @@ def item_too_large(error: ClientError) -> bool:
     return any("item size" in message.lower() for message in messages)
 
 
+# What botocore's standard retry mode treats as throttling (botocore/retries/standard.py), and the reason DynamoDB
+# gives inside a cancelled transaction: the service is busy, not the request wrong.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+def throttled(error: BaseException) -> bool:
+    """An AWS call refused for load after botocore's retries: throttling, or a transaction cancelled by it."""
+    if not isinstance(error, ClientError):
+        return False
+    code = error.response.get("Error", {}).get("Code")
+    if code in THROTTLING_CODES:
+        return True
+    reasons = error.response.get("CancellationReasons", []) if code == "TransactionCanceledException" else []
+    return any(reason.get("Code") in {"ThrottlingError", "ProvisionedThroughputExceeded"} for reason in reasons)
+
+
 def condition_failed(error: ClientError) -> bool:
     """A write refused by its condition: ConditionalCheckFailedException, or a transaction cancelled by a failed
     condition (whose reasons some endpoints only put in the message)."""

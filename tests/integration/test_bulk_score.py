@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from aiqleads.scoring.scorer import Scorer
 from aiqleads.storage.aws import reset_clients
 from aiqleads.storage.leads import LeadBatchWriter, LeadRepository, lead_key
 from aiqleads.storage.recommendations import CandidateRepository
+from aiqleads.storage.tenants import TenantRepository
+from aiqleads.tenants.service import Tenant
 from aiqleads_offline.generate import generate_file
 from infra.local_cloud import LocalCloud
 
@@ -34,6 +37,8 @@ from .conftest import ROOT, TEMPLATE
 pytestmark = pytest.mark.integration
 
 ROWS = 2_000
+
+
 MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "2.0.0"
 HANDLER_FILE = ROOT / "functions" / "bulk_score" / "handler.py"
 
@@ -71,6 +76,7 @@ class Bulk:
     queue_url: str
     queue_arn: str
     observer_url: str
+    alerts_url: str
     leads_table: str
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -139,6 +145,19 @@ class Bulk:
                     found.append(event)
         return found
 
+    def alerts(self, expect: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Alerts seen on the alerts topic's observer queue within `timeout` (stops early at `expect`)."""
+        import time
+
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(found) < expect:
+            response = self.sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in response.get("Messages", []):
+                self.sqs.delete_message(QueueUrl=self.alerts_url, ReceiptHandle=message["ReceiptHandle"])
+                found.append(json.loads(json.loads(message["Body"])["Message"]))
+        return found
+
     def read(self, key: str) -> bytes:
         return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
@@ -161,7 +180,8 @@ def bulk() -> Iterator[Bulk]:
             "UPLOADS_BUCKET": refs("UploadsBucket"),
             "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
             "BULK_QUEUE_URL": refs("BulkQueue"),
-            "TENANTS_TABLE": refs("TenantsTable"),  # the rescoring schedule's (not exercised here)
+            "TENANTS_TABLE": refs("TenantsTable"),  # the uploads' tenants must exist here
+            "ALERTS_TOPIC_ARN": refs("AlertsTopic"),  # refused uploads are alerted on
             # An empty registry: the shipped model (AIQLEADS_MODEL_DIR) scores every tenant's files.
             "MODELS_TABLE": refs("ModelsTable"),
             "MODELS_BUCKET": refs("ModelsBucket"),
@@ -178,6 +198,11 @@ def bulk() -> Iterator[Bulk]:
             "QueueArn"
         ]
         cloud.client("sns").subscribe(TopicArn=refs("DomainEventsTopic"), Protocol="sqs", Endpoint=observer_arn)
+        alerts_url = sqs.create_queue(QueueName=f"bulk-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        cloud.client("sns").subscribe(TopicArn=refs("AlertsTopic"), Protocol="sqs", Endpoint=alerts_arn)
         queue_url = refs("BulkQueue")
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         yield Bulk(
@@ -189,6 +214,7 @@ def bulk() -> Iterator[Bulk]:
             queue_url=queue_url,
             queue_arn=queue_arn,
             observer_url=observer_url,
+            alerts_url=alerts_url,
             leads_table=refs("LeadsTable"),
             handler=_load_handler(),
         )
@@ -211,7 +237,10 @@ def expected(leads_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 
 def _tenant() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+    """A new tenant, in TenantsTable (an upload for a tenant that does not exist is refused)."""
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    assert TenantRepository(os.environ["TENANTS_TABLE"]).create(Tenant(tenant_id=tenant))  # the fixture sets it
+    return tenant
 
 
 class _CountingScorer:
@@ -476,3 +505,47 @@ def test_the_s3_test_event_is_acknowledged(bulk: Bulk) -> None:
     assert bulk.invoke(body) == {"batchItemFailures": []}
     with pytest.raises(BatchProcessingError, match="not JSON"):  # retried, then dead-lettered
         bulk.invoke("not json")
+
+
+# ------------------------------------------------------------------------------------------------ refusals
+
+
+@pytest.mark.parametrize(
+    ("key", "metadata", "why"),
+    [
+        ("uploads/no-tenant-{run}.csv", None, "names no tenant"),
+        ("uploads/nobody-{run}/leads.csv", None, "no tenant 'nobody-{run}' exists"),
+        ("uploads/leads-{run}.csv", {"tenant-id": "ghost-{run}"}, "no tenant 'ghost-{run}' exists"),
+        ("market-signals/signals-{run}.csv", None, "names no tenant"),
+    ],
+)
+def test_an_upload_whose_tenant_cannot_be_established_is_refused(
+    bulk: Bulk, leads_file: Path, key: str, metadata: dict[str, str] | None, why: str
+) -> None:
+    """Never scored as a default tenant: nothing stored, an errors file and an alert say why and what to do, and
+    the notification is consumed (a client's mistake: no retry, no dead letter)."""
+    run = uuid.uuid4().hex[:8]
+    key, why = key.format(run=run), why.format(run=run)
+    metadata = {name: value.format(run=run) for name, value in (metadata or {}).items()} or None
+    jobs_before = bulk.dynamodb.scan(TableName=bulk.cloud.resources.ref("JobsTable"), Select="COUNT")["Count"]
+    bulk.upload(leads_file, key, metadata)
+
+    assert bulk.run(key) == 1  # {"batchItemFailures": []}: consumed, not retried
+
+    stem = (
+        key.rsplit(".", 1)[0].replace("uploads/", "results/", 1).replace("market-signals/", "results/market-signals/")
+    )
+    (line,) = [json.loads(x) for x in bulk.read(f"{stem}.errors.jsonl").decode().splitlines()]
+    assert why in line["message"]
+    assert "tenant-id=<your tenant id>" in line["message"]
+    assert "/<your tenant id>/" in line["message"]
+    (alert,) = [a for a in bulk.alerts(expect=1) if a["details"]["key"] == key]
+    assert alert["type"] == "bulk.upload_refused"
+    assert why in alert["details"]["reason"]
+    listed = bulk.s3.list_objects_v2(Bucket=bulk.bucket, Prefix="results/").get("Contents", [])
+    assert [item["Key"] for item in listed if item["Key"].startswith(stem)] == [f"{stem}.errors.jsonl"]
+    jobs_after = bulk.dynamodb.scan(TableName=bulk.cloud.resources.ref("JobsTable"), Select="COUNT")["Count"]
+    assert jobs_after == jobs_before  # no job, so no lead: the file was never read
+    for tenant in ("default", f"nobody-{run}", f"ghost-{run}"):
+        assert _tenant_lead_count(bulk, tenant) == 0
+    assert bulk.events(timeout=2.0) == []  # no bulk.completed for anybody

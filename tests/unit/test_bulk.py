@@ -67,7 +67,7 @@ def test_tenant_from_metadata_then_folder_then_default() -> None:
     assert tenant_for("uploads/acme/leads.csv", {"tenant-id": "zeta"}) == "zeta"
     assert tenant_for("uploads/acme/leads.csv", {}) == "acme"
     assert tenant_for("uploads/acme/nested/leads.csv", {}) == "acme"
-    assert tenant_for("uploads/leads.csv", {}) == "default"
+    assert tenant_for("uploads/leads.csv", {}) is None  # refused (bulk.tenancy), never a default tenant
 
 
 def test_results_are_named_after_the_upload() -> None:
@@ -92,6 +92,7 @@ def test_settings_from_environment() -> None:
         "MODELS_BUCKET": "models-bucket",
         "AGGREGATES_TABLE": "a",
         "TENANTS_TABLE": "tenants",
+        "ALERTS_TOPIC_ARN": "alerts",
     }
     settings = BulkSettings.from_env({**resources, "BULK_TIME_MARGIN_SECONDS": "5", "BULK_BATCH_ROWS": "100"})
     assert (settings.time_margin_s, settings.batch_rows) == (5.0, 100)

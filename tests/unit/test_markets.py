@@ -164,7 +164,7 @@ def test_market_signal_uploads_are_routed_by_prefix() -> None:
     assert parse_message(notification("results/market-signals/acme/nov.report.json")) == []
     assert tenant_for("market-signals/acme/nov.csv", {}) == "acme"
     assert tenant_for("market-signals/nov.csv", {"tenant-id": "zeta"}) == "zeta"
-    assert tenant_for("market-signals/nov.csv", {}) == "default"
+    assert tenant_for("market-signals/nov.csv", {}) is None
     assert result_keys("market-signals/acme/nov.csv") == (
         "results/market-signals/acme/nov.report.json",
         "results/market-signals/acme/nov.errors.jsonl",

@@ -50,6 +50,7 @@ from aiqleads.storage import aws  # noqa: F401
 
 if TYPE_CHECKING:
     from aiqleads.bulk.runner import BulkScorer
+    from aiqleads.bulk.tenancy import UploadTenancy
     from aiqleads.leads.service import LeadService
     from aiqleads.markets.imports import MarketSignalImporter
     from aiqleads.markets.service import MarketSignalService
@@ -315,8 +316,18 @@ def bulk_scorer() -> BulkScorer:
         queue=QueueSender(settings.bulk_queue_url),
         scorer=bulk_scoring(),
         settings=settings,
+        tenancy=bulk_tenancy(),
         shadow=bulk_scoring().shadow,
     )
+
+
+@per_process
+def bulk_tenancy() -> UploadTenancy:
+    from aiqleads.bulk.tenancy import UploadTenancy
+    from aiqleads.storage.alerts import AlertPublisher
+    from aiqleads.storage.objects import ObjectStore
+
+    return UploadTenancy(bulk_tenants(), ObjectStore(), AlertPublisher(BulkSettings.current().alerts_topic_arn))
 
 
 @per_process
@@ -334,6 +345,7 @@ def bulk_market_imports() -> MarketSignalImporter:
         jobs=JobRepository(settings.jobs_table),
         markets=MarketSignalService(MarketSignalStore(settings.market_signals_table)),
         events=EventPublisher(settings.domain_events_topic_arn),
+        tenancy=bulk_tenancy(),
         work_dir=settings.work_dir,
         job_ttl_days=settings.job_ttl_days,
     )

@@ -229,7 +229,8 @@ class BulkSettings(ModelResources):
     rescore_event_cap: int = Field(100, alias="RESCORE_EVENT_CAP", ge=0)  # template.yaml: RescoreEventCap
     rescore_page_rows: int = Field(500, alias="RESCORE_PAGE_ROWS", ge=1, le=5_000)
     score_history_retention_days: int = Field(180, ge=1, le=3650)  # template.yaml: ScoreHistoryRetentionDays
-    tenants_table: str  # the scheduled rescoring queues one job per tenant listed here
+    tenants_table: str  # the scheduled rescoring queues one job per tenant listed here; uploads' tenants exist here
+    alerts_topic_arn: str  # an upload whose tenant cannot be established is refused with an alert
     label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)  # the open leads a scheduled rescoring reads
 
 

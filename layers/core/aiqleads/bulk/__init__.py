@@ -6,6 +6,7 @@ upserts lead and score items, and publishes `bulk.completed`, checkpointing to J
 than one invocation.
 
 The tenant of an upload: the object's `tenant-id` metadata (`x-amz-meta-tenant-id`) when present, else the first
-folder of `uploads/<tenant>/<file>`, else "default" (`uploads/<file>`). Formats by extension: .csv, .jsonl or
+folder of `uploads/<tenant>/<file>`; an upload naming no tenant, or one TenantsTable does not hold, is refused
+(`bulk.tenancy`: an errors file and an alert, nothing stored). Formats by extension: .csv, .jsonl or
 .ndjson, .parquet (the flat lead form of ARCHITECTURE.md); the results file has the input's format.
 """

@@ -25,7 +25,6 @@ RESULTS_PREFIX = "results/"
 WORK_PREFIX = "bulk-work/"  # checkpoint objects (output tail, errors so far); outside uploads/: no notification
 CONTINUE_TYPE = "bulk.continue"
 RESCORE_TYPE = "rescore"  # aiqleads.rescoring.jobs.MESSAGE_TYPE
-DEFAULT_TENANT = "default"
 TENANT_METADATA = "tenant-id"  # x-amz-meta-tenant-id
 
 
@@ -99,16 +98,16 @@ def _upload_prefix(key: str) -> str | None:
     return next((prefix for prefix in UPLOAD_KINDS if key.startswith(prefix)), None)
 
 
-def tenant_for(key: str, metadata: dict[str, str]) -> str:
+def tenant_for(key: str, metadata: dict[str, str]) -> str | None:
     """The object's `tenant-id` metadata, else the folder in `uploads/<tenant>/<file>` (or
-    `market-signals/<tenant>/<file>`), else "default"."""
+    `market-signals/<tenant>/<file>`), else None: never a default tenant (`bulk.tenancy` refuses the upload)."""
     tagged = metadata.get(TENANT_METADATA, "").strip()
     if tagged:
         return tagged
     parts = key.removeprefix(_upload_prefix(key) or "").split("/")
     if len(parts) > 1 and parts[0].strip():
         return parts[0].strip()
-    return DEFAULT_TENANT
+    return None
 
 
 def job_id_for(bucket: str, key: str, version: str, prefix: str = "bulk") -> str:

@@ -61,10 +61,10 @@ from aiqleads.bulk.requests import (
     as_continuation,
     job_id_for,
     results_keys,
-    tenant_for,
     work_prefix,
 )
 from aiqleads.bulk.state import BulkJob, Checkpoint
+from aiqleads.bulk.tenancy import Refusal, UploadTenancy
 from aiqleads.files.tabular import (
     CONTENT_TYPES,
     ParquetTableWriter,
@@ -227,9 +227,11 @@ class BulkScorer:
         queue: MessageQueue,
         scorer: Callable[[str], Scorer],  # tenant -> the model scoring its leads
         settings: BulkSettings,
+        tenancy: UploadTenancy,  # whose upload it is, or its refusal
         shadow: Callable[[str], Scorer | None] | None = None,  # tenant -> its shadow model, if any
     ):
         self.objects, self.jobs, self.leads, self.events, self.queue = objects, jobs, leads, events, queue
+        self.tenancy = tenancy
         self.scorer = scorer
         self.settings = settings
         self.shadow = shadow
@@ -245,20 +247,25 @@ class BulkScorer:
                 logger.warning("continuation for an unknown job", extra={"job_id": request.job_id})
                 return "unknown job"
         else:
-            stored = self._job_for_upload(request)
-            if stored is None:
+            found = self._job_for_upload(request)
+            if found is None:
                 return "object gone"
+            if isinstance(found, Refusal):
+                return self.tenancy.refuse(request, results_keys(request.key)[1], found)
+            stored = found
         if stored.status != "running":
             logger.info("job already finished", extra={"job_id": stored.job_id, "status": stored.status})
             return f"already {stored.status}"
         return self._run(stored.tenant_id, stored.job_id, remaining_ms)
 
-    def _job_for_upload(self, request: UploadRequest) -> StoredJob | None:
+    def _job_for_upload(self, request: UploadRequest) -> StoredJob | Refusal | None:
         info = self.objects.head(request.bucket, request.key, request.version_id)
         if info is None:
             logger.warning("uploaded object is gone", extra={"bucket": request.bucket, "key": request.key})
             return None
-        tenant = tenant_for(request.key, info.metadata)
+        tenant = self.tenancy.establish(request.key, info.metadata)
+        if isinstance(tenant, Refusal):
+            return tenant
         job_id = job_id_for(request.bucket, request.key, info.version_id or info.etag)
         existing = self.jobs.get(tenant, job_id)
         if existing is not None:

@@ -35,7 +35,8 @@ import pyarrow as pa
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from aiqleads.bulk.requests import MARKET_SIGNALS_PREFIX, RESULTS_PREFIX, UploadRequest, job_id_for, tenant_for
+from aiqleads.bulk.requests import MARKET_SIGNALS_PREFIX, RESULTS_PREFIX, UploadRequest, job_id_for
+from aiqleads.bulk.tenancy import Refusal, UploadTenancy
 from aiqleads.files.tabular import TableReader, format_of, unsupported_type
 from aiqleads.iam import NOTIFYING_BUCKET, Access, access
 from aiqleads.jobs.status import JobView, ResultLocation
@@ -133,10 +134,12 @@ class MarketSignalImporter:
         jobs: ReleasableJobStore,
         markets: MarketSignalService,
         events: EventSink,
+        tenancy: UploadTenancy,  # whose upload it is, or its refusal
         work_dir: Path | None = None,
         job_ttl_days: int = 30,
     ):
         self.objects, self.jobs, self.markets, self.events = objects, jobs, markets, events
+        self.tenancy = tenancy
         self.work_dir, self.job_ttl_days = work_dir, job_ttl_days
 
     def handle(self, request: UploadRequest, remaining_ms: Callable[[], int]) -> str:
@@ -145,7 +148,9 @@ class MarketSignalImporter:
         if info is None:
             logger.warning("uploaded object is gone", extra={"bucket": request.bucket, "key": request.key})
             return "object gone"
-        tenant = tenant_for(request.key, info.metadata)
+        tenant = self.tenancy.establish(request.key, info.metadata)
+        if isinstance(tenant, Refusal):
+            return self.tenancy.refuse(request, result_keys(request.key)[1], tenant)
         job_id = job_id_for(request.bucket, request.key, info.version_id or info.etag, prefix=JOB_ID_PREFIX)
         if self.jobs.get(tenant, job_id) is None:
             report_key, errors_key = result_keys(request.key)

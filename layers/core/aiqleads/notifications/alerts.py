@@ -21,6 +21,7 @@ AlertType = Literal[
     "webhook.dead_lettered",  # a delivery used its last attempt and sits in the notify dead-letter queue
     "queue.dead_letters",  # a dead-letter queue is not empty (any queue)
     "bulk.job_failed",  # a bulk scoring job stopped for good
+    "bulk.upload_refused",  # an upload whose tenant could not be established (none named, or unknown): not stored
     "model.drift",  # a model's inputs or score moved from its training baseline (PSI at "act")
     "model.performance",  # a model's live ROC AUC fell by more than AlertAucDrop below its training AUC
     "model.calibration",  # a grade's observed conversion left the band around its expected conversion

@@ -16,7 +16,7 @@ _SMALLEST = 1e-130
 
 def _to_dynamo(value: Any) -> Any:
     if isinstance(value, float):
-        return Decimal(0) if abs(value) < _SMALLEST else Decimal(repr(value))
+        return Decimal(0) if 0 < abs(value) < _SMALLEST else Decimal(repr(value))
     if isinstance(value, dict):
         return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):

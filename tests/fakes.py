@@ -23,6 +23,7 @@ from aiqleads.tenants.query_budget import Bucket, CostBudget, QueryBudgets
 class MemoryLeads:
     records: dict[tuple[str, str], LeadRecord] = field(default_factory=dict)
     history_items: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)  # by sk
+    outbox: MemoryEvents = field(default_factory=lambda: MemoryEvents())  # what the writes announced
 
     def _keep(self, tenant_id: str, score: Score, stamp: HistoryStamp | None) -> tuple[trend.Point, ...]:
         record = self.records.get((tenant_id, score.lead_id))
@@ -33,22 +34,39 @@ class MemoryLeads:
         self.history_items.setdefault((tenant_id, score.lead_id), {})[item["sk"]] = item
         return tuple(trend.extend(recent, stamp.at, score.score))
 
-    def create(self, tenant_id: str, lead: Lead, score: Score, stamp: HistoryStamp | None = None) -> None:
+    def create(
+        self,
+        tenant_id: str,
+        lead: Lead,
+        score: Score,
+        stamp: HistoryStamp | None = None,
+        announce: DomainEvent | None = None,
+    ) -> None:
         if (tenant_id, lead.id) in self.records:
             raise Conflict(f"lead {lead.id!r} already exists", {"id": lead.id})
         recent = self._keep(tenant_id, score, stamp)
         self.records[tenant_id, lead.id] = LeadRecord(lead=lead, score=score, conversions=[], recent_scores=recent)
+        if announce is not None:
+            self.outbox.publish(announce)
 
     def get(self, tenant_id: str, lead_id: str, *, conversions: bool = True) -> LeadRecord | None:
         return self.records.get((tenant_id, lead_id))
 
     def put_score(
-        self, tenant_id: str, market: str, score: Score, stamp: HistoryStamp | None = None, recent: Any = ()
+        self,
+        tenant_id: str,
+        market: str,
+        score: Score,
+        stamp: HistoryStamp | None = None,
+        recent: Any = (),
+        announce: DomainEvent | None = None,
     ) -> None:
         record = self.records[tenant_id, score.lead_id]
         points = self._keep(tenant_id, score, stamp)
         self.records[tenant_id, score.lead_id] = LeadRecord(record.lead, score, record.conversions,
                                                             recent_scores=points)  # fmt: skip
+        if announce is not None:
+            self.outbox.publish(announce)
 
     def history(
         self, tenant_id: str, lead_id: str, limit: int, after: str | None = None
@@ -163,7 +181,6 @@ def memory_lead_service() -> LeadService:
         leads=MemoryLeads(),
         aggregates=MemoryAggregates(),
         markets=MemoryMarkets(),
-        events=MemoryEvents(),
         scorer=lambda tenant_id: default_scorer(),
         interactions_queue=MemoryQueue(),
     )

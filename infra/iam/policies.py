@@ -21,6 +21,9 @@ REGION, ACCOUNT_ID = "us-east-1", "123456789012"
 RUNTIME_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": "logs: the runtime writes the function's logs",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": "X-Ray: Tracing Active",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole": (
+        "dynamodb: the event source's poller reads the table's stream"
+    ),
     "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole": (
         "the SQS event source: Lambda's poller receives and deletes the messages"
     ),

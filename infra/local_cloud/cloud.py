@@ -38,6 +38,7 @@ from .pollers import DEFAULT_RETRY_DELAY_SECONDS, QueuePoller, QueuePollers
 from .resources import DEFAULT_STACK_NAME, LocalResources, create_resources
 from .schedules import ScheduleTimer, rate_seconds, scheduled_event
 from .server import DEFAULT_HOST, DEFAULT_PORT, REGION, LocalAwsServer, LocalCloudError, Started, client
+from .streams import StreamPoller, StreamPollers
 
 DEFAULT_TEMPLATE = Path("template.yaml")
 DEFAULT_STATE_FILE = Path(".aiqleads/local.json")
@@ -112,6 +113,7 @@ class LocalCloud(Started):
         self.runtime: FunctionRuntime | None = None
         self.gateway: LocalGateway | None = None
         self.pollers: QueuePollers | None = None
+        self.stream_pollers: StreamPollers | None = None
         self.schedules: list[ScheduleTimer] = []
         self.demo_info: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -253,7 +255,40 @@ class LocalCloud(Started):
                     )
                 )
         self.pollers = QueuePollers(pollers).start()
+        self.stream_pollers = StreamPollers(self._stream_pollers(queues_by_arn)).start()
         self._start_schedules()
+
+    def _stream_pollers(self, queues_by_arn: Mapping[Any, str]) -> list[StreamPoller]:
+        runtime, resources = self.runtime, self.resources
+        assert runtime is not None
+        found: list[StreamPoller] = []
+        for logical_id, function in runtime.functions.items():
+            for event in function.spec.dynamodb_events:
+                if not event.enabled or function.handler is None:
+                    continue
+                on_failure = None
+                if event.on_failure is not None:
+                    arn = str(resources.resolve(event.on_failure))
+                    if arn not in queues_by_arn:
+                        raise LocalCloudError(f"{logical_id} {event.name}: OnFailure {arn} is no local queue")
+                    on_failure = (client("sqs", self.server.endpoint_url, resources.region), queues_by_arn[arn])
+                found.append(
+                    StreamPoller(
+                        logical_id,
+                        str(resources.resolve(event.stream)),
+                        runtime.invoke,
+                        client("dynamodbstreams", self.server.endpoint_url, resources.region),
+                        batch_size=event.batch_size,
+                        starting_position=event.starting_position,
+                        filters=event.filters,
+                        report_batch_item_failures=event.report_batch_item_failures,
+                        maximum_retry_attempts=event.maximum_retry_attempts,
+                        on_failure=on_failure,
+                        retry_delay=min(self.retry_delay, 1.0),
+                        region=resources.region,
+                    )
+                )
+        return found
 
     def _start_schedules(self) -> None:
         runtime, resources = self.runtime, self.resources
@@ -287,10 +322,13 @@ class LocalCloud(Started):
     def stop(self) -> None:
         """Stop everything in reverse order of start; safe to call twice or after a failed start."""
         pollers, gateway, runtime = self.pollers, self.gateway, self.runtime
+        stream_pollers, self.stream_pollers = self.stream_pollers, None
         self.pollers = self.gateway = self.runtime = None
         for timer in self.schedules:
             timer.stop()
         self.schedules = []
+        if stream_pollers is not None:
+            stream_pollers.stop()
         if pollers is not None:
             pollers.stop()
         if gateway is not None:

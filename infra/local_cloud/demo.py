@@ -48,8 +48,8 @@ from aiqleads.storage.codec import encode_item
 from aiqleads.storage.gateway_keys import GatewayKeyRegistry
 from aiqleads.storage.leads import LeadBatchWriter, LeadRepository, conversion_item, lead_key
 from aiqleads.storage.markets import MarketSignalStore
-from aiqleads.storage.messaging import EventPublisher
 from aiqleads.storage.models import ArtifactBucket, ModelRepository
+from aiqleads.storage.outbox import Outbox
 from aiqleads.storage.tenants import TenantRepository
 from aiqleads.tenants.api_keys import Role
 from aiqleads.tenants.service import KeyService
@@ -151,7 +151,7 @@ def model_registry(cloud: LocalCloud) -> ModelRegistry:
     return ModelRegistry(
         ModelRepository(resources.ref("ModelsTable"), cloud.client("dynamodb")),
         ArtifactBucket(resources.ref("ModelsBucket"), cloud.client("s3")),
-        EventPublisher(resources.ref("DomainEventsTopic"), cloud.client("sns")),
+        Outbox(resources.ref("OutboxTable"), cloud.client("dynamodb")),
     )
 
 

@@ -100,6 +100,21 @@ class SqsEvent:
 
 
 @dataclass(frozen=True)
+class DynamoDBEvent:
+    """A `DynamoDB` event source mapping: a table's stream (see streams.py for what the local cloud applies)."""
+
+    name: str
+    stream: Any  # the Stream property as written (usually !GetAtt <Table>.StreamArn)
+    starting_position: str = "TRIM_HORIZON"
+    batch_size: int = 100
+    filters: tuple[Any, ...] = ()  # FilterCriteria's patterns, parsed and checked
+    report_batch_item_failures: bool = False
+    maximum_retry_attempts: int = -1
+    on_failure: Any = None  # DestinationConfig.OnFailure.Destination as written (an SQS queue's ARN)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class ScheduleEvent:
     """A `Schedule` event: EventBridge invokes the function on `expression` (rate(...) or cron(...))."""
 
@@ -119,6 +134,7 @@ class FunctionSpec:
     function_name: Any = None  # the FunctionName property as written, if any
     api_events: tuple[ApiEvent, ...] = ()
     sqs_events: tuple[SqsEvent, ...] = ()
+    dynamodb_events: tuple[DynamoDBEvent, ...] = ()
     schedule_events: tuple[ScheduleEvent, ...] = ()
 
     @property
@@ -182,6 +198,23 @@ def _sqs_event(name: str, properties: Mapping[str, Any]) -> SqsEvent:
     )
 
 
+def _dynamodb_event(name: str, properties: Mapping[str, Any]) -> DynamoDBEvent:
+    from .streams import parse_filters
+
+    on_failure = ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return DynamoDBEvent(
+        name=name,
+        stream=properties["Stream"],
+        starting_position=str(properties.get("StartingPosition", "TRIM_HORIZON")),
+        batch_size=int(properties.get("BatchSize", 100)),
+        filters=tuple(parse_filters(properties.get("FilterCriteria"))),
+        report_batch_item_failures="ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or []),
+        maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+        on_failure=on_failure,
+        enabled=_bool(properties.get("Enabled"), True),
+    )
+
+
 def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> dict[str, FunctionSpec]:
     """Every `AWS::Serverless::Function` of `template` (CodeUri relative to `root`), in template order."""
     root = Path(root)
@@ -199,6 +232,7 @@ def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> d
         own_variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
         api_events: list[ApiEvent] = []
         sqs_events: list[SqsEvent] = []
+        dynamodb_events: list[DynamoDBEvent] = []
         schedule_events: list[ScheduleEvent] = []
         for event_name, event in (properties.get("Events") or {}).items():
             kind = event.get("Type") if isinstance(event, dict) else None
@@ -207,6 +241,8 @@ def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> d
                 api_events.append(_api_event(event_name, event_properties))
             elif kind == "SQS":
                 sqs_events.append(_sqs_event(event_name, event_properties))
+            elif kind == "DynamoDB":
+                dynamodb_events.append(_dynamodb_event(event_name, event_properties))
             elif kind == "Schedule":
                 schedule_events.append(
                     ScheduleEvent(
@@ -223,6 +259,7 @@ def discover_functions(template: Mapping[str, Any], root: str | Path = ".") -> d
             function_name=properties.get("FunctionName"),
             api_events=tuple(api_events),
             sqs_events=tuple(sqs_events),
+            dynamodb_events=tuple(dynamodb_events),
             schedule_events=tuple(schedule_events),
         )
     return specs

@@ -178,7 +178,7 @@ def bulk() -> Iterator[Bulk]:
             "AGGREGATES_TABLE": refs("AggregatesTable"),
             "JOBS_TABLE": refs("JobsTable"),
             "UPLOADS_BUCKET": refs("UploadsBucket"),
-            "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
+            "OUTBOX_TABLE": refs("OutboxTable"),
             "BULK_QUEUE_URL": refs("BulkQueue"),
             "TENANTS_TABLE": refs("TenantsTable"),  # the uploads' tenants must exist here
             "ALERTS_TOPIC_ARN": refs("AlertsTopic"),  # refused uploads are alerted on

@@ -47,7 +47,7 @@ def test_create_lead_scores_stores_and_announces(service: LeadService) -> None:
     assert all(r["direction"] in ("up", "down") for r in body["reasons"])
     stored = service.leads.get("t1", "zl-88213")
     assert stored.lead.contact.email == "ana@example.com"  # cleaned on the way in
-    (event,) = service.events.published  # type: ignore[attr-defined]
+    (event,) = service.leads.outbox.published  # type: ignore[attr-defined]
     assert event.type == "lead.scored"
     assert event.tenant_id == "t1"
     assert event.data["score"] == body["score"]
@@ -97,7 +97,7 @@ def test_batch_reports_each_item(service: LeadService) -> None:
     assert body["data"][1]["error"]["details"][0]["field"] == "intent"
     assert body["meta"] == {"created": 1, "failed": 2}
     assert service.leads.get("t1", "b") is None
-    assert [event.data["lead_id"] for event in service.events.published] == ["a"]  # type: ignore[attr-defined]
+    assert [event.data["lead_id"] for event in service.leads.outbox.published] == ["a"]  # type: ignore[attr-defined]
 
 
 def test_batch_over_the_limit_is_413(service: LeadService) -> None:

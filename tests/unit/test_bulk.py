@@ -86,7 +86,7 @@ def test_settings_from_environment() -> None:
         "JOBS_TABLE": "j",
         "LEADS_TABLE": "l",
         "MARKET_SIGNALS_TABLE": "m",
-        "DOMAIN_EVENTS_TOPIC_ARN": "t",
+        "OUTBOX_TABLE": "o",
         "BULK_QUEUE_URL": "q",
         "MODELS_TABLE": "models",
         "MODELS_BUCKET": "models-bucket",

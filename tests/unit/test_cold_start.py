@@ -68,7 +68,7 @@ assert result == {"batchItemFailures": []}, result
 
 RECOMMENDATIONS_JOB = """
 os.environ.update(LEADS_TABLE="leads", BUYERS_TABLE="buyers", JOBS_TABLE="jobs", UPLOADS_BUCKET="uploads",
-                  DOMAIN_EVENTS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:events")
+                  OUTBOX_TABLE="outbox")
 table("jobs", "pk", "sk")
 body = json.dumps({"kind": "recommendations", "tenant_id": "t1", "job_id": "rec-unknown"})
 record = {"messageId": "m1", "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},

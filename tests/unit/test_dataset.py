@@ -299,7 +299,7 @@ def test_the_training_function_wires_the_readers_of_its_tables(monkeypatch: pyte
     from aiqleads.storage.leads import LeadHistoryReader
     from aiqleads.storage.markets import MarketSignalRepository
 
-    names = {"LEADS_TABLE": "L", "AGGREGATES_TABLE": "A", "MARKET_SIGNALS_TABLE": "M", "DOMAIN_EVENTS_TOPIC_ARN": "T",
+    names = {"LEADS_TABLE": "L", "AGGREGATES_TABLE": "A", "MARKET_SIGNALS_TABLE": "M", "OUTBOX_TABLE": "T",
              "MODELS_TABLE": "MT", "MODELS_BUCKET": "MB", "JOBS_TABLE": "J", "TENANTS_TABLE": "TT",
              "TRAINING_QUEUE_URL": "q1", "BULK_QUEUE_URL": "q2",
              "TRAINING_MIN_LABELLED": "500", "LABEL_WINDOW_DAYS": "60"}  # fmt: skip

@@ -27,11 +27,13 @@ def test_each_function_is_granted_exactly_what_its_code_calls(template: dict[str
 
 
 def test_the_runtime_policies_sam_adds_are_classified_not_the_codes(template: dict[str, Any]) -> None:
-    basic, xray, poller = RUNTIME_MANAGED_POLICIES
+    basic, xray, stream_reader, poller = RUNTIME_MANAGED_POLICIES
     for function, access in granted(template).items():
         events = template["Resources"][function]["Properties"].get("Events") or {}
         polled = any(event["Type"] == "SQS" for event in events.values())
-        assert set(access.runtime) == {basic, xray} | ({poller} if polled else set()), function
+        streamed = any(event["Type"] == "DynamoDB" for event in events.values())
+        expected = {basic, xray} | ({poller} if polled else set()) | ({stream_reader} if streamed else set())
+        assert set(access.runtime) == expected, function
         assert not access.unclassified, function
 
 

@@ -147,7 +147,7 @@ def test_ingest_stores_the_shadow_pair_and_returns_and_announces_production_only
     )
     assert stored.production_probability == score.probability
     assert stored.shadow_probability == pytest.approx(score.probability / 2)
-    events = service.events
+    events = service.leads.outbox
     assert isinstance(events, MemoryEvents)
     assert [(e.type, e.data["model_version"]) for e in events.published] == [("lead.scored", "2.0.0")]
 

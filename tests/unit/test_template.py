@@ -185,6 +185,7 @@ def test_functions_follow_the_layout(template: dict[str, Any]) -> None:
         "BulkScoreFunction",
         "EventsFunction",
         "NotifyFunction",
+        "PublisherFunction",
         "RecommendationsJobFunction",
         "TrainingFunction",
         "MonitorFunction",
@@ -246,7 +247,14 @@ def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, An
         for queue in queues.values()
         if "RedrivePolicy" in queue["Properties"]
     }
-    sources = set(queues) - dead_letter
+    stream_failures = {  # where a stream's event source mapping sends a batch it gave up on
+        event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for function in resources_of(template, "AWS::Serverless::Function").values()
+        for event in (function["Properties"].get("Events") or {}).values()
+        if event["Type"] == "DynamoDB"
+    }
+    assert stream_failures == {"PublisherDeadLetterQueue"}
+    sources = set(queues) - dead_letter - stream_failures
     assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue", "TrainingQueue", "MonitorQueue"}
     for name in sources:
         redrive = queues[name]["Properties"]["RedrivePolicy"]
@@ -261,7 +269,7 @@ def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, An
         if alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
         and alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
-    assert alarmed == dead_letter
+    assert alarmed == dead_letter | stream_failures
 
 
 def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, Any]) -> None:
@@ -280,7 +288,7 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:
     tables = resources_of(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 10
+    assert len(tables) == 11
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -392,7 +400,7 @@ def test_data_is_kept_but_a_failed_first_deploy_leaves_nothing_behind(template: 
     """Tables and the bucket survive a stack delete or replacement (Retain), but not the rollback of the deploy
     that created them (RetainExceptOnCreate): a retained named bucket would make the redeploy fail."""
     kept = {name: resource for name, resource in template["Resources"].items() if "DeletionPolicy" in resource}
-    transient = {"IdempotencyTable", "JobsTable"}  # records that expire anyway go with the stack
+    transient = {"IdempotencyTable", "JobsTable", "OutboxTable"}  # records that expire anyway go with the stack
     stateful = resources_of(template, "AWS::DynamoDB::Table") | resources_of(template, "AWS::S3::Bucket")
     assert set(kept) == set(stateful) - transient
     assert "UploadsBucket" in kept

@@ -38,6 +38,7 @@ from aiqleads.settings import (
     ModelResources,
     MonitorSettings,
     NotifySettings,
+    PublisherSettings,
     RecommendationJobResources,
     RecommendationResources,
     RecommendationsJobSettings,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from aiqleads.markets.imports import MarketSignalImporter
     from aiqleads.markets.service import MarketSignalService
     from aiqleads.monitoring.jobs import MonitorJobs
+    from aiqleads.notifications.relay import OutboxRelay
     from aiqleads.ports import MessageQueue
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.recommendations.service import RecommendationService
@@ -139,15 +141,15 @@ def api_models() -> ModelRegistry:
     from aiqleads.registry.service import ModelRegistry
     from aiqleads.registry.shadow import ShadowReports
     from aiqleads.storage.leads import LeadRepository
-    from aiqleads.storage.messaging import EventPublisher
     from aiqleads.storage.models import ArtifactBucket, ModelRepository
+    from aiqleads.storage.outbox import Outbox
     from aiqleads.storage.shadow import ShadowScoreReader
 
     settings = ApiSettings.current()
     return ModelRegistry(
         ModelRepository(settings.models_table),
         ArtifactBucket(settings.models_bucket),
-        EventPublisher(settings.domain_events_topic_arn),
+        Outbox(settings.outbox_table),
         shadow_reports=ShadowReports(ShadowScoreReader(settings.leads_table), LeadRepository(settings.leads_table)),
         on_production_change=api_rescore_jobs(),
     )
@@ -304,15 +306,16 @@ def bulk_scorer() -> BulkScorer:
     from aiqleads.bulk.runner import BulkScorer
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.leads import LeadBatchWriter
-    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.messaging import QueueSender
     from aiqleads.storage.objects import ObjectStore
+    from aiqleads.storage.outbox import Outbox
 
     settings = BulkSettings.current()
     return BulkScorer(
         objects=ObjectStore(),
         jobs=JobRepository(settings.jobs_table),
         leads=LeadBatchWriter(settings.leads_table),
-        events=EventPublisher(settings.domain_events_topic_arn),
+        events=Outbox(settings.outbox_table),
         queue=QueueSender(settings.bulk_queue_url),
         scorer=bulk_scoring(),
         settings=settings,
@@ -336,15 +339,15 @@ def bulk_market_imports() -> MarketSignalImporter:
     from aiqleads.markets.service import MarketSignalService
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.markets import MarketSignalStore
-    from aiqleads.storage.messaging import EventPublisher
     from aiqleads.storage.objects import ObjectStore
+    from aiqleads.storage.outbox import Outbox
 
     settings = BulkSettings.current()
     return MarketSignalImporter(
         objects=ObjectStore(),
         jobs=JobRepository(settings.jobs_table),
         markets=MarketSignalService(MarketSignalStore(settings.market_signals_table)),
-        events=EventPublisher(settings.domain_events_topic_arn),
+        events=Outbox(settings.outbox_table),
         tenancy=bulk_tenancy(),
         work_dir=settings.work_dir,
         job_ttl_days=settings.job_ttl_days,
@@ -358,8 +361,9 @@ def bulk_rescorer() -> Rescorer:
     from aiqleads.storage.jobs import JobRepository
     from aiqleads.storage.leads import LeadBatchWriter
     from aiqleads.storage.markets import MarketSignalRepository
-    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.messaging import QueueSender
     from aiqleads.storage.open_leads import OpenLeadReader
+    from aiqleads.storage.outbox import Outbox
 
     settings = BulkSettings.current()
     return Rescorer(
@@ -368,7 +372,7 @@ def bulk_rescorer() -> Rescorer:
         totals=AggregateBatchReader(settings.aggregates_table),
         markets=MarketSignalRepository(settings.market_signals_table),
         writer=LeadBatchWriter(settings.leads_table),
-        events=EventPublisher(settings.domain_events_topic_arn),
+        events=Outbox(settings.outbox_table),
         queue=QueueSender(settings.bulk_queue_url),
         models=bulk_scoring(),
         options=RescoreOptions(
@@ -465,13 +469,14 @@ def training_scoring() -> ModelResolver:
 def training_runner() -> TrainingJobs:
     from aiqleads.registry.service import ModelRegistry
     from aiqleads.storage.jobs import JobRepository
-    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.messaging import QueueSender
     from aiqleads.storage.models import ArtifactBucket, ModelRepository
+    from aiqleads.storage.outbox import Outbox
     from aiqleads.storage.tenants import TenantDirectory
     from aiqleads.training.jobs import TrainingConfig, TrainingJobs
 
     settings = TrainingSettings.current()
-    events = EventPublisher(settings.domain_events_topic_arn)
+    events = Outbox(settings.outbox_table)
     return TrainingJobs(
         jobs=JobRepository(settings.jobs_table),
         queue=QueueSender(settings.training_queue_url),
@@ -565,14 +570,18 @@ def lead_service(
     from aiqleads.storage.aggregates import AggregateReader, AggregateRepository
     from aiqleads.storage.leads import LeadRepository
     from aiqleads.storage.markets import MarketSignalRepository
-    from aiqleads.storage.messaging import EventPublisher, QueueSender
+    from aiqleads.storage.messaging import QueueSender
+    from aiqleads.storage.outbox import Outbox
     from aiqleads.storage.shadow import ShadowScoreWriter
 
     return LeadService(
-        leads=LeadRepository(settings.leads_table, history_retention_days=settings.score_history_retention_days),
+        leads=LeadRepository(
+            settings.leads_table,
+            history_retention_days=settings.score_history_retention_days,
+            outbox=Outbox(settings.outbox_table),
+        ),
         aggregates=(AggregateRepository if applies_interactions else AggregateReader)(settings.aggregates_table),
         markets=markets or MarketSignalRepository(settings.market_signals_table),
-        events=EventPublisher(settings.domain_events_topic_arn),
         scorer=scorer,
         interactions_queue=QueueSender(interactions_queue_url) if interactions_queue_url else None,
         shadow=ShadowScoring(scorer.shadow, ShadowScoreWriter(settings.leads_table)),
@@ -612,16 +621,31 @@ def recommendation_jobs(
     """`runs_jobs`: the recommendations_job function writes results to the bucket; the API only submits jobs."""
     from aiqleads.recommendations.jobs import RecommendationJobs
     from aiqleads.storage.jobs import JobRepository
-    from aiqleads.storage.messaging import EventPublisher
     from aiqleads.storage.objects import ObjectStore
+    from aiqleads.storage.outbox import Outbox
 
     return RecommendationJobs(
         recommendations=recommendation_service(settings, records_purchases=False),
         jobs=JobRepository(settings.jobs_table),
         queue=queue,
         objects=ObjectStore(),
-        events=EventPublisher(settings.domain_events_topic_arn),
+        events=Outbox(settings.outbox_table),
         bucket=settings.uploads_bucket if runs_jobs else None,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ publisher
+@per_process
+def outbox_relay() -> OutboxRelay:
+    from aiqleads.notifications.relay import OutboxRelay
+    from aiqleads.storage.alerts import AlertPublisher
+    from aiqleads.storage.messaging import EventPublisher, QueueSender
+
+    settings = PublisherSettings.current()
+    return OutboxRelay(
+        topic=EventPublisher(settings.domain_events_topic_arn),
+        dead_letters=QueueSender(settings.publisher_dead_letter_queue_url),
+        alerts=AlertPublisher(settings.alerts_topic_arn),
     )
 
 
@@ -642,6 +666,7 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
     ),
     "events": (events_leads, events_idempotency),
     "notify": (notifier,),
+    "publisher": (outbox_relay,),
     "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer, bulk_rescore_schedule, bulk_tenants),
     "recommendations_job": (recommendations_job_runner,),
     "training": (training_runner, training_tenants),

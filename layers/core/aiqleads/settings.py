@@ -86,7 +86,7 @@ class LeadResources(EnvSettings):
     leads_table: str
     aggregates_table: str
     market_signals_table: str
-    domain_events_topic_arn: str
+    outbox_table: str  # the events its writes announce (storage/outbox.py), published by the publisher function
     # How long a score history item is kept (LeadsTable expires_at); template.yaml: ScoreHistoryRetentionDays.
     score_history_retention_days: int = Field(180, ge=1, le=3650)
 
@@ -113,7 +113,7 @@ class RecommendationResources(EnvSettings):
 class RecommendationJobResources(RecommendationResources):
     jobs_table: str
     uploads_bucket: str
-    domain_events_topic_arn: str
+    outbox_table: str
 
 
 class WebhookAttempts(EnvSettings):
@@ -208,13 +208,22 @@ class NotifySettings(WebhookAttempts):
         )
 
 
+class PublisherSettings(EnvSettings):
+    """The publisher function: OutboxTable's stream -> the domain-events topic; what SNS refuses for good goes to
+    its dead-letter queue with an alert."""
+
+    domain_events_topic_arn: str
+    publisher_dead_letter_queue_url: str
+    alerts_topic_arn: str
+
+
 class BulkSettings(ModelResources):
     """Where the bulk_score function reads and writes, and its tuning (defaults suit a 900 s, 2 GB function)."""
 
     jobs_table: str
     leads_table: str
     market_signals_table: str  # market signal files (market-signals/) are imported here
-    domain_events_topic_arn: str
+    outbox_table: str
     bulk_queue_url: str  # the function's own continuations
     time_margin_s: float = Field(60.0, alias="BULK_TIME_MARGIN_SECONDS", ge=0)  # checkpoint when less is left
     batch_rows: int = Field(5_000, alias="BULK_BATCH_ROWS", ge=1)
@@ -273,6 +282,7 @@ FUNCTION_SETTINGS: dict[str, type[EnvSettings]] = {
     "bulk_score": BulkSettings,
     "events": EventsSettings,
     "notify": NotifySettings,
+    "publisher": PublisherSettings,
     "recommendations_job": RecommendationsJobSettings,
     "training": TrainingSettings,
     "monitor": MonitorSettings,

@@ -28,7 +28,7 @@ from aiqleads.leads.history import (
 from aiqleads.leads.trend import Point
 from aiqleads.models import Conversion, Interaction, Lead, MarketSnapshot, Score, ScoreCause
 from aiqleads.notifications.domain_events import DomainEvent, new_event_id
-from aiqleads.ports import EventSink, MessageQueue
+from aiqleads.ports import MessageQueue
 from aiqleads.registry.shadow import ShadowScoring
 from aiqleads.scoring.scorer import Scorer
 from aiqleads.validation.fields import field_errors, summary
@@ -57,10 +57,23 @@ class LeadFilter:
 class LeadStore(Protocol):
     """`storage.leads.LeadRepository`: every score written with its history item (`HistoryStamp`)."""
 
-    def create(self, tenant_id: str, lead: Lead, score: Score, stamp: HistoryStamp | None = None) -> None: ...
+    def create(
+        self,
+        tenant_id: str,
+        lead: Lead,
+        score: Score,
+        stamp: HistoryStamp | None = None,
+        announce: DomainEvent | None = None,
+    ) -> None: ...
     def get(self, tenant_id: str, lead_id: str, *, conversions: bool = True) -> Any: ...
     def put_score(
-        self, tenant_id: str, market: str, score: Score, stamp: HistoryStamp, recent: Sequence[Point] = ()
+        self,
+        tenant_id: str,
+        market: str,
+        score: Score,
+        stamp: HistoryStamp,
+        recent: Sequence[Point] = (),
+        announce: DomainEvent | None = None,
     ) -> None: ...
     def history(
         self, tenant_id: str, lead_id: str, limit: int, after: str | None = None
@@ -123,7 +136,6 @@ class LeadService:
     leads: LeadStore
     aggregates: AggregateStore
     markets: MarketStore
-    events: EventSink
     scorer: Callable[[str], Scorer]  # the tenant -> the model scoring its leads (its production alias)
     interactions_queue: MessageQueue | None = None
     shadow: ShadowScoring | None = None  # scores again with the tenant's shadow model, stored aside (item 7)
@@ -148,29 +160,28 @@ class LeadService:
         return self.scorer(tenant_id).score_lead(lead, self.signals(tenant_id, lead))
 
     def ingest(self, tenant_id: str, lead: Lead) -> Score:
-        """Store a new lead with its score and announce it; an existing id is a 409 and nothing changes."""
-        score, event = self._store(tenant_id, lead)
-        self.events.publish(event)
+        """Store a new lead with its score and announce it (`lead.scored`, in the same transaction: stored and
+        announced, or neither); an existing id is a 409 and nothing changes."""
+        score = self._store(tenant_id, lead)
         telemetry.leads_scored("api", [score.grade])
         return score
 
-    def _store(self, tenant_id: str, lead: Lead) -> tuple[Score, DomainEvent]:
+    def _store(self, tenant_id: str, lead: Lead) -> Score:
         if lead.created_at is None:
             lead = lead.model_copy(update={"created_at": self.clock().replace(microsecond=0)})
         signals = self.signals(tenant_id, lead, tracked=False)
         score = self.scorer(tenant_id).score_lead(lead, signals)
-        self.leads.create(tenant_id, lead, score, HistoryStamp(self.clock(), ScoreCause.INGEST))
+        event = self._scored_event("lead.scored", tenant_id, lead, score)
+        self.leads.create(tenant_id, lead, score, HistoryStamp(self.clock(), ScoreCause.INGEST), announce=event)
         if self.shadow is not None:  # after the lead is stored: a pair never exists without its lead
             self.shadow.record(tenant_id, lead, signals, score)
-        return score, self._scored_event("lead.scored", tenant_id, lead, score)
+        return score
 
     def ingest_many(self, tenant_id: str, items: Sequence[Any]) -> list[ItemResult]:
-        """Each item validated, stored and scored on its own: one bad item never fails the others. The stored
-        leads are announced together at the end (10 events per SNS call instead of one call each)."""
+        """Each item validated, stored, scored and announced on its own: one bad item never fails the others."""
         if len(items) > MAX_BATCH:
             raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} leads, got {len(items)}", {"max": MAX_BATCH})
         results: list[ItemResult] = []
-        announcements: list[DomainEvent] = []
         seen: set[str] = set()
         for index, item in enumerate(items):
             try:
@@ -186,14 +197,11 @@ class LeadService:
                 continue
             seen.add(lead.id)
             try:
-                score, event = self._store(tenant_id, lead)
+                score = self._store(tenant_id, lead)
             except Conflict as conflict:
                 results.append(ItemResult(index, lead.id, error=conflict))
                 continue
             results.append(ItemResult(index, lead.id, score=score))
-            announcements.append(event)
-        if announcements:
-            self.events.publish_many(announcements)
         telemetry.leads_scored("batch", [result.score.grade for result in results if result.score is not None])
         return results
 
@@ -302,9 +310,8 @@ class LeadService:
         if self.shadow is not None:  # every re-score, changed or not: the shadow's latest view of the lead
             self.shadow.record(tenant_id, lead, signals, current)
         change = ScoreChange(lead.id, record.score, current)
-        if change.changed:  # the score item and its history item (cause `event`, keyed by the event id) together
-            stamp = HistoryStamp(self.clock(), ScoreCause.EVENT, event_id)
-            self.leads.put_score(tenant_id, lead.property.market, current, stamp, record.recent_scores)
+        if change.changed:  # the score item, its history item (cause `event`, keyed by the event id) and the
+            # announcement together
             event = self._scored_event("lead.score_changed", tenant_id, lead, current)
             previous = change.previous
             event.data["previous"] = (
@@ -313,7 +320,8 @@ class LeadService:
                 else {"score": previous.score, "grade": previous.grade.value, "matrix_grade": previous.matrix_grade}
             )
             event.data["trigger"] = {"action": interaction.action.value, "at": interaction.timestamp.isoformat()}
-            self.events.publish(event)
+            stamp = HistoryStamp(self.clock(), ScoreCause.EVENT, event_id)
+            self.leads.put_score(tenant_id, lead.property.market, current, stamp, record.recent_scores, announce=event)
         return change
 
     @staticmethod

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 AlertType = Literal[
     "webhook.endpoint_disabled",  # an endpoint answered 410 Gone or failed for days: its owner must act
     "webhook.dead_lettered",  # a delivery used its last attempt and sits in the notify dead-letter queue
+    "event.dead_lettered",  # SNS refused a domain event for good: it sits in the publisher's dead-letter queue
     "queue.dead_letters",  # a dead-letter queue is not empty (any queue)
     "bulk.job_failed",  # a bulk scoring job stopped for good
     "bulk.upload_refused",  # an upload whose tenant could not be established (none named, or unknown): not stored

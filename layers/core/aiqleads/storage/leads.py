@@ -55,10 +55,12 @@ from aiqleads.models import (
 # The domain's (models.py), named here too for the readers of outcomes, which get them from this module.
 from aiqleads.models import LeadOutcome as LeadOutcome
 from aiqleads.models import latest_outcomes as latest_outcomes
+from aiqleads.notifications.domain_events import DomainEvent
 from aiqleads.recommendations.card import LeadCard
 from aiqleads.storage.aws import DynamoTable, condition_failed
 from aiqleads.storage.batch import BATCH_GET_LIMIT, batch_get, batch_put, batch_write_json
 from aiqleads.storage.codec import decode_item, encode_item, encode_value
+from aiqleads.storage.outbox import Outbox
 
 LEAD_SK = "lead"
 SCORE_SK = "score"
@@ -271,10 +273,19 @@ class LeadRepository(LeadHistoryReader):
         *,
         history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS,
         clock: Callable[[], datetime] | None = None,
+        outbox: Outbox | None = None,
     ):
         super().__init__(table_name, dynamodb)
         self.history_retention_days = history_retention_days
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.outbox = outbox  # where `announce`d events are written, in the write's own transaction
+
+    def _announcing(self, announce: DomainEvent | None) -> list[dict[str, Any]]:
+        if announce is None:
+            return []
+        if self.outbox is None:
+            raise RuntimeError("an event to announce, but this repository has no outbox")
+        return [self.outbox.transaction_put(announce)]
 
     # ---------------------------------------------------------------- items
     def lead_item(self, tenant_id: str, lead: Lead) -> dict[str, Any]:
@@ -331,9 +342,17 @@ class LeadRepository(LeadHistoryReader):
         return history_item(tenant_id, score, stamp, self.history_retention_days)
 
     # ---------------------------------------------------------------- writes
-    def create(self, tenant_id: str, lead: Lead, score: Score, stamp: HistoryStamp | None = None) -> None:
-        """Store a new lead, its score and the score's history item atomically (cause `ingest` unless `stamp`
-        says otherwise); an existing id is a conflict (never overwritten)."""
+    def create(
+        self,
+        tenant_id: str,
+        lead: Lead,
+        score: Score,
+        stamp: HistoryStamp | None = None,
+        announce: DomainEvent | None = None,
+    ) -> None:
+        """Store a new lead, its score, the score's history item and the event `announce` (to the outbox)
+        atomically (cause `ingest` unless `stamp` says otherwise); an existing id is a conflict (never
+        overwritten, nothing announced)."""
         stamp = stamp or HistoryStamp(self.clock(), ScoreCause.INGEST)
         recent = trend.extend([], stamp.at, score.score)
         score_item = self.score_item(tenant_id, lead.property.market, score, lead, recent)
@@ -354,6 +373,7 @@ class LeadRepository(LeadHistoryReader):
                             "Item": encode_item(self.history_item(tenant_id, score, stamp)),
                         }
                     },
+                    *self._announcing(announce),
                 ]
             )
         except ClientError as error:
@@ -368,9 +388,11 @@ class LeadRepository(LeadHistoryReader):
         score: Score,
         stamp: HistoryStamp,
         recent: Sequence[trend.Point] = (),
+        announce: DomainEvent | None = None,
     ) -> None:
         """Replace the score's attributes (UpdateItem: the lead's card and sale marks on the item stay) and put its
-        history item, in one transaction; `recent` are the points the replaced item had (the new one is added)."""
+        history item and the event `announce` (to the outbox), in one transaction; `recent` are the points the
+        replaced item had (the new one is added)."""
         item = self.score_item(tenant_id, market, score, recent=trend.extend(recent, stamp.at, score.score))
         key = {"pk": encode_value(item.pop("pk")), "sk": encode_value(item.pop("sk"))}
         names = {f"#a{i}": name for i, name in enumerate(item)}
@@ -383,7 +405,11 @@ class LeadRepository(LeadHistoryReader):
         }
         history = encode_item(self.history_item(tenant_id, score, stamp))
         self.dynamodb.transact_write_items(
-            TransactItems=[{"Update": update}, {"Put": {"TableName": self.table_name, "Item": history}}]
+            TransactItems=[
+                {"Update": update},
+                {"Put": {"TableName": self.table_name, "Item": history}},
+                *self._announcing(announce),
+            ]
         )
 
     def put_conversion(self, tenant_id: str, conversion: Conversion) -> None:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from aiqleads.iam import Access, access
 from aiqleads.notifications.domain_events import DomainEvent
+from aiqleads.notifications.relay import Refusal
 from aiqleads.storage.aws import client
 
 
@@ -34,23 +35,21 @@ class EventPublisher(SnsTopic):
 
     IAM: ClassVar[tuple[Access, ...]] = (access("sns:Publish", on="topic_arn"),)  # PublishBatch is sns:Publish
 
-    def publish(self, event: DomainEvent) -> None:
-        self.publish_many([event])
-
-    def publish_many(self, events: Sequence[DomainEvent]) -> None:
-        for start in range(0, len(events), 10):
-            entries = [
-                {
-                    "Id": str(index),
-                    "Message": event.model_dump_json(),
-                    "MessageAttributes": {k: message_attribute(v) for k, v in event.attributes().items()},
-                }
-                for index, event in enumerate(events[start : start + 10])
-            ]
-            response = self.sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
-            failed = response.get("Failed") or []
-            if failed:
-                raise RuntimeError(f"SNS refused {len(failed)} events: {failed[0].get('Message', failed[0])}")
+    def publish_batch(self, events: Sequence[DomainEvent]) -> list[Refusal]:
+        """One PublishBatch call of at most 10 events; the entries SNS refused (SenderFault: for good)."""
+        entries = [
+            {
+                "Id": str(index),
+                "Message": event.model_dump_json(),
+                "MessageAttributes": {k: message_attribute(v) for k, v in event.attributes().items()},
+            }
+            for index, event in enumerate(events)
+        ]
+        response = self.sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
+        return [
+            Refusal(int(f["Id"]), str(f.get("Code", "")), str(f.get("Message", "")), bool(f.get("SenderFault")))
+            for f in response.get("Failed") or []
+        ]
 
 
 class QueueSender:

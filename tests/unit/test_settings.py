@@ -73,9 +73,7 @@ def test_every_missing_and_invalid_variable_is_named_at_once() -> None:
     }
     with pytest.raises(SettingsError) as missing:
         EventsSettings.from_env(environ)
-    assert str(missing.value) == (
-        "EventsSettings: missing environment variables: MARKET_SIGNALS_TABLE, OUTBOX_TABLE"
-    )
+    assert str(missing.value) == ("EventsSettings: missing environment variables: MARKET_SIGNALS_TABLE, OUTBOX_TABLE")
     notify = {"BUYERS_TABLE": "b", "NOTIFY_QUEUE_URL": "q", "WEBHOOK_TIMEOUT": "2m", "WEBHOOK_RETRY_SCHEDULE": "soon"}
     with pytest.raises(SettingsError) as invalid:
         NotifySettings.from_env(notify)

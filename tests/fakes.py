@@ -169,6 +169,10 @@ class MemoryEvents:
 class MemoryQueue:
     sent: list[dict[str, Any]] = field(default_factory=list)
 
+    def send(self, body: dict[str, Any], delay_seconds: int = 0, attributes: dict[str, str] | None = None) -> str:
+        self.sent.append(body)
+        return f"m-{len(self.sent)}"
+
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:
         self.sent.extend(bodies)
 

@@ -178,12 +178,17 @@ class StreamPoller:
             self._thread.start()
         return self
 
+    def _shard(self) -> str:
+        if self._shard_id is None:
+            described = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+            shards = described.get("Shards") or []
+            if not shards:
+                raise LocalCloudError(f"{self.function_id}: stream {self.stream_arn} has no shard")
+            self._shard_id = str(shards[0]["ShardId"])
+        return self._shard_id
+
     def _begin(self) -> None:
         """Fix the starting point now (LATEST means what is written after the mapping starts)."""
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"].get("Shards") or []
-        if not shards:
-            raise LocalCloudError(f"{self.function_id}: stream {self.stream_arn} has no shard")
-        self._shard_id = shards[0]["ShardId"]
         if self.starting_position == "LATEST":
             while self._read():  # skip what is there: _last_read ends at the newest record
                 pass
@@ -211,7 +216,7 @@ class StreamPoller:
 
     # ---------------------------------------------------------------- reading
     def _iterator(self, kind: str, sequence_number: str | None = None) -> str:
-        request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": self._shard_id, "ShardIteratorType": kind}
+        request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": self._shard(), "ShardIteratorType": kind}
         if sequence_number is not None:
             request["SequenceNumber"] = sequence_number
         return str(self.streams.get_shard_iterator(**request)["ShardIterator"])

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from infra.local_cloud import LocalCloud
-from infra.local_cloud.faults import FaultProxy, FaultRule, behind_proxy, compressed_backoff, observe, throttling
+from infra.local_cloud.faults import (
+    FaultProxy,
+    FaultRule,
+    behind_proxy,
+    compressed_backoff,
+    observe,
+    throttling,
+    unavailable,
+)
 from tests.integration.conftest import TEMPLATE
 from tests.integration.test_backbone import EXTREME_SIGNALS, LEAD, api
 
@@ -63,6 +71,7 @@ def _operation(info: dict[str, Any], table: str, n: int) -> tuple[int, Any]:
         "JobsTable": ("GET", "/v1/jobs/job-none", None, "default"),
         "ModelsTable": ("GET", "/v1/models", None, admin),
         "MonitoringTable": ("GET", "/v1/monitoring/runs", None, admin),
+        "OutboxTable": ("POST", "/v1/leads", {**LEAD, "id": f"throttled-outbox-{n}"}, "default"),  # in its transaction
     }
     method, path, body, key = calls[table]
     status, _, answer = api(info, method, path, body, key=key)
@@ -82,6 +91,7 @@ def _operation(info: dict[str, Any], table: str, n: int) -> tuple[int, Any]:
         "JobsTable",
         "ModelsTable",
         "MonitoringTable",
+        "OutboxTable",
     ],
 )
 def test_throttling_within_botocores_retries_is_unseen_on_every_table(
@@ -143,6 +153,75 @@ def test_throttling_past_the_retries_is_a_503_with_retry_after_and_writes_nothin
     for path in ("", "/score", "/score/history"):  # no lead, no score, no history entry: nothing half-written
         assert api(info, "GET", f"/v1/leads/{lead['id']}{path}")[0] == 404
     assert api(info, "POST", "/v1/leads", lead)[0] == 201  # and the client's retry succeeds
+    assert len(_announced(faulty[0], lead["id"])) == 1  # announced once: by the write that happened
+
+
+def _announced(cloud: LocalCloud, lead_id: str) -> list[dict[str, Any]]:
+    """The events in OutboxTable about `lead_id` (a scan: the module's outbox holds a few dozen events)."""
+    dynamodb, table = cloud.client("dynamodb"), _table_names(cloud)["OutboxTable"]
+    events = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            event = json.loads(item["event"]["S"])
+            if event["data"].get("lead_id") == lead_id:
+                events.append(event)
+    return events
+
+
+def _subscriber(cloud: LocalCloud, info: dict[str, Any], name: str) -> str:
+    """A queue subscribed to the domain-events topic (raw delivery), as an integrator would add one."""
+    sqs, sns = cloud.client("sqs"), cloud.client("sns")
+    queue_url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=info["events_topic_arn"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return queue_url
+
+
+def _publisher_caught_up(cloud: LocalCloud) -> bool:
+    streams = cloud.stream_pollers
+    return streams is not None and all(poller.behind == 0 for poller in streams.pollers)
+
+
+def test_sns_down_for_a_minute_delays_events_but_loses_none_and_sends_each_once(
+    faulty: tuple[LocalCloud, FaultProxy], info: dict[str, Any], proxy: FaultProxy
+) -> None:
+    """The issue's fault: the lead is written, the publish fails. The API answers as usual (it never calls SNS);
+    the publisher retries from the first unpublished event; after the outage every event arrives once."""
+    cloud = faulty[0]
+    queue = _subscriber(cloud, info, "sns-outage-subscriber")
+    outage = proxy.inject(FaultRule("sns", "PublishBatch", seconds=60, fault=unavailable()))
+    started = time.monotonic()
+    lead_ids = [f"sns-outage-{n}" for n in range(3)]
+    for lead_id in lead_ids:
+        status, _, body = api(info, "POST", "/v1/leads", {**LEAD, "id": lead_id})
+        assert status == 201, body
+    assert api(info, "POST", "/v1/leads", {**LEAD, "id": lead_ids[0]})[0] == 409  # refused: announces nothing
+    assert _wait_for(lambda: outage.injected >= 10), outage  # the publisher kept trying during the outage
+    assert all(len(_announced(cloud, lead_id)) == 1 for lead_id in lead_ids)  # written, waiting in the outbox
+
+    sqs = cloud.client("sqs")
+    received: list[dict[str, Any]] = []
+
+    def all_arrived() -> bool:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            received.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return {event["data"]["lead_id"] for event in received} >= set(lead_ids)
+
+    assert _wait_for(all_arrived, timeout=150), received
+    assert time.monotonic() - started >= 59  # none got through during the outage
+    assert _wait_for(lambda: _publisher_caught_up(cloud))
+    all_arrived()  # one more receive: a duplicate would be here by now
+    ours = [event for event in received if event["data"]["lead_id"] in lead_ids]
+    assert sorted(event["data"]["lead_id"] for event in ours) == sorted(lead_ids)  # each exactly once
+    assert {event["type"] for event in ours} == {"lead.scored"}
+    assert {event["id"] for event in ours} == {
+        event["id"] for lead_id in lead_ids for event in _announced(cloud, lead_id)
+    }  # the ids written with the leads: a subscriber's de-duplication key
 
 
 def test_a_consumer_throttled_past_its_retries_fails_the_message_and_a_redelivery_succeeds(

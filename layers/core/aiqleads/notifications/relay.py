@@ -6,9 +6,9 @@ and stops at the first one SNS could not take for now (throttled, unavailable, a
 sequence number is the batch's one item failure, so Lambda retries from it and nothing after it is published
 ahead of it or twice. An event SNS refuses for good (SNS says the sender is at fault, or the record holds no
 event) cannot succeed on a retry: it goes to the publisher's dead-letter queue, with an alert, and the stream
-moves on. So every event written is published once, or sits in the dead-letter queue saying why; a publish whose
-answer was lost is the only way to publish an event twice, with the same id (webhooks and subscribers drop
-duplicates by id).
+moves on. So every event written is published once, or sits in the dead-letter queue saying why. An event is
+published twice, with the same id (webhooks and subscribers drop duplicates by id), only when a publish's answer
+was lost, or when SNS refused one entry of a call for now but took the ones after it (the retry sends those again).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[tuple[LocalCloud, FaultProxy]]:
     """The cloud and its proxy; botocore's backoff compressed, as the pollers' retry delay is."""
-    # moto's 5 MiB minimum part size lowered: a bulk job's results go up in parts of 64 KiB (BULK_PART_BYTES).
+    # moto's 5 MiB minimum part size lowered: a bulk job's results go up in parts of 32 KiB (BULK_PART_BYTES).
     moto_environment = {"S3_UPLOAD_PART_MIN_SIZE": "1"}
     with (
         compressed_backoff(),
@@ -193,8 +193,8 @@ def test_a_consumer_throttled_past_its_retries_fails_the_message_and_a_redeliver
 
 
 # ------------------------------------------------------------------------------------------------ S3 reads of a bulk file
-BULK_ROWS = 2_000
-BULK_BATCH_ROWS = 400
+BULK_ROWS = 1_200
+BULK_BATCH_ROWS = 300
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +219,10 @@ def completions(faulty: tuple[LocalCloud, FaultProxy]) -> str:
 
 @pytest.fixture
 def small_batches(process_env: Callable[[str, str], None]) -> None:
-    """Batches of 400 rows, parts of 64 KiB, a checkpoint at every part boundary: a 2,000-row file is several
+    """Batches of 300 rows, parts of 32 KiB, a checkpoint at every part boundary: a 1,200-row file is several
     batches and several parts (as a large file is with the defaults), in this process's functions."""
     process_env("BULK_BATCH_ROWS", str(BULK_BATCH_ROWS))
-    process_env("BULK_PART_BYTES", str(64 << 10))
+    process_env("BULK_PART_BYTES", str(32 << 10))
     process_env("BULK_CHECKPOINT_SECONDS", "0")
 
 

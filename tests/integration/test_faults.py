@@ -5,22 +5,33 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pytest
 
+from aiqleads.scoring.scorer import Scorer
+from aiqleads.storage.leads import HISTORY_PREFIX
+from aiqleads.storage.tenants import TenantRepository
+from aiqleads.tenants.service import Tenant
+from aiqleads_offline.generate import generate_file
 from infra.local_cloud import LocalCloud
 from infra.local_cloud.faults import (
+    Call,
     FaultProxy,
     FaultRule,
     behind_proxy,
     compressed_backoff,
     observe,
+    reset_mid_body,
     throttling,
     unavailable,
 )
-from tests.integration.conftest import TEMPLATE
+from tests.integration.conftest import TEMPLATE, receive_until
 from tests.integration.test_backbone import EXTREME_SIGNALS, LEAD, api
 
 pytestmark = pytest.mark.integration
@@ -29,7 +40,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[tuple[LocalCloud, FaultProxy]]:
     """The cloud and its proxy; botocore's backoff compressed, as the pollers' retry delay is."""
-    with compressed_backoff(), behind_proxy(TEMPLATE, retry_delay=0.5) as (cloud, proxy):
+    # moto's 5 MiB minimum part size lowered: a bulk job's results go up in parts of 32 KiB (BULK_PART_BYTES).
+    moto_environment = {"S3_UPLOAD_PART_MIN_SIZE": "1"}
+    with (
+        compressed_backoff(),
+        behind_proxy(TEMPLATE, retry_delay=0.5, moto_environment=moto_environment) as (cloud, proxy),
+    ):
         yield cloud, proxy
 
 
@@ -246,3 +262,172 @@ def test_a_consumer_throttled_past_its_retries_fails_the_message_and_a_redeliver
     assert rule.injected == 5  # one receive's attempts refused: that invocation failed the message
     dead_letters = cloud.resources.resolve({"Ref": "EventsDeadLetterQueue"})
     assert "Messages" not in sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=0)  # redelivered, not lost
+
+
+# ------------------------------------------------------------------------------------------------ S3 reads of a bulk file
+BULK_ROWS = 1_200
+BULK_BATCH_ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def bulk_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("faults") / "leads.csv"
+    generate_file(BULK_ROWS, 11, path, invalid_rate=0.01)
+    return path
+
+
+@pytest.fixture(scope="module")
+def completions(faulty: tuple[LocalCloud, FaultProxy]) -> str:
+    """An SQS queue subscribed to the domain-events topic for bulk.completed, as a user's subscriber would."""
+    cloud = faulty[0]
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=f"it-fault-completions-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    cloud.client("sns").subscribe(TopicArn=cloud.resources.ref("DomainEventsTopic"), Protocol="sqs", Endpoint=arn,
+                                  Attributes={"RawMessageDelivery": "true",
+                                              "FilterPolicy": json.dumps({"event_type": ["bulk.completed"]})})  # fmt: skip
+    return str(url)
+
+
+@pytest.fixture
+def small_batches(process_env: Callable[[str, str], None]) -> None:
+    """Batches of 300 rows, parts of 32 KiB, a checkpoint at every part boundary: a 1,200-row file is several
+    batches and several parts (as a large file is with the defaults), in this process's functions."""
+    process_env("BULK_BATCH_ROWS", str(BULK_BATCH_ROWS))
+    process_env("BULK_PART_BYTES", str(32 << 10))
+    process_env("BULK_CHECKPOINT_SECONDS", "0")
+
+
+class _CountingScorer:
+    """Rows handed to Scorer.score_batch (the functions run in this process): a row scored twice counts twice."""
+
+    def __init__(self, patch: pytest.MonkeyPatch) -> None:
+        self.rows = 0
+        original = Scorer.score_batch
+
+        def counting(scorer: Scorer, batch: Any) -> Any:
+            self.rows += batch.rows
+            return original(scorer, batch)
+
+        patch.setattr(Scorer, "score_batch", counting)
+
+
+def _new_tenant(cloud: LocalCloud) -> str:
+    tenant = f"fault{uuid.uuid4().hex[:8]}"
+    assert TenantRepository(cloud.resources.ref("TenantsTable")).create(Tenant(tenant_id=tenant))
+    return tenant
+
+
+def _completed(cloud: LocalCloud, completions: str, key: str, timeout: float = 90.0) -> dict[str, Any]:
+    message, _ = receive_until(
+        cloud.client("sqs"), completions, lambda m: json.loads(m["Body"])["data"]["key"] == key, timeout=timeout
+    )
+    event: dict[str, Any] = json.loads(message["Body"])
+    return event
+
+
+def _upload_read(key: str) -> Callable[[Call], bool]:
+    """A GetObject of the uploaded file itself (not of the job's checkpoint objects under bulk-work/)."""
+    return lambda call: call.path.endswith("/" + key)
+
+
+def _leads_items(cloud: LocalCloud, tenant: str) -> dict[str, list[str]]:
+    """Each of the tenant's leads (pk) -> the sort keys of its items in LeadsTable."""
+    items: dict[str, list[str]] = {}
+    paginator = cloud.client("dynamodb").get_paginator("scan")
+    pages = paginator.paginate(
+        TableName=cloud.resources.ref("LeadsTable"),
+        FilterExpression="begins_with(pk, :t)",
+        ExpressionAttributeValues={":t": {"S": f"{tenant}#"}},
+        ProjectionExpression="pk, sk",
+    )
+    for page in pages:
+        for item in page["Items"]:
+            items.setdefault(item["pk"]["S"], []).append(item["sk"]["S"])
+    return items
+
+
+def _results_ids(cloud: LocalCloud, bucket: str, key: str) -> list[str]:
+    body = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return [str(value) for value in pa_csv.read_csv(pa.py_buffer(body)).column("id").to_pylist()]
+
+
+def _assert_each_row_once(
+    cloud: LocalCloud, tenant: str, event: dict[str, Any], scored_rows: int, one_shot: bytes | None = None
+) -> None:
+    data = event["data"]
+    assert data["status"] == "completed", data
+    bucket = cloud.resources.ref("UploadsBucket")
+    ids = _results_ids(cloud, bucket, data["results_key"])
+    assert len(ids) == len(set(ids)) == data["scored"]  # every valid row in the results, once
+    errors = cloud.client("s3").get_object(Bucket=bucket, Key=data["errors_key"])["Body"].read().decode()
+    assert len({json.loads(line)["row"] for line in errors.splitlines()}) == data["invalid"]  # every other row
+    assert data["scored"] + data["invalid"] == data["rows"] == BULK_ROWS
+    assert scored_rows == data["scored"]  # no row scored twice (nor skipped)
+    leads = _leads_items(cloud, tenant)
+    assert len(leads) == data["scored"]
+    for sort_keys in leads.values():  # one lead item, one score, one score-history entry each
+        assert sort_keys.count("lead") == sort_keys.count("score") == 1
+        assert sum(1 for sk in sort_keys if sk.startswith(HISTORY_PREFIX)) == 1, sort_keys
+    if one_shot is not None:
+        assert cloud.client("s3").get_object(Bucket=bucket, Key=data["results_key"])["Body"].read() == one_shot
+    work = cloud.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"bulk-work/{tenant}/")
+    assert work.get("KeyCount", 0) == 0  # the checkpoint objects are gone
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_bulk_file_read_reset_mid_body_is_read_again_and_every_row_scored_once(
+    faulty: tuple[LocalCloud, FaultProxy], proxy: FaultProxy, bulk_file: Path, completions: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    cloud, tenant = faulty[0], _new_tenant(faulty[0])
+    key = f"uploads/{tenant}/leads.csv"
+    half = bulk_file.stat().st_size // 2
+    rule = proxy.inject(
+        FaultRule("s3", "GetObject", when=_upload_read(key), times=1, fault=reset_mid_body(after_bytes=half))
+    )
+    counter = _CountingScorer(monkeypatch)
+    cloud.client("s3").upload_file(str(bulk_file), cloud.resources.ref("UploadsBucket"), key)
+
+    event = _completed(cloud, completions, key)
+
+    assert rule.injected == 1  # the function's read of the file did break half-way
+    _assert_each_row_once(cloud, tenant, event, counter.rows)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_read_failing_past_the_transfer_retries_after_a_checkpoint_continues_from_it(
+    faulty: tuple[LocalCloud, FaultProxy], proxy: FaultProxy, bulk_file: Path, completions: str,
+    monkeypatch: pytest.MonkeyPatch, process_env: Callable[[str, str], None],
+) -> None:  # fmt: skip
+    """A job in several invocations (each checkpoints after one batch: less time left than the margin), whose third
+    invocation cannot read the file at all (every attempt reset mid-body): that invocation fails, SQS redelivers its
+    continuation, and the job goes on from the last checkpoint: the results are the one-shot run's bytes."""
+    cloud = faulty[0]
+    bucket, s3 = cloud.resources.ref("UploadsBucket"), cloud.client("s3")
+    one_shot_tenant = _new_tenant(cloud)
+    one_shot_key = f"uploads/{one_shot_tenant}/leads.csv"
+    s3.upload_file(str(bulk_file), bucket, one_shot_key)
+    one_shot = _completed(cloud, completions, one_shot_key)
+    assert one_shot["data"]["invocations"] == 1
+    one_shot_bytes = s3.get_object(Bucket=bucket, Key=one_shot["data"]["results_key"])["Body"].read()
+
+    process_env("BULK_TIME_MARGIN_SECONDS", "900")  # the whole Lambda timeout: a checkpoint after every batch
+    tenant = _new_tenant(cloud)
+    key = f"uploads/{tenant}/leads.csv"
+    half = bulk_file.stat().st_size // 2
+    attempts = 5  # s3transfer's num_download_attempts: all of one invocation's tries
+    rule = proxy.inject(
+        FaultRule("s3", "GetObject", when=_upload_read(key), skip=2, times=attempts, fault=reset_mid_body(half))
+    )
+    counter = _CountingScorer(monkeypatch)
+    s3.upload_file(str(bulk_file), bucket, key)
+
+    event = _completed(cloud, completions, key)
+
+    assert rule.injected == attempts
+    assert rule.matched == 2 + attempts  # two invocations read the file, the third could not
+    assert event["data"]["invocations"] >= BULK_ROWS // BULK_BATCH_ROWS  # one batch per invocation
+    _assert_each_row_once(cloud, tenant, event, counter.rows, one_shot=one_shot_bytes)
+    assert event["data"]["scored"] == one_shot["data"]["scored"]
+    assert event["data"]["invalid"] == one_shot["data"]["invalid"]

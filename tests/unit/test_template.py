@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 
 from aiqleads.bulk.requests import MARKET_SIGNALS_PREFIX, UPLOAD_KINDS, UPLOADS_PREFIX
-from aiqleads.settings import FUNCTION_SETTINGS, AuthorizerSettings
+from aiqleads.settings import FUNCTION_SETTINGS, AuthorizerSettings, QueueConsumer
 from aiqleads.webhooks.settings import parse_duration
+from infra.iam.policies import sentinel_resolver
 from infra.local_cloud.functions import discover_functions
 from infra.local_cloud.gateway import GatewayConfig
 from infra.local_cloud.intrinsics import Resolver
@@ -256,13 +258,15 @@ def test_every_queue_has_a_dead_letter_queue_and_an_alarm(template: dict[str, An
     assert stream_failures == {"PublisherDeadLetterQueue"}
     sources = set(queues) - dead_letter - stream_failures
     assert sources == {"BulkQueue", "EventsQueue", "NotifyQueue", "JobsQueue", "TrainingQueue", "MonitorQueue"}
+    resolver = Resolver(template)
     for name in sources:
         redrive = queues[name]["Properties"]["RedrivePolicy"]
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"]
         assert target[1] == "Arn"
         assert "RedrivePolicy" not in queues[target[0]]["Properties"]
         long_runs = {"TrainingQueue", "MonitorQueue"}  # a training or monitoring run is long: fewer receives
-        assert redrive["maxReceiveCount"] == (3 if name in long_runs else 5)
+        assert redrive["maxReceiveCount"] == {"Fn::FindInMap": ["QueueRedrive", name, "MaxReceiveCount"]}
+        assert resolver.resolve(redrive["maxReceiveCount"]) == (3 if name in long_runs else 5)
     alarmed = {
         alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
@@ -284,6 +288,29 @@ def test_queue_visibility_is_six_times_the_consumer_timeout(template: dict[str, 
                 assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                 consumers += 1
     assert consumers == 6
+
+
+def test_every_consumer_knows_its_queue_s_last_receive(template: dict[str, Any]) -> None:
+    """A queue consumer alerts a message failing on its last receive (queue.dead_lettered): QUEUE_MAX_RECEIVES names
+    every consumed queue (by ARN) with the very mapping entry its RedrivePolicy reads, so they cannot drift apart."""
+    resolver = sentinel_resolver(template)  # a queue's Arn resolves to "{LogicalId}"
+    variable = template["Globals"]["Function"]["Environment"]["Variables"]["QUEUE_MAX_RECEIVES"]
+    stated = {arn.strip("{}"): count for arn, count in json.loads(resolver.resolve(variable)).items()}
+    consumed = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for function in resources_of(template, "AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    }
+    redrives = {
+        name: int(resolver.resolve(queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]))
+        for name, queue in resources_of(template, "AWS::SQS::Queue").items()
+        if name in consumed
+    }
+    assert set(redrives) == consumed  # every consumed queue has a redrive policy
+    assert stated == redrives
+    settings = QueueConsumer.from_env({"QUEUE_MAX_RECEIVES": json.dumps(stated)})
+    assert settings.queue_max_receives == stated
 
 
 def test_every_table_has_point_in_time_recovery(template: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ numpy, pyarrow, onnxruntime or the model (tests/unit/test_cold_start.py holds th
                          api_webhooks()
     events               events_leads(), events_idempotency()
     notify               notifier()
+    every queue consumer queue_dead_letters(): a message failing on its last receive is alerted
     bulk_score           bulk_scorer(), bulk_market_imports(), bulk_rescorer(), bulk_rescore_schedule(),
                          bulk_tenants()
 
@@ -33,6 +34,7 @@ from aiqleads.settings import (
     ApiSettings,
     AuthorizerSettings,
     BulkSettings,
+    DeadLetterSettings,
     EventsSettings,
     LeadResources,
     ModelResources,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from aiqleads.markets.imports import MarketSignalImporter
     from aiqleads.markets.service import MarketSignalService
     from aiqleads.monitoring.jobs import MonitorJobs
+    from aiqleads.notifications.dead_letters import DeadLetterAlerts
     from aiqleads.notifications.relay import OutboxRelay
     from aiqleads.ports import MessageQueue
     from aiqleads.recommendations.jobs import RecommendationJobs
@@ -275,6 +278,18 @@ def events_idempotency() -> IdempotencyStore:
     from aiqleads.storage.idempotency import IdempotencyStore
 
     return IdempotencyStore(table_name=EventsSettings.current().idempotency_table)
+
+
+# ------------------------------------------------------------------------------------------------ every queue consumer
+@per_process
+def queue_dead_letters() -> DeadLetterAlerts:
+    """The queue.dead_lettered alert of a message failing on its last receive (any SQS-triggered function)."""
+    from aiqleads.notifications.dead_letters import DeadLetterAlerts
+    from aiqleads.storage.alerts import AlertPublisher
+
+    settings = DeadLetterSettings.current()
+    alerts = AlertPublisher(settings.alerts_topic_arn) if settings.alerts_topic_arn else None
+    return DeadLetterAlerts(alerts, settings.queue_max_receives or {})
 
 
 # ------------------------------------------------------------------------------------------------ notify
@@ -664,12 +679,19 @@ FUNCTION_WIRING: dict[str, tuple[Callable[[], object], ...]] = {
         api_webhooks,
         api_query_budgets,
     ),
-    "events": (events_leads, events_idempotency),
-    "notify": (notifier,),
+    "events": (events_leads, events_idempotency, queue_dead_letters),
+    "notify": (notifier, queue_dead_letters),
     "publisher": (outbox_relay,),
-    "bulk_score": (bulk_scorer, bulk_market_imports, bulk_rescorer, bulk_rescore_schedule, bulk_tenants),
-    "recommendations_job": (recommendations_job_runner,),
-    "training": (training_runner, training_tenants),
-    "monitor": (monitor_runner, monitor_tenants),
+    "bulk_score": (
+        bulk_scorer,
+        bulk_market_imports,
+        bulk_rescorer,
+        bulk_rescore_schedule,
+        bulk_tenants,
+        queue_dead_letters,
+    ),
+    "recommendations_job": (recommendations_job_runner, queue_dead_letters),
+    "training": (training_runner, training_tenants, queue_dead_letters),
+    "monitor": (monitor_runner, monitor_tenants, queue_dead_letters),
 }
 """Each function (its directory under functions/, as settings.FUNCTION_SETTINGS) -> the factories it uses."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self, cast
 
-from pydantic import BaseModel, ConfigDict, Field, Json, PositiveFloat, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Json, PositiveFloat, PositiveInt, ValidationError, field_validator
 
 from aiqleads.models import Tier
 from aiqleads.process_cache import per_process
@@ -130,6 +130,21 @@ class WebhookAttempts(EnvSettings):
 
 
 # ------------------------------------------------------------------------------------------------ one per function
+class QueueConsumer(EnvSettings):
+    """A function an SQS queue triggers: a message failing on its last receive is alerted (notifications/
+    dead_letters.py). template.yaml sets QUEUE_MAX_RECEIVES (queue ARN -> receives) from its QueueRedrive mapping,
+    which the queues' RedrivePolicy reads too; unset (scripts, tests), no such alert: the dead-letter queue's alarm
+    remains."""
+
+    queue_max_receives: Json[dict[str, PositiveInt]] | None = None
+
+
+class DeadLetterSettings(QueueConsumer):
+    """What the dead-letter alert reads in any queue consumer (composition.queue_dead_letters)."""
+
+    alerts_topic_arn: str | None = None  # Globals: every function's
+
+
 class AuthorizerSettings(EnvSettings):
     api_keys_table: str
     # Each tier's rate in requests per second, as JSON: template.yaml passes its TierThrottle mapping, which the usage
@@ -177,18 +192,18 @@ class ApiSettings(LeadResources, ModelResources, RecommendationJobResources, Web
         return self.webhook_policy(rotation_grace_seconds=self.webhook_rotation_grace)
 
 
-class EventsSettings(LeadResources, ModelResources):
+class EventsSettings(LeadResources, ModelResources, QueueConsumer):
     idempotency_table: str
     # How long a message's idempotency record is kept: template.yaml sets it longer than the longest a message can
     # live (its queue's retention plus its dead-letter queue's, for a redrive), a test checks it.
     idempotency_expires_after: PositiveSeconds
 
 
-class RecommendationsJobSettings(RecommendationJobResources):
+class RecommendationsJobSettings(RecommendationJobResources, QueueConsumer):
     pass
 
 
-class NotifySettings(WebhookAttempts):
+class NotifySettings(WebhookAttempts, QueueConsumer):
     buyers_table: str
     notify_queue_url: str
     notify_dead_letter_queue_url: str
@@ -217,7 +232,7 @@ class PublisherSettings(EnvSettings):
     alerts_topic_arn: str
 
 
-class BulkSettings(ModelResources):
+class BulkSettings(ModelResources, QueueConsumer):
     """Where the bulk_score function reads and writes, and its tuning (defaults suit a 900 s, 2 GB function)."""
 
     jobs_table: str
@@ -243,7 +258,7 @@ class BulkSettings(ModelResources):
     label_window_days: int = Field(LABEL_WINDOW_DAYS, ge=1, le=3650)  # the open leads a scheduled rescoring reads
 
 
-class TrainingSettings(LeadResources, ModelResources):
+class TrainingSettings(LeadResources, ModelResources, QueueConsumer):
     """The training function: a tenant's stored history -> a candidate model, registered, compared, maybe promoted.
     Models and dataset snapshots go to the models bucket; the defaults are the issue's (Einstein's) thresholds."""
 
@@ -260,7 +275,7 @@ class TrainingSettings(LeadResources, ModelResources):
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()), alias="TRAINING_WORK_DIR")
 
 
-class MonitorSettings(LeadResources, ModelResources):
+class MonitorSettings(LeadResources, ModelResources, QueueConsumer):
     """The monitor function: a tenant's serving model and its shadow against their training baselines and the
     outcomes recorded in the window; alerts to the alerts topic; the tenant's policy may start a training job."""
 

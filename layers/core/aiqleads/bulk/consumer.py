@@ -15,13 +15,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from aiqleads.bulk.requests import RescoreRequest, UploadRequest, parse_message
-from aiqleads.composition import bulk_market_imports, bulk_rescore_schedule, bulk_rescorer, bulk_scorer, bulk_tenants
+from aiqleads.composition import (
+    bulk_market_imports,
+    bulk_rescore_schedule,
+    bulk_rescorer,
+    bulk_scorer,
+    bulk_tenants,
+    queue_dead_letters,
+)
+from aiqleads.notifications.dead_letters import DeadLetteringProcessor
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = DeadLetteringProcessor(queue_dead_letters)  # alerts a failure on its last receive
 NO_CONTEXT_MILLIS = 900_000  # called without a Lambda context (scripts): a full Lambda timeout
 
 

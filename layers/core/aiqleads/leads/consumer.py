@@ -11,16 +11,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-from aiqleads.composition import events_idempotency, events_leads
+from aiqleads.composition import events_idempotency, events_leads, queue_dead_letters
 from aiqleads.models import Interaction
+from aiqleads.notifications.dead_letters import DeadLetteringProcessor
 from aiqleads.process_cache import per_process
 from aiqleads.settings import EventsSettings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = DeadLetteringProcessor(queue_dead_letters)  # alerts a failure on its last receive
 
 
 @per_process

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiqleads.composition import monitor_runner, monitor_tenants
+from aiqleads.composition import monitor_runner, monitor_tenants, queue_dead_letters
 from aiqleads.monitoring.jobs import monitor_message
+from aiqleads.notifications.dead_letters import DeadLetteringProcessor
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = DeadLetteringProcessor(queue_dead_letters)  # alerts a failure on its last receive
 
 
 def process_monitor_message(record: SQSRecord) -> str:

@@ -21,6 +21,7 @@ AlertType = Literal[
     "webhook.dead_lettered",  # a delivery used its last attempt and sits in the notify dead-letter queue
     "event.dead_lettered",  # SNS refused a domain event for good: it sits in the publisher's dead-letter queue
     "queue.dead_letters",  # a dead-letter queue is not empty (any queue)
+    "queue.dead_lettered",  # a message failed on its queue's last receive: SQS moves it to the dead-letter queue
     "bulk.job_failed",  # a bulk scoring job stopped for good
     "bulk.upload_refused",  # an upload whose tenant could not be established (none named, or unknown): not stored
     "model.drift",  # a model's inputs or score moved from its training baseline (PSI at "act")

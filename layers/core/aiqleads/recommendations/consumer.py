@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiqleads.composition import recommendations_job_runner
+from aiqleads.composition import queue_dead_letters, recommendations_job_runner
+from aiqleads.notifications.dead_letters import DeadLetteringProcessor
 from aiqleads.recommendations.jobs import JOB_KIND
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = DeadLetteringProcessor(queue_dead_letters)  # alerts a failure on its last receive
 
 
 def process_job_message(record: SQSRecord) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiqleads.composition import training_runner, training_tenants
+from aiqleads.composition import queue_dead_letters, training_runner, training_tenants
+from aiqleads.notifications.dead_letters import DeadLetteringProcessor
 from aiqleads.training.jobs import training_message
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = DeadLetteringProcessor(queue_dead_letters)  # alerts a failure on its last receive
 
 
 def process_training_message(record: SQSRecord) -> str:

@@ -1,11 +1,15 @@
 """No personal data in any log line or metric: the main flows run through the local cloud with distinctive
 contacts (API ingest, a refused lead, a batch, a bulk upload with a bad row, an interaction event, a webhook
 delivered to a receiver on 127.0.0.1), then every line of every function's log (Logger records and EMF metrics)
-is searched for their emails, phone numbers (E.164, bare digits and the usual national forms) and names."""
+is searched for their emails, phone numbers (E.164, bare digits and the usual national forms) and names. API keys
+are secrets of the same kind: every key the flows used (each demo key, both tenants', and one nobody issued, which
+the authorizer refuses) must appear in no log line, raw or as the SHA-256 ApiKeysTable stores (whole, or the
+12-character prefix the authorizer names a key by when API Gateway has no id for it)."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -78,6 +82,34 @@ def forbidden() -> dict[str, str]:
     return needles
 
 
+UNKNOWN_KEY = f"aiq_never-issued-{uuid.uuid4().hex}"
+
+
+def api_keys(info: dict[str, Any]) -> list[str]:
+    """Every API key the local cloud published (.aiqleads/local.json), and one it never issued."""
+    named = [info[name] for name in ("api_key", "admin_api_key", "other_tenant_api_key", "other_tenant_admin_api_key")]
+    return sorted({*named, *info["api_keys"].values(), UNKNOWN_KEY})
+
+
+def key_needles(info: dict[str, Any]) -> dict[str, str]:
+    needles: dict[str, str] = {}
+    for number, key in enumerate(api_keys(info)):
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        needles[key.lower()] = f"API key #{number}"
+        needles[digest] = f"API key #{number}'s SHA-256"
+        needles[digest[:12]] = f"API key #{number}'s SHA-256 prefix"
+    return needles
+
+
+def _use_every_key(info: dict[str, Any]) -> None:
+    """A REST and a GraphQL request with each key: the authorizer, the API and GraphQL's cost budget see them."""
+    for key in api_keys(info):
+        admitted = {401} if key == UNKNOWN_KEY else {200, 404}  # 404: the other tenant's keys do not see it
+        assert api(info, "GET", f"/v1/leads/{lead('api')['id']}", key=key)[0] in admitted
+        query = {"query": "{ models { version } }"}
+        assert api(info, "POST", "/v1/graphql", query, key=key)[0] == (401 if key == UNKNOWN_KEY else 200)
+
+
 def lead(flow: str, **changes: Any) -> dict[str, Any]:
     contact = CONTACTS[flow]
     return {
@@ -147,7 +179,9 @@ def test_no_email_phone_or_name_in_any_log_line_or_metric(
     finally:
         api(running_info, "DELETE", f"/v1/webhooks/{endpoint['id']}")
 
-    needles = forbidden()
+    _use_every_key(running_info)
+
+    needles = {**forbidden(), **key_needles(running_info)}
     pattern = re.compile("|".join(re.escape(needle) for needle in sorted(needles, key=len, reverse=True)))
     found: list[str] = []
     lines = 0
@@ -166,7 +200,8 @@ def test_no_email_phone_or_name_in_any_log_line_or_metric(
     assert "webhook attempt" in messages["NotifyFunction"]
     assert "bulk job created" in messages["BulkScoreFunction"]
     assert lines > 0
-    assert not found, "personal data in the logs:\n" + "\n".join(found)
+    assert "rejected an API key" in messages["AuthorizerFunction"]  # the unknown key reached the authorizer
+    assert not found, "personal data or API keys in the logs:\n" + "\n".join(found)
 
 
 def _run_flows(info: dict[str, Any], aws: Callable[[str], Any], bodies: list[str]) -> None:

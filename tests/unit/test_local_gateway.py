@@ -18,6 +18,8 @@ import pytest
 
 from infra.local_cloud.functions import FunctionRuntime, discover_functions, local_environment
 from infra.local_cloud.gateway import MAX_BODY_BYTES, ApiKeyCache, GatewayConfig, GatewayResponse, LocalGateway
+from infra.local_cloud.gateway.authorizer import Authorizer, AuthorizerCache, identify
+from infra.local_cloud.gateway.responses import GatewayRefusal
 from infra.local_cloud.intrinsics import Resolver
 from infra.local_cloud.server import LocalCloudError
 from infra.template import load_template
@@ -26,6 +28,7 @@ TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
 Parameters:
   Stage: {Type: String, Default: test}
+  AuthTtl: {Type: Number, Default: 300}
 Globals:
   Function:
     Timeout: 7
@@ -45,7 +48,7 @@ Resources:
           KeyAuth:
             FunctionArn: !GetAtt AuthFunction.Arn
             FunctionPayloadType: TOKEN
-            Identity: {Header: x-api-key, ReauthorizeEvery: 300}
+            Identity: {Header: x-api-key, ReauthorizeEvery: !Ref AuthTtl}
       GatewayResponses:
         UNAUTHORIZED:
           StatusCode: "401"
@@ -230,16 +233,21 @@ class Api:
         return self.calls_file.read_text().splitlines() if self.calls_file.exists() else []
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    root = tmp_path_factory.mktemp("gateway")
-    calls = root / "calls.txt"
+def _write_template(root: Path, calls: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tiny template and its handlers under `root`, loaded as the local cloud loads the real ones."""
     (root / "template.yaml").write_text(TEMPLATE.replace("__CALLS__", str(calls)))
     for name, code in (("echo", ECHO), ("auth", AUTH)):
         (root / name).mkdir()
         (root / name / "handler.py").write_text(textwrap.dedent(code))
     template = load_template(root / "template.yaml")
-    specs = discover_functions(template, root)
+    return template, discover_functions(template, root)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    root = tmp_path_factory.mktemp("gateway")
+    calls = root / "calls.txt"
+    template, specs = _write_template(root, calls)
     resolver = Resolver(template)
     environment, _ = local_environment(specs, resolver.resolve, aws={})
     runtime = FunctionRuntime(specs, environment).start()
@@ -356,6 +364,40 @@ def test_authorizer_event_and_context(api: Api) -> None:
         "quota": "5",
         "principalId": "tenant-fast-ctx",
     }
+
+
+@pytest.mark.parametrize(("parameters", "ttl"), [({}, 300.0), ({"AuthTtl": "3"}, 3.0), ({"AuthTtl": "0"}, 0.0)])
+def test_the_authorizer_ttl_is_the_stacks_parameter_value(
+    tmp_path: Path, parameters: dict[str, str], ttl: float
+) -> None:
+    """ReauthorizeEvery: !Ref AuthTtl reads the value the stack was given, as CloudFormation resolves it."""
+    template, specs = _write_template(tmp_path, tmp_path / "calls.txt")
+    config = GatewayConfig.from_template(template, specs, Resolver(template, parameters=parameters).resolve)
+    assert config.authorizers["KeyAuth"].ttl_seconds == ttl
+
+
+def test_a_ttl_of_zero_asks_the_authorizer_on_every_request_and_a_refusal_is_never_cached() -> None:
+    calls: list[str] = []
+
+    def invoke(function_id: str, event: Any) -> Any:
+        calls.append(event["authorizationToken"])
+        if event["authorizationToken"] == "nope":
+            raise Exception("Unauthorized")
+        statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "arn:*"}
+        return {"principalId": "p", "policyDocument": {"Statement": [statement]}}
+
+    arn = "arn:aws:execute-api:us-east-1:123456789012:api/test/GET/v1/leads/a"
+    uncached = Authorizer("KeyAuth", "AuthFunction", "x-api-key", ttl_seconds=0)
+    cached = Authorizer("KeyAuth", "AuthFunction", "x-api-key", ttl_seconds=300)
+    for authorizer, token, expected in ((uncached, "key", 2), (cached, "key", 1), (cached, "nope", 2)):
+        cache, calls[:] = AuthorizerCache(), []
+        for _ in range(2):
+            if token == "nope":
+                with pytest.raises(GatewayRefusal, match="UNAUTHORIZED"):
+                    identify(authorizer, token, arn, invoke, cache)
+            else:
+                identify(authorizer, token, arn, invoke, cache)
+        assert len(calls) == expected, (authorizer, token)
 
 
 def test_authorizer_result_is_cached_per_token_and_wildcards_apply(api: Api) -> None:

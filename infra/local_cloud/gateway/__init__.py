@@ -12,9 +12,10 @@ What it does, as API Gateway does:
   MISSING_AUTHENTICATION_TOKEN gateway response.
 - The TOKEN authorizer (Auth.DefaultAuthorizer, per-route `Auth: {Authorizer: NONE}`): a missing identity header
   gives UNAUTHORIZED without calling it; an `Unauthorized` exception gives UNAUTHORIZED; a policy that denies (or does
-  not allow) the method ARN gives ACCESS_DENIED; its policy is cached per token for `ReauthorizeEvery` seconds and
-  evaluated against each method ARN (wildcards included); its `context` and `principalId` reach the handler in
-  `requestContext.authorizer` (values as strings, as API Gateway passes them).
+  not allow) the method ARN gives ACCESS_DENIED; its policy is cached per token for `ReauthorizeEvery` seconds (a
+  `!Ref` to a parameter gives the stack's value; 0: no cache; an Unauthorized answer is never cached, as API
+  Gateway caches only policies) and evaluated against each method ARN (wildcards included); its `context` and
+  `principalId` reach the handler in `requestContext.authorizer` (values as strings, as API Gateway passes them).
 - API keys and usage plans (`ApiKeySourceType: AUTHORIZER`): the authorizer's `usageIdentifierKey` must be an
   enabled API key in a usage plan of the stage (moto's API Gateway holds them; `keys`, cached per key value for a
   few seconds as API Gateway caches keys), else INVALID_API_KEY (403) on a route that requires a key. The plan

@@ -33,7 +33,13 @@ def _api(template: Mapping[str, Any], functions: Mapping[str, FunctionSpec]) -> 
     return api_name, {**globals_api, **(api.get("Properties") or {})}
 
 
-def _authorizers(auth: Mapping[str, Any], functions: Mapping[str, FunctionSpec]) -> dict[str, Authorizer]:
+# API Gateway's result TTL when the template names none (SAM leaves it unset; the service's default is 300 s).
+DEFAULT_REAUTHORIZE_SECONDS = 300
+
+
+def _authorizers(
+    auth: Mapping[str, Any], functions: Mapping[str, FunctionSpec], resolve: Callable[[Any], Any]
+) -> dict[str, Authorizer]:
     authorizers: dict[str, Authorizer] = {}
     for name, spec in (auth.get("Authorizers") or {}).items():
         function_id = logical_id_of(spec.get("FunctionArn"))
@@ -47,7 +53,9 @@ def _authorizers(auth: Mapping[str, Any], functions: Mapping[str, FunctionSpec])
             name=name,
             function_id=function_id,
             header=str(identity.get("Header", "Authorization")).lower(),
-            ttl_seconds=float(identity.get("ReauthorizeEvery", 300)),
+            # A parameter's value as the stack was given it (`!Ref AuthorizerCacheTtlSeconds`), as CloudFormation
+            # resolves it before API Gateway sees it.
+            ttl_seconds=float(resolve(identity.get("ReauthorizeEvery", DEFAULT_REAUTHORIZE_SECONDS))),
         )
     return authorizers
 
@@ -140,7 +148,7 @@ class GatewayConfig:
         """The REST API the functions' Api events name (one API; SAM's implicit one if they name none)."""
         api_name, properties = _api(template, functions)
         auth = properties.get("Auth") or {}
-        authorizers = _authorizers(auth, functions)
+        authorizers = _authorizers(auth, functions, resolve)
         responses = resolve(properties.get("GatewayResponses") or {})
         return cls(
             stage=str(resolve(properties.get("StageName", "Prod"))),

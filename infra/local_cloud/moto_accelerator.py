@@ -24,8 +24,9 @@ ExclusiveStartKey, Limit, the 1 MB page size, filters, projections, LastEvaluate
 The caches hold for one write version of the table: `Table.put_item`, `Table.delete_item` (every write path of
 the backend ends in one of them: PutItem, BatchWriteItem, TransactWriteItems, PartiQL, imports) and
 `DynamoDBBackend.update_item` (which changes items in place) and `update_table` (indexes) take a new version
-before and after they run, and the next Query rebuilds what it needs. A rolled-back transaction puts its items back through the same versions (see "transactions"). `all_items` itself (Scan, PartiQL) returns a copy of a cached sorted
-list, rebuilt per version.
+before and after they run, and the next Query rebuilds what it needs; a cancelled transaction puts its items
+back under new versions too (see "transactions"). `all_items` itself (Scan, PartiQL) returns a copy of a cached
+sorted list, rebuilt per version.
 
 Transactions (see "transactions" below): TransactWriteItems runs under one write lock that every other write
 path of the backend also takes, so it is atomic and isolated as in DynamoDB (moto runs requests in threads and
@@ -371,7 +372,7 @@ def _idempotent_transaction(self: Any) -> Any:
 def _mismatch_class() -> type:
     from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 
-    class IdempotentParameterMismatch(DynamodbException):  # type: ignore[misc]
+    class IdempotentParameterMismatch(DynamodbException):
         def __init__(self) -> None:
             super().__init__(
                 ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",

@@ -3,10 +3,11 @@
 Environment: BENCH_ROWS (default 1,000,000) and BENCH_BIG_ROWS (default 4,000,000) size the files;
 BENCH_RECS_LEADS, BENCH_RECS_SAMPLES and BENCH_RECS_PLAIN the recommendations bench (bench/recommendations.py);
 BENCH_COLD_RUNS the cold starts per function (bench/cold_start.py);
-BENCH_BULK_ROWS the bulk function's (bench/bulk.py); BENCH_MONITOR_ROWS the monitoring run's (bench/monitoring.py,
-default 100,000); BENCH_TRAIN_ROWS the training bench's (bench/training.py,
-default 1,000,000); COST_LEADS, COST_EVENTS, COST_BULK_ROWS and COST_REC_SAMPLES the
-cost model (bench/cost.py).
+BENCH_BULK_ROWS the bulk function's (bench/bulk.py); BENCH_LOAD_REQUESTS (default 5,000) and
+BENCH_LOAD_CONCURRENCY (default 50) the load on the local API (bench/load.py: mixed reads and writes, one
+enterprise key per connection); BENCH_MONITOR_ROWS the monitoring run's (bench/monitoring.py, default 100,000);
+BENCH_TRAIN_ROWS the training bench's (bench/training.py, default 1,000,000); COST_LEADS, COST_EVENTS,
+COST_BULK_ROWS and COST_REC_SAMPLES the cost model (bench/cost.py).
 
 Each section measures, then prints its figures at once, so a run that stops early still shows what it measured;
 `bench/.data/last_run.json` keeps every figure of the last complete run.
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bulk, cold_start, cost, file_scoring, monitoring, per_lead, recommendations, training
+from bench import bulk, cold_start, cost, file_scoring, load, monitoring, per_lead, recommendations, training
 from bench.data import DATA_DIR, leads_file
 from bench.reference_model import reference_model_dir, session_figures
 
@@ -109,6 +110,8 @@ def main() -> None:
     summary["memory_mb"] = memory_section(source, rows, big, big_rows)
     summary["recommendations"] = recommendations.measure()
     recommendations.report(summary["recommendations"], _line)
+    summary["load"] = load.measure()
+    load.report(summary["load"], _line)
     summary["bulk"] = bulk.measure()
     bulk.report(summary["bulk"], _line)
     summary["training"] = training.measure()

@@ -24,9 +24,19 @@ ExclusiveStartKey, Limit, the 1 MB page size, filters, projections, LastEvaluate
 The caches hold for one write version of the table: `Table.put_item`, `Table.delete_item` (every write path of
 the backend ends in one of them: PutItem, BatchWriteItem, TransactWriteItems, PartiQL, imports) and
 `DynamoDBBackend.update_item` (which changes items in place) and `update_table` (indexes) take a new version
-before and after they run, and the next Query rebuilds what it needs. A rolled-back transaction installs a copy
-of the table: another object, so no cache. `all_items` itself (Scan, PartiQL) returns a copy of a cached sorted
-list, rebuilt per version.
+before and after they run, and the next Query rebuilds what it needs; a cancelled transaction puts its items
+back under new versions too (see "transactions"). `all_items` itself (Scan, PartiQL) returns a copy of a cached
+sorted list, rebuilt per version.
+
+Transactions (see "transactions" below): TransactWriteItems runs under one write lock that every other write
+path of the backend also takes, so it is atomic and isolated as in DynamoDB (moto runs requests in threads and
+interleaves a transaction with other writes: a rolled-back one put back its snapshot over their items); its
+rollback is an undo log of the items it touches, not a deep copy of the whole table per transact item (moto's
+way: O(table) per write, seconds per transaction at tens of thousands of items, past the functions' boto3
+read_timeout, whose retry then found the first attempt's lead and answered 409). And its ClientRequestToken
+(botocore sends one per call and keeps it across retries) makes it idempotent for ten minutes, as in DynamoDB: a
+retry of a transaction that succeeded succeeds without running again; the same token with other items is
+IdempotentParameterMismatchException.
 
 Responses (see "responses" below for the profile): a DynamoDB serialiser that writes maps of AttributeValues
 directly with the rules of moto's generic one; `Item.project` deserialises the item once, not once per projected
@@ -49,6 +59,7 @@ import os
 import re
 import sys
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -62,6 +73,10 @@ _VERSION_ATTRIBUTE = "_aiqleads_write_version"
 _versions = itertools.count(1)  # next() is atomic under the GIL: every bump is a version never seen before
 _override = threading.local()
 _build_lock = threading.RLock()
+_write_lock = threading.RLock()  # every write of the backend; a transaction holds it from validation to the end
+_transaction = threading.local()  # .active: inside a transaction, whose table backups are skipped (undo log)
+TOKEN_SECONDS = 600.0  # DynamoDB: a ClientRequestToken is valid for 10 minutes after its request completes
+_tokens: dict[tuple[str, str, str], tuple[float, str, Any]] = {}  # (account, region, token) -> (expiry, items, result)
 _caches: dict[int, _TableCache] = {}
 _originals: dict[str, Any] = {}
 _types: dict[str, type] = {}
@@ -219,11 +234,12 @@ def _table_write(original: str) -> Any:
     """A Table method that changes items, taking a new write version before and after it runs."""
 
     def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _bump(self)
-        try:
-            return _originals[original](self, *args, **kwargs)
-        finally:
+        with _write_lock:
             _bump(self)
+            try:
+                return _originals[original](self, *args, **kwargs)
+            finally:
+                _bump(self)
 
     return write
 
@@ -232,16 +248,138 @@ def _backend_write(original: str) -> Any:
     """A DynamoDBBackend method that changes one table (named by its first argument) in place, likewise."""
 
     def write(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
-        table = self.tables.get(table_name)
-        if table is not None:
-            _bump(table)
-        try:
-            return _originals[original](self, table_name, *args, **kwargs)
-        finally:
+        with _write_lock:
+            table = self.tables.get(table_name)
             if table is not None:
                 _bump(table)
+            try:
+                return _originals[original](self, table_name, *args, **kwargs)
+            finally:
+                if table is not None:
+                    _bump(table)
 
     return write
+
+
+# ---------------------------------------------------------------------------------------------------- transactions
+
+
+class _ModelsCopyModule:
+    """models/__init__.py's `copy`: inside a transaction its backup of a whole table (a deep copy of every item, once
+    per transact item) is the table itself, and moto's rollback (putting the backup back) changes nothing; the
+    transaction's undo log (`_undo_log`) restores what it wrote instead."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if getattr(_transaction, "active", False) and type(value) is _types["Table"]:
+            return value
+        return copy.deepcopy(value, memo)
+
+
+_Undo = tuple[Any, Any, Any, bool, Any]  # (table, hash value, range value or None, hash present before, item or None)
+
+
+def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
+    """(table, hash value, range value) of each item the transaction may write; an operation moto will refuse
+    (no such table, a key attribute missing) writes nothing and is left out."""
+    dynamo_type = _types["DynamoType"]
+    touched = []
+    for entry in transact_items:
+        _, operation = next(iter(entry.items()))
+        table = backend.tables.get(operation.get("TableName"))
+        attributes = operation.get("Item") or operation.get("Key") or {}
+        if table is None or table.hash_key_attr not in attributes:
+            continue
+        range_value = None
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in attributes:
+                continue
+            range_value = dynamo_type(attributes[table.range_key_attr])
+        touched.append((table, dynamo_type(attributes[table.hash_key_attr]), range_value))
+    return touched
+
+
+def _undo_log(backend: Any, transact_items: list[dict[str, Any]]) -> list[_Undo]:
+    log: list[_Undo] = []
+    for table, hash_value, range_value in _touched(backend, transact_items):
+        present = hash_value in table.items
+        if range_value is not None:
+            current = table.items[hash_value].get(range_value) if present else None
+        else:
+            current = table.items.get(hash_value)
+        log.append((table, hash_value, range_value, present, copy.deepcopy(current)))
+    return log
+
+
+def _undo(log: list[_Undo]) -> None:
+    """Put every touched item back as it was before the transaction (absent ones removed)."""
+    for table, hash_value, range_value, present, item in reversed(log):
+        _bump(table)
+        if range_value is None:
+            if item is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = item
+        else:
+            partition = table.items[hash_value]
+            if item is None:
+                partition.pop(range_value, None)
+            else:
+                partition[range_value] = item
+            if not present and not partition:
+                del table.items[hash_value]
+        _bump(table)
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+    with _write_lock:
+        log = _undo_log(self, transact_items)
+        _transaction.active = True
+        try:
+            return _originals["transact_write_items"](self, transact_items)
+        except BaseException:
+            _undo(log)
+            raise
+        finally:
+            _transaction.active = False
+
+
+def _idempotent_transaction(self: Any) -> Any:
+    """DynamoHandler.transact_write_items with DynamoDB's ClientRequestToken: a token seen on a transaction that
+    succeeded in the last TOKEN_SECONDS answers as it did, without running again."""
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _originals["transact_response"](self)
+    items = repr(self.body.get("TransactItems"))
+    key = (str(self.current_account), str(self.region), str(token))
+    with _write_lock:
+        now = time.monotonic()
+        for stale in [name for name, (expiry, _, _) in _tokens.items() if expiry <= now]:
+            del _tokens[stale]
+        seen = _tokens.get(key)
+        if seen is not None:
+            if seen[1] != items:
+                raise _types["IdempotentParameterMismatch"]()
+            return seen[2]
+        result = _originals["transact_response"](self)
+        _tokens[key] = (time.monotonic() + TOKEN_SECONDS, items, result)
+        return result
+
+
+def _mismatch_class() -> type:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+
+    class IdempotentParameterMismatch(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__(
+                ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                message="The request uses the same client token as a previous, but non-identical request.",
+            )
+
+    return IdempotentParameterMismatch
 
 
 def _query(
@@ -718,6 +856,7 @@ def install() -> bool:
     if _originals:
         return True
     from moto.core import serialize
+    from moto.dynamodb import models as models_module
     from moto.dynamodb import responses
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models import table as table_module
@@ -737,8 +876,15 @@ def install() -> bool:
         value_size=DynamoType.size,
         item_size=Item.size,
         dynamo_to_dict=responses.dynamo_to_dict,
+        transact_write_items=DynamoDBBackend.transact_write_items,
+        transact_response=responses.DynamoHandler.transact_write_items,
     )
-    _types.update(DynamoType=DynamoType, LimitedSizeDict=LimitedSizeDict)
+    _types.update(
+        DynamoType=DynamoType,
+        LimitedSizeDict=LimitedSizeDict,
+        Table=Table,
+        IdempotentParameterMismatch=_mismatch_class(),
+    )
     Table.query = _query  # type: ignore[method-assign]
     Table.sorted_items = _sorted_items  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
@@ -746,6 +892,9 @@ def install() -> bool:
     Table.delete_item = _table_write("delete_item")  # type: ignore[method-assign]
     DynamoDBBackend.update_item = _backend_write("update_item")  # type: ignore[method-assign]
     DynamoDBBackend.update_table = _backend_write("update_table")  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    responses.DynamoHandler.transact_write_items = _idempotent_transaction  # type: ignore[method-assign]
+    models_module.copy = _ModelsCopyModule()  # type: ignore[assignment]
     Item.__init__ = _item_init  # type: ignore[method-assign]
     Item.project = _project  # type: ignore[method-assign]
     DynamoType.size = _value_size  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -561,3 +562,46 @@ def test_same_responses_for_every_attribute_type(rich_servers: tuple[LocalAwsSer
     assert counts.get("query pages", 0) > 80, counts
     assert counts.get("get_item", 0) > 15, counts
     assert counts.get("errors", 0) > 0, counts
+
+
+def _put(name: str, pk: str, sk: str = "lead", *, new: bool = True) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": name, "Item": {"pk": {"S": pk}, "sk": {"S": sk}, "tenant_id": {"S": "t1"}}}
+    if new:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    return {"Put": put}
+
+
+def test_a_retried_transaction_runs_once(servers: tuple[LocalAwsServer, LocalAwsServer]) -> None:
+    """botocore keeps a call's ClientRequestToken across its retries (a read timeout, a reset connection): a
+    retry of a lead's creation whose first attempt was written must succeed, as in DynamoDB, not answer 409."""
+    fast, _ = servers
+    dynamodb = _create_leads_table(fast, "Retried")
+    items = [_put("Retried", "t1#a"), _put("Retried", "t1#a", "score", new=False)]
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken="token-1")
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken="token-1")  # the retry
+    with pytest.raises(ClientError) as again:  # another call, another token: the lead exists
+        dynamodb.transact_write_items(TransactItems=items, ClientRequestToken="token-2")
+    assert again.value.response["Error"]["Code"] == "TransactionCanceledException"
+    with pytest.raises(ClientError) as mismatch:
+        dynamodb.transact_write_items(TransactItems=[_put("Retried", "t1#b")], ClientRequestToken="token-1")
+    assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert dynamodb.scan(TableName="Retried", Select="COUNT")["Count"] == 2
+
+
+def test_a_cancelled_transaction_undoes_only_its_own_writes(servers: tuple[LocalAwsServer, LocalAwsServer]) -> None:
+    """Cancelled transactions racing other writers (moto serves requests in threads) leave every other write."""
+    fast, _ = servers
+    dynamodb = _create_leads_table(fast, "Raced")
+    dynamodb.put_item(TableName="Raced", Item={"pk": {"S": "t1#taken"}, "sk": {"S": "lead"}})
+
+    def cancelled(n: int) -> None:
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(TransactItems=[_put("Raced", f"t1#x{n}"), _put("Raced", "t1#taken")])
+
+    def written(n: int) -> None:
+        dynamodb.transact_write_items(TransactItems=[_put("Raced", f"t1#w{n}"), _put("Raced", f"t1#w{n}", "s")])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: (cancelled if n % 2 else written)(n), range(200)))
+    keys = {item["pk"]["S"] for item in dynamodb.scan(TableName="Raced")["Items"]}
+    assert keys == {"t1#taken"} | {f"t1#w{n}" for n in range(0, 200, 2)}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from infra.local_cloud.gateway.responses import GatewayRefusal
 from infra.local_cloud.intrinsics import Resolver
 from infra.local_cloud.server import LocalCloudError
 from infra.template import load_template
+
+CROWD = 200  # clients connecting at once
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -556,3 +560,28 @@ def test_a_mapping_the_gateway_cannot_evaluate_is_refused_at_start() -> None:
     spec = {"ResponseParameters": {"Headers": {"X-Request-ID": "context.requestId"}}}
     with pytest.raises(LocalCloudError, match=r"UNAUTHORIZED\.ResponseParameters\.Headers\.X-Request-ID"):
         GatewayResponse.from_template("UNAUTHORIZED", spec)
+
+
+def test_a_crowd_of_clients_connecting_while_the_server_is_busy_is_all_answered(api: Api) -> None:
+    # The server accepts none until all have connected and sent their request (as when the process is busy):
+    # with socketserver's listen backlog of 5 the kernel drops or resets the connections past it.
+    server = api.gateway._server
+    assert server is not None
+    gate = threading.Event()
+    accept = server.get_request
+    server.get_request = lambda: (gate.wait(10), accept())[1]  # type: ignore[method-assign]
+    crowd: list[socket.socket] = []
+    statuses = []
+    try:
+        crowd = [socket.create_connection(("127.0.0.1", api.gateway.port), timeout=10) for _ in range(CROWD)]
+        for client in crowd:
+            client.sendall(b"GET /test/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        gate.set()
+        for client in crowd:
+            statuses.append(client.makefile("rb").readline())
+    finally:
+        gate.set()
+        server.get_request = accept  # type: ignore[method-assign]
+        for client in crowd:
+            client.close()
+    assert statuses == [b"HTTP/1.1 200 OK\r\n"] * CROWD

@@ -22,6 +22,10 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # an oversized body is read and dropped up
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # API Gateway accepts every connection. socketserver's listen backlog is 5: fifty clients connecting at once
+    # overflow it, the kernel answers the rest with SYN cookies, and those connections are reset when the accept
+    # queue is still full as their ACK arrives, the request unanswered (the kernel caps this at net.core.somaxconn).
+    request_queue_size = 1024
 
 
 class IPv6Server(Server):

@@ -33,7 +33,9 @@ path of the backend also takes, so it is atomic and isolated as in DynamoDB (mot
 interleaves a transaction with other writes: a rolled-back one put back its snapshot over their items); its
 rollback is an undo log of the items it touches, not a deep copy of the whole table per transact item (moto's
 way: O(table) per write, seconds per transaction at tens of thousands of items, past the functions' boto3
-read_timeout, whose retry then found the first attempt's lead and answered 409). And its ClientRequestToken
+read_timeout, whose retry then found the first attempt's lead and answered 409), and it also takes back the stream
+records a cancelled transaction wrote (moto's copy did: else a refused lead's outbox event would be published). And
+its ClientRequestToken
 (botocore sends one per call and keeps it across retries) makes it idempotent for ten minutes, as in DynamoDB: a
 retry of a transaction that succeeded succeeds without running again; the same token with other items is
 IdempotentParameterMismatchException.
@@ -334,14 +336,24 @@ def _undo(log: list[_Undo]) -> None:
         _bump(table)
 
 
+def _stream_marks(log: list[_Undo]) -> list[tuple[Any, int]]:
+    """Each touched table's stream length: a cancelled transaction's writes must leave no stream record either
+    (moto's own rollback restores a copy of the table, stream included)."""
+    tables = {id(entry[0]): entry[0] for entry in log}.values()
+    return [(table, len(table.stream_shard.items)) for table in tables if table.stream_shard is not None]
+
+
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
     with _write_lock:
         log = _undo_log(self, transact_items)
+        streams = _stream_marks(log)
         _transaction.active = True
         try:
             return _originals["transact_write_items"](self, transact_items)
         except BaseException:
             _undo(log)
+            for table, length in streams:
+                del table.stream_shard.items[length:]
             raise
         finally:
             _transaction.active = False

@@ -228,7 +228,6 @@ def a_state(info: dict[str, Any], a: dict[str, Any]) -> dict[str, Any]:
         f"/v1/leads/{a['lead_id']}/score/history",
         f"/v1/buyers/{a['buyer_id']}",
         f"/v1/webhooks/{a['webhook_id']}",
-        f"/v1/webhooks/{a['webhook_id']}/deliveries",
         f"/v1/recommendations/{a['recommendation_id']}",
         f"/v1/markets/{a['market']}/snapshots/{a['period']}",
         f"/v1/models/{a['version']}",
@@ -240,6 +239,23 @@ def a_state(info: dict[str, Any], a: dict[str, Any]) -> dict[str, Any]:
         assert status == 200, (path, body)
         state[path] = body
     return state
+
+
+def delivered_events(info: dict[str, Any], a: dict[str, Any]) -> set[str]:
+    """The event ids A's webhook has deliveries for (their attempts go on in the background, so only the ids
+    are compared: B's requests must add none of B's events)."""
+    status, _, body = api(info, "GET", f"/v1/webhooks/{a['webhook_id']}/deliveries", key=info["admin_api_key"])
+    assert status == 200, body
+    return {delivery["event_id"] for delivery in body["data"]}
+
+
+def event_tenants(aws: Callable[[str], Any], table: str) -> dict[str, str]:
+    """Every announced event's tenant, from OutboxTable (each event is written there with its write)."""
+    found: dict[str, str] = {}
+    for page in aws("dynamodb").get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            found[item["pk"]["S"]] = item["tenant_id"]["S"]
+    return found
 
 
 def introspect(info: dict[str, Any], key: str) -> dict[str, Any]:
@@ -377,7 +393,7 @@ def test_tenant_b_gets_null_for_tenant_as_global_ids_over_graphql(
 
 
 def test_tenant_b_reaches_none_of_tenant_as_objects_over_rest(
-    running_info: dict[str, Any], tenant_a: dict[str, Any], b_key: str
+    running_info: dict[str, Any], running_aws: Callable[[str], Any], tenant_a: dict[str, Any], b_key: str
 ) -> None:
     info = running_info
     before = a_state(info, tenant_a)
@@ -406,6 +422,9 @@ def test_tenant_b_reaches_none_of_tenant_as_objects_over_rest(
                 holes.append(f"lists A's {leaked}: {where}")
     assert not holes, "isolation holes:\n" + "\n".join(holes) + "\n\nwalked:\n" + "\n".join(answers)
     assert a_state(info, tenant_a) == before, "B's requests changed A's objects"
+    tenants = event_tenants(running_aws, info["tables"]["OutboxTable"])
+    foreign = {event for event in delivered_events(info, tenant_a) if tenants.get(event) != "demo"}
+    assert not foreign, f"A's webhook has deliveries of events not A's: {foreign}"
     # B's own reads of the walked writes did not come from A's records either.
     status, _, buyer = api(info, "GET", f"/v1/buyers/{tenant_a['buyer_id']}", key=b_key)
     assert (status, buyer["name"]) == (200, "B's own"), buyer

@@ -31,6 +31,9 @@ from aiqleads.storage.tenants import TenantRepository
 from aiqleads.tenants.service import Tenant
 from aiqleads_offline.generate import generate_file
 from infra.local_cloud import LocalCloud
+from infra.local_cloud.functions import discover_functions
+from infra.local_cloud.streams import StreamPoller
+from infra.template import load_template
 
 from .conftest import ROOT, TEMPLATE
 
@@ -43,8 +46,10 @@ MODEL_DIR = ROOT / "model_artifacts" / "lead_scorer" / "2.0.0"
 HANDLER_FILE = ROOT / "functions" / "bulk_score" / "handler.py"
 
 
-def _load_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("bulk_score_handler", HANDLER_FILE)
+def _load_handler(
+    path: Path = HANDLER_FILE, name: str = "bulk_score_handler"
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -172,6 +177,9 @@ def bulk() -> Iterator[Bulk]:
     ):
         refs = cloud.resources.ref
         environment = {
+            # the publisher function's, which runs here as Lambda runs it: on OutboxTable's stream
+            "DOMAIN_EVENTS_TOPIC_ARN": refs("DomainEventsTopic"),
+            "PUBLISHER_DEAD_LETTER_QUEUE_URL": refs("PublisherDeadLetterQueue"),
             **cloud.server.environment(),
             "LEADS_TABLE": refs("LeadsTable"),
             "MARKET_SIGNALS_TABLE": refs("MarketSignalsTable"),
@@ -205,6 +213,7 @@ def bulk() -> Iterator[Bulk]:
         cloud.client("sns").subscribe(TopicArn=refs("AlertsTopic"), Protocol="sqs", Endpoint=alerts_arn)
         queue_url = refs("BulkQueue")
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        publisher = _publisher(cloud)
         yield Bulk(
             cloud=cloud,
             s3=cloud.client("s3"),
@@ -218,7 +227,24 @@ def bulk() -> Iterator[Bulk]:
             leads_table=refs("LeadsTable"),
             handler=_load_handler(),
         )
+        publisher.stop()
     reset_clients()
+
+
+def _publisher(cloud: LocalCloud) -> StreamPoller:
+    """The publisher function on OutboxTable's stream, with its event source as template.yaml declares it: the
+    bulk job's events reach the topic (and the observer queue) the way they do in AWS."""
+    (source,) = discover_functions(load_template(TEMPLATE), ROOT)["PublisherFunction"].dynamodb_events
+    handler = _load_handler(ROOT / "functions" / "publisher" / "handler.py", "publisher_handler")
+    return StreamPoller(
+        "PublisherFunction",
+        str(cloud.resources.resolve(source.stream)),
+        lambda _, event: handler(event, FakeContext(function_name="aiqleads-dev-publisher")),
+        cloud.client("dynamodbstreams"),
+        batch_size=source.batch_size,
+        filters=source.filters,
+        report_batch_item_failures=source.report_batch_item_failures,
+    ).start()
 
 
 @pytest.fixture(scope="module")

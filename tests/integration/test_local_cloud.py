@@ -149,7 +149,7 @@ def test_the_function_environment_resolves_to_local_names(local_cloud: LocalClou
     assert environment["UPLOADS_BUCKET"] == local_info["uploads_bucket"]
     assert environment["LEADS_TABLE"] == local_info["tables"]["LeadsTable"]
     assert environment["BULK_QUEUE_URL"] == local_info["queues"]["BulkQueue"]
-    assert environment["DOMAIN_EVENTS_TOPIC_ARN"] == local_info["events_topic_arn"]
+    assert environment["OUTBOX_TABLE"] == local_info["tables"]["OutboxTable"]
     assert environment["AIQLEADS_MODEL_DIR"] == "/opt/model_artifacts/lead_scorer/2.0.0"
 
 

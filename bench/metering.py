@@ -17,7 +17,7 @@ read, the items the read evaluated. That inspection time is taken off the functi
 A call belongs to the function whose handler runs in its thread; in a thread the handler started (market
 queries, bulk writes, webhook deliveries) to the one function running, when exactly one is (the cost model runs
 its phases so); in a poller thread outside the handler to the event-source mapping (`esm:<function>`), whose
-receives and deletes AWS bills as SQS requests; in the main thread to `scope()`'s label, else to nobody (the
+receives and deletes AWS bills as SQS requests (a stream's reads by Lambda are not billed); in the main thread to `scope()`'s label, else to nobody (the
 harness seeding and checking).
 """
 
@@ -41,6 +41,7 @@ from bench import dynamo_units as units
 from bench.prices import PAYLOAD_CHUNK_BYTES
 
 POLLER_THREAD_PREFIX = "local-cloud-poller-"  # infra/local_cloud/pollers.py names its threads so
+STREAM_THREAD_PREFIX = "local-cloud-stream-"  # and infra/local_cloud/streams.py its (Lambda reads streams free)
 S3_PUT_CLASS = {
     "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
     "ListObjects", "ListObjectsV2", "ListObjectVersions", "ListParts", "ListMultipartUploads", "PostObject",
@@ -194,8 +195,9 @@ class Meter:
         if function is not None:
             return str(function)
         thread = threading.current_thread()
-        if thread.name.startswith(POLLER_THREAD_PREFIX):
-            return "esm:" + thread.name.removeprefix(POLLER_THREAD_PREFIX)
+        for prefix in (POLLER_THREAD_PREFIX, STREAM_THREAD_PREFIX):
+            if thread.name.startswith(prefix):
+                return "esm:" + thread.name.removeprefix(prefix)
         if thread is threading.main_thread():
             return self._scope
         with self._lock:

@@ -124,7 +124,7 @@ def test_every_table_exists_with_its_keys_indexes_ttl_and_pitr(
 
 
 def test_queues_have_their_attributes_and_redrive_policies(
-    template: dict[str, Any], local_info: dict[str, Any], aws: Aws
+    template: dict[str, Any], local_cloud: LocalCloud, local_info: dict[str, Any], aws: Aws
 ) -> None:
     sqs = aws("sqs")
     arns = {name: resource["Arn"] for name, resource in local_info["resources"].items() if "Arn" in resource}
@@ -141,7 +141,8 @@ def test_queues_have_their_attributes_and_redrive_policies(
             redrive = json.loads(attributes["RedrivePolicy"])
             target = properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             assert redrive["deadLetterTargetArn"] == arns[target]
-            assert int(redrive["maxReceiveCount"]) == properties["RedrivePolicy"]["maxReceiveCount"]
+            configured = local_cloud.resources.resolve(properties["RedrivePolicy"]["maxReceiveCount"])  # FindInMap
+            assert int(redrive["maxReceiveCount"]) == int(configured)
 
 
 def test_the_function_environment_resolves_to_local_names(local_cloud: LocalCloud, local_info: dict[str, Any]) -> None:
@@ -197,12 +198,12 @@ def _redriven_queues() -> list[str]:
 
 @pytest.mark.parametrize("queue_id", _redriven_queues())
 def test_a_message_received_too_often_moves_to_the_dead_letter_queue(
-    queue_id: str, template: dict[str, Any], local_info: dict[str, Any], aws: Aws
+    queue_id: str, template: dict[str, Any], local_cloud: LocalCloud, local_info: dict[str, Any], aws: Aws
 ) -> None:
     sqs = aws("sqs")
     redrive = template["Resources"][queue_id]["Properties"]["RedrivePolicy"]
     dead_letter_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-    limit = int(redrive["maxReceiveCount"])
+    limit = int(local_cloud.resources.resolve(redrive["maxReceiveCount"]))  # the template's QueueRedrive mapping
     queue, dead_letter_queue = local_info["queues"][queue_id], local_info["queues"][dead_letter_id]
     body = f"poison {uuid.uuid4().hex}"
     sqs.send_message(QueueUrl=queue, MessageBody=body)
